@@ -1,0 +1,486 @@
+//! The command line: clap definitions and one function per command. Output for people goes to
+//! stdout; logs go to stderr.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{self, Config, ConfigError, WatchKind};
+use crate::corpus_import::{self, FileResult};
+use crate::fetch::{FetchError, Fetcher};
+use crate::notify::{self, NotifyError, Sent};
+use crate::pipeline::{self, Context, PipelineError, Selection, StopFlag};
+use crate::store::{DocumentRow, ImportOutcome, Store, StoreError};
+use crate::{compare, daemon, decode, extract};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "govwatch",
+    version,
+    about = "Watches government and news pages for new and changed digital-governance positions."
+)]
+pub struct Cli {
+    /// Config file [default: $GOVWATCH_CONFIG, $CONFIGURATION_DIRECTORY/govwatch.toml, ./govwatch.toml]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon: check every watch on its schedule until SIGTERM or SIGINT.
+    Run,
+    /// One pass over what is due, then exit.
+    Check {
+        /// Check everything now, due or not.
+        #[arg(long)]
+        all: bool,
+        /// Only these watches and their documents.
+        names: Vec<String>,
+    },
+    /// Manage the corpus of known documents.
+    Corpus {
+        #[command(subcommand)]
+        command: CorpusCommand,
+    },
+    /// What was found, oldest first.
+    Changes {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the email that would go out now for everything not yet mailed.
+    Digest {
+        /// Send it, and mark its events sent.
+        #[arg(long)]
+        send: bool,
+    },
+    /// The stored versions of a page.
+    History {
+        /// A watch name or a URL.
+        target: String,
+    },
+    /// The difference between two versions of a page (default: the last two).
+    Diff {
+        /// A watch name or a URL.
+        target: String,
+        from: Option<i64>,
+        to: Option<i64>,
+    },
+    /// Run the extraction stage on saved pages (bytes as served).
+    Extract {
+        #[arg(long)]
+        json: bool,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CorpusCommand {
+    /// Add plain-text or HTML files, or folders of them, identified by file name.
+    Import {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate the config and print what would be watched.
+    Check,
+}
+
+/// Why a command failed. Sites being down is not among them: that is a failed check.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
+    #[error(transparent)]
+    Notify(#[from] NotifyError),
+    #[error("cannot set up HTTP: {0}")]
+    Fetch(#[from] FetchError),
+    #[error("{0}")]
+    Usage(String),
+    #[error("cannot write output: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl CliError {
+    /// 2 for what the user must fix in the config or the command line, 1 for the rest.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Config(_) | CliError::Usage(_) | CliError::Pipeline(PipelineError::UnknownWatch(_)) => {
+                2
+            }
+            _ => 1,
+        }
+    }
+}
+
+type Result<T> = std::result::Result<T, CliError>;
+
+pub async fn run(cli: Cli) -> Result<()> {
+    let config_path = cli.config.clone().unwrap_or_else(config::default_config_path);
+    match cli.command {
+        Command::Extract { json, files } => extract_files(&files, json),
+        Command::Config {
+            command: ConfigCommand::Check,
+        } => config_check(&Config::load(&config_path)?),
+        Command::Run => {
+            let ctx = context(&config_path)?;
+            daemon::run(ctx).await;
+            Ok(())
+        }
+        Command::Check { all, names } => check(&context(&config_path)?, Selection { all, names }).await,
+        Command::Corpus {
+            command: CorpusCommand::Import { paths },
+        } => corpus_import(&config_path, &paths),
+        Command::Changes { json } => changes(&open_store(&Config::load(&config_path)?)?, json),
+        Command::Digest { send } => digest(&context(&config_path)?, send).await,
+        Command::History { target } => {
+            let config = Config::load(&config_path)?;
+            history(&open_store(&config)?, &config, &target)
+        }
+        Command::Diff { target, from, to } => {
+            let config = Config::load(&config_path)?;
+            diff(&open_store(&config)?, &config, &target, from, to)
+        }
+    }
+}
+
+fn open_store(config: &Config) -> Result<Store> {
+    Ok(Store::open(&config.storage.path)?)
+}
+
+fn context(config_path: &Path) -> Result<Context> {
+    let config = Config::load(config_path)?;
+    let store = open_store(&config)?;
+    Ok(Context {
+        fetcher: Fetcher::new(&config.fetch)?,
+        config: Arc::new(config),
+        store: Arc::new(Mutex::new(store)),
+        stop: StopFlag::default(),
+    })
+}
+
+async fn check(ctx: &Context, sel: Selection) -> Result<()> {
+    let report = pipeline::run_pass(ctx, &sel).await?;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "checked {}: {} baseline, {} unchanged, {} changed, {} new documents, {} links discovered, {} failed",
+        report.checked,
+        report.baseline,
+        report.unchanged,
+        report.changed,
+        report.found,
+        report.discovered,
+        report.failed
+    )?;
+    for (url, why) in &report.failures {
+        writeln!(out, "  failed {url}: {why}")?;
+    }
+    drop(out);
+    match notify::send_pending(&ctx.store, &ctx.config).await {
+        Ok(Sent::Nothing) => {}
+        Ok(Sent::Message { events, .. }) => println!("mailed {events} events"),
+        Err(NotifyError::NotConfigured) => {
+            let n = pipeline::with_store(&ctx.store, |s| s.pending_events())
+                .await?
+                .len();
+            if n > 0 {
+                println!("{n} events pending; no [email] configured to send them");
+            }
+        }
+        // Mail trouble is not govwatch failing: the events stay pending for the next pass.
+        Err(NotifyError::Store(e)) => return Err(e.into()),
+        Err(e) => println!("mail not sent, events stay pending: {e}"),
+    }
+    Ok(())
+}
+
+fn config_check(config: &Config) -> Result<()> {
+    println!("{}: ok", config.source.display());
+    println!("database: {}", config.storage.path.display());
+    match &config.email {
+        Some(e) => {
+            let to: Vec<String> = e.to.iter().map(ToString::to_string).collect();
+            let via = match &e.smtp_url {
+                Some(_) => "smtp".to_string(),
+                None => format!("outbox {}", config.storage.outbox_dir().display()),
+            };
+            println!("mail: {} -> {} via {via}", e.from, to.join(", "));
+        }
+        None => println!("mail: none ([email] not configured; events are only recorded)"),
+    }
+    println!("{} watches:", config.watches.len());
+    for w in &config.watches {
+        let extra = match w.kind {
+            WatchKind::Index => format!(", up to {} documents", w.max_documents),
+            WatchKind::Page => String::new(),
+        };
+        println!(
+            "  {:<28} {:<5} every {:<8} {}{extra}",
+            w.name,
+            w.kind.as_str(),
+            humantime::format_duration(w.every).to_string(),
+            w.url
+        );
+    }
+    Ok(())
+}
+
+fn corpus_import(config_path: &Path, paths: &[PathBuf]) -> Result<()> {
+    let config = Config::load(config_path)?;
+    let mut store = open_store(&config)?;
+    let results = corpus_import::import(&mut store, paths)?;
+    let (mut added, mut skipped) = (0, 0);
+    for r in &results {
+        match r {
+            FileResult::Imported { name, outcome, words } => {
+                let what = match outcome {
+                    ImportOutcome::Added => {
+                        added += 1;
+                        "added"
+                    }
+                    ImportOutcome::Updated => {
+                        added += 1;
+                        "updated"
+                    }
+                    ImportOutcome::Unchanged => "already known",
+                };
+                println!("{what:<14} {name} ({words} words)");
+            }
+            FileResult::Skipped { path, reason } => {
+                skipped += 1;
+                eprintln!("skipped        {}: {reason}", path.display());
+            }
+        }
+    }
+    let (imports, stored) = store.corpus_counts()?;
+    println!(
+        "{added} added or updated, {skipped} skipped; the corpus holds {imports} imported and {stored} stored documents"
+    );
+    Ok(())
+}
+
+fn changes(store: &Store, json: bool) -> Result<()> {
+    let events = store.events()?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, &events).map_err(std::io::Error::from)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    if events.is_empty() {
+        writeln!(out, "nothing found yet")?;
+    }
+    for e in &events {
+        writeln!(
+            out,
+            "{}  {:<13} {:<7} {}",
+            e.detected_at,
+            e.kind.as_str(),
+            if e.notified { "mailed" } else { "pending" },
+            notify_title(e)
+        )?;
+        writeln!(out, "    {}", e.url)?;
+        if let Some(src) = &e.source {
+            let share = e
+                .overlap
+                .map(|o| format!(" ({:.0}%)", o * 100.0))
+                .unwrap_or_default();
+            writeln!(out, "    source: {src}{share}")?;
+        }
+        for (sign, body) in [('-', &e.removed), ('+', &e.added)] {
+            for line in body.iter().flat_map(|b| b.lines()) {
+                writeln!(out, "    {sign} {line}")?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn notify_title(e: &crate::store::EventRow) -> String {
+    e.title
+        .as_deref()
+        .map(|t| notify::one_line(t, 100))
+        .unwrap_or_else(|| "(no title)".into())
+}
+
+async fn digest(ctx: &Context, send: bool) -> Result<()> {
+    let Some(d) = notify::preview(&ctx.store, &ctx.config).await? else {
+        println!("nothing pending: every event has been mailed");
+        return Ok(());
+    };
+    if !send {
+        print!("{}", d.preview(ctx.config.email.as_ref()));
+        return Ok(());
+    }
+    match notify::send_pending(&ctx.store, &ctx.config).await? {
+        Sent::Message { events, message_id } => println!("sent {events} events as {message_id}"),
+        Sent::Nothing => println!("nothing pending: every event has been mailed"),
+    }
+    Ok(())
+}
+
+/// A watch name (its own page) or a URL.
+fn resolve(store: &Store, config: &Config, target: &str) -> Result<DocumentRow> {
+    let url = match config.watches.iter().find(|w| w.name == target) {
+        Some(w) => w.url.to_string(),
+        None => target.to_string(),
+    };
+    let found = match store.document_by_url(&url)? {
+        Some(d) => Some(d),
+        None => match url::Url::parse(&url) {
+            Ok(u) => store.document_by_url(crate::discover::normalize(u).as_str())?,
+            Err(_) => None,
+        },
+    };
+    found.ok_or_else(|| CliError::Usage(format!("`{target}` is neither a checked watch nor a stored URL")))
+}
+
+fn history(store: &Store, config: &Config, target: &str) -> Result<()> {
+    let doc = resolve(store, config, target)?;
+    let versions = store.snapshots(doc.id)?;
+    println!("{} ({}, watch {})", doc.url, doc.role.as_str(), doc.watch);
+    if let Some(err) = &doc.last_error {
+        println!("last check failed ({} in a row): {err}", doc.failures);
+    }
+    if versions.is_empty() {
+        println!("no versions stored yet");
+    }
+    for v in versions {
+        println!(
+            "  v{:<3} {}  {:>6} words  {}  {}",
+            v.version,
+            v.fetched_at,
+            v.words,
+            &v.text_hash[..12],
+            v.title
+                .as_deref()
+                .map(|t| notify::one_line(t, 80))
+                .unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+fn diff(store: &Store, config: &Config, target: &str, from: Option<i64>, to: Option<i64>) -> Result<()> {
+    let doc = resolve(store, config, target)?;
+    let versions = store.snapshots(doc.id)?;
+    let (from, to) = match (from, to) {
+        (Some(f), Some(t)) => (f, t),
+        (Some(_), None) | (None, Some(_)) => {
+            return Err(CliError::Usage("give both FROM and TO, or neither".into()));
+        }
+        (None, None) if versions.len() < 2 => {
+            println!(
+                "{}: {} version(s) stored, nothing to compare",
+                doc.url,
+                versions.len()
+            );
+            return Ok(());
+        }
+        (None, None) => (
+            versions[versions.len() - 2].version,
+            versions[versions.len() - 1].version,
+        ),
+    };
+    let text = |v: i64| -> Result<String> {
+        store
+            .snapshot_text(doc.id, v)?
+            .ok_or_else(|| CliError::Usage(format!("{} has no version {v}", doc.url)))
+    };
+    let (a, b) = (text(from)?, text(to)?);
+    print!(
+        "{}",
+        compare::diff::unified(
+            &a,
+            &b,
+            &format!("{} v{from}", doc.url),
+            &format!("{} v{to}", doc.url)
+        )
+    );
+    Ok(())
+}
+
+#[derive(serde::Serialize)]
+struct Extracted<'a> {
+    path: &'a str,
+    title: Option<String>,
+    published: Option<String>,
+    lang: Option<String>,
+    text: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+fn extract_files(files: &[PathBuf], json: bool) -> Result<()> {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut failed = 0;
+    for path in files {
+        let p = path.display().to_string();
+        let result = std::fs::read(path)
+            .map_err(|e| e.to_string())
+            .and_then(|b| decode::decode(&b, None).map_err(|e| e.to_string()))
+            .and_then(|d| extract::extract(&d.text, None).map_err(|e| e.to_string()));
+        let record = match result {
+            Ok(doc) => Extracted {
+                path: &p,
+                text: doc.text(),
+                title: doc.title,
+                published: doc.published.map(|d| d.to_string()),
+                lang: doc.lang,
+                error: None,
+            },
+            Err(e) => {
+                failed += 1;
+                eprintln!("{p}: {e}");
+                Extracted {
+                    path: &p,
+                    title: None,
+                    published: None,
+                    lang: None,
+                    text: String::new(),
+                    error: Some(e),
+                }
+            }
+        };
+        if json {
+            serde_json::to_writer(&mut out, &record).map_err(std::io::Error::from)?;
+            writeln!(out)?;
+        } else {
+            writeln!(out, "==> {p}")?;
+            if let Some(t) = &record.title {
+                writeln!(out, "title: {t}")?;
+            }
+            if let Some(d) = &record.published {
+                writeln!(out, "published: {d}")?;
+            }
+            if let Some(l) = &record.lang {
+                writeln!(out, "lang: {l}")?;
+            }
+            writeln!(out, "\n{}\n", record.text)?;
+        }
+    }
+    out.flush()?;
+    if failed > 0 && failed == files.len() {
+        return Err(CliError::Usage(format!(
+            "no text extracted from {failed} file(s)"
+        )));
+    }
+    Ok(())
+}

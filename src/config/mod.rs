@@ -1,0 +1,439 @@
+//! The configuration file: a raw serde mirror of the TOML, validated once into [`Config`].
+//!
+//! Every error names the key and the line it is on, because the person reading it is editing a
+//! file by hand on a server.
+
+mod raw;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use toml::Spanned;
+use url::Url;
+
+/// A validated configuration. Everything in it has been checked; the rest of govwatch trusts it.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the file was read from, for messages.
+    pub source: PathBuf,
+    pub storage: Storage,
+    pub email: Option<Email>,
+    pub fetch: Fetch,
+    pub corpus: CorpusSettings,
+    pub watches: Vec<Watch>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Storage {
+    pub path: PathBuf,
+}
+
+impl Storage {
+    /// Without SMTP, messages are written here as `.eml` files.
+    pub fn outbox_dir(&self) -> PathBuf {
+        self.path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
+            .join("outbox")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Email {
+    pub from: lettre::message::Mailbox,
+    pub to: Vec<lettre::message::Mailbox>,
+    /// `None`: write `.eml` files to the outbox folder instead of sending.
+    pub smtp_url: Option<String>,
+    pub subject_prefix: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Fetch {
+    pub user_agent: String,
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    pub max_body_bytes: usize,
+    pub max_redirects: usize,
+    pub concurrency: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct CorpusSettings {
+    /// Share of a known document a new one must reproduce to be a republication of it.
+    pub republication_share: f64,
+    /// Resemblance (Jaccard over shingles) at which two texts are the same document.
+    pub duplicate_resemblance: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WatchKind {
+    /// The page itself is the document.
+    Page,
+    /// A listing whose linked documents are followed.
+    Index,
+}
+
+impl WatchKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WatchKind::Page => "page",
+            WatchKind::Index => "index",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Watch {
+    pub name: String,
+    pub url: Url,
+    pub kind: WatchKind,
+    pub every: Duration,
+    /// Index watches: at most this many linked documents are followed per check.
+    pub max_documents: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}:{line}:{column}: {message}")]
+    Syntax {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{path}:{line}: `{key}`: {message}")]
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        key: String,
+        message: String,
+    },
+    #[error("{path}: {message}")]
+    Missing { path: PathBuf, message: String },
+}
+
+impl Config {
+    /// Reads and validates the file at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Parses and validates TOML text; `path` only labels messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let raw: raw::RawConfig = toml::from_str(text).map_err(|e| {
+            let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
+            ConfigError::Syntax {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message: e.message().trim().replace("unknown field", "unknown key"),
+            }
+        })?;
+        Validator { text, path }.config(raw)
+    }
+}
+
+/// 1-based line and column of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rfind('\n').map_or(before.len(), |i| before.len() - i - 1) + 1;
+    (line, column)
+}
+
+struct Validator<'a> {
+    text: &'a str,
+    path: &'a Path,
+}
+
+impl Validator<'_> {
+    fn err<T>(
+        &self,
+        key: &str,
+        span: std::ops::Range<usize>,
+        message: impl Into<String>,
+    ) -> Result<T, ConfigError> {
+        Err(ConfigError::Invalid {
+            path: self.path.to_path_buf(),
+            line: line_col(self.text, span.start).0,
+            key: key.to_string(),
+            message: message.into(),
+        })
+    }
+
+    fn duration(&self, key: &str, v: &Spanned<String>) -> Result<Duration, ConfigError> {
+        match humantime::parse_duration(v.get_ref().trim()) {
+            Ok(d) if d >= Duration::from_secs(1) => Ok(d),
+            Ok(_) => self.err(key, v.span(), "must be at least 1s"),
+            Err(e) => self.err(
+                key,
+                v.span(),
+                format!(
+                    "`{}` is not a duration ({e}); write for example \"30s\", \"15m\", \"1h\", \"1d\"",
+                    v.get_ref()
+                ),
+            ),
+        }
+    }
+
+    fn mailbox(&self, key: &str, v: &Spanned<String>) -> Result<lettre::message::Mailbox, ConfigError> {
+        v.get_ref().parse().or_else(|e| {
+            self.err(
+                key,
+                v.span(),
+                format!("`{}` is not an email address ({e})", v.get_ref()),
+            )
+        })
+    }
+
+    fn config(&self, raw: raw::RawConfig) -> Result<Config, ConfigError> {
+        let storage = Storage {
+            path: match raw.storage.and_then(|s| s.path) {
+                Some(p) if p.get_ref().trim().is_empty() => {
+                    return self.err("storage.path", p.span(), "must not be empty");
+                }
+                Some(p) => PathBuf::from(p.into_inner()),
+                None => default_db_path(),
+            },
+        };
+
+        let email = match raw.email {
+            None => None,
+            Some(e) => {
+                let from = match &e.from {
+                    Some(f) => self.mailbox("email.from", f)?,
+                    None => {
+                        return Err(ConfigError::Missing {
+                            path: self.path.to_path_buf(),
+                            message: "[email] needs `from`".into(),
+                        });
+                    }
+                };
+                let mut to = Vec::new();
+                for (i, t) in e.to.iter().flatten().enumerate() {
+                    to.push(self.mailbox(&format!("email.to[{i}]"), t)?);
+                }
+                if to.is_empty() {
+                    return Err(ConfigError::Missing {
+                        path: self.path.to_path_buf(),
+                        message: "[email] needs at least one address in `to`".into(),
+                    });
+                }
+                let smtp_url = match e.smtp_url {
+                    Some(u) => {
+                        let parsed = Url::parse(u.get_ref()).or_else(|err| {
+                            self.err("email.smtp_url", u.span(), format!("not a URL ({err})"))
+                        })?;
+                        if !matches!(parsed.scheme(), "smtp" | "smtps") {
+                            return self.err(
+                                "email.smtp_url",
+                                u.span(),
+                                format!("scheme must be smtp or smtps, not `{}`", parsed.scheme()),
+                            );
+                        }
+                        Some(u.into_inner())
+                    }
+                    None => None,
+                };
+                Some(Email {
+                    from,
+                    to,
+                    smtp_url,
+                    subject_prefix: e.subject_prefix.unwrap_or_else(|| "[govwatch]".into()),
+                })
+            }
+        };
+
+        let f = raw.fetch.unwrap_or_default();
+        let fetch = Fetch {
+            user_agent: f.user_agent.unwrap_or_else(|| {
+                format!(
+                    "govwatch/{} (+https://github.com/govwatch/govwatch)",
+                    env!("CARGO_PKG_VERSION")
+                )
+            }),
+            timeout: match &f.timeout {
+                Some(t) => self.duration("fetch.timeout", t)?,
+                None => Duration::from_secs(30),
+            },
+            connect_timeout: match &f.connect_timeout {
+                Some(t) => self.duration("fetch.connect_timeout", t)?,
+                None => Duration::from_secs(10),
+            },
+            max_body_bytes: match f.max_body_bytes {
+                Some(n) if *n.get_ref() < 1024 => {
+                    return self.err("fetch.max_body_bytes", n.span(), "must be at least 1024");
+                }
+                Some(n) => *n.get_ref() as usize,
+                None => 16 * 1024 * 1024,
+            },
+            max_redirects: f.max_redirects.map_or(10, |n| n as usize),
+            concurrency: match f.concurrency {
+                Some(n) if *n.get_ref() == 0 => {
+                    return self.err("fetch.concurrency", n.span(), "must be at least 1");
+                }
+                Some(n) => *n.get_ref() as usize,
+                None => 8,
+            },
+        };
+
+        let c = raw.corpus.unwrap_or_default();
+        let share = |key: &str, v: Option<Spanned<f64>>, default: f64| match v {
+            Some(s) if !(0.0..=1.0).contains(s.get_ref()) || *s.get_ref() == 0.0 => {
+                self.err(key, s.span(), "must be a share between 0 (exclusive) and 1")
+            }
+            Some(s) => Ok(*s.get_ref()),
+            None => Ok(default),
+        };
+        let corpus = CorpusSettings {
+            republication_share: share("corpus.republication_share", c.republication_share, 0.6)?,
+            duplicate_resemblance: share("corpus.duplicate_resemblance", c.duplicate_resemblance, 0.9)?,
+        };
+
+        let mut watches: Vec<Watch> = Vec::new();
+        for (i, w) in raw.watch.into_iter().enumerate() {
+            let key = |k: &str| format!("watch[{i}].{k}");
+            let name = w.name.get_ref().trim().to_string();
+            if name.is_empty() {
+                return self.err(&key("name"), w.name.span(), "must not be empty");
+            }
+            if watches.iter().any(|o| o.name == name) {
+                return self.err(
+                    &key("name"),
+                    w.name.span(),
+                    format!("`{name}` is used by another watch"),
+                );
+            }
+            let url = Url::parse(w.url.get_ref().trim()).or_else(|e| {
+                self.err(
+                    &key("url"),
+                    w.url.span(),
+                    format!("`{}` is not a URL ({e})", w.url.get_ref()),
+                )
+            })?;
+            if !matches!(url.scheme(), "http" | "https") {
+                return self.err(&key("url"), w.url.span(), "must be an http or https URL");
+            }
+            let every = match &w.every {
+                Some(e) => self.duration(&key("every"), e)?,
+                None => Duration::from_secs(3600),
+            };
+            let max_documents = match w.max_documents {
+                Some(n) if *n.get_ref() == 0 => {
+                    return self.err(&key("max_documents"), n.span(), "must be at least 1");
+                }
+                Some(n) => *n.get_ref() as usize,
+                None => 50,
+            };
+            watches.push(Watch {
+                name,
+                url,
+                kind: w.kind.unwrap_or(WatchKind::Page),
+                every,
+                max_documents,
+            });
+        }
+
+        Ok(Config {
+            source: self.path.to_path_buf(),
+            storage,
+            email,
+            fetch,
+            corpus,
+            watches,
+        })
+    }
+}
+
+/// Under systemd, `StateDirectory=` sets `$STATE_DIRECTORY`; elsewhere the working directory.
+fn default_db_path() -> PathBuf {
+    match std::env::var_os("STATE_DIRECTORY") {
+        // The variable may list several directories separated by colons; the first is ours.
+        Some(dirs) => {
+            let first = dirs.to_string_lossy().split(':').next().unwrap_or("").to_string();
+            PathBuf::from(first).join("govwatch.db")
+        }
+        None => PathBuf::from("govwatch.db"),
+    }
+}
+
+/// Where to look for the config when `--config` is not given.
+pub fn default_config_path() -> PathBuf {
+    if let Some(p) = std::env::var_os("GOVWATCH_CONFIG") {
+        return PathBuf::from(p);
+    }
+    match std::env::var_os("CONFIGURATION_DIRECTORY") {
+        Some(dir) => {
+            PathBuf::from(dir.to_string_lossy().split(':').next().unwrap_or("")).join("govwatch.toml")
+        }
+        None => PathBuf::from("govwatch.toml"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<Config, ConfigError> {
+        Config::parse(s, Path::new("t.toml"))
+    }
+
+    #[test]
+    fn unknown_key_names_key_and_line() {
+        let e = parse("[storage]\npath = \"x.db\"\n\n[[watch]]\nname = \"a\"\nurl = \"https://example.org/\"\nevrey = \"1h\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("t.toml:7:"), "{e}");
+        assert!(e.contains("evrey"), "{e}");
+    }
+
+    #[test]
+    fn bad_duration_names_key_and_line() {
+        let e = parse("[[watch]]\nname = \"a\"\nurl = \"https://example.org/\"\nevery = \"soon\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("t.toml:4"), "{e}");
+        assert!(e.contains("watch[0].every"), "{e}");
+    }
+
+    #[test]
+    fn bad_kind_names_line() {
+        let e = parse("[[watch]]\nname = \"a\"\nurl = \"https://example.org/\"\nkind = \"rss\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("t.toml:4"), "{e}");
+        assert!(e.contains("rss"), "{e}");
+    }
+
+    #[test]
+    fn duplicate_watch_names_rejected() {
+        let e = parse("[[watch]]\nname = \"a\"\nurl = \"https://example.org/\"\n[[watch]]\nname = \"a\"\nurl = \"https://example.org/b\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("t.toml:5") && e.contains("watch[1].name"), "{e}");
+    }
+
+    #[test]
+    fn bad_address_names_key() {
+        let e = parse("[email]\nfrom = \"not an address\"\nto = [\"a@example.org\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("email.from") && e.contains("t.toml:2"), "{e}");
+    }
+
+    #[test]
+    fn example_config_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/govwatch.example.toml");
+        let c = Config::load(&path).unwrap();
+        assert!(!c.watches.is_empty());
+        assert!(c.email.is_some());
+    }
+}

@@ -1,0 +1,61 @@
+//! The TOML file as written: every table rejects unknown keys, values keep their spans so that
+//! validation can name the line.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::WatchKind;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub storage: Option<RawStorage>,
+    pub email: Option<RawEmail>,
+    pub fetch: Option<RawFetch>,
+    pub corpus: Option<RawCorpus>,
+    #[serde(default)]
+    pub watch: Vec<RawWatch>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStorage {
+    pub path: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEmail {
+    pub from: Option<Spanned<String>>,
+    pub to: Option<Vec<Spanned<String>>>,
+    pub smtp_url: Option<Spanned<String>>,
+    pub subject_prefix: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFetch {
+    pub user_agent: Option<String>,
+    pub timeout: Option<Spanned<String>>,
+    pub connect_timeout: Option<Spanned<String>>,
+    pub max_body_bytes: Option<Spanned<u64>>,
+    pub max_redirects: Option<u32>,
+    pub concurrency: Option<Spanned<u32>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCorpus {
+    pub republication_share: Option<Spanned<f64>>,
+    pub duplicate_resemblance: Option<Spanned<f64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWatch {
+    pub name: Spanned<String>,
+    pub url: Spanned<String>,
+    pub kind: Option<WatchKind>,
+    pub every: Option<Spanned<String>>,
+    pub max_documents: Option<Spanned<u32>>,
+}

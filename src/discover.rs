@@ -1,0 +1,166 @@
+//! Document links on index pages: the listing's own links, not its navigation, footer, sidebar or
+//! teasers; resolved, normalised and deduplicated.
+
+use scraper::{ElementRef, Html, Selector};
+use url::Url;
+
+/// Ancestors that hold navigation rather than the listing.
+const CHROME_TAGS: &[&str] = &["nav", "header", "footer", "aside", "form", "menu"];
+
+/// Class or id fragments of chrome blocks. Matched as substrings of the lowercased attribute.
+const CHROME_NAMES: &[&str] = &[
+    "nav",
+    "menu",
+    "footer",
+    "header",
+    "breadcrumb",
+    "sidebar",
+    "side-bar",
+    "related",
+    "trending",
+    "popular",
+    "most-read",
+    "mostread",
+    "share",
+    "social",
+    "cookie",
+    "newsletter",
+    "subscribe",
+    "pagination",
+    "pager",
+    "paging",
+    "lang",
+    "login",
+    "advert",
+    "promo",
+    "banner",
+    "crumb",
+    "toolbar",
+    "skip",
+];
+
+/// File types that are not pages govwatch can read.
+const SKIP_EXTENSIONS: &[&str] = &[
+    ".pdf", ".doc", ".docx", ".xls", ".xlsx", ".ppt", ".pptx", ".zip", ".rar", ".jpg", ".jpeg", ".png",
+    ".gif", ".svg", ".mp4", ".mp3", ".css", ".js", ".xml", ".rss",
+];
+
+/// Links to documents listed on an index page, in page order, at most `limit`.
+pub fn document_links(html: &str, base: &Url, limit: usize) -> Vec<Url> {
+    let doc = Html::parse_document(html);
+    let a = Selector::parse("a[href]").expect("static selector");
+    let mut out: Vec<Url> = Vec::new();
+    let base_norm = normalize(base.clone());
+    for el in doc.select(&a) {
+        if out.len() >= limit {
+            break;
+        }
+        if in_chrome(el) || !looks_like_title(&el.text().collect::<String>()) {
+            continue;
+        }
+        let Some(href) = el.value().attr("href") else {
+            continue;
+        };
+        let Ok(url) = base.join(href.trim()) else { continue };
+        if !matches!(url.scheme(), "http" | "https") || !same_site(&url, base) {
+            continue;
+        }
+        let path = url.path().to_ascii_lowercase();
+        if SKIP_EXTENSIONS.iter().any(|e| path.ends_with(e)) {
+            continue;
+        }
+        let url = normalize(url);
+        if url == base_norm || out.contains(&url) {
+            continue;
+        }
+        out.push(url);
+    }
+    out
+}
+
+fn in_chrome(el: ElementRef<'_>) -> bool {
+    el.ancestors().filter_map(ElementRef::wrap).any(|a| {
+        let v = a.value();
+        if CHROME_TAGS.contains(&v.name()) || v.attr("role").is_some_and(|r| r == "navigation") {
+            return true;
+        }
+        let names =
+            format!("{} {}", v.attr("class").unwrap_or(""), v.attr("id").unwrap_or("")).to_ascii_lowercase();
+        CHROME_NAMES.iter().any(|n| names.contains(n))
+    })
+}
+
+/// Document links carry a headline; "Next", "More", "1", "English" do not.
+fn looks_like_title(text: &str) -> bool {
+    let text = text.trim();
+    let cjk = text
+        .chars()
+        .filter(|c| ('\u{4e00}'..='\u{9fff}').contains(c))
+        .count();
+    cjk >= 6 || (text.split_whitespace().count() >= 3 && text.chars().count() >= 15)
+}
+
+fn same_site(a: &Url, b: &Url) -> bool {
+    let strip = |u: &Url| {
+        u.host_str()
+            .unwrap_or("")
+            .trim_start_matches("www.")
+            .to_ascii_lowercase()
+    };
+    strip(a) == strip(b)
+}
+
+/// One URL per document: no fragment, no tracking parameters, no default port.
+pub fn normalize(mut url: Url) -> Url {
+    url.set_fragment(None);
+    if url.query().is_some() {
+        let kept: Vec<(String, String)> = url
+            .query_pairs()
+            .filter(|(k, _)| {
+                let k = k.to_ascii_lowercase();
+                !(k.starts_with("utm_")
+                    || matches!(k.as_str(), "fbclid" | "gclid" | "mc_cid" | "mc_eid" | "spm"))
+            })
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        if kept.is_empty() {
+            url.set_query(None);
+        } else {
+            url.query_pairs_mut().clear().extend_pairs(kept);
+        }
+    }
+    // The url crate already drops ports that are the scheme's default.
+    url
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listing_links_without_chrome() {
+        let html = r#"<html><body>
+            <nav><a href="/about">About the ministry and its work</a></nav>
+            <div class="list"><ul>
+              <li><a href="/docs/a.html?utm_source=x#top">China's Positions on Global Digital Governance</a></li>
+              <li><a href="https://www.example.gov/docs/b.html">Global Initiative on Data Security text</a></li>
+              <li><a href="https://other.org/c.html">A story on another site entirely here</a></li>
+              <li><a href="/docs/a.html">China's Positions on Global Digital Governance</a></li>
+              <li><a href="/docs/file.pdf">The full paper as a PDF download</a></li>
+            </ul><div class="pagination"><a href="/p2">Next page of documents please</a></div></div>
+            <footer><a href="/contact">Contact us at the ministry today</a></footer>
+        </body></html>"#;
+        let base = Url::parse("https://example.gov/docs/").unwrap();
+        let links: Vec<String> = document_links(html, &base, 10)
+            .iter()
+            .map(Url::to_string)
+            .collect();
+        assert_eq!(
+            links,
+            [
+                "https://example.gov/docs/a.html",
+                "https://www.example.gov/docs/b.html"
+            ]
+        );
+    }
+}

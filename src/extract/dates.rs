@@ -1,0 +1,235 @@
+//! Date strings -> calendar dates: machine forms (ISO, RFC 2822, compact) and the English
+//! and Chinese forms people write next to a headline.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+use time::{Date, Month};
+
+/// Dates outside this range are template defaults, epoch zeros or typos, not publication dates.
+const MIN_YEAR: i32 = 1995;
+const MAX_YEAR: i32 = 2100;
+
+pub fn ymd(y: i32, m: u32, d: u32) -> Option<Date> {
+    if !(MIN_YEAR..=MAX_YEAR).contains(&y) {
+        return None;
+    }
+    let month = Month::try_from(u8::try_from(m).ok()?).ok()?;
+    Date::from_calendar_date(y, month, u8::try_from(d).ok()?).ok()
+}
+
+fn month_from_name(s: &str) -> Option<u32> {
+    let s = s.to_ascii_lowercase();
+    let m = match s.get(..3)? {
+        "jan" => 1,
+        "feb" => 2,
+        "mar" => 3,
+        "apr" => 4,
+        "may" => 5,
+        "jun" => 6,
+        "jul" => 7,
+        "aug" => 8,
+        "sep" => 9,
+        "oct" => 10,
+        "nov" => 11,
+        "dec" => 12,
+        _ => return None,
+    };
+    Some(m)
+}
+
+const MONTHS: &str = r"(Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)";
+
+static ISO: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?:^|[^\d])((?:19|20)\d{2})\s*[-/.]\s*(\d{1,2})\s*[-/.]\s*(\d{1,2})(?:[^\d]|$)")
+        .expect("valid regex")
+});
+static ZH: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"((?:19|20)\d{2})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日").expect("valid regex")
+});
+static MDY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(
+        r"(?i)\b{MONTHS}\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+((?:19|20)\d{{2}})\b"
+    ))
+    .expect("valid regex")
+});
+static DMY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(
+        r"(?i)\b(\d{{1,2}})(?:st|nd|rd|th)?\.?\s+(?:of\s+)?{MONTHS}\.?,?\s+((?:19|20)\d{{2}})\b"
+    ))
+    .expect("valid regex")
+});
+static DOTTED: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\b(\d{1,2})\.(\d{1,2})\.((?:19|20)\d{2})\b").expect("valid regex"));
+static SLASHED: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\b(\d{1,2})/(\d{1,2})/((?:19|20)\d{2})\b").expect("valid regex"));
+static COMPACT: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^((?:19|20)\d{2})(\d{2})(\d{2})(?:[T ]?\d{2,6})?$").expect("valid regex"));
+
+/// A date written by a machine: meta content, JSON-LD, `datetime` attributes.
+pub fn parse_machine(s: &str) -> Option<Date> {
+    let s = s.trim();
+    if s.is_empty() || s.len() > 200 {
+        return None;
+    }
+    if let Some(c) = COMPACT.captures(s) {
+        return ymd(c[1].parse().ok()?, c[2].parse().ok()?, c[3].parse().ok()?);
+    }
+    // Unix timestamps (seconds or milliseconds) appear in some meta tags.
+    if s.len() >= 9 && s.len() <= 13 && s.bytes().all(|b| b.is_ascii_digit()) {
+        let mut secs: i64 = s.parse().ok()?;
+        if s.len() == 13 {
+            secs /= 1000;
+        }
+        let dt = time::OffsetDateTime::from_unix_timestamp(secs).ok()?;
+        return ymd(dt.year(), u8::from(dt.month()).into(), dt.day().into());
+    }
+    find_in_text(s).map(|(d, _)| d)
+}
+
+/// The earliest date written in `text`, with its byte offset.
+pub fn find_in_text(text: &str) -> Option<(Date, usize)> {
+    let mut best: Option<(Date, usize)> = None;
+    let mut consider = |d: Option<Date>, pos: usize| {
+        if let Some(d) = d
+            && best.is_none_or(|(_, p)| pos < p)
+        {
+            best = Some((d, pos));
+        }
+    };
+    let num = |s: &str| s.parse::<u32>().ok();
+    for c in ISO.captures_iter(text).take(4) {
+        let y = c[1].parse().ok();
+        let d = y.and_then(|y| ymd(y, num(&c[2])?, num(&c[3])?));
+        if d.is_some() {
+            consider(d, c.get(1).map_or(0, |m| m.start()));
+            break;
+        }
+    }
+    if let Some(c) = ZH.captures(text) {
+        let d = c[1].parse().ok().and_then(|y| ymd(y, num(&c[2])?, num(&c[3])?));
+        consider(d, c.get(0).map_or(0, |m| m.start()));
+    }
+    if let Some(c) = MDY.captures(text) {
+        let d = c[3]
+            .parse()
+            .ok()
+            .and_then(|y| ymd(y, month_from_name(&c[1])?, num(&c[2])?));
+        consider(d, c.get(0).map_or(0, |m| m.start()));
+    }
+    if let Some(c) = DMY.captures(text) {
+        let d = c[3]
+            .parse()
+            .ok()
+            .and_then(|y| ymd(y, month_from_name(&c[2])?, num(&c[1])?));
+        consider(d, c.get(0).map_or(0, |m| m.start()));
+    }
+    if let Some(c) = DOTTED.captures(text) {
+        let d = c[3].parse().ok().and_then(|y| ymd(y, num(&c[2])?, num(&c[1])?));
+        consider(d, c.get(0).map_or(0, |m| m.start()));
+    }
+    if let Some(c) = SLASHED.captures(text) {
+        // Month first unless that is impossible: the US form dominates English pages.
+        let (a, b) = (num(&c[1]).unwrap_or(0), num(&c[2]).unwrap_or(0));
+        let (m, d) = if a > 12 { (b, a) } else { (a, b) };
+        consider(
+            c[3].parse().ok().and_then(|y| ymd(y, m, d)),
+            c.get(0).map_or(0, |m| m.start()),
+        );
+    }
+    best
+}
+
+static URL_DATE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?:/|^)((?:19|20)\d{2})[/-](\d{1,2})[/-](\d{1,2})(?:/|[-_.]|$)|[/_t-]((?:19|20)\d{2})(\d{2})(\d{2})(?:[/_.-]|\d{0,6}[/_.-]|$)",
+    )
+    .expect("valid regex")
+});
+
+/// A date in a URL path: /2023/05/25/, /20230525/, t20230525_123.html.
+pub fn from_url(url: &str) -> Option<Date> {
+    for c in URL_DATE.captures_iter(url) {
+        let (y, m, d) = if c.get(1).is_some() {
+            (&c[1], &c[2], &c[3])
+        } else {
+            (&c[4], &c[5], &c[6])
+        };
+        if let Some(date) = ymd(y.parse().ok()?, m.parse().ok()?, d.parse().ok()?) {
+            return Some(date);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+
+    #[test]
+    fn machine_forms() {
+        assert_eq!(
+            parse_machine("2023-05-25T16:57:00+08:00"),
+            Some(date!(2023 - 05 - 25))
+        );
+        assert_eq!(parse_machine("2023-05-25"), Some(date!(2023 - 05 - 25)));
+        assert_eq!(parse_machine("20230525"), Some(date!(2023 - 05 - 25)));
+        assert_eq!(
+            parse_machine("Thu, 25 May 2023 08:00:00 GMT"),
+            Some(date!(2023 - 05 - 25))
+        );
+        assert_eq!(parse_machine("1684972800"), Some(date!(2023 - 05 - 25)));
+        assert_eq!(parse_machine("not a date"), None);
+        assert_eq!(parse_machine("2023-02-30"), None);
+    }
+
+    #[test]
+    fn english_text_forms() {
+        let d = date!(2023 - 05 - 25);
+        assert_eq!(find_in_text("May 25, 2023").map(|x| x.0), Some(d));
+        assert_eq!(find_in_text("25 May 2023").map(|x| x.0), Some(d));
+        assert_eq!(
+            find_in_text("Published on 25th May, 2023 by X").map(|x| x.0),
+            Some(d)
+        );
+        assert_eq!(
+            find_in_text("Updated: Mar 17, 2023 at 9:00").map(|x| x.0),
+            Some(date!(2023 - 03 - 17))
+        );
+        assert_eq!(
+            find_in_text("September 3, 2024").map(|x| x.0),
+            Some(date!(2024 - 09 - 03))
+        );
+    }
+
+    #[test]
+    fn chinese_and_numeric_forms() {
+        let d = date!(2023 - 05 - 25);
+        assert_eq!(find_in_text("发布时间：2023年5月25日").map(|x| x.0), Some(d));
+        assert_eq!(
+            find_in_text("2023-05-25 16:57 来源：新华社").map(|x| x.0),
+            Some(d)
+        );
+        assert_eq!(find_in_text("日期：2023/05/25").map(|x| x.0), Some(d));
+        assert_eq!(find_in_text("25.05.2023").map(|x| x.0), Some(d));
+        // The earliest mention wins.
+        assert_eq!(
+            find_in_text("2023年5月25日 ... Updated June 1, 2023").map(|x| x.0),
+            Some(d)
+        );
+    }
+
+    #[test]
+    fn url_forms() {
+        let d = date!(2023 - 05 - 25);
+        assert_eq!(from_url("https://example.org/news/2023/05/25/slug"), Some(d));
+        assert_eq!(from_url("https://example.org/a/20230525/slug.html"), Some(d));
+        assert_eq!(
+            from_url("https://example.gov.cn/zhengce/t20230525_123456.html"),
+            Some(d)
+        );
+        assert_eq!(from_url("https://example.org/2023-05-25-slug"), Some(d));
+        assert_eq!(from_url("https://example.org/about/"), None);
+    }
+}

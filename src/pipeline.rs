@@ -1,0 +1,522 @@
+//! One check of one document (fetch → decode → extract → compare → store), and a pass over
+//! everything due. Network work is async and concurrent; parsing and the database run on
+//! blocking threads with owned data.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tracing::{Instrument, info, info_span, warn};
+use url::Url;
+
+use crate::compare::corpus::{self, Thresholds, Verdict};
+use crate::compare::{self, diff};
+use crate::config::{Config, Watch, WatchKind};
+use crate::fetch::{Fetched, Fetcher, Page, Validators};
+use crate::store::{
+    CheckRecord, DocRole, DocumentRow, EventKind, NewCorpusEntry, NewEvent, NewSnapshot, Store, StoreError,
+};
+use crate::{decode, discover, extract, timefmt};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error("no watch named `{0}` in the config")]
+    UnknownWatch(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What one check found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// First good fetch of a document: stored, nothing alerted.
+    Baseline,
+    /// Same text as last time (or a 304).
+    Unchanged,
+    /// A new version with changed sentences (`event`), or one whose only change was moved or
+    /// re-spaced text (no event).
+    Changed { event: bool },
+    /// A newly listed document: new, a duplicate or a republication.
+    Found(EventKind),
+    /// An index page: how many links were new.
+    Indexed { new_links: usize },
+    /// The check failed; nothing was stored but the reason.
+    Failed(String),
+    /// Not started because govwatch is shutting down.
+    Skipped,
+}
+
+/// What a pass did, for the log and the command line.
+#[derive(Debug, Default, Clone)]
+pub struct PassReport {
+    pub checked: usize,
+    pub baseline: usize,
+    pub unchanged: usize,
+    pub changed: usize,
+    pub found: usize,
+    pub failed: usize,
+    pub discovered: usize,
+    pub failures: Vec<(String, String)>,
+}
+
+impl PassReport {
+    fn add(&mut self, url: &str, o: &Outcome) {
+        if *o != Outcome::Skipped {
+            self.checked += 1;
+        }
+        match o {
+            Outcome::Baseline => self.baseline += 1,
+            Outcome::Unchanged => self.unchanged += 1,
+            Outcome::Changed { event } => self.changed += usize::from(*event),
+            Outcome::Found(_) => self.found += 1,
+            Outcome::Indexed { new_links } => self.discovered += new_links,
+            Outcome::Failed(why) => {
+                self.failed += 1;
+                self.failures.push((url.to_string(), why.clone()));
+            }
+            Outcome::Skipped => {}
+        }
+    }
+}
+
+/// Set once on SIGTERM/SIGINT: checks not yet started are skipped, running ones finish.
+#[derive(Clone, Default)]
+pub struct StopFlag(Arc<(AtomicBool, tokio::sync::Notify)>);
+
+impl StopFlag {
+    pub fn stop(&self) {
+        self.0.0.store(true, Ordering::SeqCst);
+        self.0.1.notify_waiters();
+    }
+
+    pub fn is_stopped(&self) -> bool {
+        self.0.0.load(Ordering::SeqCst)
+    }
+
+    /// Resolves once [`StopFlag::stop`] has been called.
+    pub async fn stopped(&self) {
+        loop {
+            // Register before looking, so a stop between the two is not missed.
+            let notified = self.0.1.notified();
+            if self.is_stopped() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// Which watches a pass looks at.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    /// Check everything now, due or not.
+    pub all: bool,
+    /// Only these watches (and their documents); empty means every watch.
+    pub names: Vec<String>,
+}
+
+/// What every check needs, shared across tasks.
+#[derive(Clone)]
+pub struct Context {
+    pub config: Arc<Config>,
+    pub fetcher: Fetcher,
+    pub store: Arc<Mutex<Store>>,
+    pub stop: StopFlag,
+}
+
+/// Runs `f` on a blocking thread with the store: SQLite calls must not stall the async workers.
+pub async fn with_store<T, F>(store: &Arc<Mutex<Store>>, f: F) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
+{
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || {
+        // A panic elsewhere cannot leave the connection mid-transaction: rusqlite rolls back on
+        // drop. So a poisoned lock is still a usable store.
+        let mut guard = store.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut guard)
+    })
+    .await
+    .expect("store task panicked")
+}
+
+/// One pass: index pages first, so documents they newly list are checked in the same pass; then
+/// every due page and document.
+pub async fn run_pass(ctx: &Context, sel: &Selection) -> Result<PassReport, PipelineError> {
+    let watches = select_watches(&ctx.config, sel)?;
+    let due = {
+        let watches = watches.clone();
+        let all = sel.all;
+        with_store(&ctx.store, move |s| due_documents(s, &watches, all)).await?
+    };
+    let (indexes, docs): (Vec<_>, Vec<_>) = due.into_iter().partition(|(d, _)| d.role == DocRole::Index);
+
+    let mut report = PassReport::default();
+    let mut queue = docs;
+    for (doc, watch, outcome, new_docs) in run_checks(ctx, indexes).await? {
+        report.add(&doc.url, &outcome);
+        queue.extend(new_docs.into_iter().map(|d| (d, watch.clone())));
+    }
+    for (doc, _, outcome, _) in run_checks(ctx, queue).await? {
+        report.add(&doc.url, &outcome);
+    }
+    info!(
+        checked = report.checked,
+        baseline = report.baseline,
+        unchanged = report.unchanged,
+        changed = report.changed,
+        found = report.found,
+        discovered = report.discovered,
+        failed = report.failed,
+        "pass finished"
+    );
+    Ok(report)
+}
+
+fn select_watches(config: &Config, sel: &Selection) -> Result<Vec<Watch>, PipelineError> {
+    for n in &sel.names {
+        if !config.watches.iter().any(|w| &w.name == n) {
+            return Err(PipelineError::UnknownWatch(n.clone()));
+        }
+    }
+    Ok(config
+        .watches
+        .iter()
+        .filter(|w| sel.names.is_empty() || sel.names.contains(&w.name))
+        .cloned()
+        .collect())
+}
+
+/// The documents of `watches` that are due now (or all of them). A watch's own page row is
+/// created on first sight; rows left over from a watch whose URL or kind changed are ignored.
+fn due_documents(
+    store: &mut Store,
+    watches: &[Watch],
+    all: bool,
+) -> Result<Vec<(DocumentRow, Watch)>, StoreError> {
+    let now = timefmt::now();
+    let mut out = Vec::new();
+    for w in watches {
+        let role = match w.kind {
+            WatchKind::Page => DocRole::Page,
+            WatchKind::Index => DocRole::Index,
+        };
+        store.ensure_watch_document(&w.name, w.url.as_str(), role)?;
+        for d in store.documents_of(&[&w.name])? {
+            let current = match d.role {
+                DocRole::Document => w.kind == WatchKind::Index,
+                r => r == role && d.url == w.url.as_str(),
+            };
+            let due = all || d.next_due_at.as_deref().is_none_or(|t| t <= now.as_str());
+            if current && due {
+                out.push((d, w.clone()));
+            }
+        }
+    }
+    Ok(out)
+}
+
+type Checked = (DocumentRow, Watch, Outcome, Vec<DocumentRow>);
+
+/// Checks documents concurrently: at most `fetch.concurrency` at once, one at a time per host.
+async fn run_checks(ctx: &Context, docs: Vec<(DocumentRow, Watch)>) -> Result<Vec<Checked>, PipelineError> {
+    let global = Arc::new(Semaphore::new(ctx.config.fetch.concurrency));
+    let mut hosts: HashMap<String, Arc<Semaphore>> = HashMap::new();
+    let mut set = JoinSet::new();
+    for (doc, watch) in docs {
+        let host = Url::parse(&doc.url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string))
+            .unwrap_or_default();
+        let per_host = hosts
+            .entry(host)
+            .or_insert_with(|| Arc::new(Semaphore::new(1)))
+            .clone();
+        let global = global.clone();
+        let ctx = ctx.clone();
+        let span = info_span!("check", watch = %watch.name, url = %doc.url);
+        set.spawn(
+            async move {
+                let _host = per_host.acquire_owned().await.expect("semaphore never closed");
+                let _slot = global.acquire_owned().await.expect("semaphore never closed");
+                if ctx.stop.is_stopped() {
+                    return Ok((doc, watch, Outcome::Skipped, Vec::new()));
+                }
+                let (outcome, new_docs) = check_document(&ctx, &doc, &watch).await?;
+                Ok::<_, PipelineError>((doc, watch, outcome, new_docs))
+            }
+            .instrument(span),
+        );
+    }
+    let mut out = Vec::new();
+    let mut first_err = None;
+    while let Some(joined) = set.join_next().await {
+        match joined.expect("check task panicked") {
+            Ok(c) => out.push(c),
+            // A database error is govwatch failing, not a site: finish the others, then report.
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    match first_err {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
+}
+
+/// Checks one document. Site trouble is an `Outcome::Failed`; only database trouble is an error.
+pub async fn check_document(
+    ctx: &Context,
+    doc: &DocumentRow,
+    watch: &Watch,
+) -> Result<(Outcome, Vec<DocumentRow>), PipelineError> {
+    let next_due = timefmt::after(watch.every);
+    let url = match Url::parse(&doc.url) {
+        Ok(u) => u,
+        Err(e) => {
+            return Ok((
+                fail(ctx, doc, format!("bad URL: {e}"), next_due).await?,
+                Vec::new(),
+            ));
+        }
+    };
+    let validators = Validators {
+        etag: doc.etag.clone(),
+        last_modified: doc.last_modified.clone(),
+    };
+    let page = match ctx.fetcher.get(&url, &validators).await {
+        Ok(Fetched::Page(p)) => p,
+        Ok(Fetched::NotModified) => {
+            let id = doc.id;
+            with_store(&ctx.store, move |s| {
+                s.commit_check(CheckRecord {
+                    document_id: id,
+                    etag: None,
+                    last_modified: None,
+                    next_due_at: next_due,
+                    snapshot: None,
+                    corpus: None,
+                    events: Vec::new(),
+                })
+            })
+            .await?;
+            info!(outcome = "unchanged", "not modified (304)");
+            return Ok((Outcome::Unchanged, Vec::new()));
+        }
+        Err(e) => return Ok((fail(ctx, doc, e.to_string(), next_due).await?, Vec::new())),
+    };
+
+    let (doc2, watch2) = (doc.clone(), watch.clone());
+    let thresholds = Thresholds {
+        duplicate_resemblance: ctx.config.corpus.duplicate_resemblance,
+        republication_share: ctx.config.corpus.republication_share,
+    };
+    // Parsing is CPU work on owned data; it never holds the store lock.
+    let parsed = tokio::task::spawn_blocking(move || parse_page(&page, &doc2, &watch2))
+        .await
+        .expect("parse task panicked");
+    let parsed = match parsed {
+        Ok(p) => p,
+        Err(why) => return Ok((fail(ctx, doc, why, next_due).await?, Vec::new())),
+    };
+    let (doc2, watch2) = (doc.clone(), watch.clone());
+    let (outcome, new_docs) = with_store(&ctx.store, move |s| {
+        record(s, &doc2, &watch2, parsed, next_due, thresholds)
+    })
+    .await?;
+    match &outcome {
+        Outcome::Unchanged => info!(outcome = "unchanged", "checked"),
+        Outcome::Baseline => info!(outcome = "baseline", "stored first version"),
+        Outcome::Changed { event } => info!(outcome = "changed", alert = event, "new version"),
+        Outcome::Found(kind) => info!(outcome = kind.as_str(), "new document"),
+        Outcome::Indexed { new_links } => info!(outcome = "indexed", new_links, "index checked"),
+        Outcome::Failed(_) | Outcome::Skipped => {}
+    }
+    Ok((outcome, new_docs))
+}
+
+async fn fail(
+    ctx: &Context,
+    doc: &DocumentRow,
+    why: String,
+    next_due: String,
+) -> Result<Outcome, StoreError> {
+    warn!(outcome = "failed", reason = %why, failures = doc.failures + 1, "check failed");
+    let (id, reason) = (doc.id, why.clone());
+    with_store(&ctx.store, move |s| s.record_failure(id, &reason, &next_due)).await?;
+    Ok(Outcome::Failed(why))
+}
+
+/// A fetched page, decoded and extracted, ready to compare and store.
+struct Parsed {
+    page: Page,
+    encoding: &'static str,
+    text: String,
+    title: Option<String>,
+    published: Option<String>,
+    lang: Option<String>,
+    canonical: Option<String>,
+    /// Index pages: the document links they list.
+    links: Vec<Url>,
+}
+
+fn parse_page(page: &Page, doc: &DocumentRow, watch: &Watch) -> Result<Parsed, String> {
+    let decoded = decode::decode(&page.body, page.content_type.as_deref()).map_err(|e| e.to_string())?;
+    let is_plain = page
+        .content_type
+        .as_deref()
+        .is_some_and(|ct| ct.trim_start().to_ascii_lowercase().starts_with("text/plain"));
+    let extracted = if is_plain {
+        Ok(extract::Document::from_plain_text(&decoded.text))
+    } else {
+        extract::extract(&decoded.text, Some(&page.url))
+    };
+    let mut links = Vec::new();
+    let extracted = if doc.role == DocRole::Index {
+        links = discover::document_links(&decoded.text, &page.url, watch.max_documents);
+        // A listing's meaning is the documents it links to; its text is stored for history,
+        // and a listing with no prose of its own is still a good check.
+        extracted.ok()
+    } else {
+        Some(extracted.map_err(|e| e.to_string())?)
+    };
+    let (text, title, published, lang, canonical) = match extracted {
+        Some(d) => (
+            d.text(),
+            d.title,
+            d.published.map(|p| p.to_string()),
+            d.lang,
+            d.canonical,
+        ),
+        None => (String::new(), None, None, None, None),
+    };
+    let text = if doc.role == DocRole::Index {
+        links.iter().map(Url::as_str).collect::<Vec<_>>().join("\n\n")
+    } else {
+        text
+    };
+    Ok(Parsed {
+        page: page.clone(),
+        encoding: decoded.encoding.name(),
+        text,
+        title,
+        published,
+        lang,
+        canonical,
+        links,
+    })
+}
+
+/// Compares a parsed page with what is stored and writes the result in one transaction.
+fn record(
+    store: &mut Store,
+    doc: &DocumentRow,
+    watch: &Watch,
+    p: Parsed,
+    next_due_at: String,
+    thresholds: Thresholds,
+) -> Result<(Outcome, Vec<DocumentRow>), StoreError> {
+    let text = compare::normalize(&p.text);
+    let hash = compare::text_hash(&text);
+    let previous = store.latest_snapshot(doc.id)?;
+    let unchanged = previous.as_ref().is_some_and(|(m, _)| m.text_hash == hash);
+
+    let mut events = Vec::new();
+    let mut outcome = if unchanged {
+        Outcome::Unchanged
+    } else {
+        Outcome::Baseline
+    };
+    let mut new_docs = Vec::new();
+
+    if doc.role == DocRole::Index {
+        // The first look at an index is its baseline: the documents it lists then are recorded
+        // and fetched, but only documents listed later are news.
+        let announce = previous.is_some();
+        for link in &p.links {
+            if let Some(d) = store.insert_discovered(link.as_str(), &watch.name, announce)? {
+                new_docs.push(d);
+            }
+        }
+        outcome = Outcome::Indexed {
+            new_links: if announce { new_docs.len() } else { 0 },
+        };
+    } else if !unchanged {
+        let event = |kind, source, overlap, added, removed| NewEvent {
+            kind,
+            watch: watch.name.clone(),
+            url: doc.url.clone(),
+            title: p.title.clone(),
+            source,
+            overlap,
+            added,
+            removed,
+        };
+        match &previous {
+            Some((_, old_text)) => {
+                let change = diff::changes(old_text, &text);
+                outcome = Outcome::Changed {
+                    event: !change.is_empty(),
+                };
+                if !change.is_empty() {
+                    let join = |v: &[String]| (!v.is_empty()).then(|| v.join("\n"));
+                    events.push(event(
+                        EventKind::Changed,
+                        None,
+                        None,
+                        join(&change.added),
+                        join(&change.removed),
+                    ));
+                }
+            }
+            None if doc.announce => {
+                let shingles = corpus::shingles(&text);
+                let known = store.corpus_entries(Some(doc.id))?;
+                let (kind, source, overlap) = match corpus::verdict(&hash, &shingles, &known, thresholds) {
+                    Verdict::Duplicate { source, resemblance } => {
+                        (EventKind::Duplicate, Some(source), Some(resemblance))
+                    }
+                    Verdict::Republication { source, share } => {
+                        (EventKind::Republication, Some(source), Some(share))
+                    }
+                    Verdict::New => (EventKind::New, None, None),
+                };
+                outcome = Outcome::Found(kind);
+                events.push(event(kind, source, overlap, None, None));
+            }
+            None => {}
+        }
+    }
+
+    let snapshot = (!unchanged).then(|| NewSnapshot {
+        text_hash: hash.clone(),
+        title: p.title.clone(),
+        published: p.published.clone(),
+        lang: p.lang.clone(),
+        canonical: p.canonical.clone(),
+        encoding: Some(p.encoding.to_string()),
+        content_type: p.page.content_type.clone(),
+        text: text.clone(),
+        body: p.page.body,
+    });
+    let corpus_entry = (!unchanged && doc.role != DocRole::Index).then(|| NewCorpusEntry {
+        title: p.title.clone(),
+        words: compare::word_count(&text),
+        shingles: corpus::shingles(&text),
+        text_hash: hash,
+    });
+    store.commit_check(CheckRecord {
+        document_id: doc.id,
+        etag: p.page.validators.etag,
+        last_modified: p.page.validators.last_modified,
+        next_due_at,
+        snapshot,
+        corpus: corpus_entry,
+        events,
+    })?;
+    Ok((outcome, new_docs))
+}

@@ -1,0 +1,158 @@
+//! The `documents` table: every URL govwatch checks, with its per-URL state (validators,
+//! schedule, failures).
+
+use rusqlite::{OptionalExtension, Transaction, params};
+
+use super::{Result, Store, StoreError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocRole {
+    /// The page of a `kind = "page"` watch.
+    Page,
+    /// The listing page of a `kind = "index"` watch.
+    Index,
+    /// A document linked from an index.
+    Document,
+}
+
+impl DocRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocRole::Page => "page",
+            DocRole::Index => "index",
+            DocRole::Document => "document",
+        }
+    }
+
+    fn parse(s: &str) -> DocRole {
+        match s {
+            "page" => DocRole::Page,
+            "index" => DocRole::Index,
+            _ => DocRole::Document,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct DocumentRow {
+    pub id: i64,
+    pub url: String,
+    pub watch: String,
+    pub role: DocRole,
+    pub announce: bool,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub last_checked_at: Option<String>,
+    pub last_changed_at: Option<String>,
+    pub next_due_at: Option<String>,
+    pub failures: i64,
+    pub last_error: Option<String>,
+}
+
+const COLUMNS: &str = "id, url, watch, role, announce, etag, last_modified, last_checked_at, \
+                       last_changed_at, next_due_at, failures, last_error";
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DocumentRow> {
+    Ok(DocumentRow {
+        id: r.get(0)?,
+        url: r.get(1)?,
+        watch: r.get(2)?,
+        role: DocRole::parse(&r.get::<_, String>(3)?),
+        announce: r.get(4)?,
+        etag: r.get(5)?,
+        last_modified: r.get(6)?,
+        last_checked_at: r.get(7)?,
+        last_changed_at: r.get(8)?,
+        next_due_at: r.get(9)?,
+        failures: r.get(10)?,
+        last_error: r.get(11)?,
+    })
+}
+
+impl Store {
+    /// The document row for a watch's own page, created on first sight.
+    pub fn ensure_watch_document(&mut self, watch: &str, url: &str, role: DocRole) -> Result<DocumentRow> {
+        self.conn.execute(
+            "INSERT INTO documents (url, watch, role, discovered_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (url) DO NOTHING",
+            params![url, watch, role.as_str(), crate::timefmt::now()],
+        )?;
+        self.document_by_url(url)?
+            .ok_or_else(|| StoreError::NotFound(format!("document {url}")))
+    }
+
+    /// Records a link found on an index. Returns the new row, or `None` if the URL was known.
+    pub fn insert_discovered(
+        &mut self,
+        url: &str,
+        watch: &str,
+        announce: bool,
+    ) -> Result<Option<DocumentRow>> {
+        let n = self.conn.execute(
+            "INSERT INTO documents (url, watch, role, announce, discovered_at) VALUES (?1, ?2, 'document', ?3, ?4)
+             ON CONFLICT (url) DO NOTHING",
+            params![url, watch, announce, crate::timefmt::now()],
+        )?;
+        if n == 0 {
+            return Ok(None);
+        }
+        self.document_by_url(url)
+    }
+
+    pub fn document_by_url(&self, url: &str) -> Result<Option<DocumentRow>> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM documents WHERE url = ?1"),
+                [url],
+                row,
+            )
+            .optional()?)
+    }
+
+    /// Every document first found by one of `watches`.
+    pub fn documents_of(&self, watches: &[&str]) -> Result<Vec<DocumentRow>> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {COLUMNS} FROM documents WHERE watch = ?1 ORDER BY id"
+        ))?;
+        let mut out = Vec::new();
+        for w in watches {
+            for r in stmt.query_map([w], row)? {
+                out.push(r?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records a failed check: the reason, one more failure in a row, and when to try again.
+    pub fn record_failure(&mut self, id: i64, reason: &str, next_due_at: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE documents SET failures = failures + 1, total_failures = total_failures + 1,
+                 last_error = ?2, last_checked_at = ?3, next_due_at = ?4 WHERE id = ?1",
+            params![id, reason, crate::timefmt::now(), next_due_at],
+        )?;
+        Ok(())
+    }
+}
+
+pub(super) fn record_success(
+    tx: &Transaction<'_>,
+    id: i64,
+    etag: Option<&str>,
+    last_modified: Option<&str>,
+    changed: bool,
+    next_due_at: &str,
+    now: &str,
+) -> Result<()> {
+    // A 304 carries no validators of its own worth keeping over the ones we sent, so keep the
+    // stored ones when the response had none.
+    tx.execute(
+        "UPDATE documents SET failures = 0, last_error = NULL, announce = 0,
+             etag = COALESCE(?2, etag), last_modified = COALESCE(?3, last_modified),
+             last_checked_at = ?4, next_due_at = ?5,
+             last_changed_at = CASE WHEN ?6 THEN ?4 ELSE last_changed_at END
+         WHERE id = ?1",
+        params![id, etag, last_modified, now, next_due_at, changed],
+    )?;
+    Ok(())
+}

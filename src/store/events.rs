@@ -1,0 +1,155 @@
+//! The `events` table: what was found, and whether it has been mailed.
+
+use rusqlite::{Transaction, params};
+
+use super::{Result, Store};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EventKind {
+    /// A document not seen before whose text is not known.
+    New,
+    /// A new version of a known document's text.
+    Changed,
+    /// A new document reproducing most of a known one.
+    Republication,
+    /// A new document whose text is already known.
+    Duplicate,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::New => "new",
+            EventKind::Changed => "changed",
+            EventKind::Republication => "republication",
+            EventKind::Duplicate => "duplicate",
+        }
+    }
+
+    fn parse(s: &str) -> EventKind {
+        match s {
+            "new" => EventKind::New,
+            "changed" => EventKind::Changed,
+            "republication" => EventKind::Republication,
+            _ => EventKind::Duplicate,
+        }
+    }
+}
+
+pub struct NewEvent {
+    pub kind: EventKind,
+    pub watch: String,
+    pub url: String,
+    pub title: Option<String>,
+    pub source: Option<String>,
+    pub overlap: Option<f64>,
+    pub added: Option<String>,
+    pub removed: Option<String>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct EventRow {
+    pub id: i64,
+    pub kind: EventKind,
+    pub url: String,
+    pub title: Option<String>,
+    pub watch: String,
+    pub detected_at: String,
+    pub notified: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notified_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overlap: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub added: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub removed: Option<String>,
+    #[serde(skip)]
+    pub published: Option<String>,
+}
+
+pub(super) fn insert(
+    tx: &Transaction<'_>,
+    document_id: i64,
+    snapshot_id: Option<i64>,
+    e: &NewEvent,
+    now: &str,
+) -> Result<()> {
+    tx.execute(
+        "INSERT INTO events (kind, document_id, snapshot_id, watch, url, title, detected_at, source, overlap, added, removed)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        params![
+            e.kind.as_str(),
+            document_id,
+            snapshot_id,
+            e.watch,
+            e.url,
+            e.title,
+            now,
+            e.source,
+            e.overlap,
+            e.added,
+            e.removed
+        ],
+    )?;
+    Ok(())
+}
+
+impl Store {
+    fn events_where(&self, filter: &str) -> Result<Vec<EventRow>> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT e.id, e.kind, e.url, e.title, e.watch, e.detected_at, e.notified_at, e.source, e.overlap,
+                    e.added, e.removed, s.published
+             FROM events e LEFT JOIN snapshots s ON s.id = e.snapshot_id
+             {filter} ORDER BY e.id"
+        ))?;
+        let rows = stmt.query_map([], |r| {
+            let notified_at: Option<String> = r.get(6)?;
+            Ok(EventRow {
+                id: r.get(0)?,
+                kind: EventKind::parse(&r.get::<_, String>(1)?),
+                url: r.get(2)?,
+                title: r.get(3)?,
+                watch: r.get(4)?,
+                detected_at: r.get(5)?,
+                notified: notified_at.is_some(),
+                notified_at,
+                source: r.get(7)?,
+                overlap: r.get(8)?,
+                added: r.get(9)?,
+                removed: r.get(10)?,
+                published: r.get(11)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Every event, oldest first.
+    pub fn events(&self) -> Result<Vec<EventRow>> {
+        self.events_where("")
+    }
+
+    /// Events not yet mailed, oldest first.
+    pub fn pending_events(&self) -> Result<Vec<EventRow>> {
+        self.events_where("WHERE e.notified_at IS NULL")
+    }
+
+    /// Marks events as mailed, after the server accepted the message.
+    pub fn mark_notified(&mut self, ids: &[i64], message_id: &str) -> Result<()> {
+        let now = crate::timefmt::now();
+        let tx = self.conn.transaction()?;
+        {
+            let mut stmt = tx.prepare(
+                "UPDATE events SET notified_at = ?2, message_id = ?3 WHERE id = ?1 AND notified_at IS NULL",
+            )?;
+            for id in ids {
+                stmt.execute(params![id, now, message_id])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}

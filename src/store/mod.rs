@@ -1,0 +1,199 @@
+//! The SQLite database: opening it, applying migrations, and the one writer that uses it.
+//!
+//! One module per table family; a check's snapshot, corpus entry, events and document state are
+//! written in one transaction ([`Store::commit_check`]) so a kill at any moment leaves either all
+//! of it or none.
+
+mod corpus;
+mod documents;
+mod events;
+mod snapshots;
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OpenFlags};
+
+pub use corpus::{CorpusEntry, ImportOutcome, NewCorpusEntry};
+pub use documents::{DocRole, DocumentRow};
+pub use events::{EventKind, EventRow, NewEvent};
+pub use snapshots::{NewSnapshot, SnapshotMeta};
+
+/// The schema, in order. Each runs in its own transaction and bumps `PRAGMA user_version`.
+const MIGRATIONS: &[(&str, &str)] = &[("0001_init", include_str!("../../migrations/0001_init.sql"))];
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{path} is not a govwatch database (SQLite says: {reason}); it was left untouched")]
+    NotADatabase { path: PathBuf, reason: String },
+    #[error("cannot open database {path}: {source}")]
+    Open { path: PathBuf, source: rusqlite::Error },
+    #[error(
+        "database {path} has schema version {found}, newer than this govwatch knows ({known}); upgrade govwatch"
+    )]
+    TooNew { path: PathBuf, found: i64, known: usize },
+    #[error("migration {name} failed: {source}")]
+    Migration {
+        name: &'static str,
+        source: rusqlite::Error,
+    },
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("stored text could not be decompressed: {0}")]
+    Corrupt(#[from] std::io::Error),
+    #[error("{0}")]
+    NotFound(String),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+pub struct Store {
+    conn: Connection,
+}
+
+impl Store {
+    /// Opens (creating if needed) and migrates the database at `path`.
+    pub fn open(path: &Path) -> Result<Store> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
+                path: path.to_path_buf(),
+                source: rusqlite::Error::ToSqlConversionFailure(Box::new(e)),
+            })?;
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let not_a_db = |e: rusqlite::Error| match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::NotADatabase) => StoreError::NotADatabase {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            },
+            _ => StoreError::Open {
+                path: path.to_path_buf(),
+                source: e,
+            },
+        };
+        // The first statement that reads the file is where a non-database shows itself.
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(not_a_db)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(not_a_db)?;
+        // With WAL, NORMAL is durable across application crashes and only loses the last
+        // transactions on power loss, which a re-check recovers.
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+
+        if version as usize > MIGRATIONS.len() {
+            return Err(StoreError::TooNew {
+                path: path.to_path_buf(),
+                found: version,
+                known: MIGRATIONS.len(),
+            });
+        }
+        let mut store = Store { conn };
+        store.migrate(version as usize)?;
+        Ok(store)
+    }
+
+    fn migrate(&mut self, from: usize) -> Result<()> {
+        for (i, (name, sql)) in MIGRATIONS.iter().enumerate().skip(from) {
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(sql)
+                .and_then(|()| tx.pragma_update(None, "user_version", (i + 1) as i64))
+                .map_err(|source| StoreError::Migration { name, source })?;
+            tx.commit()?;
+            tracing::info!(migration = name, "applied database migration");
+        }
+        Ok(())
+    }
+
+    /// `PRAGMA integrity_check`'s answer: "ok" for a sound database.
+    pub fn integrity_check(&self) -> Result<String> {
+        Ok(self.conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
+    }
+}
+
+fn compress(bytes: &[u8]) -> Vec<u8> {
+    // Level 3 is zstd's default: fast, and government prose compresses about 4:1.
+    zstd::encode_all(bytes, 3).expect("compressing into memory cannot fail")
+}
+
+fn decompress_text(blob: &[u8]) -> Result<String> {
+    let bytes = zstd::decode_all(blob)?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// Everything one successful check writes, committed at once.
+pub struct CheckRecord {
+    pub document_id: i64,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub next_due_at: String,
+    /// A new version of the text, if it differs from the last one.
+    pub snapshot: Option<NewSnapshot>,
+    /// The corpus entry for this document (replacing its previous one), with the new snapshot.
+    pub corpus: Option<NewCorpusEntry>,
+    pub events: Vec<NewEvent>,
+}
+
+impl Store {
+    /// Writes a successful check in one transaction; returns the new snapshot's id, if any.
+    pub fn commit_check(&mut self, rec: CheckRecord) -> Result<Option<i64>> {
+        let now = crate::timefmt::now();
+        let tx = self.conn.transaction()?;
+        let snapshot_id = match &rec.snapshot {
+            Some(s) => Some(snapshots::insert(&tx, rec.document_id, s, &now)?),
+            None => None,
+        };
+        if let (Some(c), Some(sid)) = (&rec.corpus, snapshot_id) {
+            corpus::upsert_snapshot(&tx, rec.document_id, sid, c, &now)?;
+        }
+        for e in &rec.events {
+            events::insert(&tx, rec.document_id, snapshot_id, e, &now)?;
+        }
+        documents::record_success(
+            &tx,
+            rec.document_id,
+            rec.etag.as_deref(),
+            rec.last_modified.as_deref(),
+            snapshot_id.is_some(),
+            &rec.next_due_at,
+            &now,
+        )?;
+        tx.commit()?;
+        Ok(snapshot_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn not_a_database_is_named_and_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.db");
+        let junk = b"this is a text file, not SQLite, and it must survive".repeat(200);
+        std::fs::write(&path, &junk).unwrap();
+        let err = Store::open(&path).err().unwrap().to_string();
+        assert!(err.contains("is not a govwatch database"), "{err}");
+        assert_eq!(std::fs::read(&path).unwrap(), junk);
+    }
+
+    #[test]
+    fn opens_twice_and_migrates_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.db");
+        drop(Store::open(&path).unwrap());
+        let s = Store::open(&path).unwrap();
+        assert_eq!(s.integrity_check().unwrap(), "ok");
+    }
+}

@@ -1,0 +1,116 @@
+//! The `snapshots` table: one row per distinct version of a document's extracted text, with the
+//! bytes as served so later extractors can re-read history.
+
+use rusqlite::{OptionalExtension, Transaction, params};
+
+use super::{Result, Store, compress, decompress_text};
+
+pub struct NewSnapshot {
+    pub text_hash: String,
+    pub title: Option<String>,
+    pub published: Option<String>,
+    pub lang: Option<String>,
+    pub canonical: Option<String>,
+    pub encoding: Option<String>,
+    pub content_type: Option<String>,
+    pub text: String,
+    pub body: Vec<u8>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SnapshotMeta {
+    pub id: i64,
+    pub version: i64,
+    pub fetched_at: String,
+    pub text_hash: String,
+    pub title: Option<String>,
+    pub published: Option<String>,
+    pub lang: Option<String>,
+    pub words: i64,
+}
+
+pub(super) fn insert(tx: &Transaction<'_>, document_id: i64, s: &NewSnapshot, now: &str) -> Result<i64> {
+    let version: i64 = tx.query_row(
+        "SELECT COALESCE(MAX(version), 0) + 1 FROM snapshots WHERE document_id = ?1",
+        [document_id],
+        |r| r.get(0),
+    )?;
+    tx.execute(
+        "INSERT INTO snapshots (document_id, version, fetched_at, text_hash, title, published, lang,
+             canonical, encoding, content_type, words, text, body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        params![
+            document_id,
+            version,
+            now,
+            s.text_hash,
+            s.title,
+            s.published,
+            s.lang,
+            s.canonical,
+            s.encoding,
+            s.content_type,
+            crate::compare::word_count(&s.text) as i64,
+            compress(s.text.as_bytes()),
+            compress(&s.body),
+        ],
+    )?;
+    Ok(tx.last_insert_rowid())
+}
+
+const META: &str = "id, version, fetched_at, text_hash, title, published, lang, words";
+
+fn meta(r: &rusqlite::Row<'_>) -> rusqlite::Result<SnapshotMeta> {
+    Ok(SnapshotMeta {
+        id: r.get(0)?,
+        version: r.get(1)?,
+        fetched_at: r.get(2)?,
+        text_hash: r.get(3)?,
+        title: r.get(4)?,
+        published: r.get(5)?,
+        lang: r.get(6)?,
+        words: r.get(7)?,
+    })
+}
+
+impl Store {
+    /// The newest version of a document, with its text.
+    pub fn latest_snapshot(&self, document_id: i64) -> Result<Option<(SnapshotMeta, String)>> {
+        let row = self
+            .conn
+            .query_row(
+                &format!(
+                    "SELECT {META}, text FROM snapshots WHERE document_id = ?1 ORDER BY version DESC LIMIT 1"
+                ),
+                [document_id],
+                |r| Ok((meta(r)?, r.get::<_, Vec<u8>>(8)?)),
+            )
+            .optional()?;
+        match row {
+            Some((m, blob)) => Ok(Some((m, decompress_text(&blob)?))),
+            None => Ok(None),
+        }
+    }
+
+    /// Every version of a document, oldest first.
+    pub fn snapshots(&self, document_id: i64) -> Result<Vec<SnapshotMeta>> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {META} FROM snapshots WHERE document_id = ?1 ORDER BY version"
+        ))?;
+        let rows = stmt.query_map([document_id], meta)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The text of one version.
+    pub fn snapshot_text(&self, document_id: i64, version: i64) -> Result<Option<String>> {
+        let blob: Option<Vec<u8>> = self
+            .conn
+            .query_row(
+                "SELECT text FROM snapshots WHERE document_id = ?1 AND version = ?2",
+                params![document_id, version],
+                |r| r.get(0),
+            )
+            .optional()?;
+        blob.map(|b| decompress_text(&b)).transpose()
+    }
+}

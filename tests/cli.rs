@@ -1,0 +1,154 @@
+//! The command line's contract on bad input: clear messages that name the cause, nothing lost.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn config_typo_names_the_key_and_line() {
+    let gw = Govwatch::new("[[watch]]\nname = \"a\"\nurl = \"https://example.org/\"\nevrey = \"1h\"\n");
+    let out = gw.run(&["check"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    // [storage] takes two lines at the top of the generated file.
+    assert!(
+        err.contains("govwatch.toml:7:") && err.contains("unknown key `evrey`"),
+        "{err}"
+    );
+    assert!(!gw.db_path().exists(), "a bad config must not create a database");
+}
+
+#[test]
+fn bad_value_names_the_key_and_line() {
+    let gw = Govwatch::new("[[watch]]\nname = \"a\"\nurl = \"not a url\"\n");
+    let out = gw.run(&["config", "check"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("govwatch.toml:6:") && err.contains("watch[0].url"),
+        "{err}"
+    );
+}
+
+#[test]
+fn example_config_checks() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_govwatch"))
+        .args([
+            "--config",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/config/govwatch.example.toml"),
+            "config",
+            "check",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("mfa-documents") && text.contains("index"), "{text}");
+}
+
+#[test]
+fn database_that_is_not_a_database_is_named_and_kept() {
+    let gw = Govwatch::new("[[watch]]\nname = \"a\"\nurl = \"http://127.0.0.1:9/\"\n");
+    let junk = "these are someone's notes, not a database\n".repeat(100);
+    std::fs::write(gw.db_path(), &junk).unwrap();
+    let out = gw.run(&["check", "--all"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is not a govwatch database"), "{err}");
+    assert_eq!(std::fs::read_to_string(gw.db_path()).unwrap(), junk);
+}
+
+#[test]
+fn unknown_watch_name_is_an_error() {
+    let gw = Govwatch::new("[[watch]]\nname = \"a\"\nurl = \"http://127.0.0.1:9/\"\n");
+    let out = gw.run(&["check", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no watch named `nope`"));
+}
+
+#[test]
+fn site_down_is_not_a_failure_of_govwatch() {
+    let port = free_port();
+    let gw = Govwatch::new(&format!(
+        "[[watch]]\nname = \"a\"\nurl = \"http://127.0.0.1:{port}/\"\n"
+    ));
+    let out = gw.ok(&["check"]);
+    assert!(
+        out.contains("1 failed") && out.contains("cannot connect"),
+        "{out}"
+    );
+    // Not due again for an hour: a plain `check` skips it, `--all` does not.
+    assert!(gw.ok(&["check"]).contains("checked 0"));
+    assert!(gw.ok(&["check", "--all"]).contains("checked 1"));
+}
+
+#[test]
+fn corpus_import_twice_adds_nothing_and_reports_bad_files() {
+    let gw = Govwatch::new("");
+    let dir = gw.dir.path().join("docs");
+    std::fs::create_dir(&dir).unwrap();
+    for f in std::fs::read_dir(fixtures().join("corpus")).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, dir.join(f.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(dir.join("empty.txt"), "").unwrap();
+    std::fs::write(dir.join("image.png"), b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR").unwrap();
+    std::fs::write(
+        dir.join("paper.html"),
+        "<html><head><title>A paper</title></head><body><nav>Home | About</nav><article><p>States should respect the \
+         sovereignty of others in cyberspace and refrain from unilateral measures against digital trade.</p></article></body></html>",
+    )
+    .unwrap();
+    let out = gw.run(&["corpus", "import", dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stdout.contains("5 added or updated, 2 skipped"), "{stdout}");
+    assert!(stderr.contains("empty.txt: empty body"), "{stderr}");
+    assert!(stderr.contains("image.png: binary content"), "{stderr}");
+    let again = gw.ok(&["corpus", "import", dir.to_str().unwrap()]);
+    assert!(
+        again.contains("0 added or updated") && again.contains("holds 5 imported"),
+        "{again}"
+    );
+}
+
+#[test]
+fn extract_prints_json_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let (title, paras) = corpus_doc("001");
+    let path = dir.path().join("page.html");
+    std::fs::write(
+        &path,
+        page(
+            "ministry-article.html",
+            &title,
+            "2023-05-25",
+            &paras,
+            5,
+            &["Teaser one here"],
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_govwatch"))
+        .args(["extract", "--json", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["path"], path.to_str().unwrap());
+    // Titles have typographic quotes folded to ASCII, so a template switching quote style is not
+    // a new title.
+    assert_eq!(v["title"], title.replace('’', "'").as_str());
+    assert_eq!(v["published"], "2023-05-25");
+    assert_eq!(v["lang"], "en");
+    let text = v["text"].as_str().unwrap();
+    assert!(
+        text.contains(&paras[0]) && text.contains(paras.last().unwrap()),
+        "{text}"
+    );
+    assert!(
+        !text.contains("Views") && !text.contains("Teaser one here"),
+        "{text}"
+    );
+}

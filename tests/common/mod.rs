@@ -1,0 +1,401 @@
+//! Test harness: a real HTTP server (axum) serving fixture pages that tests change between
+//! passes, a real SMTP server (mailin-embedded) collecting what it receives, and the govwatch
+//! binary run as a subprocess against a config in a temporary folder. Loopback only.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Response, StatusCode, header};
+
+// ---------------------------------------------------------------- HTTP
+
+#[derive(Clone)]
+pub struct Resp {
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+    pub etag: Option<String>,
+}
+
+impl Resp {
+    pub fn html(body: impl Into<Vec<u8>>) -> Resp {
+        Resp {
+            status: 200,
+            content_type: Some("text/html; charset=utf-8".into()),
+            body: body.into(),
+            etag: None,
+        }
+    }
+}
+
+#[derive(Clone, Default)]
+struct SiteState {
+    pages: Arc<Mutex<HashMap<String, Resp>>>,
+    hits: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+/// A local web site whose pages the test sets and changes.
+pub struct Site {
+    pub addr: SocketAddr,
+    state: SiteState,
+}
+
+impl Site {
+    pub fn start() -> Site {
+        let state = SiteState::default();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let s = state.clone();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                let app = axum::Router::new().fallback(serve).with_state(s);
+                axum::serve(listener, app).await.unwrap();
+            });
+        });
+        Site { addr, state }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn set(&self, path: &str, resp: Resp) {
+        self.state.pages.lock().unwrap().insert(path.to_string(), resp);
+    }
+
+    pub fn hits(&self, path: &str) -> usize {
+        self.state.hits.lock().unwrap().get(path).copied().unwrap_or(0)
+    }
+}
+
+async fn serve(State(state): State<SiteState>, req: Request) -> Response<Body> {
+    let path = req.uri().path().to_string();
+    *state.hits.lock().unwrap().entry(path.clone()).or_default() += 1;
+    let page = state.pages.lock().unwrap().get(&path).cloned();
+    let Some(page) = page else {
+        return Response::builder()
+            .status(404)
+            .body(Body::from("not here"))
+            .unwrap();
+    };
+    if let (Some(etag), Some(inm)) = (&page.etag, req.headers().get(header::IF_NONE_MATCH))
+        && inm.as_bytes() == etag.as_bytes()
+    {
+        return Response::builder().status(304).body(Body::empty()).unwrap();
+    }
+    let mut b = Response::builder().status(StatusCode::from_u16(page.status).unwrap());
+    if let Some(ct) = &page.content_type {
+        b = b.header(header::CONTENT_TYPE, HeaderValue::from_str(ct).unwrap());
+    }
+    if let Some(etag) = &page.etag {
+        b = b.header(header::ETAG, etag.as_str());
+    }
+    b.body(Body::from(page.body)).unwrap()
+}
+
+/// A server that sends headers promising `promised` bytes, sends fewer, and hangs up.
+pub fn truncating_server(promised: usize, sent: usize) -> SocketAddr {
+    use std::io::{Read, Write};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {promised}\r\nConnection: close\r\n\r\n"
+            );
+            let _ = s.write_all(head.as_bytes());
+            let _ = s.write_all(&b"<p>partial</p>".repeat(sent / 14 + 1)[..sent]);
+        }
+    });
+    addr
+}
+
+// ---------------------------------------------------------------- SMTP
+
+#[derive(Clone, Debug)]
+pub struct Mail {
+    pub from: String,
+    pub to: Vec<String>,
+    pub data: String,
+}
+
+#[derive(Clone)]
+struct Collector {
+    inbox: Arc<Mutex<Vec<Mail>>>,
+    current: Option<Mail>,
+}
+
+impl mailin_embedded::Handler for Collector {
+    fn data_start(
+        &mut self,
+        _domain: &str,
+        from: &str,
+        _is8bit: bool,
+        to: &[String],
+    ) -> mailin_embedded::Response {
+        self.current = Some(Mail {
+            from: from.to_string(),
+            to: to.to_vec(),
+            data: String::new(),
+        });
+        mailin_embedded::response::OK
+    }
+
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        if let Some(m) = &mut self.current {
+            m.data.push_str(&String::from_utf8_lossy(buf));
+        }
+        Ok(())
+    }
+
+    fn data_end(&mut self) -> mailin_embedded::Response {
+        if let Some(m) = self.current.take() {
+            self.inbox.lock().unwrap().push(m);
+        }
+        mailin_embedded::response::OK
+    }
+}
+
+/// A real SMTP server on loopback that keeps what it receives.
+pub struct Smtp {
+    pub port: u16,
+    inbox: Arc<Mutex<Vec<Mail>>>,
+}
+
+impl Smtp {
+    /// Starts on a fresh port.
+    pub fn start() -> Smtp {
+        Smtp::start_on(free_port())
+    }
+
+    /// Starts on `port` (for a server that was down and comes back where it was).
+    pub fn start_on(port: u16) -> Smtp {
+        let inbox = Arc::new(Mutex::new(Vec::new()));
+        let handler = Collector {
+            inbox: inbox.clone(),
+            current: None,
+        };
+        let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
+        std::thread::spawn(move || {
+            let mut server = mailin_embedded::Server::new(handler);
+            server
+                .with_name("smtp.test")
+                .with_ssl(mailin_embedded::SslConfig::None)
+                .unwrap()
+                .with_tcp_listener(listener);
+            let _ = server.serve();
+        });
+        Smtp { port, inbox }
+    }
+
+    pub fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    pub fn mails(&self) -> Vec<Mail> {
+        self.inbox.lock().unwrap().clone()
+    }
+}
+
+/// A port nothing listens on (just now).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+// ---------------------------------------------------------------- fixtures
+
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+pub fn chrome(name: &str) -> String {
+    std::fs::read_to_string(fixtures().join("chrome").join(name)).unwrap()
+}
+
+/// A corpus document: (title, paragraphs).
+pub fn corpus_doc(prefix: &str) -> (String, Vec<String>) {
+    let dir = fixtures().join("corpus");
+    let path = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix))
+        .unwrap_or_else(|| panic!("no corpus file {prefix}*"));
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+    let title = lines.next().unwrap().to_string();
+    (title, lines.map(str::to_string).collect())
+}
+
+pub fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+pub fn body_html(paragraphs: &[String]) -> String {
+    paragraphs
+        .iter()
+        .map(|p| format!("<p>{}</p>\n", escape(p)))
+        .collect()
+}
+
+/// Fills a template. `counter` and `related` are the parts that change on every fetch.
+pub fn page(
+    template: &str,
+    title: &str,
+    date: &str,
+    paragraphs: &[String],
+    counter: u32,
+    related: &[&str],
+) -> String {
+    let related: String = related
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            format!(
+                "<li><a href=\"/eng/news/teaser-{i}.html\">{}</a></li>\n",
+                escape(t)
+            )
+        })
+        .collect();
+    chrome(template)
+        .replace("{{TITLE}}", &escape(title))
+        .replace("{{DATE}}", date)
+        .replace("{{BODY}}", &body_html(paragraphs))
+        .replace("{{COUNTER}}", &counter.to_string())
+        .replace("{{RELATED}}", &related)
+        .replace("{{YEAR}}", "2026")
+}
+
+/// Fills an index template with links `(path, title)`.
+pub fn index(template: &str, links: &[(&str, &str)], counter: u32) -> String {
+    let items: String = links
+        .iter()
+        .map(|(href, t)| {
+            format!(
+                "<li><a href=\"{href}\">{}</a><span>2023-05-25</span></li>\n",
+                escape(t)
+            )
+        })
+        .collect();
+    chrome(template)
+        .replace("{{LINKS}}", &items)
+        .replace("{{COUNTER}}", &counter.to_string())
+        .replace(
+            "{{RELATED}}",
+            "<li><a href=\"/eng/trending/1.html\">Trending now</a></li>",
+        )
+        .replace("{{YEAR}}", "2026")
+}
+
+// ---------------------------------------------------------------- govwatch
+
+/// A govwatch installation in a temporary folder.
+pub struct Govwatch {
+    pub dir: tempfile::TempDir,
+}
+
+impl Govwatch {
+    /// `config` is the TOML after `[storage]`, which points into the temporary folder.
+    pub fn new(config: &str) -> Govwatch {
+        let dir = tempfile::tempdir().unwrap();
+        let toml = format!(
+            "[storage]\npath = \"{}\"\n\n{config}",
+            dir.path().join("govwatch.db").display()
+        );
+        std::fs::write(dir.path().join("govwatch.toml"), toml).unwrap();
+        Govwatch { dir }
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("govwatch.toml")
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.dir.path().join("govwatch.db")
+    }
+
+    pub fn command(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_govwatch"));
+        c.arg("--config")
+            .arg(self.config_path())
+            .env("RUST_LOG", "govwatch=debug");
+        c
+    }
+
+    /// Runs a command and returns its output, whatever its exit status.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command().args(args).output().unwrap()
+    }
+
+    /// Runs a command that must succeed; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "govwatch {args:?} failed ({}):\nstdout:\n{}\nstderr:\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// `govwatch changes --json`.
+    pub fn changes(&self) -> Vec<serde_json::Value> {
+        serde_json::from_str(&self.ok(&["changes", "--json"])).unwrap()
+    }
+
+    /// The `.eml` files in the outbox folder.
+    pub fn outbox(&self) -> Vec<String> {
+        let dir = self.dir.path().join("outbox");
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return Vec::new();
+        };
+        rd.map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+            .collect()
+    }
+}
+
+/// The decoded body of a quoted-printable or base64 MIME message, good enough to search text in.
+pub fn mail_text(raw: &str) -> String {
+    let mut out = String::new();
+    let unfolded = raw.replace("=\r\n", "").replace("=\n", "");
+    let bytes = unfolded.as_bytes();
+    let mut i = 0;
+    let mut buf = Vec::new();
+    while i < bytes.len() {
+        if bytes[i] == b'=' && i + 2 < bytes.len() {
+            if let Ok(v) = u8::from_str_radix(&unfolded[i + 1..i + 3], 16) {
+                buf.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        buf.push(bytes[i]);
+        i += 1;
+    }
+    out.push_str(&String::from_utf8_lossy(&buf));
+    out
+}
