@@ -308,7 +308,7 @@ fn gbk_page_without_charset_header_decodes() {
             status: 200,
             content_type: Some("text/html".into()),
             body: bytes.into_owned(),
-            etag: None,
+            ..Resp::html(Vec::new())
         }
     };
     site.set("/zh/a.html", gbk("zh-article.html", &paras));
@@ -406,9 +406,19 @@ fn huge_truncated_and_unreachable_responses_fail_with_reasons() {
         "[fetch]\nmax_body_bytes = 65536\ntimeout = \"5s\"\n\n\
          [[watch]]\nname = \"huge\"\nurl = \"{}\"\n\n\
          [[watch]]\nname = \"truncated\"\nurl = \"http://{truncating}/t.html\"\n\n\
-         [[watch]]\nname = \"down\"\nurl = \"http://127.0.0.1:{dead}/x.html\"\n",
-        site.url("/huge.html")
+         [[watch]]\nname = \"down\"\nurl = \"http://127.0.0.1:{dead}/x.html\"\n\n\
+         [[watch]]\nname = \"bomb\"\nurl = \"{}\"\n",
+        site.url("/huge.html"),
+        site.url("/bomb.html")
     ));
+    // 8 MB of markup that travels as a few kilobytes of gzip: the cap applies to what it inflates to.
+    site.set(
+        "/bomb.html",
+        Resp {
+            encoding: Some("gzip"),
+            ..Resp::html("<p>a</p>".repeat(1_000_000))
+        },
+    );
     site.set(
         "/huge.html",
         Resp::html(format!(
@@ -417,8 +427,15 @@ fn huge_truncated_and_unreachable_responses_fail_with_reasons() {
         )),
     );
     let out = gw.ok(&["check", "--all"]);
-    assert!(out.contains("3 failed"), "{out}");
-    assert!(out.contains("larger than the 65536-byte cap"), "{out}");
+    assert!(out.contains("4 failed"), "{out}");
+    assert!(
+        out.contains("/huge.html: response larger than the 65536-byte cap"),
+        "{out}"
+    );
+    assert!(
+        out.contains("/bomb.html: response larger than the 65536-byte cap"),
+        "{out}"
+    );
     assert!(out.contains("cannot connect"), "{out}");
     assert!(out.contains("/t.html: response body broken off"), "{out}");
     assert!(gw.changes().is_empty());
@@ -529,4 +546,86 @@ fn conditional_get_uses_etag() {
     assert_eq!(site.hits("/eng/positions.html"), 2);
     let hist = gw.ok(&["history", "positions"]);
     assert!(hist.contains("v1") && !hist.contains("v2"), "{hist}");
+}
+
+#[test]
+fn gzip_and_brotli_bodies_are_decompressed() {
+    let site = Site::start();
+    let gw = Govwatch::new(&format!(
+        "[[watch]]\nname = \"gz\"\nurl = \"{}\"\n\n[[watch]]\nname = \"br\"\nurl = \"{}\"\n",
+        site.url("/gz.html"),
+        site.url("/br.html")
+    ));
+    let (_, paras) = corpus_doc("001");
+    let html = positions_page(&paras, 1, TEASERS_A);
+    site.set(
+        "/gz.html",
+        Resp {
+            encoding: Some("gzip"),
+            ..Resp::html(html.clone())
+        },
+    );
+    site.set(
+        "/br.html",
+        Resp {
+            encoding: Some("br"),
+            ..Resp::html(html)
+        },
+    );
+    let out = gw.ok(&["check", "--all"]);
+    assert!(out.contains("2 baseline") && out.contains("0 failed"), "{out}");
+    for name in ["gz", "br"] {
+        let hist = gw.ok(&["history", name]);
+        assert!(hist.contains("v1") && hist.contains("Just In"), "{hist}");
+    }
+}
+
+#[test]
+fn daemon_runs_passes_and_stops_cleanly_on_sigterm() {
+    let site = Site::start();
+    let gw = Govwatch::new(&format!(
+        "[[watch]]\nname = \"positions\"\nurl = \"{}\"\nevery = \"1s\"\n",
+        site.url("/eng/positions.html")
+    ));
+    let (_, mut paras) = corpus_doc("001");
+    site.set(
+        "/eng/positions.html",
+        Resp::html(positions_page(&paras, 1, TEASERS_A)),
+    );
+    let mut child = gw
+        .command()
+        .arg("run")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let wait_for = |what: &dyn Fn() -> bool| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while !what() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "daemon did not get there in 30 s"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    };
+    // The daemon takes a baseline, then keeps checking every second.
+    wait_for(&|| site.hits("/eng/positions.html") >= 2);
+    paras.push("States shall not weaponise cross-border data flows.".into());
+    site.set(
+        "/eng/positions.html",
+        Resp::html(positions_page(&paras, 2, TEASERS_B)),
+    );
+    wait_for(&|| gw.changes().len() == 1);
+    assert_eq!(gw.changes()[0]["kind"], "changed");
+
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "exit {:?}: {log}", out.status);
+    assert!(log.contains("govwatch stopped"), "{log}");
 }

@@ -22,6 +22,8 @@ pub struct Resp {
     pub content_type: Option<String>,
     pub body: Vec<u8>,
     pub etag: Option<String>,
+    /// `gzip` or `br`: the body is sent compressed with that Content-Encoding.
+    pub encoding: Option<&'static str>,
 }
 
 impl Resp {
@@ -31,6 +33,7 @@ impl Resp {
             content_type: Some("text/html; charset=utf-8".into()),
             body: body.into(),
             etag: None,
+            encoding: None,
         }
     }
 }
@@ -103,7 +106,24 @@ async fn serve(State(state): State<SiteState>, req: Request) -> Response<Body> {
     if let Some(etag) = &page.etag {
         b = b.header(header::ETAG, etag.as_str());
     }
-    b.body(Body::from(page.body)).unwrap()
+    let body = match page.encoding {
+        Some("gzip") => {
+            use std::io::Write;
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            e.write_all(&page.body).unwrap();
+            e.finish().unwrap()
+        }
+        Some("br") => {
+            let mut out = Vec::new();
+            brotli::BrotliCompress(&mut &page.body[..], &mut out, &Default::default()).unwrap();
+            out
+        }
+        _ => page.body,
+    };
+    if let Some(enc) = page.encoding {
+        b = b.header(header::CONTENT_ENCODING, enc);
+    }
+    b.body(Body::from(body)).unwrap()
 }
 
 /// A server that sends headers promising `promised` bytes, sends fewer, and hangs up.
