@@ -592,7 +592,7 @@ fn daemon_runs_passes_and_stops_cleanly_on_sigterm() {
         "/eng/positions.html",
         Resp::html(positions_page(&paras, 1, TEASERS_A)),
     );
-    let mut child = gw
+    let child = gw
         .command()
         .arg("run")
         .stdout(std::process::Stdio::null())
