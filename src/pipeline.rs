@@ -422,6 +422,8 @@ fn record(
 ) -> Result<(Outcome, Vec<DocumentRow>), StoreError> {
     let text = compare::normalize(&p.text);
     let hash = compare::text_hash(&text);
+    // Indexes are not documents: they never enter the corpus.
+    let shingles = (doc.role != DocRole::Index).then(|| corpus::shingles(&text)).unwrap_or_default();
     let previous = store.latest_snapshot(doc.id)?;
     let unchanged = previous.as_ref().is_some_and(|(m, _)| m.text_hash == hash);
 
@@ -474,7 +476,6 @@ fn record(
                 }
             }
             None if doc.announce => {
-                let shingles = corpus::shingles(&text);
                 let known = store.corpus_entries(Some(doc.id))?;
                 let (kind, source, overlap) = match corpus::verdict(&hash, &shingles, &known, thresholds) {
                     Verdict::Duplicate { source, resemblance } => {
@@ -506,7 +507,7 @@ fn record(
     let corpus_entry = (!unchanged && doc.role != DocRole::Index).then(|| NewCorpusEntry {
         title: p.title.clone(),
         words: compare::word_count(&text),
-        shingles: corpus::shingles(&text),
+        shingles,
         text_hash: hash,
     });
     store.commit_check(CheckRecord {

@@ -25,6 +25,11 @@ const MIGRATIONS: &[(&str, &str)] = &[("0001_init", include_str!("../../migratio
 pub enum StoreError {
     #[error("{path} is not a govwatch database (SQLite says: {reason}); it was left untouched")]
     NotADatabase { path: PathBuf, reason: String },
+    #[error("cannot create the database folder {path}: {source}")]
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot open database {path}: {source}")]
     Open { path: PathBuf, source: rusqlite::Error },
     #[error(
@@ -54,9 +59,9 @@ impl Store {
     /// Opens (creating if needed) and migrates the database at `path`.
     pub fn open(path: &Path) -> Result<Store> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
-                path: path.to_path_buf(),
-                source: rusqlite::Error::ToSqlConversionFailure(Box::new(e)),
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+                path: dir.to_path_buf(),
+                source,
             })?;
         }
         let conn = Connection::open_with_flags(
