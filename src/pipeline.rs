@@ -423,7 +423,11 @@ fn record(
     let text = compare::normalize(&p.text);
     let hash = compare::text_hash(&text);
     // Indexes are not documents: they never enter the corpus.
-    let shingles = (doc.role != DocRole::Index).then(|| corpus::shingles(&text)).unwrap_or_default();
+    let shingles = if doc.role == DocRole::Index {
+        Vec::new()
+    } else {
+        corpus::shingles(&text)
+    };
     let previous = store.latest_snapshot(doc.id)?;
     let unchanged = previous.as_ref().is_some_and(|(m, _)| m.text_hash == hash);
 

@@ -1,5 +1,5 @@
-//! Main-content selection: flatten the DOM into text blocks, score containers, keep the
-//! best one (plus qualifying siblings), and filter boilerplate blocks inside it.
+//! Main-content selection: flatten the DOM into text blocks, find the element where the
+//! article text concentrates, and filter boilerplate blocks inside it.
 
 use std::sync::LazyLock;
 
@@ -19,57 +19,60 @@ pub struct Raw {
     pub link_chars: u32,
 }
 
+/// Elements that start a new block of text; everything else is inline.
+const BLOCK_TAGS: &[&str] = &[
+    "p",
+    "div",
+    "section",
+    "article",
+    "main",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "li",
+    "ul",
+    "ol",
+    "dl",
+    "dt",
+    "dd",
+    "blockquote",
+    "pre",
+    "table",
+    "tr",
+    "td",
+    "th",
+    "tbody",
+    "thead",
+    "tfoot",
+    "caption",
+    "figure",
+    "figcaption",
+    "header",
+    "footer",
+    "nav",
+    "aside",
+    "form",
+    "address",
+    "center",
+    "hr",
+    "body",
+    "html",
+    "details",
+    "summary",
+    "fieldset",
+    "legend",
+    "hgroup",
+    "menu",
+    "noscript",
+    "img",
+    "picture",
+];
+
 fn is_block_tag(tag: &str) -> bool {
-    matches!(
-        tag,
-        "p" | "div"
-            | "section"
-            | "article"
-            | "main"
-            | "h1"
-            | "h2"
-            | "h3"
-            | "h4"
-            | "h5"
-            | "h6"
-            | "li"
-            | "ul"
-            | "ol"
-            | "dl"
-            | "dt"
-            | "dd"
-            | "blockquote"
-            | "pre"
-            | "table"
-            | "tr"
-            | "td"
-            | "th"
-            | "tbody"
-            | "thead"
-            | "tfoot"
-            | "caption"
-            | "figure"
-            | "figcaption"
-            | "header"
-            | "footer"
-            | "nav"
-            | "aside"
-            | "form"
-            | "address"
-            | "center"
-            | "hr"
-            | "body"
-            | "html"
-            | "details"
-            | "summary"
-            | "fieldset"
-            | "legend"
-            | "hgroup"
-            | "menu"
-            | "noscript"
-            | "img"
-            | "picture"
-    )
+    BLOCK_TAGS.contains(&tag)
 }
 
 fn kind_of(tag: &str) -> Option<BlockKind> {
@@ -358,10 +361,6 @@ pub fn select(tree: &Tree, raws: &[Raw]) -> Vec<Block> {
     let mut blocks = Vec::new();
     let mut skipping_list = false;
     for b in raws.iter().filter(|b| inside(b.start)) {
-        if (b.kind == BlockKind::Heading || b.chars <= 40) && TAIL.is_match(b.text.trim()) {
-            // What follows "Related posts", "Comments" or an author box is page furniture.
-            break;
-        }
         if b.kind == BlockKind::Heading && is_section_boilerplate(&b.text) {
             // "Related articles", "Comments": drop the heading and the list under it.
             skipping_list = true;
@@ -386,13 +385,6 @@ pub fn select(tree: &Tree, raws: &[Raw]) -> Vec<Block> {
     }
     blocks
 }
-
-static TAIL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"(?i)^(?:related(?: (?:posts?|articles?|stories|news|content|reading|topics))?|you (?:may|might) also (?:like|enjoy|be interested in)|more (?:from|stories|articles|news|posts)\b.*|recommended(?: for you| reading| articles| stories)?|read next|what to read next|(?:\d+\s+)?comments?|leave a (?:comment|reply)|post a comment|join the discussion|about the author|related videos?|相关(?:新闻|文章|阅读|推荐)|猜你喜欢|热门推荐|网友评论)[:：]?$",
-    )
-    .expect("valid regex")
-});
 
 static SECTION_BOILER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
@@ -419,6 +411,7 @@ static BOILER: LazyLock<Regex> = LazyLock::new(|| {
         r"|tags?\s*[:：].*|filed under\b.*|categor(?:y|ies)\s*[:：].*|topics?\s*[:：].*|关键词[:：].*",
         r"|(?:subscribe|sign up|newsletter)\b.*|advertisement|sponsored(?: content)?|skip to (?:main )?content|back to top|返回顶部|上一篇.*|下一篇.*|(?:previous|next) (?:article|post|story)\b.*",
         r"|\d*\s*comments?|comments?\s*\(\d+\)|leave a (?:comment|reply)\b.*|join the conversation\b.*|tell us what you think\b.*|share your thoughts\b.*",
+        r"|by|estimated reading time:?.*|(?:reading time:?\s*)?\d+\s*min(?:ute)?s?(?: read)?|\[/?[a-z_]+(?:\s[^\]]*)?\]",
         r"|adverti[sz]ement\b.*|advert|\d+\s+(?:seconds?|minutes?|mins?|hours?|hrs?|days?|weeks?|months?|years?)\s+ago|explore further|this (?:slideshow|video|content|feature) requires javascript\.?|(?:please )?enable javascript\b.*|loading\.*|<[a-z!/][^>]*>.*",
         r"|(?:(?:mon|tues|wednes|thurs|fri|satur|sun)day,?\s+)?(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.? \d{1,2},? \d{4}(?:,? (?:at )?\d{1,2}:\d{2}.*)?|updated:? (?:at )?\d{1,2}:\d{2}\s*(?:[ap]\.?m\.?)?.*",
         r"|(?:copyright|©|\(c\)).*|.*all rights reserved\.?|版权所有.*",

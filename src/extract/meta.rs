@@ -110,7 +110,7 @@ pub fn collect<'a>(tree: &Tree<'a>) -> Meta<'a> {
                     m.json_ld.push(t);
                 }
             }
-            "h1" if !tree.removed[i] || tree.chars[i] > 0 => {
+            "h1" if tree.chars[i] > 0 => {
                 let t = tree.text_of(i);
                 if !t.is_empty() && t.chars().count() <= 300 {
                     m.h1s.push((i, t));
@@ -267,7 +267,7 @@ pub fn title(tree: &Tree, m: &Meta) -> (Option<String>, Option<usize>) {
         .title_tag
         .as_deref()
         .map(|t| {
-            t.split(['|', '-', '–', '—', '_', '·', '»', ':'])
+            t.split(['|', '-', '–', '—', '_', '·', '»', ':', '•', '/', '«'])
                 .map(squash)
                 .filter(|s| !s.is_empty())
                 .collect()
@@ -277,10 +277,12 @@ pub fn title(tree: &Tree, m: &Meta) -> (Option<String>, Option<usize>) {
         let hs = squash(h);
         let words = h.split_whitespace().count();
         let cjk = h.chars().filter(|&c| super::is_cjk(c)).count();
+        // Against a declared title, a one- or two-word h1 is more likely a logo or section.
+        let min_words = if cs.is_empty() { 2 } else { 3 };
         hs.len() >= 4
-            && (words >= 2 || cjk >= 4)
+            && (words >= min_words || cjk >= 4)
             && hs != site
-            && !(tag_segments.len() > 1 && tag_segments.last() == Some(&hs) && hs != cs)
+            && !(tag_segments.len() > 1 && tag_segments.contains(&hs) && hs != cs)
     };
     for (i, h) in &m.h1s {
         let hs = squash(h);

@@ -124,7 +124,8 @@ const NEG_WORDS: &[&str] = &[
     "bottombar",
 ];
 
-/// Class/id words marking the article body; they cancel a negative word on the same element.
+/// Class/id words marking the article body; a token made only of these outweighs a furniture
+/// word in another token of the same element ("post tag-policy").
 const POS_WORDS: &[&str] = &[
     "article",
     "content",

@@ -26,10 +26,7 @@ pub enum StoreError {
     #[error("{path} is not a govwatch database (SQLite says: {reason}); it was left untouched")]
     NotADatabase { path: PathBuf, reason: String },
     #[error("cannot create the database folder {path}: {source}")]
-    CreateDir {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    CreateDir { path: PathBuf, source: std::io::Error },
     #[error("cannot open database {path}: {source}")]
     Open { path: PathBuf, source: rusqlite::Error },
     #[error(
