@@ -402,12 +402,14 @@ fn huge_truncated_and_unreachable_responses_fail_with_reasons() {
     let site = Site::start();
     let truncating = truncating_server(50_000, 2_000);
     let dead = free_port();
+    let drip = dripping_server();
     let gw = Govwatch::new(&format!(
-        "[fetch]\nmax_body_bytes = 65536\ntimeout = \"5s\"\n\n\
+        "[fetch]\nmax_body_bytes = 65536\ntimeout = \"3s\"\n\n\
          [[watch]]\nname = \"huge\"\nurl = \"{}\"\n\n\
          [[watch]]\nname = \"truncated\"\nurl = \"http://{truncating}/t.html\"\n\n\
          [[watch]]\nname = \"down\"\nurl = \"http://127.0.0.1:{dead}/x.html\"\n\n\
-         [[watch]]\nname = \"bomb\"\nurl = \"{}\"\n",
+         [[watch]]\nname = \"bomb\"\nurl = \"{}\"\n\n\
+         [[watch]]\nname = \"drip\"\nurl = \"http://{drip}/slow.html\"\n",
         site.url("/huge.html"),
         site.url("/bomb.html")
     ));
@@ -427,7 +429,8 @@ fn huge_truncated_and_unreachable_responses_fail_with_reasons() {
         )),
     );
     let out = gw.ok(&["check", "--all"]);
-    assert!(out.contains("4 failed"), "{out}");
+    assert!(out.contains("5 failed"), "{out}");
+    assert!(out.contains("/slow.html: timed out after 3s"), "{out}");
     assert!(
         out.contains("/huge.html: response larger than the 65536-byte cap"),
         "{out}"

@@ -146,6 +146,27 @@ pub fn truncating_server(promised: usize, sent: usize) -> SocketAddr {
     addr
 }
 
+/// A server that sends headers, then drips one byte a second, forever.
+pub fn dripping_server() -> SocketAddr {
+    use std::io::{Read, Write};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf);
+                let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<html>");
+                while s.write_all(b" ").is_ok() {
+                    std::thread::sleep(std::time::Duration::from_secs(1));
+                }
+            });
+        }
+    });
+    addr
+}
+
 // ---------------------------------------------------------------- SMTP
 
 #[derive(Clone, Debug)]
