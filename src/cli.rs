@@ -62,6 +62,12 @@ pub enum Command {
         /// A watch name or a URL.
         target: String,
     },
+    /// The stored text of one version of a page (default: the newest).
+    Show {
+        /// A watch name or a URL.
+        target: String,
+        version: Option<i64>,
+    },
     /// The difference between two versions of a page (default: the last two).
     Diff {
         /// A watch name or a URL.
@@ -152,6 +158,10 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::History { target } => {
             let config = Config::load(&config_path)?;
             history(&open_store(&config)?, &config, &target)
+        }
+        Command::Show { target, version } => {
+            let config = Config::load(&config_path)?;
+            show(&open_store(&config)?, &config, &target, version)
         }
         Command::Diff { target, from, to } => {
             let config = Config::load(&config_path)?;
@@ -375,6 +385,26 @@ fn history(store: &Store, config: &Config, target: &str) -> Result<()> {
                 .unwrap_or_default()
         );
     }
+    Ok(())
+}
+
+fn show(store: &Store, config: &Config, target: &str, version: Option<i64>) -> Result<()> {
+    let doc = resolve(store, config, target)?;
+    let versions = store.snapshots(doc.id)?;
+    let meta = match version {
+        Some(v) => versions.iter().find(|m| m.version == v),
+        None => versions.last(),
+    }
+    .ok_or_else(|| CliError::Usage(format!("{} has no such version stored", doc.url)))?;
+    let text = store.snapshot_text(doc.id, meta.version)?.unwrap_or_default();
+    println!("{} v{} fetched {}", doc.url, meta.version, meta.fetched_at);
+    if let Some(t) = &meta.title {
+        println!("title: {t}");
+    }
+    if let Some(p) = &meta.published {
+        println!("published: {p}");
+    }
+    println!("\n{text}");
     Ok(())
 }
 

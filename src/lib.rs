@@ -15,6 +15,7 @@
 //! - [`discover`]: document links on index pages.
 //! - [`store`]: the SQLite database: documents, snapshots, corpus, events.
 //! - [`compare`]: version diffs and corpus similarity verdicts.
+//! - [`template`]: per-host boilerplate learned from the pages of each site.
 //! - [`pipeline`]: one check of one document, and a pass over what is due.
 //! - [`notify`]: digests rendered as text and HTML, sent by SMTP or written to an outbox.
 //! - [`daemon`]: the scheduler loop and its lifecycle.
@@ -31,4 +32,5 @@ pub mod fetch;
 pub mod notify;
 pub mod pipeline;
 pub mod store;
+pub mod template;
 pub mod timefmt;

@@ -2,7 +2,7 @@
 //! everything due. Network work is async and concurrent; parsing and the database run on
 //! blocking threads with owned data.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -18,7 +18,7 @@ use crate::fetch::{Fetched, Fetcher, Page, Validators};
 use crate::store::{
     CheckRecord, DocRole, DocumentRow, EventKind, NewCorpusEntry, NewEvent, NewSnapshot, Store, StoreError,
 };
-use crate::{decode, discover, extract, timefmt};
+use crate::{decode, discover, extract, template, timefmt};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
@@ -301,6 +301,7 @@ pub async fn check_document(
                     snapshot: None,
                     corpus: None,
                     events: Vec::new(),
+                    template_blocks: None,
                 })
             })
             .await?;
@@ -316,7 +317,7 @@ pub async fn check_document(
         republication_share: ctx.config.corpus.republication_share,
     };
     // Parsing is CPU work on owned data; it never holds the store lock.
-    let parsed = tokio::task::spawn_blocking(move || parse_page(&page, &doc2, &watch2))
+    let parsed = tokio::task::spawn_blocking(move || parse_page(page, &doc2, &watch2))
         .await
         .expect("parse task panicked");
     let parsed = match parsed {
@@ -355,7 +356,8 @@ async fn fail(
 struct Parsed {
     page: Page,
     encoding: &'static str,
-    text: String,
+    /// The text's blocks (paragraphs, headings, items), in order; for an index, its links.
+    blocks: Vec<String>,
     title: Option<String>,
     published: Option<String>,
     lang: Option<String>,
@@ -364,7 +366,7 @@ struct Parsed {
     links: Vec<Url>,
 }
 
-fn parse_page(page: &Page, doc: &DocumentRow, watch: &Watch) -> Result<Parsed, String> {
+fn parse_page(page: Page, doc: &DocumentRow, watch: &Watch) -> Result<Parsed, String> {
     let decoded = decode::decode(&page.body, page.content_type.as_deref()).map_err(|e| e.to_string())?;
     let is_plain = page
         .content_type
@@ -375,40 +377,34 @@ fn parse_page(page: &Page, doc: &DocumentRow, watch: &Watch) -> Result<Parsed, S
     } else {
         extract::extract(&decoded.text, Some(&page.url))
     };
-    let mut links = Vec::new();
-    let extracted = if doc.role == DocRole::Index {
-        links = discover::document_links(&decoded.text, &page.url, watch.max_documents);
-        // A listing's meaning is the documents it links to; its text is stored for history,
-        // and a listing with no prose of its own is still a good check.
-        extracted.ok()
+    let (extracted, links) = if doc.role == DocRole::Index {
+        // A listing's meaning is the documents it links to: they are its stored text, and a
+        // listing with no prose of its own is still a good check.
+        let links = discover::document_links(&decoded.text, &page.url, watch.max_documents);
+        (extracted.ok(), links)
     } else {
-        Some(extracted.map_err(|e| e.to_string())?)
+        (Some(extracted.map_err(|e| e.to_string())?), Vec::new())
     };
-    let (text, title, published, lang, canonical) = match extracted {
-        Some(d) => (
-            d.text(),
-            d.title,
-            d.published.map(|p| p.to_string()),
-            d.lang,
-            d.canonical,
-        ),
-        None => (String::new(), None, None, None, None),
-    };
-    let text = if doc.role == DocRole::Index {
-        links.iter().map(Url::as_str).collect::<Vec<_>>().join("\n\n")
-    } else {
-        text
-    };
-    Ok(Parsed {
-        page: page.clone(),
+    let mut parsed = Parsed {
         encoding: decoded.encoding.name(),
-        text,
-        title,
-        published,
-        lang,
-        canonical,
+        blocks: links.iter().map(|u| u.to_string()).collect(),
+        title: None,
+        published: None,
+        lang: None,
+        canonical: None,
         links,
-    })
+        page,
+    };
+    if let Some(d) = extracted {
+        if doc.role != DocRole::Index {
+            parsed.blocks = d.blocks.into_iter().map(|b| b.text).collect();
+        }
+        parsed.title = d.title;
+        parsed.published = d.published.map(|p| p.to_string());
+        parsed.lang = d.lang;
+        parsed.canonical = d.canonical;
+    }
+    Ok(parsed)
 }
 
 /// Compares a parsed page with what is stored and writes the result in one transaction.
@@ -420,16 +416,35 @@ fn record(
     next_due_at: String,
     thresholds: Thresholds,
 ) -> Result<(Outcome, Vec<DocumentRow>), StoreError> {
-    let text = compare::normalize(&p.text);
+    // The host's template is applied to this page, and the page teaches the template in turn.
+    // Indexes are not documents: they have no template and never enter the corpus.
+    let (template, template_blocks) = if doc.role == DocRole::Index {
+        (HashSet::new(), None)
+    } else {
+        let host = template::host_of(&doc.url);
+        let keys = template::candidate_keys(p.blocks.iter().map(String::as_str));
+        (
+            store.host_template(&host, doc.id, template::MIN_OTHER_PAGES)?,
+            Some((host, keys)),
+        )
+    };
+    let text =
+        compare::normalize(&template::strip(p.blocks.iter().map(String::as_str), &template).join("\n\n"));
     let hash = compare::text_hash(&text);
-    // Indexes are not documents: they never enter the corpus.
     let shingles = if doc.role == DocRole::Index {
         Vec::new()
     } else {
         corpus::shingles(&text)
     };
-    let previous = store.latest_snapshot(doc.id)?;
-    let unchanged = previous.as_ref().is_some_and(|(m, _)| m.text_hash == hash);
+    // The previous version is seen through today's template: a block that has since turned out
+    // to be the site's boilerplate is not a removal.
+    let previous = store.latest_snapshot(doc.id)?.map(|(m, old)| {
+        let old = compare::normalize(&template::strip(old.split("\n\n"), &template).join("\n\n"));
+        (m, old)
+    });
+    let unchanged = previous
+        .as_ref()
+        .is_some_and(|(m, old)| m.text_hash == hash || compare::text_hash(old) == hash);
 
     let mut events = Vec::new();
     let mut outcome = if unchanged {
@@ -522,6 +537,7 @@ fn record(
         snapshot,
         corpus: corpus_entry,
         events,
+        template_blocks,
     })?;
     Ok((outcome, new_docs))
 }

@@ -8,6 +8,7 @@ mod corpus;
 mod documents;
 mod events;
 mod snapshots;
+mod templates;
 
 use std::path::{Path, PathBuf};
 
@@ -19,7 +20,13 @@ pub use events::{EventKind, EventRow, NewEvent};
 pub use snapshots::{NewSnapshot, SnapshotMeta};
 
 /// The schema, in order. Each runs in its own transaction and bumps `PRAGMA user_version`.
-const MIGRATIONS: &[(&str, &str)] = &[("0001_init", include_str!("../../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_init", include_str!("../../migrations/0001_init.sql")),
+    (
+        "0002_templates",
+        include_str!("../../migrations/0002_templates.sql"),
+    ),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -144,6 +151,8 @@ pub struct CheckRecord {
     /// The corpus entry for this document (replacing its previous one), with the new snapshot.
     pub corpus: Option<NewCorpusEntry>,
     pub events: Vec<NewEvent>,
+    /// The page's host and its short blocks, for learning the host's template.
+    pub template_blocks: Option<(String, Vec<i64>)>,
 }
 
 impl Store {
@@ -157,6 +166,9 @@ impl Store {
         };
         if let (Some(c), Some(sid)) = (&rec.corpus, snapshot_id) {
             corpus::upsert_snapshot(&tx, rec.document_id, sid, c, &now)?;
+        }
+        if let Some((host, keys)) = &rec.template_blocks {
+            templates::replace(&tx, rec.document_id, host, keys)?;
         }
         for e in &rec.events {
             events::insert(&tx, rec.document_id, snapshot_id, e, &now)?;

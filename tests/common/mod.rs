@@ -360,13 +360,17 @@ pub struct Govwatch {
 impl Govwatch {
     /// `config` is the TOML after `[storage]`, which points into the temporary folder.
     pub fn new(config: &str) -> Govwatch {
-        let dir = tempfile::tempdir().unwrap();
-        let toml = format!(
-            "[storage]\npath = \"{}\"\n\n{config}",
-            dir.path().join("govwatch.db").display()
-        );
-        std::fs::write(dir.path().join("govwatch.toml"), toml).unwrap();
-        Govwatch { dir }
+        let gw = Govwatch {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        gw.set_config(config);
+        gw
+    }
+
+    /// Replaces the config (after `[storage]`), as a user editing the file would.
+    pub fn set_config(&self, config: &str) {
+        let toml = format!("[storage]\npath = \"{}\"\n\n{config}", self.db_path().display());
+        std::fs::write(self.config_path(), toml).unwrap();
     }
 
     pub fn config_path(&self) -> PathBuf {
