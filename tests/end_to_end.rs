@@ -444,12 +444,11 @@ fn huge_truncated_and_unreachable_responses_fail_with_reasons() {
     assert!(gw.changes().is_empty());
 }
 
-#[test]
-fn mail_stays_pending_while_smtp_is_down_and_goes_on_the_next_pass() {
-    let site = Site::start();
-    let port = free_port();
+/// A page watch mailing to an SMTP port where nothing listens, with one change found and
+/// waiting to be mailed.
+fn one_change_pending_while_smtp_is_down(site: &Site, port: u16) -> Govwatch {
     let gw = Govwatch::new(&page_config(
-        &site,
+        site,
         &format!("smtp_url = \"smtp://127.0.0.1:{port}\""),
     ));
     let (_, mut paras) = corpus_doc("001");
@@ -458,7 +457,6 @@ fn mail_stays_pending_while_smtp_is_down_and_goes_on_the_next_pass() {
         Resp::html(positions_page(&paras, 1, TEASERS_A)),
     );
     gw.ok(&["check", "--all"]);
-
     paras.push("States should jointly oppose the abuse of export controls on digital technologies.".into());
     site.set(
         "/eng/positions.html",
@@ -473,6 +471,14 @@ fn mail_stays_pending_while_smtp_is_down_and_goes_on_the_next_pass() {
     let events = gw.changes();
     assert_eq!(events.len(), 1);
     assert_eq!(events[0]["notified"], false);
+    gw
+}
+
+#[test]
+fn mail_stays_pending_while_smtp_is_down_and_goes_on_the_next_pass() {
+    let site = Site::start();
+    let port = free_port();
+    let gw = one_change_pending_while_smtp_is_down(&site, port);
     let preview = gw.ok(&["digest"]);
     assert!(
         preview.contains("Subject: [govwatch] 1 changed") && preview.contains("abuse of export controls"),
@@ -498,22 +504,7 @@ fn mail_stays_pending_while_smtp_is_down_and_goes_on_the_next_pass() {
 fn digest_send_delivers_what_is_pending() {
     let site = Site::start();
     let port = free_port();
-    let gw = Govwatch::new(&page_config(
-        &site,
-        &format!("smtp_url = \"smtp://127.0.0.1:{port}\""),
-    ));
-    let (_, mut paras) = corpus_doc("001");
-    site.set(
-        "/eng/positions.html",
-        Resp::html(positions_page(&paras, 1, TEASERS_A)),
-    );
-    gw.ok(&["check", "--all"]);
-    paras.remove(3);
-    site.set(
-        "/eng/positions.html",
-        Resp::html(positions_page(&paras, 1, TEASERS_A)),
-    );
-    gw.ok(&["check", "--all"]);
+    let gw = one_change_pending_while_smtp_is_down(&site, port);
     // Still down: --send is a failure of the command, and nothing is lost.
     let out = gw.run(&["digest", "--send"]);
     assert!(!out.status.success());

@@ -108,40 +108,26 @@ impl Store {
             )
             .optional()?;
         let outcome = match existing {
-            Some(h) if h == entry.text_hash => ImportOutcome::Unchanged,
-            Some(_) => {
-                tx.execute(
-                    "UPDATE corpus SET title = ?2, text_hash = ?3, words = ?4, shingles = ?5, text = ?6, added_at = ?7
-                     WHERE origin = 'import' AND name = ?1",
-                    params![
-                        name,
-                        entry.title,
-                        entry.text_hash,
-                        entry.words as i64,
-                        shingle_blob(&entry.shingles),
-                        compress(text.as_bytes()),
-                        crate::timefmt::now()
-                    ],
-                )?;
-                ImportOutcome::Updated
-            }
-            None => {
-                tx.execute(
-                    "INSERT INTO corpus (origin, name, title, text_hash, words, shingles, text, added_at)
-                     VALUES ('import', ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                    params![
-                        name,
-                        entry.title,
-                        entry.text_hash,
-                        entry.words as i64,
-                        shingle_blob(&entry.shingles),
-                        compress(text.as_bytes()),
-                        crate::timefmt::now()
-                    ],
-                )?;
-                ImportOutcome::Added
-            }
+            Some(h) if h == entry.text_hash => return Ok(ImportOutcome::Unchanged),
+            Some(_) => ImportOutcome::Updated,
+            None => ImportOutcome::Added,
         };
+        tx.execute(
+            "INSERT INTO corpus (origin, name, title, text_hash, words, shingles, text, added_at)
+             VALUES ('import', ?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (name) WHERE origin = 'import' DO UPDATE SET
+                 title = excluded.title, text_hash = excluded.text_hash, words = excluded.words,
+                 shingles = excluded.shingles, text = excluded.text, added_at = excluded.added_at",
+            params![
+                name,
+                entry.title,
+                entry.text_hash,
+                entry.words as i64,
+                shingle_blob(&entry.shingles),
+                compress(text.as_bytes()),
+                crate::timefmt::now()
+            ],
+        )?;
         tx.commit()?;
         Ok(outcome)
     }
