@@ -111,6 +111,16 @@ fn corpus_import_twice_adds_nothing_and_reports_bad_files() {
         again.contains("0 added or updated") && again.contains("holds 5 imported"),
         "{again}"
     );
+    // Same file name, new text: the entry is replaced, not duplicated.
+    let f = dir.join("004_1d2cd7d0eb42c1f4.txt");
+    let edited =
+        std::fs::read_to_string(&f).unwrap() + "\nA paragraph added in a revised edition of the story.\n";
+    std::fs::write(&f, edited).unwrap();
+    let third = gw.ok(&["corpus", "import", f.to_str().unwrap()]);
+    assert!(
+        third.contains("updated") && third.contains("holds 5 imported"),
+        "{third}"
+    );
 }
 
 #[test]
