@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::compare::{self, corpus};
+use crate::compare::{self, index::Signature};
 use crate::store::{ImportOutcome, NewCorpusEntry, Store, StoreError};
 use crate::{decode, extract};
 
@@ -108,7 +108,7 @@ pub fn import(store: &mut Store, paths: &[PathBuf]) -> Result<Vec<FileResult>, S
                     title,
                     text_hash: compare::text_hash(&text),
                     words,
-                    shingles: corpus::shingles(&text),
+                    signature: Signature::of(&text),
                 };
                 let outcome = store.import_corpus_file(&name, &entry, &text)?;
                 results.push(FileResult::Imported { name, outcome, words });

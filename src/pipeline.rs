@@ -11,12 +11,14 @@ use tokio::task::JoinSet;
 use tracing::{Instrument, info, info_span, warn};
 use url::Url;
 
-use crate::compare::corpus::{self, Thresholds, Verdict};
-use crate::compare::{self, diff};
+use crate::compare::corpus::{self, Verdict};
+use crate::compare::index::Signature;
+use crate::compare::{self, diff, relevance, statements};
 use crate::config::{Config, Watch, WatchKind};
 use crate::fetch::{Fetched, Fetcher, Page, Validators};
 use crate::store::{
-    CheckRecord, DocRole, DocumentRow, EventKind, NewCorpusEntry, NewEvent, NewSnapshot, Store, StoreError,
+    Candidate, CheckRecord, DocRole, DocumentRow, EventKind, NewCorpusEntry, NewEvent, NewSnapshot, Store,
+    StoreError,
 };
 use crate::{decode, discover, extract, template, timefmt};
 
@@ -312,10 +314,6 @@ pub async fn check_document(
     };
 
     let (doc2, watch2) = (doc.clone(), watch.clone());
-    let thresholds = Thresholds {
-        duplicate_resemblance: ctx.config.corpus.duplicate_resemblance,
-        republication_share: ctx.config.corpus.republication_share,
-    };
     // Parsing is CPU work on owned data; it never holds the store lock.
     let parsed = tokio::task::spawn_blocking(move || parse_page(page, &doc2, &watch2))
         .await
@@ -324,9 +322,9 @@ pub async fn check_document(
         Ok(p) => p,
         Err(why) => return Ok((fail(ctx, doc, why, next_due).await?, Vec::new())),
     };
-    let (doc2, watch2) = (doc.clone(), watch.clone());
+    let (doc2, watch2, config) = (doc.clone(), watch.clone(), ctx.config.clone());
     let (outcome, new_docs) = with_store(&ctx.store, move |s| {
-        record(s, &doc2, &watch2, parsed, next_due, thresholds)
+        record(s, &config, &doc2, &watch2, parsed, next_due)
     })
     .await?;
     match &outcome {
@@ -410,15 +408,16 @@ fn parse_page(page: Page, doc: &DocumentRow, watch: &Watch) -> Result<Parsed, St
 /// Compares a parsed page with what is stored and writes the result in one transaction.
 fn record(
     store: &mut Store,
+    config: &Config,
     doc: &DocumentRow,
     watch: &Watch,
     p: Parsed,
     next_due_at: String,
-    thresholds: Thresholds,
 ) -> Result<(Outcome, Vec<DocumentRow>), StoreError> {
+    let is_index = doc.role == DocRole::Index;
     // The host's template is applied to this page, and the page teaches the template in turn.
     // Indexes are not documents: they have no template and never enter the corpus.
-    let (template, template_blocks) = if doc.role == DocRole::Index {
+    let (template, template_blocks) = if is_index {
         (HashSet::new(), None)
     } else {
         let host = template::host_of(&doc.url);
@@ -431,11 +430,6 @@ fn record(
     let text =
         compare::normalize(&template::strip(p.blocks.iter().map(String::as_str), &template).join("\n\n"));
     let hash = compare::text_hash(&text);
-    let shingles = if doc.role == DocRole::Index {
-        Vec::new()
-    } else {
-        corpus::shingles(&text)
-    };
     // The previous version is seen through today's template: a block that has since turned out
     // to be the site's boilerplate is not a removal.
     let previous = store.latest_snapshot(doc.id)?.map(|(m, old)| {
@@ -445,6 +439,7 @@ fn record(
     let unchanged = previous
         .as_ref()
         .is_some_and(|(m, old)| m.text_hash == hash || compare::text_hash(old) == hash);
+    let signature = (!is_index && !unchanged).then(|| Signature::of(&text));
 
     let mut events = Vec::new();
     let mut outcome = if unchanged {
@@ -453,8 +448,7 @@ fn record(
         Outcome::Baseline
     };
     let mut new_docs = Vec::new();
-
-    if doc.role == DocRole::Index {
+    if is_index {
         // The first look at an index is its baseline: the documents it lists then are recorded
         // and fetched, but only documents listed later are news.
         let announce = previous.is_some();
@@ -466,49 +460,45 @@ fn record(
         outcome = Outcome::Indexed {
             new_links: if announce { new_docs.len() } else { 0 },
         };
-    } else if !unchanged {
-        let event = |kind, source, overlap, added, removed| NewEvent {
-            kind,
-            watch: watch.name.clone(),
-            url: doc.url.clone(),
-            title: p.title.clone(),
-            source,
-            overlap,
-            added,
-            removed,
+    } else if let Some(sig) = &signature {
+        let judged = previous.is_some() || doc.announce;
+        let candidates = if judged {
+            store.corpus_candidates(sig, Some(doc.id))?
+        } else {
+            Vec::new()
         };
-        match &previous {
-            Some((_, old_text)) => {
-                let change = diff::changes(old_text, &text);
-                outcome = Outcome::Changed {
-                    event: !change.is_empty(),
-                };
-                if !change.is_empty() {
-                    let join = |v: &[String]| (!v.is_empty()).then(|| v.join("\n"));
-                    events.push(event(
-                        EventKind::Changed,
-                        None,
-                        None,
-                        join(&change.added),
-                        join(&change.removed),
-                    ));
-                }
+        let found = match &previous {
+            Some((_, old)) => Some(Finding::changed(diff::changes(old, &text), old, &text)),
+            None if doc.announce => Some(Finding::judge(
+                store,
+                config,
+                doc.id,
+                &text,
+                &hash,
+                sig,
+                &candidates,
+            )?),
+            None => None,
+        };
+        if let Some(f) = found {
+            // Pages the user named are theirs to follow; documents found on listings must
+            // concern the topics to be mailed. Quoting an imported document is a topic of its own.
+            let corpus_share = candidates
+                .iter()
+                .filter(|c| c.imported && c.fp_count > 0)
+                .map(|c| c.shared.len() as f64 / c.fp_count as f64)
+                .fold(0.0, f64::max);
+            let mut rel = relevance::score(&text, &config.topics_for(watch), corpus_share);
+            if doc.role == DocRole::Page {
+                rel.relevant = true;
             }
-            None if doc.announce => {
-                let known = store.corpus_entries(Some(doc.id))?;
-                let (kind, source, overlap) = match corpus::verdict(&hash, &shingles, &known, thresholds) {
-                    Verdict::Duplicate { source, resemblance } => {
-                        (EventKind::Duplicate, Some(source), Some(resemblance))
-                    }
-                    Verdict::Republication { source, share } => {
-                        (EventKind::Republication, Some(source), Some(share))
-                    }
-                    Verdict::New => (EventKind::New, None, None),
-                };
-                outcome = Outcome::Found(kind);
-                events.push(event(kind, source, overlap, None, None));
+            outcome = match f.kind {
+                EventKind::Changed => Outcome::Changed { event: f.has_event },
+                kind => Outcome::Found(kind),
+            };
+            if f.has_event {
+                events.push(f.into_event(watch, doc, p.title.clone(), &rel));
             }
-            None => {}
         }
     }
 
@@ -523,11 +513,11 @@ fn record(
         text: text.clone(),
         body: p.page.body,
     });
-    let corpus_entry = (!unchanged && doc.role != DocRole::Index).then(|| NewCorpusEntry {
+    let corpus_entry = signature.map(|signature| NewCorpusEntry {
         title: p.title.clone(),
         words: compare::word_count(&text),
-        shingles,
         text_hash: hash,
+        signature,
     });
     store.commit_check(CheckRecord {
         document_id: doc.id,
@@ -540,4 +530,152 @@ fn record(
         template_blocks,
     })?;
     Ok((outcome, new_docs))
+}
+
+/// What comparison found about a document, before it becomes an event.
+struct Finding {
+    kind: EventKind,
+    has_event: bool,
+    source: Option<String>,
+    overlap: Option<f64>,
+    change: diff::TextChange,
+    statements: Option<statements::StatementChange>,
+    quoted: Vec<(String, f64)>,
+    changed_share: f64,
+}
+
+impl Finding {
+    /// A new version of a watched document.
+    fn changed(change: diff::TextChange, old: &str, new: &str) -> Finding {
+        let changed_words: usize = change
+            .added
+            .iter()
+            .chain(&change.removed)
+            .map(|s| compare::word_count(s))
+            .sum();
+        let total = compare::word_count(old).max(compare::word_count(new)).max(1);
+        Finding {
+            kind: EventKind::Changed,
+            has_event: !change.is_empty(),
+            source: None,
+            overlap: None,
+            statements: Some(statements::classify(&change)),
+            change,
+            quoted: Vec::new(),
+            changed_share: (changed_words as f64 / total as f64).min(1.0),
+        }
+    }
+
+    /// A newly listed document, judged against the corpus.
+    fn judge(
+        store: &Store,
+        config: &Config,
+        document_id: i64,
+        text: &str,
+        hash: &str,
+        sig: &Signature,
+        candidates: &[Candidate],
+    ) -> Result<Finding, StoreError> {
+        let exact = store
+            .corpus_by_hash(hash, Some(document_id))?
+            .map(|(name, _)| name);
+        let thresholds = corpus::Thresholds {
+            republication_share: config.corpus.republication_share,
+            quote_share: config.corpus.quote_share,
+        };
+        let mut texts = |id: i64| store.corpus_text(id).ok().flatten();
+        let verdict = corpus::verdict(text, sig.fp_set.len(), exact, candidates, &mut texts, thresholds);
+        let mut f = Finding {
+            kind: EventKind::New,
+            has_event: true,
+            source: None,
+            overlap: None,
+            change: diff::TextChange::default(),
+            statements: None,
+            quoted: Vec::new(),
+            changed_share: 1.0,
+        };
+        match verdict {
+            Verdict::Duplicate { source, resemblance } => {
+                (f.kind, f.source, f.overlap, f.changed_share) =
+                    (EventKind::Duplicate, Some(source), Some(resemblance), 0.0);
+            }
+            Verdict::Revision {
+                source,
+                resemblance,
+                change,
+            } => {
+                f.kind = EventKind::Revision;
+                f.source = Some(source);
+                f.overlap = Some(resemblance);
+                f.statements = Some(statements::classify(&change));
+                f.changed_share = 1.0 - resemblance;
+                f.change = change;
+            }
+            Verdict::Republication { source, share } => {
+                (f.kind, f.source, f.overlap, f.changed_share) =
+                    (EventKind::Republication, Some(source), Some(share), 0.0);
+            }
+            Verdict::Quotes { sources } => {
+                f.kind = EventKind::Quotes;
+                f.source = sources.first().map(|(s, _)| s.clone());
+                f.overlap = sources.first().map(|(_, share)| *share);
+                f.quoted = sources;
+            }
+            Verdict::New => {
+                // A new document's position statements are what the analyst reads first.
+                let statements = diff::sentences(text)
+                    .into_iter()
+                    .filter(|s| statements::is_position(s))
+                    .map(|s| statements::Statement {
+                        text: s,
+                        position: true,
+                    })
+                    .collect();
+                f.statements = Some(statements::StatementChange {
+                    added: statements,
+                    ..Default::default()
+                });
+            }
+        }
+        Ok(f)
+    }
+
+    fn into_event(
+        self,
+        watch: &Watch,
+        doc: &DocumentRow,
+        title: Option<String>,
+        rel: &relevance::Relevance,
+    ) -> NewEvent {
+        let positions = self.statements.as_ref().map_or(0, |s| s.positions_affected());
+        let join = |v: &[String]| (!v.is_empty()).then(|| v.join("\n"));
+        let mut details = serde_json::Map::new();
+        if let Some(st) = &self.statements {
+            details.insert("statements".into(), serde_json::to_value(st).unwrap_or_default());
+        }
+        if !self.quoted.is_empty() {
+            let q: Vec<_> = self
+                .quoted
+                .iter()
+                .map(|(s, share)| serde_json::json!({ "source": s, "share": share }))
+                .collect();
+            details.insert("quotes".into(), q.into());
+        }
+        details.insert("topics".into(), rel.terms.clone().into());
+        details.insert("relevance".into(), rel.score.into());
+        NewEvent {
+            kind: self.kind,
+            watch: watch.name.clone(),
+            url: doc.url.clone(),
+            title,
+            source: self.source,
+            overlap: self.overlap,
+            added: join(&self.change.added),
+            removed: join(&self.change.removed),
+            relevant: rel.relevant,
+            significance: compare::significance(self.kind, rel.score, positions, self.changed_share),
+            details: Some(details.into()),
+        }
+    }
 }

@@ -101,7 +101,13 @@ fn page_baseline_then_boilerplate_silence_then_one_changed_sentence() {
     assert_eq!(mails.len(), 1);
     let text = mail_text(&mails[0].data);
     assert!(text.contains("Subject: [govwatch] 1 changed"), "{text}");
-    assert!(text.contains("must never install backdoors"), "{text}");
+    // The text part shows the altered position statement word by word.
+    assert!(
+        text.contains(
+            "*~ ICT products and services providers [-should-]{+must+} [-not-]{+never+} install backdoors"
+        ),
+        "{text}"
+    );
     assert!(text.contains("multipart/alternative"), "{text}");
     assert!(text.contains("text/html"), "{text}");
 

@@ -1,13 +1,10 @@
-//! Similarity to known documents: word 5-shingles (CJK characters count as words), compared as
-//! sets, giving a verdict of duplicate, republication or new, with the source and the share.
+//! Verdicts on a new document against the corpus: the same text (`duplicate`), the known text
+//! edited (`revision`), most of a known document reproduced (`republication`), passages of known
+//! documents reproduced (`quotes`), or `new`. Each with its source and the measured overlap.
 
-use xxhash_rust::xxh3::xxh3_64;
-
-use crate::store::CorpusEntry;
-
-/// Shingle width in tokens. Five words is long enough that shared shingles mean shared text,
-/// short enough that a one-word edit spoils only five of them.
-const K: usize = 5;
+use super::diff::{self, TextChange};
+use super::statements;
+use crate::store::Candidate;
 
 /// Tokens of a text: lowercased alphanumeric runs, and each CJK character on its own.
 pub fn tokens(text: &str) -> impl Iterator<Item = String> + '_ {
@@ -34,7 +31,7 @@ pub fn tokens(text: &str) -> impl Iterator<Item = String> + '_ {
     })
 }
 
-fn is_cjk(c: char) -> bool {
+pub fn is_cjk(c: char) -> bool {
     matches!(c as u32,
         0x3040..=0x30FF      // Hiragana, Katakana
         | 0x3400..=0x4DBF    // CJK Extension A
@@ -44,60 +41,27 @@ fn is_cjk(c: char) -> bool {
         | 0x20000..=0x2FFFF) // CJK Extensions B and later
 }
 
-/// The sorted, deduplicated set of shingle hashes of a text.
-pub fn shingles(text: &str) -> Vec<u64> {
-    let toks: Vec<String> = tokens(text).collect();
-    let mut out: Vec<u64> = if toks.len() < K {
-        if toks.is_empty() {
-            Vec::new()
-        } else {
-            vec![hash_window(&toks)]
-        }
-    } else {
-        toks.windows(K).map(hash_window).collect()
-    };
-    out.sort_unstable();
-    out.dedup();
-    out
-}
-
-fn hash_window(w: &[String]) -> u64 {
-    let mut buf = String::with_capacity(w.iter().map(|t| t.len() + 1).sum());
-    for t in w {
-        buf.push_str(t);
-        buf.push('\u{1f}');
-    }
-    xxh3_64(buf.as_bytes())
-}
-
-/// Size of the intersection of two sorted sets.
-pub fn intersection(a: &[u64], b: &[u64]) -> usize {
-    let (mut i, mut j, mut n) = (0, 0, 0);
-    while i < a.len() && j < b.len() {
-        match a[i].cmp(&b[j]) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                n += 1;
-                i += 1;
-                j += 1;
-            }
-        }
-    }
-    n
-}
-
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
-    /// The text is already known: the source has the same text, or nearly.
+    /// The text is already known.
     Duplicate {
         source: String,
         resemblance: f64,
     },
-    /// The text reproduces `share` of the source (or is itself mostly the source's text).
+    /// A known document, edited: the sentences that differ.
+    Revision {
+        source: String,
+        resemblance: f64,
+        change: TextChange,
+    },
+    /// Reproduces `share` of the source (most of it), within text of its own.
     Republication {
         source: String,
         share: f64,
+    },
+    /// Reproduces passages of known documents: each with the share of it reproduced, largest first.
+    Quotes {
+        sources: Vec<(String, f64)>,
     },
     New,
 }
@@ -105,83 +69,177 @@ pub enum Verdict {
 /// Thresholds, from `[corpus]` in the config.
 #[derive(Debug, Clone, Copy)]
 pub struct Thresholds {
-    pub duplicate_resemblance: f64,
+    /// Share of a known document a new one must reproduce to republish it.
     pub republication_share: f64,
+    /// Share of a known document that makes a quote of it.
+    pub quote_share: f64,
 }
 
-/// A text this much made of a known document's text republishes it, even if it trims it.
-const EXCERPT_SHARE: f64 = 0.8;
+impl Default for Thresholds {
+    fn default() -> Thresholds {
+        Thresholds {
+            republication_share: 0.7,
+            quote_share: 0.05,
+        }
+    }
+}
 
-/// Below this many shingles a text is too short for its overlaps to mean anything.
-const MIN_SHINGLES: usize = 20;
+/// Resemblance above which two texts are versions of one document. A republication wrapped in
+/// a little commentary resembles its source well above 0.5, so this is high; what identifies
+/// versions is mostly mutual containment.
+const SAME_DOCUMENT: f64 = 0.8;
+/// Both texts this much made of each other: versions of one document.
+const MUTUAL_CONTAINMENT: f64 = 0.75;
+/// A known text with fewer fingerprints (about 50 words) is too short for its share to mean
+/// anything: a slogan reproduced whole is not a republication of it.
+const MIN_KNOWN_FPS: usize = 10;
+/// Fewer shared fingerprints than this (about two clauses) is coincidence, not a quote.
+const MIN_SHARED: usize = 3;
 
-/// Compares a new text with the known documents. `known` is oldest first, so on equal scores the
-/// earliest document wins: the original is the one seen first.
-pub fn verdict(text_hash: &str, mine: &[u64], known: &[CorpusEntry], t: Thresholds) -> Verdict {
-    if let Some(k) = known.iter().find(|k| k.text_hash == text_hash) {
+/// How much of each text the other holds.
+fn containment(c: &Candidate, my_fps: usize) -> (f64, f64) {
+    let shared = c.shared.len() as f64;
+    let of_known = if c.fp_count == 0 {
+        0.0
+    } else {
+        shared / c.fp_count as f64
+    };
+    let of_mine = if my_fps == 0 { 0.0 } else { shared / my_fps as f64 };
+    (of_known.min(1.0), of_mine.min(1.0))
+}
+
+/// The verdict on a new text. `exact` is a known document with exactly this text, if any;
+/// `known_text` fetches a candidate's text (by corpus id) when versions must be compared.
+pub fn verdict(
+    text: &str,
+    my_fps: usize,
+    exact: Option<String>,
+    candidates: &[Candidate],
+    known_text: &mut dyn FnMut(i64) -> Option<String>,
+    t: Thresholds,
+) -> Verdict {
+    if let Some(source) = exact {
         return Verdict::Duplicate {
-            source: k.name.clone(),
+            source,
             resemblance: 1.0,
         };
     }
-    if mine.len() < MIN_SHINGLES {
-        return Verdict::New;
-    }
-    // (score, reported share, entry)
-    let mut best_dup: Option<(f64, &CorpusEntry)> = None;
-    let mut best_rep: Option<(f64, f64, &CorpusEntry)> = None;
-    for k in known.iter().filter(|k| k.shingles.len() >= MIN_SHINGLES) {
-        let inter = intersection(mine, &k.shingles) as f64;
-        if inter == 0.0 {
-            continue;
-        }
-        let resemblance = inter / (mine.len() as f64 + k.shingles.len() as f64 - inter);
-        // How much of the known document this one reproduces; and, for a republication that
-        // trims the original, how much of this one is the known document's text.
-        let of_known = inter / k.shingles.len() as f64;
-        let of_mine = inter / mine.len() as f64;
-        if resemblance >= t.duplicate_resemblance && best_dup.is_none_or(|(s, _)| resemblance > s) {
-            best_dup = Some((resemblance, k));
-        }
-        let score = of_known.max(of_mine);
-        let qualifies = of_known >= t.republication_share || of_mine >= EXCERPT_SHARE;
-        if qualifies && best_rep.is_none_or(|(s, _, _)| score > s) {
-            best_rep = Some((score, of_known, k));
-        }
-    }
-    if let Some((resemblance, k)) = best_dup {
-        return Verdict::Duplicate {
-            source: k.name.clone(),
-            resemblance,
+    // Versions of one document: the most alike candidate, compared sentence by sentence.
+    let same_doc = candidates
+        .iter()
+        .filter(|c| c.fp_count >= MIN_KNOWN_FPS)
+        .filter(|c| {
+            let (k, m) = containment(c, my_fps);
+            c.resemblance >= SAME_DOCUMENT || (k >= MUTUAL_CONTAINMENT && m >= MUTUAL_CONTAINMENT)
+        })
+        .max_by(|a, b| {
+            a.resemblance
+                .total_cmp(&b.resemblance)
+                .then(b.corpus_id.cmp(&a.corpus_id))
+        });
+    if let Some(c) = same_doc
+        && let Some(old) = known_text(c.corpus_id)
+    {
+        let change = diff::changes(&old, text);
+        return if is_substantive(&change) {
+            Verdict::Revision {
+                source: c.name.clone(),
+                resemblance: c.resemblance,
+                change,
+            }
+        } else {
+            Verdict::Duplicate {
+                source: c.name.clone(),
+                resemblance: c.resemblance,
+            }
         };
     }
-    if let Some((_, share, k)) = best_rep {
-        return Verdict::Republication {
-            source: k.name.clone(),
-            share,
-        };
+    let mut reproduced: Vec<(&Candidate, f64)> = candidates
+        .iter()
+        .filter(|c| c.shared.len() >= MIN_SHARED && c.fp_count >= MIN_KNOWN_FPS)
+        .map(|c| (c, containment(c, my_fps).0))
+        .filter(|(_, share)| *share >= t.quote_share)
+        .collect();
+    // Largest share first; on equal shares, the document seen first is the source.
+    reproduced.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.corpus_id.cmp(&b.0.corpus_id)));
+    match reproduced.first() {
+        Some((c, share)) if *share >= t.republication_share => Verdict::Republication {
+            source: c.name.clone(),
+            share: *share,
+        },
+        Some(_) => Verdict::Quotes {
+            sources: reproduced.iter().map(|(c, s)| (c.name.clone(), *s)).collect(),
+        },
+        None => Verdict::New,
     }
-    Verdict::New
+}
+
+/// A difference that is more than site chrome: a position statement, or a full sentence, altered,
+/// added or removed. A byline, a date line or "Share - WeChat" is not a revision.
+fn is_substantive(change: &TextChange) -> bool {
+    let sentence = |s: &str, min_tokens: usize| {
+        tokens(s).count() >= min_tokens
+            && s.trim_end()
+                .ends_with(['.', '!', '?', '。', '！', '？', '；', '"', '”'])
+    };
+    let sc = statements::classify(change);
+    // An edit inside a sentence (a number, a negation) is a revision even in a short sentence; a
+    // sentence added or removed must be a real one.
+    sc.altered
+        .iter()
+        .any(|a| a.position || sentence(&a.old, 6) || sentence(&a.new, 6))
+        || sc
+            .added
+            .iter()
+            .chain(&sc.removed)
+            .any(|s| s.position || sentence(&s.text, 12))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::compare::index::Signature;
 
-    const T: Thresholds = Thresholds {
-        duplicate_resemblance: 0.9,
-        republication_share: 0.6,
-    };
+    /// Candidates as the store would find them, from texts in memory.
+    fn candidates(text: &str, known: &[(&str, &str)]) -> (Vec<Candidate>, usize) {
+        let mine = Signature::of(text);
+        let cands = known
+            .iter()
+            .enumerate()
+            .map(|(i, (name, k))| {
+                let ks = Signature::of(k);
+                Candidate {
+                    corpus_id: i as i64 + 1,
+                    name: name.to_string(),
+                    document_id: None,
+                    title: None,
+                    text_hash: crate::compare::text_hash(k),
+                    resemblance: crate::compare::index::resemblance(&mine.minhash, &ks.minhash),
+                    shared: ks
+                        .fp_set
+                        .iter()
+                        .filter(|h| mine.fp_set.binary_search(h).is_ok())
+                        .copied()
+                        .collect(),
+                    fp_count: ks.fp_set.len(),
+                    imported: true,
+                }
+            })
+            .collect();
+        (cands, mine.fp_set.len())
+    }
 
-    fn entry(name: &str, text: &str) -> CorpusEntry {
-        CorpusEntry {
-            id: 1,
-            name: name.into(),
-            document_id: None,
-            title: None,
-            text_hash: crate::compare::text_hash(text),
-            shingles: shingles(text),
-        }
+    fn judge(text: &str, known: &[(&str, &str)]) -> Verdict {
+        let (c, fps) = candidates(text, known);
+        let texts: Vec<String> = known.iter().map(|(_, k)| k.to_string()).collect();
+        verdict(
+            text,
+            fps,
+            None,
+            &c,
+            &mut |id| texts.get(id as usize - 1).cloned(),
+            Thresholds::default(),
+        )
     }
 
     fn paper() -> String {
@@ -191,6 +249,12 @@ mod tests {
             .join(" ")
     }
 
+    fn commentary(n: usize) -> String {
+        (0..n)
+            .map(|i| format!("Analyst remark {i} on what point {i} means for business. "))
+            .collect()
+    }
+
     #[test]
     fn tokens_split_cjk_per_character() {
         let t: Vec<String> = tokens("Data 数据安全 rules, 2023年").collect();
@@ -198,34 +262,9 @@ mod tests {
     }
 
     #[test]
-    fn same_text_is_duplicate() {
-        let p = paper();
-        let v = verdict(
-            &crate::compare::text_hash(&p),
-            &shingles(&p),
-            &[entry("paper.txt", &p)],
-            T,
-        );
-        assert!(
-            matches!(v, Verdict::Duplicate { ref source, .. } if source == "paper.txt"),
-            "{v:?}"
-        );
-    }
-
-    #[test]
     fn wrapped_in_commentary_is_republication() {
-        let p = paper();
-        let commentary: String = (0..40)
-            .map(|i| format!("Analyst remark {i} on what point {i} means for business. "))
-            .collect();
-        let text = format!("{commentary}\n\n{p}\n\n{commentary} And a conclusion.");
-        let v = verdict(
-            &crate::compare::text_hash(&text),
-            &shingles(&text),
-            &[entry("paper.txt", &p)],
-            T,
-        );
-        match v {
+        let text = format!("{}\n\n{}\n\n{}", commentary(40), paper(), commentary(40));
+        match judge(&text, &[("paper.txt", &paper())]) {
             Verdict::Republication { source, share } => {
                 assert_eq!(source, "paper.txt");
                 assert!(share > 0.95, "{share}");
@@ -235,18 +274,38 @@ mod tests {
     }
 
     #[test]
-    fn unrelated_text_is_new() {
+    fn one_sentence_edited_is_revision() {
         let p = paper();
+        let edited = p.replace("data number 7 and refrain", "data number 7 and never refrain");
+        match judge(&edited, &[("paper.txt", &p)]) {
+            Verdict::Revision { source, change, .. } => {
+                assert_eq!(source, "paper.txt");
+                assert_eq!(change.added.len(), 1);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_third_quoted_is_quotes() {
+        let p = paper();
+        let third: String = p.split(". ").take(20).collect::<Vec<_>>().join(". ");
+        let text = format!("{}\n\n{third}.\n\n{}", commentary(60), commentary(30));
+        match judge(&text, &[("paper.txt", &p), ("other.txt", &commentary(3))]) {
+            Verdict::Quotes { sources } => {
+                assert_eq!(sources[0].0, "paper.txt");
+                assert!((0.2..0.5).contains(&sources[0].1), "{sources:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn unrelated_text_is_new() {
         let other = (0..60)
             .map(|i| format!("The football club won match {i} after a late goal in extra time."))
             .collect::<Vec<_>>()
             .join(" ");
-        let v = verdict(
-            &crate::compare::text_hash(&other),
-            &shingles(&other),
-            &[entry("paper.txt", &p)],
-            T,
-        );
-        assert_eq!(v, Verdict::New);
+        assert_eq!(judge(&other, &[("paper.txt", &paper())]), Verdict::New);
     }
 }

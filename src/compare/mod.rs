@@ -1,8 +1,12 @@
-//! Comparison: a document's text against its earlier versions ([`diff`]) and against the corpus
-//! of known documents ([`corpus`]).
+//! Comparison: a document's text against its earlier versions ([`diff`], [`statements`]), against
+//! the corpus of known documents ([`index`], [`corpus`]), and against the user's topics
+//! ([`relevance`]); and how much an event matters ([`significance`]).
 
 pub mod corpus;
 pub mod diff;
+pub mod index;
+pub mod relevance;
+pub mod statements;
 
 use xxhash_rust::xxh3::xxh3_128;
 
@@ -38,4 +42,24 @@ pub fn text_hash(text: &str) -> String {
 /// Words, counting each CJK character as one (Chinese is not written with spaces).
 pub fn word_count(text: &str) -> usize {
     corpus::tokens(text).count()
+}
+
+/// How much an event matters, 0 to 1, for ordering digests: what was found, how relevant the
+/// document is, how many position statements it touches, and how much of the text changed.
+pub fn significance(
+    kind: crate::store::EventKind,
+    relevance: f64,
+    positions_affected: usize,
+    changed_share: f64,
+) -> f64 {
+    use crate::store::EventKind::*;
+    let base = match kind {
+        New => 0.8,
+        Revision | Changed => 0.45 + 0.35 * (positions_affected.min(3) as f64 / 3.0),
+        Quotes => 0.45,
+        Republication => 0.35,
+        Duplicate => 0.1,
+    };
+    let extent = 0.1 * (changed_share * 4.0).min(1.0);
+    ((base + extent) * (0.4 + 0.6 * relevance)).clamp(0.0, 1.0)
 }

@@ -20,7 +20,27 @@ pub struct Config {
     pub email: Option<Email>,
     pub fetch: Fetch,
     pub corpus: CorpusSettings,
+    pub topics: TopicSettings,
     pub watches: Vec<Watch>,
+}
+
+impl Config {
+    /// The topics a watch's documents are judged against.
+    pub fn topics_for(&self, watch: &Watch) -> crate::compare::relevance::Topics {
+        match &watch.topics {
+            Some(terms) => crate::compare::relevance::Topics::new(false, terms),
+            None => crate::compare::relevance::Topics::new(self.topics.builtin, &self.topics.terms),
+        }
+    }
+}
+
+/// `[topics]`: what the user follows.
+#[derive(Debug, Clone)]
+pub struct TopicSettings {
+    /// Use the built-in digital-governance lexicon.
+    pub builtin: bool,
+    /// Terms and phrases added to it.
+    pub terms: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -62,8 +82,8 @@ pub struct Fetch {
 pub struct CorpusSettings {
     /// Share of a known document a new one must reproduce to be a republication of it.
     pub republication_share: f64,
-    /// Resemblance (Jaccard over shingles) at which two texts are the same document.
-    pub duplicate_resemblance: f64,
+    /// Share of a known document a new one must reproduce to quote it.
+    pub quote_share: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
@@ -92,6 +112,8 @@ pub struct Watch {
     pub every: Duration,
     /// Index watches: at most this many linked documents are followed per check.
     pub max_documents: usize,
+    /// Replaces `[topics]` for this watch's documents.
+    pub topics: Option<Vec<String>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -294,8 +316,13 @@ impl Validator<'_> {
             None => Ok(default),
         };
         let corpus = CorpusSettings {
-            republication_share: share("corpus.republication_share", c.republication_share, 0.6)?,
-            duplicate_resemblance: share("corpus.duplicate_resemblance", c.duplicate_resemblance, 0.9)?,
+            republication_share: share("corpus.republication_share", c.republication_share, 0.7)?,
+            quote_share: share("corpus.quote_share", c.quote_share, 0.05)?,
+        };
+        let t = raw.topics.unwrap_or_default();
+        let topics = TopicSettings {
+            builtin: t.builtin.unwrap_or(true),
+            terms: t.terms.unwrap_or_default(),
         };
 
         let mut watches: Vec<Watch> = Vec::new();
@@ -339,6 +366,7 @@ impl Validator<'_> {
                 kind: w.kind.unwrap_or(WatchKind::Page),
                 every,
                 max_documents,
+                topics: w.topics,
             });
         }
 
@@ -348,6 +376,7 @@ impl Validator<'_> {
             email,
             fetch,
             corpus,
+            topics,
             watches,
         })
     }

@@ -13,6 +13,7 @@ pub struct RawConfig {
     pub email: Option<RawEmail>,
     pub fetch: Option<RawFetch>,
     pub corpus: Option<RawCorpus>,
+    pub topics: Option<RawTopics>,
     #[serde(default)]
     pub watch: Vec<RawWatch>,
 }
@@ -47,7 +48,14 @@ pub struct RawFetch {
 #[serde(deny_unknown_fields)]
 pub struct RawCorpus {
     pub republication_share: Option<Spanned<f64>>,
-    pub duplicate_resemblance: Option<Spanned<f64>>,
+    pub quote_share: Option<Spanned<f64>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTopics {
+    pub builtin: Option<bool>,
+    pub terms: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -58,4 +66,5 @@ pub struct RawWatch {
     pub kind: Option<WatchKind>,
     pub every: Option<Spanned<String>>,
     pub max_documents: Option<Spanned<u32>>,
+    pub topics: Option<Vec<String>>,
 }

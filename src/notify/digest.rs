@@ -24,9 +24,11 @@ pub struct Digest {
 }
 
 /// The order kinds are counted in the subject: news first.
-const KINDS: [EventKind; 4] = [
+const KINDS: [EventKind; 6] = [
     EventKind::New,
+    EventKind::Revision,
     EventKind::Changed,
+    EventKind::Quotes,
     EventKind::Republication,
     EventKind::Duplicate,
 ];
@@ -39,6 +41,10 @@ fn kind_label(kind: EventKind, n: usize) -> String {
         EventKind::Republication => format!("{n} republications"),
         EventKind::Duplicate if n == 1 => "1 duplicate".into(),
         EventKind::Duplicate => format!("{n} duplicates"),
+        EventKind::Revision if n == 1 => "1 revision".into(),
+        EventKind::Revision => format!("{n} revisions"),
+        EventKind::Quotes if n == 1 => "1 quoting".into(),
+        EventKind::Quotes => format!("{n} quoting"),
     }
 }
 
@@ -144,8 +150,66 @@ fn describe(e: &EventRow) -> Option<String> {
             None => format!("Republishes {src}"),
         }),
         (EventKind::Duplicate, Some(src)) => Some(format!("Same text as {src}")),
+        (EventKind::Revision, Some(src)) => Some(format!("An edited version of {src}")),
+        (EventKind::Quotes, _) => {
+            let quotes = e
+                .details
+                .as_ref()
+                .and_then(|d| d.get("quotes"))
+                .and_then(|q| q.as_array());
+            let list: Vec<String> = quotes
+                .into_iter()
+                .flatten()
+                .take(5)
+                .filter_map(|q| {
+                    Some(format!(
+                        "{} of {}",
+                        pct(q.get("share")?.as_f64()?),
+                        q.get("source")?.as_str()?
+                    ))
+                })
+                .collect();
+            (!list.is_empty()).then(|| format!("Quotes {}", list.join("; ")))
+        }
         _ => None,
     }
+}
+
+/// The lines of a change: statements altered (word diff), added and removed, positions first.
+/// Each line is (sign, text, is_position). Falls back to the plain added/removed sentences.
+fn change_lines(e: &EventRow) -> Vec<(char, String, bool)> {
+    let st = e.details.as_ref().and_then(|d| d.get("statements"));
+    let Some(st) = st else {
+        let mut out = Vec::new();
+        for (sign, body) in [('-', &e.removed), ('+', &e.added)] {
+            out.extend(
+                body.iter()
+                    .flat_map(|b| b.lines())
+                    .map(|l| (sign, l.to_string(), false)),
+            );
+        }
+        return out;
+    };
+    let items = |key: &str| {
+        st.get(key)
+            .and_then(|v| v.as_array())
+            .cloned()
+            .unwrap_or_default()
+    };
+    let flag = |v: &serde_json::Value| v.get("position").and_then(|p| p.as_bool()).unwrap_or(false);
+    let text = |v: &serde_json::Value, k: &str| v.get(k).and_then(|t| t.as_str()).unwrap_or("").to_string();
+    let mut out: Vec<(char, String, bool)> = Vec::new();
+    out.extend(items("altered").iter().map(|a| ('~', text(a, "diff"), flag(a))));
+    out.extend(items("added").iter().map(|a| ('+', text(a, "text"), flag(a))));
+    out.extend(items("removed").iter().map(|a| ('-', text(a, "text"), flag(a))));
+    out.sort_by_key(|l| !l.2);
+    out
+}
+
+/// How many change lines an item shows: a new document's first position statements, or a
+/// change in full up to a bound.
+fn shown(e: &EventRow) -> usize {
+    if e.kind == EventKind::New { 5 } else { 40 }
 }
 
 fn render_text(events: &[EventRow], counts: &[String]) -> String {
@@ -167,15 +231,16 @@ fn render_text(events: &[EventRow], counts: &[String]) -> String {
         if let Some(d) = describe(e) {
             let _ = writeln!(out, "   {d}");
         }
-        for (label, sign, body) in [("Removed", '-', &e.removed), ("Added", '+', &e.added)] {
-            if let Some(body) = body {
-                let _ = writeln!(out, "   {label}:");
-                for line in body.lines() {
-                    let _ = writeln!(out, "   {sign} {}", one_line(line, 2000));
-                }
-            }
+        let lines = change_lines(e);
+        for (sign, line, position) in lines.iter().take(shown(e)) {
+            let mark = if *position { "*" } else { " " };
+            let _ = writeln!(out, "  {mark}{sign} {}", one_line(line, 2000));
+        }
+        if lines.len() > shown(e) {
+            let _ = writeln!(out, "    … and {} more", lines.len() - shown(e));
         }
     }
+    out.push_str("\n(* position statement; ~ altered, [-removed-]{+added+}; + added; - removed)\n");
     out.push_str("\n-- \ngovwatch: `govwatch changes` lists everything found.\n");
     out
 }
@@ -210,31 +275,69 @@ fn render_html(events: &[EventRow], counts: &[String]) -> String {
         if let Some(d) = describe(e) {
             let _ = writeln!(out, "<div style=\"margin-top:4px\">{}</div>", esc(&d));
         }
-        for (label, style, body) in [
-            (
-                "Removed",
-                "background:#f8d7da;color:#58151c;text-decoration:line-through",
-                &e.removed,
-            ),
-            ("Added", "background:#d1e7dd;color:#0a3622", &e.added),
-        ] {
-            if let Some(body) = body {
-                let _ = writeln!(
-                    out,
-                    "<div style=\"margin-top:6px;font-size:13px;font-weight:600\">{label}</div>"
-                );
-                for line in body.lines() {
-                    let _ = writeln!(
-                        out,
-                        "<p style=\"margin:2px 0;padding:2px 6px;{style}\">{}</p>",
-                        esc(line)
-                    );
-                }
-            }
+        let lines = change_lines(e);
+        for (sign, line, position) in lines.iter().take(shown(e)) {
+            let weight = if *position { "font-weight:600;" } else { "" };
+            let (style, body) = match sign {
+                '+' => ("border-left:3px solid #2e7d32;", esc(line).into_owned()),
+                '-' => (
+                    "border-left:3px solid #c62828;text-decoration:line-through;",
+                    esc(line).into_owned(),
+                ),
+                _ => ("border-left:3px solid #f9a825;", inline_diff_html(line)),
+            };
+            let _ = writeln!(
+                out,
+                "<p style=\"margin:4px 0;padding:2px 8px;{style}{weight}\">{body}</p>"
+            );
+        }
+        if lines.len() > shown(e) {
+            let _ = writeln!(
+                out,
+                "<p style=\"opacity:.7\">… and {} more</p>",
+                lines.len() - shown(e)
+            );
         }
         out.push_str("</div>\n");
     }
     out.push_str("</body></html>\n");
+    out
+}
+
+/// `[-old-]{+new+}` markers as coloured spans, everything escaped.
+fn inline_diff_html(line: &str) -> String {
+    let mut out = String::new();
+    let mut rest = line;
+    while !rest.is_empty() {
+        let next = [rest.find("[-"), rest.find("{+")].into_iter().flatten().min();
+        let Some(i) = next else {
+            out.push_str(&esc(rest));
+            break;
+        };
+        out.push_str(&esc(&rest[..i]));
+        let (close, style) = if rest[i..].starts_with("[-") {
+            (
+                "-]",
+                "background:#f8d7da;color:#58151c;text-decoration:line-through",
+            )
+        } else {
+            ("+}", "background:#d1e7dd;color:#0a3622")
+        };
+        match rest[i + 2..].find(close) {
+            Some(j) => {
+                let _ = write!(
+                    out,
+                    "<span style=\"{style}\">{}</span>",
+                    esc(&rest[i + 2..i + 2 + j])
+                );
+                rest = &rest[i + 2 + j + 2..];
+            }
+            None => {
+                out.push_str(&esc(&rest[i..]));
+                break;
+            }
+        }
+    }
     out
 }
 
@@ -257,6 +360,9 @@ mod tests {
             added: Some("States <b>must</b> act.".into()),
             removed: None,
             published: None,
+            relevant: true,
+            significance: 0.5,
+            details: None,
         }
     }
 

@@ -15,6 +15,10 @@ pub enum EventKind {
     Republication,
     /// A new document whose text is already known.
     Duplicate,
+    /// A new document reproducing passages of known ones.
+    Quotes,
+    /// A new document that is a known one, edited.
+    Revision,
 }
 
 impl EventKind {
@@ -24,6 +28,8 @@ impl EventKind {
             EventKind::Changed => "changed",
             EventKind::Republication => "republication",
             EventKind::Duplicate => "duplicate",
+            EventKind::Quotes => "quotes",
+            EventKind::Revision => "revision",
         }
     }
 
@@ -32,6 +38,8 @@ impl EventKind {
             "new" => EventKind::New,
             "changed" => EventKind::Changed,
             "republication" => EventKind::Republication,
+            "quotes" => EventKind::Quotes,
+            "revision" => EventKind::Revision,
             _ => EventKind::Duplicate,
         }
     }
@@ -46,6 +54,10 @@ pub struct NewEvent {
     pub overlap: Option<f64>,
     pub added: Option<String>,
     pub removed: Option<String>,
+    pub relevant: bool,
+    pub significance: f64,
+    /// Position statements, quoted sources, matched topic terms.
+    pub details: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -67,7 +79,11 @@ pub struct EventRow {
     pub added: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub removed: Option<String>,
-    #[serde(skip)]
+    pub relevant: bool,
+    pub significance: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub published: Option<String>,
 }
 
@@ -79,8 +95,9 @@ pub(super) fn insert(
     now: &str,
 ) -> Result<()> {
     tx.execute(
-        "INSERT INTO events (kind, document_id, snapshot_id, watch, url, title, detected_at, source, overlap, added, removed)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        "INSERT INTO events (kind, document_id, snapshot_id, watch, url, title, detected_at, source, overlap, added,
+             removed, relevant, significance, details)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
         params![
             e.kind.as_str(),
             document_id,
@@ -92,7 +109,10 @@ pub(super) fn insert(
             e.source,
             e.overlap,
             e.added,
-            e.removed
+            e.removed,
+            e.relevant,
+            e.significance,
+            e.details.as_ref().map(|d| d.to_string()),
         ],
     )?;
     Ok(())
@@ -102,9 +122,9 @@ impl Store {
     fn events_where(&self, filter: &str) -> Result<Vec<EventRow>> {
         let mut stmt = self.conn.prepare(&format!(
             "SELECT e.id, e.kind, e.url, e.title, e.watch, e.detected_at, e.notified_at, e.source, e.overlap,
-                    e.added, e.removed, s.published
+                    e.added, e.removed, s.published, e.relevant, e.significance, e.details
              FROM events e LEFT JOIN snapshots s ON s.id = e.snapshot_id
-             {filter} ORDER BY e.id"
+             {filter}"
         ))?;
         let rows = stmt.query_map([], |r| {
             let notified_at: Option<String> = r.get(6)?;
@@ -122,6 +142,11 @@ impl Store {
                 added: r.get(9)?,
                 removed: r.get(10)?,
                 published: r.get(11)?,
+                relevant: r.get(12)?,
+                significance: r.get(13)?,
+                details: r
+                    .get::<_, Option<String>>(14)?
+                    .and_then(|d| serde_json::from_str(&d).ok()),
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -129,12 +154,12 @@ impl Store {
 
     /// Every event, oldest first.
     pub fn events(&self) -> Result<Vec<EventRow>> {
-        self.events_where("")
+        self.events_where("ORDER BY e.id")
     }
 
-    /// Events not yet mailed, oldest first.
+    /// Relevant events not yet mailed, most significant first.
     pub fn pending_events(&self) -> Result<Vec<EventRow>> {
-        self.events_where("WHERE e.notified_at IS NULL")
+        self.events_where("WHERE e.notified_at IS NULL AND e.relevant = 1 ORDER BY e.significance DESC, e.id")
     }
 
     /// Marks events as mailed, after the server accepted the message.

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags};
 
-pub use corpus::{CorpusEntry, ImportOutcome, NewCorpusEntry};
+pub use corpus::{Candidate, ImportOutcome, NewCorpusEntry};
 pub use documents::{DocRole, DocumentRow};
 pub use events::{EventKind, EventRow, NewEvent};
 pub use snapshots::{NewSnapshot, SnapshotMeta};
@@ -25,6 +25,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0002_templates",
         include_str!("../../migrations/0002_templates.sql"),
+    ),
+    (
+        "0003_corpus_index",
+        include_str!("../../migrations/0003_corpus_index.sql"),
     ),
 ];
 
@@ -109,6 +113,10 @@ impl Store {
         }
         let mut store = Store { conn };
         store.migrate(version as usize)?;
+        let indexed = store.index_missing()?;
+        if indexed > 0 {
+            tracing::info!(documents = indexed, "indexed corpus documents");
+        }
         Ok(store)
     }
 
