@@ -55,13 +55,16 @@ pub fn decode(bytes: &[u8], content_type: Option<&str>) -> Result<Decoded, Decod
 
     let header = content_type.and_then(charset_from_content_type);
     let meta = prescan_meta(&bytes[..bytes.len().min(META_SCAN)]);
-    let guess = guess(bytes);
-    let has_high = bytes.iter().any(|&b| b >= 0x80);
+    let has_high = !bytes.is_ascii();
 
-    let (encoding, source) = choose(bytes, has_high, header, meta, guess);
-    let (text, _) = encoding.decode_without_bom_handling(bytes);
+    let (encoding, source) = choose(bytes, has_high, header, meta);
+    let text = match std::str::from_utf8(bytes) {
+        // The common case: no second pass through encoding_rs, one copy.
+        Ok(s) if encoding == UTF_8 => s.to_owned(),
+        _ => encoding.decode_without_bom_handling(bytes).0.into_owned(),
+    };
     Ok(Decoded {
-        text: text.into_owned(),
+        text,
         encoding,
         source,
     })
@@ -72,7 +75,6 @@ fn choose(
     has_high: bool,
     header: Option<&'static Encoding>,
     meta: Option<&'static Encoding>,
-    guess: &'static Encoding,
 ) -> (&'static Encoding, CharsetSource) {
     if !has_high {
         // Pure ASCII decodes identically in every ASCII-compatible encoding; keep the label.
@@ -89,16 +91,20 @@ fn choose(
     .into_iter()
     .flatten()
     .collect();
-    let all: Vec<(&'static Encoding, CharsetSource)> = declared
-        .iter()
-        .copied()
-        .chain(std::iter::once((guess, CharsetSource::Guess)))
-        .collect();
+    // chardetng reads up to a megabyte byte by byte; most pages are settled by their
+    // declaration, so the guess is made only when a decision needs it.
+    let guessed = std::cell::OnceCell::new();
+    let guess = || *guessed.get_or_init(|| guess(bytes));
     // A clean decode in a multi-byte encoding rarely happens by accident.
     let clean_multibyte = |skip: &'static Encoding| {
-        all.iter()
+        declared
+            .iter()
             .copied()
             .find(|&(e, _)| e != skip && !e.is_single_byte() && is_clean(e, bytes))
+            .or_else(|| {
+                let g = guess();
+                (g != skip && !g.is_single_byte() && is_clean(g, bytes)).then_some((g, CharsetSource::Guess))
+            })
     };
 
     for &(enc, src) in &declared {
@@ -119,14 +125,17 @@ fn choose(
         }
     }
     if let Some(&(enc, src)) = declared.first()
-        && !is_clean(guess, bytes)
+        && !is_clean(guess(), bytes)
     {
         return (enc, src);
     }
-    (guess, CharsetSource::Guess)
+    (guess(), CharsetSource::Guess)
 }
 
 fn is_clean(enc: &'static Encoding, bytes: &[u8]) -> bool {
+    if enc == UTF_8 {
+        return std::str::from_utf8(bytes).is_ok();
+    }
     enc.decode_without_bom_handling_and_without_replacement(bytes)
         .is_some()
 }
@@ -147,8 +156,14 @@ fn guess(bytes: &[u8]) -> &'static Encoding {
             end -= 1;
         }
     }
+    let scan = &bytes[..end];
+    if !scan.is_ascii() && std::str::from_utf8(scan).is_ok() {
+        // What chardetng answers for valid UTF-8 when UTF-8 is allowed, without its
+        // byte-by-byte pass.
+        return UTF_8;
+    }
     let mut det = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Allow);
-    det.feed(&bytes[..end], true);
+    det.feed(scan, true);
     // Unlabelled UTF-8 is common on the web; we run no scripts, so ISO-2022-JP is safe too.
     det.guess(None, chardetng::Utf8Detection::Allow)
 }

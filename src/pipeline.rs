@@ -469,15 +469,7 @@ fn record(
         };
         let found = match &previous {
             Some((_, old)) => Some(Finding::changed(diff::changes(old, &text), old, &text)),
-            None if doc.announce => Some(Finding::judge(
-                store,
-                config,
-                doc.id,
-                &text,
-                &hash,
-                sig,
-                &candidates,
-            )?),
+            None if doc.announce => Some(Finding::judge(store, config, doc.id, &text, sig, &candidates)?),
             None => None,
         };
         if let Some(f) = found {
@@ -572,19 +564,14 @@ impl Finding {
         config: &Config,
         document_id: i64,
         text: &str,
-        hash: &str,
         sig: &Signature,
         candidates: &[Candidate],
     ) -> Result<Finding, StoreError> {
-        let exact = store
-            .corpus_by_hash(hash, Some(document_id))?
-            .map(|(name, _)| name);
         let thresholds = corpus::Thresholds {
             republication_share: config.corpus.republication_share,
             quote_share: config.corpus.quote_share,
         };
-        let mut texts = |id: i64| store.corpus_text(id).ok().flatten();
-        let verdict = corpus::verdict(text, sig.fp_set.len(), exact, candidates, &mut texts, thresholds);
+        let verdict = compare::judge(store, text, sig, candidates, Some(document_id), thresholds)?;
         let mut f = Finding {
             kind: EventKind::New,
             has_event: true,

@@ -78,7 +78,7 @@ pub struct Thresholds {
 impl Default for Thresholds {
     fn default() -> Thresholds {
         Thresholds {
-            republication_share: 0.7,
+            republication_share: 0.8,
             quote_share: 0.05,
         }
     }
@@ -89,7 +89,7 @@ impl Default for Thresholds {
 /// versions is mostly mutual containment.
 const SAME_DOCUMENT: f64 = 0.8;
 /// Both texts this much made of each other: versions of one document.
-const MUTUAL_CONTAINMENT: f64 = 0.75;
+const MUTUAL_CONTAINMENT: f64 = 0.85;
 /// A known text with fewer fingerprints (about 50 words) is too short for its share to mean
 /// anything: a slogan reproduced whole is not a republication of it.
 const MIN_KNOWN_FPS: usize = 10;
@@ -141,16 +141,24 @@ pub fn verdict(
         && let Some(old) = known_text(c.corpus_id)
     {
         let change = diff::changes(&old, text);
-        return if is_substantive(&change) {
+        let sc = statements::classify(&change);
+        let (edits, additions) = substance(&sc);
+        return if edits == 0 && additions == 0 {
+            Verdict::Duplicate {
+                source: c.name.clone(),
+                resemblance: c.resemblance,
+            }
+        } else if edits == 0 && additions >= 2 {
+            // The whole known text is there, with text of its own around it.
+            Verdict::Republication {
+                source: c.name.clone(),
+                share: containment(c, my_fps).0,
+            }
+        } else {
             Verdict::Revision {
                 source: c.name.clone(),
                 resemblance: c.resemblance,
                 change,
-            }
-        } else {
-            Verdict::Duplicate {
-                source: c.name.clone(),
-                resemblance: c.resemblance,
             }
         };
     }
@@ -174,25 +182,24 @@ pub fn verdict(
     }
 }
 
-/// A difference that is more than site chrome: a position statement, or a full sentence, altered,
-/// added or removed. A byline, a date line or "Share - WeChat" is not a revision.
-fn is_substantive(change: &TextChange) -> bool {
+/// What a difference between versions amounts to, leaving out site chrome (a byline, a date line,
+/// "Share - WeChat"): the sentences altered or removed, and the sentences added. Only position
+/// statements and full sentences count.
+fn substance(sc: &statements::StatementChange) -> (usize, usize) {
     let sentence = |s: &str, min_tokens: usize| {
         tokens(s).count() >= min_tokens
             && s.trim_end()
                 .ends_with(['.', '!', '?', '。', '！', '？', '；', '"', '”'])
     };
-    let sc = statements::classify(change);
-    // An edit inside a sentence (a number, a negation) is a revision even in a short sentence; a
+    // An edit inside a sentence (a number, a negation) counts even in a short sentence; a
     // sentence added or removed must be a real one.
-    sc.altered
+    let altered = sc
+        .altered
         .iter()
-        .any(|a| a.position || sentence(&a.old, 6) || sentence(&a.new, 6))
-        || sc
-            .added
-            .iter()
-            .chain(&sc.removed)
-            .any(|s| s.position || sentence(&s.text, 12))
+        .filter(|a| a.position || sentence(&a.old, 6) || sentence(&a.new, 6));
+    let removed = sc.removed.iter().filter(|s| s.position || sentence(&s.text, 12));
+    let added = sc.added.iter().filter(|s| s.position || sentence(&s.text, 12));
+    (altered.count() + removed.count(), added.count())
 }
 
 #[cfg(test)]

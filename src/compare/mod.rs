@@ -63,3 +63,28 @@ pub fn significance(
     let extent = 0.1 * (changed_share * 4.0).min(1.0);
     ((base + extent) * (0.4 + 0.6 * relevance)).clamp(0.0, 1.0)
 }
+
+/// The verdict on a new text against the corpus, exactly as the pipeline reaches it: the same
+/// text known already, else the candidates the index found, compared. `exclude` is the
+/// document's own entry, if it has one.
+pub fn judge(
+    store: &crate::store::Store,
+    text: &str,
+    sig: &index::Signature,
+    candidates: &[crate::store::Candidate],
+    exclude: Option<i64>,
+    t: corpus::Thresholds,
+) -> Result<corpus::Verdict, crate::store::StoreError> {
+    let exact = store
+        .corpus_by_hash(&text_hash(text), exclude)?
+        .map(|(name, _)| name);
+    let mut texts = |id: i64| store.corpus_text(id).ok().flatten();
+    Ok(corpus::verdict(
+        text,
+        sig.fp_set.len(),
+        exact,
+        candidates,
+        &mut texts,
+        t,
+    ))
+}

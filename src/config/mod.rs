@@ -316,7 +316,7 @@ impl Validator<'_> {
             None => Ok(default),
         };
         let corpus = CorpusSettings {
-            republication_share: share("corpus.republication_share", c.republication_share, 0.7)?,
+            republication_share: share("corpus.republication_share", c.republication_share, 0.8)?,
             quote_share: share("corpus.quote_share", c.quote_share, 0.05)?,
         };
         let t = raw.topics.unwrap_or_default();

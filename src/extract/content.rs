@@ -352,7 +352,27 @@ pub fn select(tree: &Tree, raws: &[Raw]) -> Vec<Block> {
             break;
         }
     }
-    let ranges = [(best, tree.end[best] as usize)];
+    // An article split over sibling wrappers of the same kind (a lead block, then the
+    // rest) is one article: siblings of the chosen element that also hold article-like
+    // text join it.
+    let mut ranges = vec![(best, tree.end[best] as usize)];
+    let parent = tree.parent[best];
+    if parent != u32::MAX && best != tree.body as usize && mass(best) > 0.0 {
+        let p = parent as usize;
+        let tag = tree.tag(best);
+        let mut j = p + 1;
+        while j < tree.end[p] as usize {
+            if j != best
+                && !tree.removed[j]
+                && tree.tag(j) == tag
+                && mass(j) > 0.0
+                && same_classes(tree, j, best)
+            {
+                ranges.push((j, tree.end[j] as usize));
+            }
+            j = tree.end[j] as usize;
+        }
+    }
     let inside = |pos: u32| {
         let pos = pos as usize;
         ranges.iter().any(|&(a, b)| pos >= a && pos < b)
@@ -384,6 +404,16 @@ pub fn select(tree: &Tree, raws: &[Raw]) -> Vec<Block> {
         });
     }
     blocks
+}
+
+/// Whether two elements share their first class name (or both have none): the mark of
+/// parts of one template block rather than neighbouring widgets.
+fn same_classes(tree: &Tree, a: usize, b: usize) -> bool {
+    let first = |i: usize| match tree.nodes[i] {
+        scraper::Node::Element(e) => e.attr("class").and_then(|c| c.split_whitespace().next()),
+        _ => None,
+    };
+    first(a) == first(b)
 }
 
 static SECTION_BOILER: LazyLock<Regex> = LazyLock::new(|| {

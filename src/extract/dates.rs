@@ -45,8 +45,110 @@ static ISO: LazyLock<Regex> = LazyLock::new(|| {
         .expect("valid regex")
 });
 static ZH: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"((?:19|20)\d{2})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日").expect("valid regex")
+    // Chinese and Japanese 年月日, Korean 년월일.
+    Regex::new(r"((?:19|20)\d{2})\s*[年년]\s*(\d{1,2})\s*[月월]\s*(\d{1,2})\s*[日일]").expect("valid regex")
 });
+
+/// Month names of other languages that write day, month, year ("25 mai 2023",
+/// "25. März 2023", "25 de mayo de 2023", "25 мая 2023"), with their numbers.
+const INTL_MONTHS: &[(&str, u32)] = &[
+    // French
+    ("janvier", 1),
+    ("février", 2),
+    ("fevrier", 2),
+    ("mars", 3),
+    ("avril", 4),
+    ("mai", 5),
+    ("juin", 6),
+    ("juillet", 7),
+    ("août", 8),
+    ("aout", 8),
+    ("septembre", 9),
+    ("octobre", 10),
+    ("novembre", 11),
+    ("décembre", 12),
+    ("decembre", 12),
+    // German
+    ("januar", 1),
+    ("jänner", 1),
+    ("februar", 2),
+    ("märz", 3),
+    ("maerz", 3),
+    ("juni", 6),
+    ("juli", 7),
+    ("oktober", 10),
+    ("dezember", 12),
+    // Spanish
+    ("enero", 1),
+    ("febrero", 2),
+    ("marzo", 3),
+    ("abril", 4),
+    ("mayo", 5),
+    ("junio", 6),
+    ("julio", 7),
+    ("agosto", 8),
+    ("septiembre", 9),
+    ("setiembre", 9),
+    ("octubre", 10),
+    ("noviembre", 11),
+    ("diciembre", 12),
+    // Italian
+    ("gennaio", 1),
+    ("febbraio", 2),
+    ("aprile", 4),
+    ("maggio", 5),
+    ("giugno", 6),
+    ("luglio", 7),
+    ("settembre", 9),
+    ("ottobre", 10),
+    ("dicembre", 12),
+    // Portuguese
+    ("janeiro", 1),
+    ("fevereiro", 2),
+    ("março", 3),
+    ("maio", 5),
+    ("junho", 6),
+    ("julho", 7),
+    ("setembro", 9),
+    ("outubro", 10),
+    ("novembro", 11),
+    ("dezembro", 12),
+    // Dutch
+    ("januari", 1),
+    ("februari", 2),
+    ("maart", 3),
+    ("mei", 5),
+    ("augustus", 8),
+    // Russian (genitive)
+    ("января", 1),
+    ("февраля", 2),
+    ("марта", 3),
+    ("апреля", 4),
+    ("мая", 5),
+    ("июня", 6),
+    ("июля", 7),
+    ("августа", 8),
+    ("сентября", 9),
+    ("октября", 10),
+    ("ноября", 11),
+    ("декабря", 12),
+];
+
+static DMY_INTL: LazyLock<Regex> = LazyLock::new(|| {
+    let mut names: Vec<&str> = INTL_MONTHS.iter().map(|(n, _)| *n).collect();
+    // Longest first, so "juillet" is not read as "juli".
+    names.sort_by_key(|n| std::cmp::Reverse(n.chars().count()));
+    Regex::new(&format!(
+        r"(?i)\b(\d{{1,2}})(?:er|º|°)?\.?\s+(?:de\s+)?({})\.?,?\s+(?:de\s+)?((?:19|20)\d{{2}})\b",
+        names.join("|")
+    ))
+    .expect("valid regex")
+});
+
+fn intl_month(name: &str) -> Option<u32> {
+    let lower = name.to_lowercase();
+    INTL_MONTHS.iter().find(|(n, _)| *n == lower).map(|(_, m)| *m)
+}
 static MDY: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(&format!(
         r"(?i)\b{MONTHS}\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+((?:19|20)\d{{2}})\b"
@@ -89,14 +191,31 @@ pub fn parse_machine(s: &str) -> Option<Date> {
 
 /// The earliest date written in `text`, with its byte offset.
 pub fn find_in_text(text: &str) -> Option<(Date, usize)> {
-    let mut best: Option<(Date, usize)> = None;
-    let mut consider = |d: Option<Date>, pos: usize| {
+    find_date(text, false).map(|f| (f.date, f.pos))
+}
+
+/// A date found in running text.
+#[derive(Debug, Clone, Copy)]
+pub struct Found {
+    pub date: Date,
+    /// Byte offset of the match.
+    pub pos: usize,
+    /// The other reading of an ambiguous numeric form (03/10/2023).
+    pub alt: Option<Date>,
+}
+
+/// The earliest date written in `text`. `day_first` reads ambiguous `a/b/yyyy` as
+/// day/month (most of the world) instead of month/day (the US).
+pub fn find_date(text: &str, day_first: bool) -> Option<Found> {
+    let mut best: Option<Found> = None;
+    let mut consider_alt = |d: Option<Date>, pos: usize, alt: Option<Date>| {
         if let Some(d) = d
-            && best.is_none_or(|(_, p)| pos < p)
+            && best.is_none_or(|f| pos < f.pos)
         {
-            best = Some((d, pos));
+            best = Some(Found { date: d, pos, alt });
         }
     };
+    let mut consider = |d: Option<Date>, pos: usize| consider_alt(d, pos, None);
     let num = |s: &str| s.parse::<u32>().ok();
     for c in ISO.captures_iter(text).take(4) {
         let y = c[1].parse().ok();
@@ -124,17 +243,35 @@ pub fn find_in_text(text: &str) -> Option<(Date, usize)> {
             .and_then(|y| ymd(y, month_from_name(&c[2])?, num(&c[1])?));
         consider(d, c.get(0).map_or(0, |m| m.start()));
     }
+    if let Some(c) = DMY_INTL.captures(text) {
+        let d = c[3]
+            .parse()
+            .ok()
+            .and_then(|y| ymd(y, intl_month(&c[2])?, num(&c[1])?));
+        consider(d, c.get(0).map_or(0, |m| m.start()));
+    }
     if let Some(c) = DOTTED.captures(text) {
         let d = c[3].parse().ok().and_then(|y| ymd(y, num(&c[2])?, num(&c[1])?));
         consider(d, c.get(0).map_or(0, |m| m.start()));
     }
     if let Some(c) = SLASHED.captures(text) {
-        // Month first unless that is impossible: the US form dominates English pages.
+        // Month first unless that is impossible or the page's language says otherwise.
         let (a, b) = (num(&c[1]).unwrap_or(0), num(&c[2]).unwrap_or(0));
-        let (m, d) = if a > 12 { (b, a) } else { (a, b) };
-        consider(
-            c[3].parse().ok().and_then(|y| ymd(y, m, d)),
+        let y: Option<i32> = c[3].parse().ok();
+        let (m, d) = if a > 12 || (day_first && b <= 12) {
+            (b, a)
+        } else {
+            (a, b)
+        };
+        let alt = if a <= 12 && b <= 12 && a != b {
+            y.and_then(|y| ymd(y, d, m))
+        } else {
+            None
+        };
+        consider_alt(
+            y.and_then(|y| ymd(y, m, d)),
             c.get(0).map_or(0, |m| m.start()),
+            alt,
         );
     }
     best
@@ -213,11 +350,42 @@ mod tests {
         );
         assert_eq!(find_in_text("日期：2023/05/25").map(|x| x.0), Some(d));
         assert_eq!(find_in_text("25.05.2023").map(|x| x.0), Some(d));
+        assert_eq!(find_in_text("2023년 5월 25일").map(|x| x.0), Some(d));
         // The earliest mention wins.
         assert_eq!(
             find_in_text("2023年5月25日 ... Updated June 1, 2023").map(|x| x.0),
             Some(d)
         );
+    }
+
+    #[test]
+    fn other_languages() {
+        let d = date!(2023 - 05 - 25);
+        for s in [
+            "Publié le 25 mai 2023",
+            "25. Mai 2023",
+            "25 de mayo de 2023",
+            "25 maggio 2023",
+            "25 de maio de 2023",
+            "25 mei 2023",
+            "25 мая 2023 г.",
+        ] {
+            assert_eq!(find_in_text(s).map(|x| x.0), Some(d), "{s}");
+        }
+        assert_eq!(
+            find_in_text("1er juillet 2023").map(|x| x.0),
+            Some(date!(2023 - 07 - 01))
+        );
+    }
+
+    #[test]
+    fn ambiguous_numeric_forms() {
+        let us = find_date("03/10/2023", false).unwrap();
+        assert_eq!(us.date, date!(2023 - 03 - 10));
+        assert_eq!(us.alt, Some(date!(2023 - 10 - 03)));
+        let uk = find_date("03/10/2023", true).unwrap();
+        assert_eq!(uk.date, date!(2023 - 10 - 03));
+        assert_eq!(find_date("25/05/2023", false).unwrap().alt, None);
     }
 
     #[test]

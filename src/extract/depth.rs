@@ -61,12 +61,18 @@ pub fn cap_depth(html: &str, cap: usize) -> Cow<'_, str> {
         while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'-' || b[j] == b':') {
             j += 1;
         }
-        let name = html[name_start..j].to_ascii_lowercase();
+        let raw_name = &html[name_start..j];
+        // Most markup is lowercase already: borrow rather than allocate per tag.
+        let name: Cow<'_, str> = if raw_name.bytes().any(|c| c.is_ascii_uppercase()) {
+            Cow::Owned(raw_name.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(raw_name)
+        };
         let end = tag_end(b, j);
         let self_closing = end >= 2 && b[end - 2] == b'/';
         i = end;
         if closing {
-            if let Some(entry) = suppressed.iter_mut().find(|(n, _)| *n == name)
+            if let Some(entry) = suppressed.iter_mut().find(|(n, _)| *n == *name)
                 && entry.1 > 0
             {
                 entry.1 -= 1;
@@ -76,21 +82,21 @@ pub fn cap_depth(html: &str, cap: usize) -> Cow<'_, str> {
             }
             continue;
         }
-        if RAW_TEXT.contains(&name.as_str()) {
+        if RAW_TEXT.contains(&&*name) {
             let close = format!("</{name}");
             i = find_ci(b, i, close.as_bytes()).unwrap_or(b.len());
             continue;
         }
-        if self_closing || VOID.contains(&name.as_str()) {
+        if self_closing || VOID.contains(&&*name) {
             continue;
         }
         // At the cap every further container goes, implied-end ones included: a run of
         // `<tr><td>` under 512 tables is as costly to parse as deeper tables.
         if depth >= cap {
             drops.push((lt, end));
-            match suppressed.iter_mut().find(|(n, _)| *n == name) {
+            match suppressed.iter_mut().find(|(n, _)| *n == *name) {
                 Some(entry) => entry.1 += 1,
-                None => suppressed.push((name, 1)),
+                None => suppressed.push((name.into_owned(), 1)),
             }
         } else if counts(&name) {
             depth += 1;
@@ -133,17 +139,26 @@ fn tag_end(b: &[u8], mut j: usize) -> usize {
 }
 
 fn find(b: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
-    b.get(from..)?
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .map(|p| from + p)
+    find_by(b, from, needle, |w, n| w == n)
 }
 
 fn find_ci(b: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
-    b.get(from..)?
-        .windows(needle.len())
-        .position(|w| w.eq_ignore_ascii_case(needle))
-        .map(|p| from + p)
+    find_by(b, from, needle, |w, n| w.eq_ignore_ascii_case(n))
+}
+
+/// Scans for the needle's first byte (a fast byte search), then compares the rest.
+fn find_by(b: &[u8], from: usize, needle: &[u8], eq: impl Fn(&[u8], &[u8]) -> bool) -> Option<usize> {
+    let first = *needle.first()?;
+    let mut i = from;
+    while i < b.len() {
+        let off = b[i..].iter().position(|&c| c == first)?;
+        let at = i + off;
+        if b.get(at..at + needle.len()).is_some_and(|w| eq(w, needle)) {
+            return Some(at);
+        }
+        i = at + 1;
+    }
+    None
 }
 
 #[cfg(test)]

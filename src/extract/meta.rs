@@ -1,6 +1,9 @@
 //! Page metadata: title, publication date, language and canonical URL, from `<head>`
 //! tags, JSON-LD, the headline and the text around it.
 
+use std::sync::LazyLock;
+
+use regex::Regex;
 use scraper::Node;
 use time::Date;
 
@@ -319,26 +322,77 @@ fn ascii_quotes(s: &str) -> String {
         .collect()
 }
 
-pub fn date(tree: &Tree, m: &Meta, url: Option<&str>, anchor: Option<usize>) -> Option<Date> {
-    for key in DATE_KEYS {
+/// The publication date.
+///
+/// Metadata says what the CMS stored; the date printed between the headline and the
+/// prose says what the reader is told, and is right where the two differ by time zone (a
+/// UTC timestamp past midnight), where a migration reset the stored date, or where the
+/// stored field belongs to another item. So the printed date wins over stored metadata,
+/// unless it is presented as an update ("Last updated: ..."). Without stored metadata, a
+/// printed date presented as a date comes first, then `<time>`, the URL, date-classed
+/// elements, any printed date near the top, and finally the modification date.
+pub fn date(tree: &Tree, m: &Meta, raw: &str, url: Option<&str>, anchor: Option<usize>) -> Option<Date> {
+    let day_first = m.html_lang.is_some_and(day_first_lang);
+    let mut published = None;
+    'keys: for key in DATE_KEYS {
         for (k, v) in &m.metas {
             if k == key
                 && let Some(d) = dates::parse_machine(v)
             {
-                return Some(d);
+                published = Some(d);
+                break 'keys;
             }
         }
     }
-    for v in json_ld_values(&m.json_ld, &["datePublished", "dateCreated", "uploadDate"]) {
-        if let Some(d) = dates::parse_machine(&v) {
-            return Some(d);
+    if published.is_none() {
+        published = json_ld_values(&m.json_ld, &["datePublished", "dateCreated", "uploadDate"])
+            .iter()
+            .find_map(|v| dates::parse_machine(v));
+    }
+    if published.is_none() {
+        // Vendor-prefixed or dashed names: "w-published-date", "og:publish_date".
+        published = m
+            .metas
+            .iter()
+            .filter(|(k, _)| k.contains("publish") && !k.contains("publisher"))
+            .find_map(|(_, v)| dates::parse_machine(v));
+    }
+    if published.is_none() {
+        // State objects of script-rendered pages carry the CMS fields as JSON.
+        published = raw_json_date(raw);
+    }
+    let modified = || {
+        MODIFIED_KEYS
+            .iter()
+            .find_map(|key| m.meta(key).and_then(dates::parse_machine))
+            .or_else(|| {
+                json_ld_values(&m.json_ld, &["dateModified"])
+                    .iter()
+                    .find_map(|v| dates::parse_machine(v))
+            })
+    };
+    let anchor = anchor.or_else(|| m.h1s.first().map(|h| h.0));
+    let shown = shown_date(tree, m, anchor, day_first);
+    if let Some(p) = published {
+        // A date shown as an update says when the page changed, not when it appeared.
+        let Some(v) = shown.filter(|v| !v.updated) else {
+            return Some(p);
+        };
+        // An ambiguous 03/10 printed date read the way the metadata confirms; a date in
+        // the URL that agrees with the metadata settles a disagreement too.
+        if v.alt == Some(p) || url.and_then(dates::from_url) == Some(p) {
+            return Some(p);
         }
+        return Some(v.date);
     }
     let mut times = m
         .times
         .iter()
         .filter(|t| t.2)
         .chain(m.times.iter().filter(|t| !t.2));
+    if let Some(v) = shown.filter(|v| v.strong && !v.updated) {
+        return Some(v.date);
+    }
     if let Some(d) = times.find_map(|(_, dt, _)| dates::parse_machine(dt)) {
         return Some(d);
     }
@@ -348,55 +402,260 @@ pub fn date(tree: &Tree, m: &Meta, url: Option<&str>, anchor: Option<usize>) -> 
     if let Some(d) = m
         .date_elems
         .iter()
-        .find_map(|&i| dates::find_in_text(&tree.text_of(i)).map(|x| x.0))
+        .find_map(|&i| dates::find_date(&tree.text_of(i), day_first).map(|x| x.date))
     {
         return Some(d);
     }
-    if let Some(d) = text_date(tree, anchor) {
-        return Some(d);
+    if let Some(v) = shown {
+        return Some(v.date);
     }
-    for key in MODIFIED_KEYS {
-        if let Some(d) = m.meta(key).and_then(dates::parse_machine) {
-            return Some(d);
-        }
+    // The first date in the opening text of the page or article, prose included.
+    let start = anchor.unwrap_or(tree.body as usize);
+    if let Some(v) = window(tree, start, true, 1500, day_first, false) {
+        return Some(v.date);
     }
-    json_ld_values(&m.json_ld, &["dateModified"])
-        .iter()
-        .find_map(|v| dates::parse_machine(v))
+    if let Some(v) = anchor.and_then(|a| window(tree, a, false, 400, day_first, false)) {
+        return Some(v.date);
+    }
+    modified().or_else(|| labelled_anywhere(tree, day_first))
 }
 
-/// A date written near the headline: first after it, then just before it.
-fn text_date(tree: &Tree, anchor: Option<usize>) -> Option<Date> {
-    let start = anchor.unwrap_or(tree.body as usize);
-    let live_text = |i: usize| match tree.nodes[i] {
-        Node::Text(t) if !is_dead(tree, i) => Some(&**t),
-        _ => None,
-    };
-    let mut after = String::new();
-    let mut i = start;
-    while i < tree.len() && after.len() < 1500 {
-        if let Some(t) = live_text(i) {
-            after.push_str(t);
-            after.push(' ');
+/// The first date anywhere in the body that follows a label such as "Posted on" or "Last
+/// updated:", for pages that print their date far from the headline.
+fn labelled_anywhere(tree: &Tree, day_first: bool) -> Option<Date> {
+    let body = tree.body as usize;
+    let stop = (tree.end[body] as usize).min(tree.len());
+    let mut prev: &str = "";
+    let mut seen = 0usize;
+    let mut tried = 0usize;
+    for i in body..stop {
+        let Node::Text(t) = tree.nodes[i] else {
+            continue;
+        };
+        if is_dead(tree, i) || t.trim().is_empty() {
+            continue;
         }
-        i += 1;
+        seen += t.len();
+        if seen > 300_000 {
+            break;
+        }
+        let t: &str = t;
+        if t.len() < 400 && t.bytes().any(|b| b.is_ascii_digit()) {
+            tried += 1;
+            if tried > 2000 {
+                break;
+            }
+            let joined = format!("{} {t}", prev.trim());
+            if let Some(f) = dates::find_date(&joined, day_first) {
+                let mut from = f.pos.saturating_sub(30);
+                while !joined.is_char_boundary(from) {
+                    from -= 1;
+                }
+                let lead = joined[from..f.pos].to_lowercase();
+                if ["publish", "posted", "updated", "date", "released"]
+                    .iter()
+                    .any(|w| lead.contains(w))
+                {
+                    return Some(f.date);
+                }
+            }
+        }
+        prev = if t.len() < 200 { t } else { "" };
     }
-    if let Some((d, _)) = dates::find_in_text(&after) {
-        return Some(d);
+    None
+}
+
+static JSON_DATE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r#"(?:"|&quot;|\\")(?:datePublished|publishDate|publishedDate|published_at|publishedAt|date_published|publish_date|firstPublishedDate|first_published_at)(?:"|&quot;|\\")\s*:\s*(?:"|&quot;|\\")([^"&\\]{8,40})"#,
+    )
+    .expect("valid regex")
+});
+
+/// A publication date from a JSON key anywhere in the markup (inline state, escaped
+/// attributes), for pages that expose it nowhere else.
+fn raw_json_date(raw: &str) -> Option<Date> {
+    JSON_DATE
+        .captures_iter(raw)
+        .take(8)
+        .find_map(|c| dates::parse_machine(&c[1]))
+}
+
+/// Languages whose numeric dates put the day first; US English (and English with no
+/// region, mostly American templates) puts the month first.
+fn day_first_lang(lang: &str) -> bool {
+    let l = lang.trim().to_ascii_lowercase().replace('_', "-");
+    !(l.is_empty() || l == "en" || l.starts_with("en-us") || l.starts_with("en-ca") || l == "en-ph")
+}
+
+/// A date printed near the headline.
+#[derive(Clone, Copy)]
+struct Shown {
+    date: Date,
+    alt: Option<Date>,
+    /// Presented as a date: inside `<time>` or a date/byline element, or after a label
+    /// such as "Published" or "Updated".
+    strong: bool,
+    /// Presented as the date of an update, not of publication.
+    updated: bool,
+}
+
+/// The date printed just after the headline, else just before it; with no headline, the
+/// first small element whose class says it holds a date.
+fn shown_date(tree: &Tree, m: &Meta, anchor: Option<usize>, day_first: bool) -> Option<Shown> {
+    let Some(start) = anchor else {
+        return m.date_elems.iter().find_map(|&i| {
+            dates::find_date(&tree.text_of(i), day_first).map(|f| Shown {
+                date: f.date,
+                alt: f.alt,
+                strong: true,
+                updated: false,
+            })
+        });
+    };
+    let after = window(tree, start, true, 1500, day_first, true);
+    if after.is_some_and(|s| s.strong) {
+        return after;
     }
-    anchor?;
-    let mut before: Vec<&str> = Vec::new();
+    let before = window(tree, start, false, 400, day_first, true);
+    if before.is_some_and(|s| s.strong) {
+        return before;
+    }
+    after.or(before)
+}
+
+/// Characters of one text node that make it prose rather than a byline.
+const PROSE: u32 = 100;
+
+/// The first date in `limit` bytes of live text after (or before) node `start`.
+fn window(
+    tree: &Tree,
+    start: usize,
+    forward: bool,
+    limit: usize,
+    day_first: bool,
+    stop_at_prose: bool,
+) -> Option<Shown> {
+    let body = tree.body as usize;
+    let mut pieces: Vec<(usize, &str)> = Vec::new();
     let mut len = 0;
     let mut i = start;
-    while i > tree.body as usize && len < 400 {
-        i -= 1;
-        if let Some(t) = live_text(i) {
-            len += t.len();
-            before.push(t);
+    loop {
+        if forward {
+            if i >= tree.len() {
+                break;
+            }
+        } else {
+            if i <= body {
+                break;
+            }
+            i -= 1;
+        }
+        if len >= limit {
+            break;
+        }
+        if let Node::Text(t) = tree.nodes[i]
+            && !is_dead(tree, i)
+            && !t.trim().is_empty()
+        {
+            // Bylines sit between the headline and the prose; dates inside the prose
+            // are about its subject.
+            if stop_at_prose && tree.chars[i] >= PROSE && i != start {
+                break;
+            }
+            len += t.len() + 1;
+            pieces.push((i, t));
+        }
+        if forward {
+            i += 1;
         }
     }
-    before.reverse();
-    dates::find_in_text(&before.join(" ")).map(|(d, _)| d)
+    if !forward {
+        pieces.reverse();
+    }
+    let mut text = String::with_capacity(len);
+    let mut offsets = Vec::with_capacity(pieces.len());
+    for (node, t) in &pieces {
+        offsets.push((text.len(), *node));
+        text.push_str(t);
+        text.push(' ');
+    }
+    let f = dates::find_date(&text, day_first)?;
+    let node = offsets
+        .iter()
+        .rev()
+        .find(|(off, _)| *off <= f.pos)
+        .map_or(start, |x| x.1);
+    let mut lead_start = f.pos.saturating_sub(40);
+    while !text.is_char_boundary(lead_start) {
+        lead_start -= 1;
+    }
+    let lead = text[lead_start..f.pos].to_lowercase();
+    let last = |words: &[&str]| words.iter().filter_map(|w| lead.rfind(w)).max();
+    let publish_label = last(&["publish", "posted", "released", "written", "created"]);
+    let update_label = last(&["updat", "modif", "revis", "reviewed", "edited"]);
+    let neutral_label = last(&["date", "on "]);
+    let updated = update_label.is_some_and(|u| publish_label.is_none_or(|p| u > p))
+        || (update_label.is_none() && publish_label.is_none() && in_update_element(tree, node));
+    Some(Shown {
+        date: f.date,
+        alt: f.alt,
+        strong: publish_label.is_some()
+            || update_label.is_some()
+            || neutral_label.is_some()
+            || in_date_element(tree, node),
+        updated,
+    })
+}
+
+/// Whether a text node sits in an element marked as holding the modification date.
+fn in_update_element(tree: &Tree, node: usize) -> bool {
+    let mut p = tree.parent[node];
+    let mut steps = 0;
+    while p != u32::MAX && steps < 3 {
+        let i = p as usize;
+        if let Node::Element(e) = tree.nodes[i] {
+            let marked = e.attr("class").into_iter().chain(e.attr("itemprop")).any(|c| {
+                let c = c.to_ascii_lowercase();
+                (c.contains("updated") || c.contains("modified")) && !c.contains("publish")
+            });
+            if marked {
+                return true;
+            }
+        }
+        p = tree.parent[i];
+        steps += 1;
+    }
+    false
+}
+
+/// Whether a text node sits in `<time>` or in a small element whose class/id names a date.
+fn in_date_element(tree: &Tree, node: usize) -> bool {
+    let mut p = tree.parent[node];
+    let mut steps = 0;
+    while p != u32::MAX && steps < 4 {
+        let i = p as usize;
+        if tree.chars[i] > 200 {
+            break;
+        }
+        if let Node::Element(e) = tree.nodes[i] {
+            if e.name() == "time" {
+                return true;
+            }
+            let dateish = e.attr("class").into_iter().chain(e.attr("id")).any(|c| {
+                let c = c.to_ascii_lowercase();
+                ["date", "time", "publish", "posted", "byline", "meta", "updated"]
+                    .iter()
+                    .any(|k| c.contains(k))
+            });
+            if dateish {
+                return true;
+            }
+        }
+        p = tree.parent[i];
+        steps += 1;
+    }
+    false
 }
 
 fn is_dead(tree: &Tree, i: usize) -> bool {

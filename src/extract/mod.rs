@@ -113,7 +113,7 @@ pub fn extract(html: &str, base_url: Option<&url::Url>) -> Result<Document, Extr
             .map(String::from)
     });
     let page_url = base_url.map(url::Url::as_str).or(canonical.as_deref());
-    let published = meta::date(&tree, &m, page_url, headline);
+    let published = meta::date(&tree, &m, &html, page_url, headline);
     let lang = meta::declared_lang(&m).or_else(|| guess_lang(&blocks));
 
     Ok(Document {
@@ -442,6 +442,50 @@ mod tests {
             );
             assert!(!doc.text().contains("2023"), "{}", doc.text());
         }
+    }
+
+    #[test]
+    fn printed_date_and_metadata() {
+        let meta = r#"<meta property="article:published_time" content="2023-05-26T02:00:00+00:00">
+            <meta property="article:modified_time" content="2024-01-10T09:00:00+00:00">"#;
+        // The date printed under the headline wins over a UTC timestamp past midnight.
+        let doc = extract(
+            &article(
+                meta,
+                &format!("<p class=\"byline\">May 25, 2023</p><p>{P1}</p><p>{P2}</p>"),
+            ),
+            None,
+        )
+        .unwrap();
+        assert_eq!(doc.published, Some(date!(2023 - 05 - 25)));
+        // A printed update date is not the publication date.
+        let doc = extract(
+            &article(
+                meta,
+                &format!("<p>Last updated: January 10, 2024</p><p>{P1}</p><p>{P2}</p>"),
+            ),
+            None,
+        )
+        .unwrap();
+        assert_eq!(doc.published, Some(date!(2023 - 05 - 26)));
+        // Dates inside the prose are about its subject.
+        let doc = extract(
+            &article(
+                meta,
+                &format!("<p>{P1} The act took effect on March 1, 2021.</p><p>{P2}</p>"),
+            ),
+            None,
+        )
+        .unwrap();
+        assert_eq!(doc.published, Some(date!(2023 - 05 - 26)));
+        // Day-first reading for a British page, confirmed by nothing else.
+        let page = article(
+            "",
+            &format!("<p class=\"date\">03/10/2023</p><p>{P1}</p><p>{P2}</p>"),
+        )
+        .replace("lang=\"en-GB\"", "lang=\"fr\"");
+        let doc = extract(&page, None).unwrap();
+        assert_eq!(doc.published, Some(date!(2023 - 10 - 03)));
     }
 
     #[test]

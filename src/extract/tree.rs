@@ -238,16 +238,21 @@ impl<'a> Tree<'a> {
                 continue;
             }
             let share = chars[i] as f32 / total as f32;
-            let (neg, pos, mixed) = class_signals(e.attr("class"), e.attr("id"));
-            let hidden = e.attr("hidden").is_some()
-                || e.attr("aria-hidden") == Some("true")
-                || e.attr("style").is_some_and(|s| {
-                    let s = s.to_ascii_lowercase().replace(' ', "");
-                    s.contains("display:none") || s.contains("visibility:hidden")
-                });
-            let role_bad = e
-                .attr("role")
-                .is_some_and(|r| NEG_ROLES.contains(&r.trim().to_ascii_lowercase().as_str()));
+            // One pass over the attributes instead of a lookup per name.
+            let (mut class, mut id, mut hidden, mut role) = (None, None, false, None);
+            for (k, v) in e.attrs() {
+                match k {
+                    "class" => class = Some(v),
+                    "id" => id = Some(v),
+                    "hidden" => hidden = true,
+                    "aria-hidden" => hidden |= v == "true",
+                    "style" => hidden |= style_hides(v),
+                    "role" => role = Some(v),
+                    _ => {}
+                }
+            }
+            let (neg, pos, mixed) = class_signals(class, id);
+            let role_bad = role.is_some_and(|r| NEG_ROLES.contains(&r.trim().to_ascii_lowercase().as_str()));
             let weak_tag = WEAK_TAGS.contains(&name);
             // A furniture word next to a content word ("content-sidebar") is a layout
             // wrapper when it holds a good share of the text.
@@ -294,6 +299,19 @@ impl<'a> Tree<'a> {
         }
         super::normalize_ws(&out)
     }
+}
+
+/// `display:none` or `visibility:hidden` in an inline style.
+fn style_hides(style: &str) -> bool {
+    if !style.contains(':') {
+        return false;
+    }
+    let s: String = style
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    s.contains("display:none") || s.contains("visibility:hidden")
 }
 
 /// (negative, positive) class/id signals, by whole words so "canvas" is not "nav".

@@ -148,7 +148,7 @@ impl Store {
         let mut stmt = self.conn.prepare_cached(
             "SELECT c.name, c.document_id, c.title, c.text_hash, c.minhash, c.fp_count, c.origin
              FROM corpus c LEFT JOIN documents d ON d.id = c.document_id
-             WHERE c.id = ?1 AND c.document_id IS NOT ?2 AND (d.role IS NULL OR d.role != 'index')",
+             WHERE c.id = ?1 AND (?2 IS NULL OR c.document_id IS NOT ?2) AND (d.role IS NULL OR d.role != 'index')",
         )?;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
@@ -194,7 +194,7 @@ impl Store {
             .conn
             .query_row(
                 "SELECT c.name, c.id FROM corpus c LEFT JOIN documents d ON d.id = c.document_id
-                 WHERE c.text_hash = ?1 AND c.document_id IS NOT ?2 AND (d.role IS NULL OR d.role != 'index')
+                 WHERE c.text_hash = ?1 AND (?2 IS NULL OR c.document_id IS NOT ?2) AND (d.role IS NULL OR d.role != 'index')
                  ORDER BY c.id LIMIT 1",
                 params![text_hash, exclude_document],
                 |r| Ok((r.get(0)?, r.get(1)?)),
