@@ -92,6 +92,16 @@ fn corpus_import_twice_adds_nothing_and_reports_bad_files() {
         std::fs::copy(&f, dir.join(f.file_name().unwrap())).unwrap();
     }
     std::fs::write(dir.join("empty.txt"), "").unwrap();
+    // 10 MB of text, and a text mixing three languages: imported like any other.
+    let big: String = (0..400_000)
+        .map(|i| format!("Sentence {i} of a very long report. "))
+        .collect();
+    std::fs::write(dir.join("big.txt"), &big[..10_000_000]).unwrap();
+    std::fs::write(
+        dir.join("mixed.txt"),
+        "Data security matters to every State.\n\n各国应当尊重他国的数据主权。\n\nLa sécurité des données concerne chaque État.\n",
+    )
+    .unwrap();
     std::fs::write(dir.join("image.png"), b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR").unwrap();
     std::fs::write(
         dir.join("paper.html"),
@@ -103,12 +113,12 @@ fn corpus_import_twice_adds_nothing_and_reports_bad_files() {
     assert!(out.status.success(), "{out:?}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stdout.contains("5 added or updated, 2 skipped"), "{stdout}");
+    assert!(stdout.contains("7 added or updated, 2 skipped"), "{stdout}");
     assert!(stderr.contains("empty.txt: empty body"), "{stderr}");
     assert!(stderr.contains("image.png: binary content"), "{stderr}");
     let again = gw.ok(&["corpus", "import", dir.to_str().unwrap()]);
     assert!(
-        again.contains("0 added or updated") && again.contains("holds 5 imported"),
+        again.contains("0 added or updated") && again.contains("holds 7 imported"),
         "{again}"
     );
     // Same file name, new text: the entry is replaced, not duplicated.
@@ -118,7 +128,7 @@ fn corpus_import_twice_adds_nothing_and_reports_bad_files() {
     std::fs::write(&f, edited).unwrap();
     let third = gw.ok(&["corpus", "import", f.to_str().unwrap()]);
     assert!(
-        third.contains("updated") && third.contains("holds 5 imported"),
+        third.contains("updated") && third.contains("holds 7 imported"),
         "{third}"
     );
 }

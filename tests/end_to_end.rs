@@ -223,7 +223,22 @@ fn index_new_documents_are_events_traced_to_their_sources() {
             &[],
         )),
     );
+    // A celebrity story on the same listing: stored and listed, never mailed.
+    let gossip =
+        std::fs::read_to_string(fixtures().join("../../bench/verdicts/unrelated/celebrity.txt")).unwrap();
+    site.set(
+        "/eng/docs/f.html",
+        Resp::html(page(
+            "news-article.html",
+            "Premiere night glamour",
+            "2023-06-02",
+            &[gossip],
+            1,
+            &[],
+        )),
+    );
     let second = [
+        ("/eng/docs/f.html", "Premiere night glamour on the red carpet"),
         ("/eng/docs/e.html", "全球数字治理立场文件全文发布"),
         ("/eng/docs/c.html", t0.as_str()),
         (
@@ -239,14 +254,22 @@ fn index_new_documents_are_events_traced_to_their_sources() {
     );
     let out = gw.ok(&["check", "--all", "mfa-docs"]);
     // The new links are fetched in the same pass as the index that lists them.
-    assert!(out.contains("checked 6") && out.contains("2 unchanged"), "{out}");
+    assert!(out.contains("checked 7") && out.contains("2 unchanged"), "{out}");
     assert!(
-        out.contains("3 new documents") && out.contains("3 links discovered"),
+        out.contains("4 new documents") && out.contains("4 links discovered"),
         "{out}"
     );
 
-    let events = gw.changes();
-    assert_eq!(events.len(), 3, "{events:#?}");
+    let mut events = gw.changes();
+    assert_eq!(events.len(), 4, "{events:#?}");
+    let f = events
+        .iter()
+        .position(|e| e["url"] == site.url("/eng/docs/f.html"))
+        .expect("gossip event");
+    let gossip_event = events.remove(f);
+    assert_eq!(gossip_event["kind"], "new");
+    assert_eq!(gossip_event["relevant"], false, "{gossip_event:#?}");
+    assert_eq!(gossip_event["notified"], false);
     let by_url = |p: &str| {
         events
             .iter()
@@ -263,6 +286,7 @@ fn index_new_documents_are_events_traced_to_their_sources() {
     assert_eq!(e["kind"], "new", "{e:#?}");
     assert!(e.get("source").is_none());
     for ev in &events {
+        assert_eq!(ev["relevant"], true, "{ev:#?}");
         assert_eq!(ev["watch"], "mfa-docs");
         assert!(ev["detected_at"].as_str().unwrap().starts_with("20"));
         assert_eq!(ev["notified"], true);
@@ -274,6 +298,11 @@ fn index_new_documents_are_events_traced_to_their_sources() {
     let text = mail_text(&outbox[0]);
     assert!(text.contains("1 new, 1 republication, 1 duplicate"), "{text}");
     assert!(text.contains("003_0772cf1c2725d416.txt"), "{text}");
+    assert!(
+        !text.contains("Premiere"),
+        "an irrelevant story was mailed: {text}"
+    );
+    assert!(gw.ok(&["digest"]).contains("nothing pending"));
 
     // A second pass right away finds nothing new and sends nothing.
     let out = gw.ok(&["check", "--all"]);
@@ -281,7 +310,7 @@ fn index_new_documents_are_events_traced_to_their_sources() {
         out.contains("0 new documents") && out.contains("0 failed"),
         "{out}"
     );
-    assert_eq!(gw.changes().len(), 3);
+    assert_eq!(gw.changes().len(), 4);
     assert_eq!(gw.outbox().len(), 1);
 }
 
