@@ -245,29 +245,53 @@ async fn run_checks(ctx: &Context, docs: Vec<(DocumentRow, Watch)>) -> Result<Ve
                 let _host = per_host.acquire_owned().await.expect("semaphore never closed");
                 let _slot = global.acquire_owned().await.expect("semaphore never closed");
                 if ctx.stop.is_stopped() {
-                    return Ok((doc, watch, Outcome::Skipped, Vec::new()));
+                    return Ok((doc, watch, Step::Done(Outcome::Skipped, Vec::new())));
                 }
-                let (outcome, new_docs) = check_document(&ctx, &doc, &watch).await?;
-                Ok::<_, PipelineError>((doc, watch, outcome, new_docs))
+                // Newly listed documents are judged after the pass's fetches, oldest first, so
+                // that of a paper and its republication found together the paper is the source.
+                let step = fetch_and_parse(&ctx, &doc, &watch).await?;
+                let step = match step {
+                    Step::Parsed(parsed, next_due) if !doc.announce => {
+                        let (outcome, new_docs) =
+                            record_parsed(&ctx, &doc, &watch, *parsed, next_due).await?;
+                        Step::Done(outcome, new_docs)
+                    }
+                    step => step,
+                };
+                Ok::<_, PipelineError>((doc, watch, step))
             }
             .instrument(span),
         );
     }
     let mut out = Vec::new();
+    let mut deferred = Vec::new();
     let mut first_err = None;
     while let Some(joined) = set.join_next().await {
         match joined.expect("check task panicked") {
-            Ok(c) => out.push(c),
+            Ok((doc, watch, Step::Done(outcome, new_docs))) => out.push((doc, watch, outcome, new_docs)),
+            Ok((doc, watch, Step::Parsed(parsed, next_due))) => deferred.push((doc, watch, parsed, next_due)),
             // A database error is govwatch failing, not a site: finish the others, then report.
             Err(e) => {
                 first_err.get_or_insert(e);
             }
         }
     }
-    match first_err {
-        Some(e) => Err(e),
-        None => Ok(out),
+    if let Some(e) = first_err {
+        return Err(e);
     }
+    // Published first, then found first; undated documents after dated ones.
+    deferred.sort_by(|a, b| {
+        let key = |p: &Parsed| p.published.clone().unwrap_or_else(|| "9999".into());
+        key(&a.2).cmp(&key(&b.2)).then(a.0.id.cmp(&b.0.id))
+    });
+    for (doc, watch, parsed, next_due) in deferred {
+        let span = info_span!("check", watch = %watch.name, url = %doc.url);
+        let (outcome, new_docs) = record_parsed(ctx, &doc, &watch, *parsed, next_due)
+            .instrument(span)
+            .await?;
+        out.push((doc, watch, outcome, new_docs));
+    }
+    Ok(out)
 }
 
 /// Checks one document. Site trouble is an `Outcome::Failed`; only database trouble is an error.
@@ -276,11 +300,27 @@ pub async fn check_document(
     doc: &DocumentRow,
     watch: &Watch,
 ) -> Result<(Outcome, Vec<DocumentRow>), PipelineError> {
+    match fetch_and_parse(ctx, doc, watch).await? {
+        Step::Done(outcome, new_docs) => Ok((outcome, new_docs)),
+        Step::Parsed(parsed, next_due) => record_parsed(ctx, doc, watch, *parsed, next_due).await,
+    }
+}
+
+/// Where a check stands after fetching and parsing.
+enum Step {
+    /// Finished: a failure, or a 304.
+    Done(Outcome, Vec<DocumentRow>),
+    /// A page to compare and store, and when the document is due next.
+    Parsed(Box<Parsed>, String),
+}
+
+/// The first half of a check: fetch, decode, extract. Failures are recorded here.
+async fn fetch_and_parse(ctx: &Context, doc: &DocumentRow, watch: &Watch) -> Result<Step, PipelineError> {
     let next_due = timefmt::after(watch.every);
     let url = match Url::parse(&doc.url) {
         Ok(u) => u,
         Err(e) => {
-            return Ok((
+            return Ok(Step::Done(
                 fail(ctx, doc, format!("bad URL: {e}"), next_due).await?,
                 Vec::new(),
             ));
@@ -308,9 +348,14 @@ pub async fn check_document(
             })
             .await?;
             info!(outcome = "unchanged", "not modified (304)");
-            return Ok((Outcome::Unchanged, Vec::new()));
+            return Ok(Step::Done(Outcome::Unchanged, Vec::new()));
         }
-        Err(e) => return Ok((fail(ctx, doc, e.to_string(), next_due).await?, Vec::new())),
+        Err(e) => {
+            return Ok(Step::Done(
+                fail(ctx, doc, e.to_string(), next_due).await?,
+                Vec::new(),
+            ));
+        }
     };
 
     let (doc2, watch2) = (doc.clone(), watch.clone());
@@ -318,10 +363,20 @@ pub async fn check_document(
     let parsed = tokio::task::spawn_blocking(move || parse_page(page, &doc2, &watch2))
         .await
         .expect("parse task panicked");
-    let parsed = match parsed {
-        Ok(p) => p,
-        Err(why) => return Ok((fail(ctx, doc, why, next_due).await?, Vec::new())),
-    };
+    match parsed {
+        Ok(p) => Ok(Step::Parsed(Box::new(p), next_due)),
+        Err(why) => Ok(Step::Done(fail(ctx, doc, why, next_due).await?, Vec::new())),
+    }
+}
+
+/// Compares and stores a parsed page: the second half of a check.
+async fn record_parsed(
+    ctx: &Context,
+    doc: &DocumentRow,
+    watch: &Watch,
+    parsed: Parsed,
+    next_due: String,
+) -> Result<(Outcome, Vec<DocumentRow>), PipelineError> {
     let (doc2, watch2, config) = (doc.clone(), watch.clone(), ctx.config.clone());
     let (outcome, new_docs) = with_store(&ctx.store, move |s| {
         record(s, &config, &doc2, &watch2, parsed, next_due)

@@ -658,3 +658,44 @@ fn daemon_runs_passes_and_stops_cleanly_on_sigterm() {
     assert!(out.status.success(), "exit {:?}: {log}", out.status);
     assert!(log.contains("govwatch stopped"), "{log}");
 }
+
+#[test]
+fn paper_and_its_republication_found_in_one_pass_trace_to_the_paper() {
+    let site = Site::start();
+    let gw = Govwatch::new(&format!(
+        "[[watch]]\nname = \"docs\"\nurl = \"{}\"\nkind = \"index\"\n",
+        site.url("/docs/")
+    ));
+    site.set("/docs/", Resp::html(index("ministry-index.html", &[], 1)));
+    gw.ok(&["check", "--all"]);
+
+    // The republication is listed (and so found) first, but the paper was published first.
+    let (t0, p0) = corpus_doc("000");
+    let (t1, p1) = corpus_doc("001");
+    let republished: Vec<String> = p0.iter().cloned().chain(p1.iter().cloned()).collect();
+    site.set(
+        "/docs/r.html",
+        Resp::html(page("news-article.html", &t0, "2023-05-30", &republished, 1, &[])),
+    );
+    site.set(
+        "/docs/p.html",
+        Resp::html(page("ministry-article.html", &t1, "2023-05-25", &p1, 1, &[])),
+    );
+    let links = [("/docs/r.html", t0.as_str()), ("/docs/p.html", t1.as_str())];
+    site.set("/docs/", Resp::html(index("ministry-index.html", &links, 2)));
+    let out = gw.ok(&["check", "--all"]);
+    assert!(out.contains("2 new documents"), "{out}");
+
+    let events = gw.changes();
+    let kind_of = |p: &str| {
+        events
+            .iter()
+            .find(|e| e["url"] == site.url(p))
+            .map(|e| e.clone())
+            .unwrap()
+    };
+    assert_eq!(kind_of("/docs/p.html")["kind"], "new", "{events:#?}");
+    let r = kind_of("/docs/r.html");
+    assert_eq!(r["kind"], "republication", "{r:#?}");
+    assert_eq!(r["source"], site.url("/docs/p.html"));
+}
