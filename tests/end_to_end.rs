@@ -687,13 +687,7 @@ fn paper_and_its_republication_found_in_one_pass_trace_to_the_paper() {
     assert!(out.contains("2 new documents"), "{out}");
 
     let events = gw.changes();
-    let kind_of = |p: &str| {
-        events
-            .iter()
-            .find(|e| e["url"] == site.url(p))
-            .map(|e| e.clone())
-            .unwrap()
-    };
+    let kind_of = |p: &str| events.iter().find(|e| e["url"] == site.url(p)).cloned().unwrap();
     assert_eq!(kind_of("/docs/p.html")["kind"], "new", "{events:#?}");
     let r = kind_of("/docs/r.html");
     assert_eq!(r["kind"], "republication", "{r:#?}");
