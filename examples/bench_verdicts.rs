@@ -386,11 +386,7 @@ fn main() {
             None => {
                 let sig = Signature::of(&text);
                 let cands = store.corpus_candidates(&sig, None).expect("lookup");
-                let share = cands
-                    .iter()
-                    .filter(|k| k.imported && k.fp_count > 0)
-                    .map(|k| k.shared.len() as f64 / k.fp_count as f64)
-                    .fold(0.0, f64::max);
+                let share = govwatch::store::imported_share(&cands);
                 let v =
                     compare::judge(&store, &text, &sig, &cands, None, Thresholds::default()).expect("judge");
                 if std::env::var_os("BENCH_DEBUG").is_some() {
@@ -400,8 +396,8 @@ fn main() {
                             c.name,
                             k.name,
                             k.resemblance,
-                            k.shared.len() as f64 / k.fp_count.max(1) as f64,
-                            k.shared.len() as f64 / sig.fp_set.len().max(1) as f64
+                            k.share_of_known(),
+                            k.share_of_new(sig.fp_set.len())
                         );
                     }
                 }

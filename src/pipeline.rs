@@ -530,11 +530,7 @@ fn record(
         if let Some(f) = found {
             // Pages the user named are theirs to follow; documents found on listings must
             // concern the topics to be mailed. Quoting an imported document is a topic of its own.
-            let corpus_share = candidates
-                .iter()
-                .filter(|c| c.imported && c.fp_count > 0)
-                .map(|c| c.shared.len() as f64 / c.fp_count as f64)
-                .fold(0.0, f64::max);
+            let corpus_share = crate::store::imported_share(&candidates);
             let mut rel = relevance::score(&text, &config.topics_for(watch), corpus_share);
             if doc.role == DocRole::Page {
                 rel.relevant = true;

@@ -98,14 +98,7 @@ const MIN_SHARED: usize = 3;
 
 /// How much of each text the other holds.
 fn containment(c: &Candidate, my_fps: usize) -> (f64, f64) {
-    let shared = c.shared.len() as f64;
-    let of_known = if c.fp_count == 0 {
-        0.0
-    } else {
-        shared / c.fp_count as f64
-    };
-    let of_mine = if my_fps == 0 { 0.0 } else { shared / my_fps as f64 };
-    (of_known.min(1.0), of_mine.min(1.0))
+    (c.share_of_known(), c.share_of_new(my_fps))
 }
 
 /// The verdict on a new text. `exact` is a known document with exactly this text, if any;

@@ -28,6 +28,35 @@ pub struct Candidate {
     pub imported: bool,
 }
 
+impl Candidate {
+    /// The share of the known document that the new text reproduces.
+    pub fn share_of_known(&self) -> f64 {
+        if self.fp_count == 0 {
+            0.0
+        } else {
+            (self.shared.len() as f64 / self.fp_count as f64).min(1.0)
+        }
+    }
+
+    /// The share of the new text (with `my_fps` fingerprints) that is the known document's.
+    pub fn share_of_new(&self, my_fps: usize) -> f64 {
+        if my_fps == 0 {
+            0.0
+        } else {
+            (self.shared.len() as f64 / my_fps as f64).min(1.0)
+        }
+    }
+}
+
+/// The largest share of an imported document that a text reproduces.
+pub fn imported_share(candidates: &[Candidate]) -> f64 {
+    candidates
+        .iter()
+        .filter(|c| c.imported)
+        .map(Candidate::share_of_known)
+        .fold(0.0, f64::max)
+}
+
 pub struct NewCorpusEntry {
     pub title: Option<String>,
     pub text_hash: String,

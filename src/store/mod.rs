@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags};
 
-pub use corpus::{Candidate, ImportOutcome, NewCorpusEntry};
+pub use corpus::{Candidate, ImportOutcome, NewCorpusEntry, imported_share};
 pub use documents::{DocRole, DocumentRow};
 pub use events::{EventKind, EventRow, NewEvent};
 pub use snapshots::{NewSnapshot, SnapshotMeta};
