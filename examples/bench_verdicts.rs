@@ -201,30 +201,41 @@ fn cases(sources: &[Source]) -> Vec<Case> {
                 relevant: true,
             };
 
-        // The same text in another site's chrome.
-        out.push(case(
-            "chrome",
-            "in other chrome",
-            Some(page(template, &s.title, &s.paragraphs, 3, &["A teaser"])),
-            None,
-            "duplicate",
-            true,
-        ));
-        // Wrapped whole in commentary.
-        let mut wrapped: Vec<String> = commentary.iter().take(3).cloned().collect();
-        wrapped.extend(s.paragraphs.iter().cloned());
-        wrapped.extend(commentary.iter().skip(3).take(2).cloned());
-        out.push(case(
-            "republished",
-            "in commentary",
-            Some(page(template, "Analysis of the paper", &wrapped, 5, &[])),
-            None,
-            "republication",
-            true,
-        ));
+        // The same text in other sites' chrome.
+        let chromes: &[&str] = if s.zh {
+            &["zh-article.html", "zh-article-nometa.html"]
+        } else {
+            &["news-article.html", "ministry-article.html"]
+        };
+        for chrome in chromes {
+            let name = format!("in {chrome}");
+            out.push(case(
+                "chrome",
+                &name,
+                Some(page(chrome, &s.title, &s.paragraphs, 3, &["A teaser"])),
+                None,
+                "duplicate",
+                true,
+            ));
+        }
+        // Wrapped whole in commentary, short or long.
+        for (before, after) in [(1, 1), (3, 2), (5, 4)] {
+            let mut wrapped: Vec<String> = commentary.iter().take(before).cloned().collect();
+            wrapped.extend(s.paragraphs.iter().cloned());
+            wrapped.extend(commentary.iter().rev().take(after).cloned());
+            let name = format!("in commentary ({before}+{after} paragraphs)");
+            out.push(case(
+                "republished",
+                &name,
+                Some(page(template, "Analysis of the paper", &wrapped, 5, &[])),
+                None,
+                "republication",
+                true,
+            ));
+        }
         // Partly quoted.
         let total: usize = s.paragraphs.iter().map(|p| p.chars().count()).sum();
-        for pct in [20usize, 40, 60] {
+        for pct in [20usize, 30, 40, 50, 60] {
             let start = (n * 2 + pct / 20) % (s.paragraphs.len() / 3).max(1);
             let mut taken = Vec::new();
             let mut chars = 0;
