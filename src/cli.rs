@@ -300,10 +300,14 @@ fn changes(store: &Store, json: bool) -> Result<()> {
     for e in &events {
         writeln!(
             out,
-            "{}  {:<13} {:<7} {}",
+            "{}  {:<13} {:<9} {}",
             e.detected_at,
             e.kind.as_str(),
-            if e.notified { "mailed" } else { "pending" },
+            match (e.notified, e.relevant) {
+                (true, _) => "mailed",
+                (false, true) => "pending",
+                (false, false) => "off-topic",
+            },
             notify_title(e)
         )?;
         writeln!(out, "    {}", e.url)?;
