@@ -13,6 +13,9 @@ pub struct RawConfig {
     pub email: Option<RawEmail>,
     pub fetch: Option<RawFetch>,
     pub corpus: Option<RawCorpus>,
+    pub log: Option<RawLog>,
+    pub http: Option<RawHttp>,
+    pub daemon: Option<RawDaemon>,
     #[serde(default)]
     pub watch: Vec<RawWatch>,
 }
@@ -58,4 +61,22 @@ pub struct RawWatch {
     pub kind: Option<WatchKind>,
     pub every: Option<Spanned<String>>,
     pub max_documents: Option<Spanned<u32>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLog {
+    pub level: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHttp {
+    pub listen: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDaemon {
+    pub stop_timeout: Option<Spanned<String>>,
 }

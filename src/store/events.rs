@@ -137,6 +137,16 @@ impl Store {
         self.events_where("WHERE e.notified_at IS NULL")
     }
 
+    /// How many events are not yet mailed: a cheap query, asked by the watchdog and `/metrics`.
+    pub fn pending_count(&self) -> Result<usize> {
+        let n: i64 =
+            self.conn
+                .query_row("SELECT count(*) FROM events WHERE notified_at IS NULL", [], |r| {
+                    r.get(0)
+                })?;
+        Ok(n as usize)
+    }
+
     /// Marks events as mailed, after the server accepted the message.
     pub fn mark_notified(&mut self, ids: &[i64], message_id: &str) -> Result<()> {
         let now = crate::timefmt::now();
