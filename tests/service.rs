@@ -582,3 +582,52 @@ fn log_level_comes_from_the_config_unless_rust_log_is_set() {
     let log = String::from_utf8_lossy(&loud.stderr);
     assert!(log.contains("INFO") && log.contains("check failed"), "{log}");
 }
+
+#[test]
+fn watchdog_stops_while_the_database_does_not_answer_and_resumes_after() {
+    let site = Site::start();
+    site.set("/p.html", article(""));
+    let addr = format!("127.0.0.1:{}", free_port());
+    let gw = Govwatch::new(&format!(
+        "[http]\nlisten = \"{addr}\"\n\n{}",
+        page_watch("p", &site.url("/p.html"))
+    ));
+    let mut notify = NotifySocket::bind();
+    let mut cmd = gw.command();
+    cmd.env("NOTIFY_SOCKET", &notify.path)
+        .env("WATCHDOG_USEC", "1000000");
+    let daemon = Daemon::start(cmd);
+    notify.expect("WATCHDOG=1", 20, |m| m == "WATCHDOG=1");
+
+    // Another process holds the database's write lock (a stuck backup, a runaway sqlite3
+    // shell): govwatch's queries wait, and it must stop claiming to be healthy.
+    let lock = rusqlite::Connection::open(gw.db_path()).unwrap();
+    lock.execute_batch("BEGIN IMMEDIATE").unwrap();
+    daemon.wait_log("not pinging the watchdog", 20);
+    assert!(
+        daemon.log().contains("database did not answer"),
+        "{}",
+        daemon.log()
+    );
+    let (code, body) = http_get(&addr, "/healthz").unwrap();
+    assert!(code == 503 && body.contains("database"), "{code} {body}");
+    // Drain what was sent before the log line, then: silence while the lock is held.
+    let mut buf = [0u8; 4096];
+    while notify.socket.recv(&mut buf).is_ok() {}
+    let quiet_from = Instant::now();
+    while quiet_from.elapsed() < Duration::from_secs(2) {
+        if let Ok(n) = notify.socket.recv(&mut buf) {
+            assert_ne!(&buf[..n], b"WATCHDOG=1", "pinged while the database was locked");
+        }
+    }
+
+    lock.execute_batch("ROLLBACK").unwrap();
+    drop(lock);
+    notify.expect("WATCHDOG=1 after the lock is gone", 30, |m| m == "WATCHDOG=1");
+    wait_until("/healthz back to 200", 20, || {
+        http_get(&addr, "/healthz").is_some_and(|(c, _)| c == 200)
+    });
+    daemon.signal("TERM");
+    let (status, _, log) = daemon.wait_exit(30);
+    assert!(status.success(), "exit {status:?}:\n{log}");
+}

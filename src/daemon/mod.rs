@@ -96,7 +96,7 @@ impl State {
         if silent > LOOP_STALE {
             return Err(format!("scheduler loop silent for {}s", silent.as_secs()));
         }
-        match tokio::time::timeout(DB_ANSWER, with_store(&self.store, |s| s.pending_count())).await {
+        match tokio::time::timeout(DB_ANSWER, with_store(&self.store, |s| s.probe())).await {
             Ok(Ok(n)) => Ok(n),
             Ok(Err(e)) => Err(format!("database: {e}")),
             Err(_) => Err(format!("database did not answer within {}s", DB_ANSWER.as_secs())),
