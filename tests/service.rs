@@ -272,6 +272,25 @@ fn sighup_adds_and_removes_watches_and_keeps_the_old_config_when_the_new_one_is_
     let hist = gw.ok(&["history", &site.url("/a.html")]);
     assert!(hist.contains("v1"), "{hist}");
 
+    // The database cannot move on reload: the log says so and the running one stays.
+    let elsewhere = gw.dir.path().join("elsewhere.db");
+    std::fs::write(
+        gw.config_path(),
+        format!(
+            "[storage]\npath = \"{}\"\n\n{}",
+            elsewhere.display(),
+            page_watch("b", &site.url("/b.html"))
+        ),
+    )
+    .unwrap();
+    daemon.signal("HUP");
+    daemon.wait_log("storage.path changed", 20);
+    let b_hits = site.hits("/b.html");
+    wait_until("b checked after the storage.path reload", 20, || {
+        site.hits("/b.html") > b_hits
+    });
+    assert!(!elsewhere.exists(), "a second database was opened");
+
     // A broken file changes nothing: b is still checked, and the log says what is wrong.
     std::fs::write(
         gw.config_path(),
