@@ -115,6 +115,8 @@ pub enum CliError {
     Pipeline(#[from] PipelineError),
     #[error(transparent)]
     Notify(#[from] NotifyError),
+    #[error(transparent)]
+    Daemon(#[from] daemon::DaemonError),
     #[error("cannot set up HTTP: {0}")]
     Fetch(#[from] FetchError),
     #[error("{0}")]
@@ -146,7 +148,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         } => config_check(&Config::load(&config_path)?),
         Command::Run => {
             let ctx = context(&config_path)?;
-            daemon::run(ctx).await;
+            daemon::run(ctx).await?;
             Ok(())
         }
         Command::Check { all, names } => check(&context(&config_path)?, Selection { all, names }).await,
@@ -176,6 +178,7 @@ fn open_store(config: &Config) -> Result<Store> {
 
 fn context(config_path: &Path) -> Result<Context> {
     let config = Config::load(config_path)?;
+    crate::logging::apply_config(&config.log);
     let store = open_store(&config)?;
     Ok(Context {
         fetcher: Fetcher::new(&config.fetch)?,

@@ -18,7 +18,9 @@
 //! - [`template`]: per-host boilerplate learned from the pages of each site.
 //! - [`pipeline`]: one check of one document, and a pass over what is due.
 //! - [`notify`]: digests rendered as text and HTML, sent by SMTP or written to an outbox.
-//! - [`daemon`]: the scheduler loop and its lifecycle.
+//! - [`daemon`]: the scheduler loop and its lifecycle: signals, sd_notify, `/metrics`.
+//! - [`metrics`]: counters for `/metrics`.
+//! - [`logging`]: log format (journald or terminal) and level.
 
 pub mod cli;
 pub mod compare;
@@ -29,6 +31,8 @@ pub mod decode;
 pub mod discover;
 pub mod extract;
 pub mod fetch;
+pub mod logging;
+pub mod metrics;
 pub mod notify;
 pub mod pipeline;
 pub mod store;

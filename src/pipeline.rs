@@ -20,7 +20,7 @@ use crate::store::{
     Candidate, CheckRecord, DocRole, DocumentRow, EventKind, NewCorpusEntry, NewEvent, NewSnapshot, Store,
     StoreError,
 };
-use crate::{decode, discover, extract, template, timefmt};
+use crate::{decode, discover, extract, metrics, template, timefmt};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
@@ -165,6 +165,7 @@ pub async fn run_pass(ctx: &Context, sel: &Selection) -> Result<PassReport, Pipe
     for (doc, _, outcome, _) in run_checks(ctx, queue).await? {
         report.add(&doc.url, &outcome);
     }
+    metrics::pass();
     info!(
         checked = report.checked,
         baseline = report.baseline,
@@ -321,7 +322,7 @@ async fn fetch_and_parse(ctx: &Context, doc: &DocumentRow, watch: &Watch) -> Res
         Ok(u) => u,
         Err(e) => {
             return Ok(Step::Done(
-                fail(ctx, doc, format!("bad URL: {e}"), next_due).await?,
+                fail(ctx, doc, "bad_url", format!("bad URL: {e}"), next_due).await?,
                 Vec::new(),
             ));
         }
@@ -330,7 +331,10 @@ async fn fetch_and_parse(ctx: &Context, doc: &DocumentRow, watch: &Watch) -> Res
         etag: doc.etag.clone(),
         last_modified: doc.last_modified.clone(),
     };
-    let page = match ctx.fetcher.get(&url, &validators).await {
+    let started = std::time::Instant::now();
+    let fetched = ctx.fetcher.get(&url, &validators).await;
+    metrics::fetch_latency(started.elapsed());
+    let page = match fetched {
         Ok(Fetched::Page(p)) => p,
         Ok(Fetched::NotModified) => {
             let id = doc.id;
@@ -348,11 +352,12 @@ async fn fetch_and_parse(ctx: &Context, doc: &DocumentRow, watch: &Watch) -> Res
             })
             .await?;
             info!(outcome = "unchanged", "not modified (304)");
+            metrics::check("unchanged");
             return Ok(Step::Done(Outcome::Unchanged, Vec::new()));
         }
         Err(e) => {
             return Ok(Step::Done(
-                fail(ctx, doc, e.to_string(), next_due).await?,
+                fail(ctx, doc, e.kind(), e.to_string(), next_due).await?,
                 Vec::new(),
             ));
         }
@@ -365,7 +370,10 @@ async fn fetch_and_parse(ctx: &Context, doc: &DocumentRow, watch: &Watch) -> Res
         .expect("parse task panicked");
     match parsed {
         Ok(p) => Ok(Step::Parsed(Box::new(p), next_due)),
-        Err(why) => Ok(Step::Done(fail(ctx, doc, why, next_due).await?, Vec::new())),
+        Err(why) => Ok(Step::Done(
+            fail(ctx, doc, "extract", why, next_due).await?,
+            Vec::new(),
+        )),
     }
 }
 
@@ -390,16 +398,40 @@ async fn record_parsed(
         Outcome::Indexed { new_links } => info!(outcome = "indexed", new_links, "index checked"),
         Outcome::Failed(_) | Outcome::Skipped => {}
     }
+    count(&outcome);
     Ok((outcome, new_docs))
 }
 
+/// Counts a stored check for `/metrics` (failures are counted in [`fail`], with their reason).
+fn count(outcome: &Outcome) {
+    match outcome {
+        Outcome::Baseline => metrics::check("baseline"),
+        Outcome::Unchanged => metrics::check("unchanged"),
+        Outcome::Changed { event } => {
+            metrics::check("changed");
+            if *event {
+                metrics::event(EventKind::Changed.as_str());
+            }
+        }
+        Outcome::Found(kind) => {
+            metrics::check("found");
+            metrics::event(kind.as_str());
+        }
+        Outcome::Indexed { .. } => metrics::check("indexed"),
+        Outcome::Failed(_) | Outcome::Skipped => {}
+    }
+}
+
+/// Records a failed check; `reason` is its kind for metrics, `why` the message for people.
 async fn fail(
     ctx: &Context,
     doc: &DocumentRow,
+    reason: &'static str,
     why: String,
     next_due: String,
 ) -> Result<Outcome, StoreError> {
     warn!(outcome = "failed", reason = %why, failures = doc.failures + 1, "check failed");
+    metrics::failure(reason);
     let (id, reason) = (doc.id, why.clone());
     with_store(&ctx.store, move |s| s.record_failure(id, &reason, &next_due)).await?;
     Ok(Outcome::Failed(why))

@@ -21,7 +21,28 @@ pub struct Config {
     pub fetch: Fetch,
     pub corpus: CorpusSettings,
     pub topics: TopicSettings,
+    pub log: Log,
+    pub http: Http,
+    pub daemon: Daemon,
     pub watches: Vec<Watch>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Log {
+    /// govwatch's own level; dependencies stay at `warn`. `RUST_LOG`, when set, wins.
+    pub level: tracing::Level,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Http {
+    /// Where /metrics and /healthz are served; `None`: no HTTP server.
+    pub listen: Option<std::net::SocketAddr>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Daemon {
+    /// After SIGTERM, checks still running this long are abandoned and govwatch exits anyway.
+    pub stop_timeout: Duration,
 }
 
 impl Config {
@@ -325,6 +346,49 @@ impl Validator<'_> {
             terms: t.terms.unwrap_or_default(),
         };
 
+        let log = Log {
+            level: match raw.log.and_then(|l| l.level) {
+                Some(l) => match l.get_ref().trim().to_ascii_lowercase().as_str() {
+                    "error" => tracing::Level::ERROR,
+                    "warn" => tracing::Level::WARN,
+                    "info" => tracing::Level::INFO,
+                    "debug" => tracing::Level::DEBUG,
+                    "trace" => tracing::Level::TRACE,
+                    other => {
+                        return self.err(
+                            "log.level",
+                            l.span(),
+                            format!("`{other}` is not a level; use error, warn, info, debug or trace"),
+                        );
+                    }
+                },
+                None => tracing::Level::INFO,
+            },
+        };
+
+        let http = Http {
+            listen: match raw.http.and_then(|h| h.listen) {
+                Some(a) => Some(a.get_ref().trim().parse().or_else(|e| {
+                    self.err(
+                        "http.listen",
+                        a.span(),
+                        format!(
+                            "`{}` is not an address and port ({e}); write for example \"127.0.0.1:9184\"",
+                            a.get_ref()
+                        ),
+                    )
+                })?),
+                None => None,
+            },
+        };
+
+        let daemon = Daemon {
+            stop_timeout: match raw.daemon.and_then(|d| d.stop_timeout) {
+                Some(t) => self.duration("daemon.stop_timeout", &t)?,
+                None => Duration::from_secs(30),
+            },
+        };
+
         let mut watches: Vec<Watch> = Vec::new();
         for (i, w) in raw.watch.into_iter().enumerate() {
             let key = |k: &str| format!("watch[{i}].{k}");
@@ -377,6 +441,9 @@ impl Validator<'_> {
             fetch,
             corpus,
             topics,
+            log,
+            http,
+            daemon,
             watches,
         })
     }
@@ -459,10 +526,52 @@ mod tests {
     }
 
     #[test]
+    fn bad_log_level_names_key_and_line() {
+        let e = parse("[log]\nlevel = \"loud\"\n").unwrap_err().to_string();
+        assert!(
+            e.contains("t.toml:2") && e.contains("log.level") && e.contains("loud"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn bad_listen_address_names_key_and_line() {
+        let e = parse("[log]\nlevel = \"debug\"\n\n[http]\nlisten = \"localhost\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("t.toml:5") && e.contains("http.listen"), "{e}");
+    }
+
+    #[test]
+    fn unknown_http_key_is_rejected() {
+        let e = parse("[http]\nport = 9184\n").unwrap_err().to_string();
+        assert!(e.contains("t.toml:2") && e.contains("port"), "{e}");
+    }
+
+    #[test]
+    fn bad_stop_timeout_names_key_and_line() {
+        let e = parse("[daemon]\nstop_timeout = \"later\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("t.toml:2") && e.contains("daemon.stop_timeout"), "{e}");
+    }
+
+    #[test]
+    fn service_defaults() {
+        let c = parse("").unwrap();
+        assert_eq!(c.log.level, tracing::Level::INFO);
+        assert_eq!(c.http.listen, None);
+        assert_eq!(c.daemon.stop_timeout, Duration::from_secs(30));
+    }
+
+    #[test]
     fn example_config_is_valid() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/govwatch.example.toml");
         let c = Config::load(&path).unwrap();
         assert!(!c.watches.is_empty());
         assert!(c.email.is_some());
+        assert_eq!(c.log.level, tracing::Level::INFO);
+        assert_eq!(c.http.listen, Some("127.0.0.1:9184".parse().unwrap()));
+        assert_eq!(c.daemon.stop_timeout, Duration::from_secs(30));
     }
 }

@@ -14,6 +14,9 @@ pub struct RawConfig {
     pub fetch: Option<RawFetch>,
     pub corpus: Option<RawCorpus>,
     pub topics: Option<RawTopics>,
+    pub log: Option<RawLog>,
+    pub http: Option<RawHttp>,
+    pub daemon: Option<RawDaemon>,
     #[serde(default)]
     pub watch: Vec<RawWatch>,
 }
@@ -67,4 +70,22 @@ pub struct RawWatch {
     pub every: Option<Spanned<String>>,
     pub max_documents: Option<Spanned<u32>>,
     pub topics: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLog {
+    pub level: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHttp {
+    pub listen: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDaemon {
+    pub stop_timeout: Option<Spanned<String>>,
 }

@@ -1,18 +1,128 @@
-//! The daemon: one scheduler loop that runs a pass over what is due on every tick, mails what
-//! it found, and stops cleanly on SIGTERM or SIGINT (running checks finish, none start).
+//! The daemon: one scheduler loop that runs a pass over what is due on every tick and mails what
+//! it found, and its lifecycle under systemd: READY/STATUS/WATCHDOG/STOPPING notifications,
+//! config reload on SIGHUP, a bounded stop on SIGTERM or SIGINT, and `/metrics` + `/healthz`.
 
-use std::time::Duration;
+pub mod http;
+pub mod sd_notify;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::time::{MissedTickBehavior, interval};
 use tracing::{error, info, warn};
 
+use crate::config::Config;
+use crate::fetch::Fetcher;
 use crate::notify::{self, NotifyError, Sent};
-use crate::pipeline::{Context, Selection, StopFlag, run_pass};
+use crate::pipeline::{Context, PassReport, Selection, StopFlag, run_pass, with_store};
+use crate::store::Store;
+use crate::{logging, metrics};
+use sd_notify::Notifier;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("cannot listen on {addr} (`http.listen`): {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// How often the loop proves it is alive, even in the middle of a long pass.
+const HEARTBEAT: Duration = Duration::from_secs(1);
+/// A loop silent for this long is wedged: the watchdog stops pinging and /healthz says 503.
+const LOOP_STALE: Duration = Duration::from_secs(10);
+/// The database must answer a one-row query within this to count as healthy.
+const DB_ANSWER: Duration = Duration::from_secs(5);
+/// Mail that failed is retried after passes that checked something, and otherwise at this
+/// pace, so a mail server that is down is not hammered every tick.
+const MAIL_RETRY: Duration = Duration::from_secs(300);
+
+/// What the loop shares with the watchdog task and the HTTP endpoints.
+pub struct State {
+    config: Mutex<Arc<Config>>,
+    store: Arc<Mutex<Store>>,
+    started: Instant,
+    /// Milliseconds after `started` of the loop's last sign of life.
+    heartbeat_ms: AtomicU64,
+    /// Unix seconds at the end of the last pass; 0 before the first.
+    last_pass_unix: AtomicU64,
+    last_pass: Mutex<Option<String>>,
+}
+
+impl State {
+    fn new(ctx: &Context) -> State {
+        State {
+            config: Mutex::new(ctx.config.clone()),
+            store: ctx.store.clone(),
+            started: Instant::now(),
+            heartbeat_ms: AtomicU64::new(0),
+            last_pass_unix: AtomicU64::new(0),
+            last_pass: Mutex::new(None),
+        }
+    }
+
+    fn beat(&self) {
+        let ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.heartbeat_ms.store(ms, Ordering::Relaxed);
+    }
+
+    pub fn config(&self) -> Arc<Config> {
+        self.config.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn last_pass_unix(&self) -> Option<u64> {
+        Some(self.last_pass_unix.load(Ordering::Relaxed)).filter(|t| *t > 0)
+    }
+
+    fn pass_done(&self, report: &PassReport) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        self.last_pass_unix.store(now, Ordering::Relaxed);
+        let at = crate::timefmt::now();
+        let summary = format!("{at}: {} checked, {} failed", report.checked, report.failed);
+        *self.last_pass.lock().unwrap_or_else(|p| p.into_inner()) = Some(summary);
+    }
+
+    /// The number of events waiting to be mailed, if the loop is alive and the database answers;
+    /// otherwise why not. The watchdog pings and /healthz says 200 only on `Ok`.
+    pub async fn health(&self) -> Result<usize, String> {
+        let beat = Duration::from_millis(self.heartbeat_ms.load(Ordering::Relaxed));
+        let silent = self.started.elapsed().saturating_sub(beat);
+        if silent > LOOP_STALE {
+            return Err(format!("scheduler loop silent for {}s", silent.as_secs()));
+        }
+        match tokio::time::timeout(DB_ANSWER, with_store(&self.store, |s| s.probe())).await {
+            Ok(Ok(n)) => Ok(n),
+            Ok(Err(e)) => Err(format!("database: {e}")),
+            Err(_) => Err(format!("database did not answer within {}s", DB_ANSWER.as_secs())),
+        }
+    }
+
+    /// The one-line STATUS systemd shows: watches, last pass, pending mail.
+    async fn status(&self) -> String {
+        let watches = self.config().watches.len();
+        let last = self
+            .last_pass
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .unwrap_or_else(|| "none yet".into());
+        let pending = match self.health().await {
+            Ok(n) => format!("{n} events pending mail"),
+            Err(why) => format!("unhealthy: {why}"),
+        };
+        format!("{watches} watches; last pass {last}; {pending}")
+    }
+}
 
 /// How often the loop looks for due work: often enough for the shortest `every`, at most 30 s.
-fn tick_period(ctx: &Context) -> Duration {
-    let shortest = ctx
-        .config
+fn tick_period(config: &Config) -> Duration {
+    let shortest = config
         .watches
         .iter()
         .map(|w| w.every)
@@ -21,82 +131,281 @@ fn tick_period(ctx: &Context) -> Duration {
     (shortest / 2).clamp(Duration::from_secs(1), Duration::from_secs(30))
 }
 
-/// Runs until a stop signal; returns once in-flight work is done.
-pub async fn run(ctx: Context) {
-    spawn_signal_listener(ctx.stop.clone());
-    let mut ticks = interval(tick_period(&ctx));
+fn ticker(config: &Config) -> tokio::time::Interval {
+    let mut ticks = interval(tick_period(config));
     // After a long pass, run the next one at once rather than a burst of catch-up passes.
     ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    ticks
+}
+
+/// Runs until a stop signal; returns once in-flight work is done or abandoned.
+pub async fn run(mut ctx: Context) -> Result<(), DaemonError> {
+    let notifier = Arc::new(Notifier::from_env());
+    let state = Arc::new(State::new(&ctx));
+    state.beat();
+    logging::apply_config(&ctx.config.log);
+    if let Some(addr) = ctx.config.http.listen {
+        http::serve(addr, state.clone()).await?;
+    }
+    let reload = Arc::new(tokio::sync::Notify::new());
+    spawn_signal_listener(ctx.stop.clone(), reload.clone());
+
+    let mut ticks = ticker(&ctx.config);
+    let mut beat = interval(HEARTBEAT);
+    beat.set_missed_tick_behavior(MissedTickBehavior::Skip);
     info!(watches = ctx.config.watches.len(), tick = ?ticks.period(), "govwatch running");
-    // Mail that failed is retried after passes that checked something, and otherwise at this
-    // pace, so a mail server that is down is not hammered every tick.
+    // The config is loaded and the database open and migrated: that is ready.
+    notifier.ready(&state.status().await);
+    // Only after READY: systemd ignores pings before it, and a ping first would read as
+    // "alive" to anything listening before the service is.
+    if let Some(period) = sd_notify::watchdog_period() {
+        spawn_watchdog(period, state.clone(), notifier.clone());
+    }
+
+    // Set once a stop is requested: resolves `stop_timeout` later, and then work is abandoned.
+    let stop = ctx.stop.clone();
+    let stop_timeout = ctx.config.daemon.stop_timeout;
+    let give_up = async move {
+        stop.stopped().await;
+        tokio::time::sleep(stop_timeout).await;
+    };
+    tokio::pin!(give_up);
+
     let mut mail_retry_at = tokio::time::Instant::now();
-    loop {
+    'run: loop {
         tokio::select! {
             _ = ticks.tick() => {}
+            _ = beat.tick() => { state.beat(); continue; }
+            _ = reload.notified() => {
+                notifier.reloading();
+                if reload_config(&mut ctx, &state) {
+                    ticks = ticker(&ctx.config);
+                }
+                notifier.ready(&state.status().await);
+                continue;
+            }
             _ = ctx.stop.stopped() => break,
         }
-        let checked = match run_pass(&ctx, &Selection::default()).await {
-            Ok(report) => report.checked > 0,
-            // The database is what failed; the next tick tries again rather than dying, so a
-            // full disk that is freed later heals by itself.
-            Err(e) => {
-                error!(error = %e, "pass failed");
-                false
+
+        let work = async {
+            let checked = match run_pass(&ctx, &Selection::default()).await {
+                Ok(report) => {
+                    state.pass_done(&report);
+                    report.checked > 0
+                }
+                // The database is what failed; the next tick tries again rather than dying, so
+                // a full disk that is freed later heals by itself.
+                Err(e) => {
+                    error!(error = %e, "pass failed");
+                    false
+                }
+            };
+            if (checked || tokio::time::Instant::now() >= mail_retry_at) && !mail(&ctx).await {
+                mail_retry_at = tokio::time::Instant::now() + MAIL_RETRY;
             }
         };
-        if (checked || tokio::time::Instant::now() >= mail_retry_at) && !mail(&ctx).await {
-            mail_retry_at = tokio::time::Instant::now() + MAIL_RETRY;
+        if drive(work, &mut beat, &state, give_up.as_mut()).await.is_none() {
+            warn!(
+                stop_timeout = ?stop_timeout,
+                "checks still running at the stop timeout are abandoned; nothing of them was committed"
+            );
+            break 'run;
         }
+        notifier.status(&state.status().await);
         if ctx.stop.is_stopped() {
             break;
         }
     }
-    info!("govwatch stopped");
+    notifier.stopping();
+    // Every committed check and sent mail is already in the database (one transaction each);
+    // what is left to say is what stays pending for the next start.
+    let pending = tokio::time::timeout(
+        Duration::from_secs(2),
+        with_store(&ctx.store, |s| s.pending_count()),
+    )
+    .await;
+    match pending {
+        Ok(Ok(n)) => info!(mail_pending = n, "govwatch stopped"),
+        _ => info!("govwatch stopped"),
+    }
+    Ok(())
 }
 
-const MAIL_RETRY: Duration = Duration::from_secs(300);
+/// Polls `work` to completion while keeping the heartbeat going; `None` if `give_up` resolved
+/// first (the work future is dropped, which aborts its checks between awaits).
+async fn drive<F: Future<Output = ()>>(
+    work: F,
+    beat: &mut tokio::time::Interval,
+    state: &State,
+    mut give_up: std::pin::Pin<&mut impl Future<Output = ()>>,
+) -> Option<()> {
+    tokio::pin!(work);
+    loop {
+        tokio::select! {
+            () = &mut work => return Some(()),
+            _ = beat.tick() => state.beat(),
+            () = &mut give_up => return None,
+        }
+    }
+}
+
+/// Re-reads the config file after SIGHUP. Watches added, removed or changed take effect from
+/// the next pass; their history stays in the database. An invalid file changes nothing.
+/// True if the new config is in force.
+fn reload_config(ctx: &mut Context, state: &State) -> bool {
+    let old = ctx.config.clone();
+    let mut new = match Config::load(&old.source) {
+        Ok(c) => c,
+        Err(e) => {
+            error!(error = %e, "config not reloaded; the running config stays in force");
+            return false;
+        }
+    };
+    if new.storage.path != old.storage.path {
+        warn!(
+            running = %old.storage.path.display(),
+            configured = %new.storage.path.display(),
+            "storage.path changed; the database cannot change on reload, restart govwatch to use the new one"
+        );
+        new.storage = old.storage.clone();
+    }
+    if new.http.listen != old.http.listen {
+        warn!(
+            running = ?old.http.listen,
+            configured = ?new.http.listen,
+            "http.listen changed; it takes effect on restart"
+        );
+        new.http = old.http.clone();
+    }
+    // The fetch settings may have changed; a fresh client costs little (no state lives in it).
+    let fetcher = match Fetcher::new(&new.fetch) {
+        Ok(f) => f,
+        Err(e) => {
+            error!(error = %e, "config not reloaded; the running config stays in force");
+            return false;
+        }
+    };
+    let names = |c: &Config| c.watches.iter().map(|w| w.name.clone()).collect::<Vec<_>>();
+    let (old_names, new_names) = (names(&old), names(&new));
+    let added: Vec<_> = new_names.iter().filter(|n| !old_names.contains(n)).collect();
+    let removed: Vec<_> = old_names.iter().filter(|n| !new_names.contains(n)).collect();
+    let changed: Vec<_> = new
+        .watches
+        .iter()
+        .filter(|w| {
+            old.watches.iter().any(|o| {
+                o.name == w.name
+                    && (o.url != w.url
+                        || o.kind != w.kind
+                        || o.every != w.every
+                        || o.max_documents != w.max_documents)
+            })
+        })
+        .map(|w| w.name.clone())
+        .collect();
+    logging::apply_config(&new.log);
+    info!(
+        watches = new.watches.len(),
+        ?added,
+        ?removed,
+        ?changed,
+        "config reloaded"
+    );
+    let new = Arc::new(new);
+    ctx.config = new.clone();
+    ctx.fetcher = fetcher;
+    *state.config.lock().unwrap_or_else(|p| p.into_inner()) = new;
+    true
+}
+
+/// Pings the systemd watchdog every half period, but only while [`State::health`] is good: a
+/// wedged loop or a database that does not answer gets the service restarted.
+fn spawn_watchdog(period: Duration, state: Arc<State>, notifier: Arc<Notifier>) {
+    tokio::spawn(async move {
+        let mut every = interval(period / 2);
+        every.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            match state.health().await {
+                Ok(_) => notifier.watchdog(),
+                Err(why) => warn!(reason = %why, "not pinging the watchdog"),
+            }
+        }
+    });
+}
 
 /// Sends what is pending; a failure is logged and the events stay pending. False on failure.
 pub async fn mail(ctx: &Context) -> bool {
     match notify::send_pending(&ctx.store, &ctx.config).await {
         Ok(Sent::Nothing) | Err(NotifyError::NotConfigured) => true,
         Ok(Sent::Message { events, .. }) => {
+            metrics::mail_sent();
             info!(events, "mail sent");
             true
         }
         Err(e) => {
+            metrics::mail_failed();
             warn!(error = %e, "mail not sent; it stays pending");
             false
         }
     }
 }
 
-fn spawn_signal_listener(stop: StopFlag) {
+fn spawn_signal_listener(stop: StopFlag, reload: Arc<tokio::sync::Notify>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        // Registered before READY=1, so a SIGHUP right after start is never the default
+        // action (which would kill the process).
+        match signal(SignalKind::hangup()) {
+            Ok(mut hup) => {
+                tokio::spawn(async move {
+                    while hup.recv().await.is_some() {
+                        info!("SIGHUP: reloading the config");
+                        // notify_one keeps one permit: signals during a pass coalesce into one
+                        // reload after it.
+                        reload.notify_one();
+                    }
+                });
+            }
+            Err(e) => warn!(error = %e, "cannot listen for SIGHUP; reload needs a restart"),
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = reload;
+    // Also registered now rather than inside the task, for the same reason.
+    let stopping = stop_signal();
     tokio::spawn(async move {
-        wait_for_signal().await;
+        stopping.await;
         info!("stop requested; finishing running checks");
         stop.stop();
     });
 }
 
+/// A future resolving at SIGTERM or SIGINT, with its handlers installed before it returns.
 #[cfg(unix)]
-async fn wait_for_signal() {
+fn stop_signal() -> impl Future<Output = ()> + Send + 'static {
     use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    async move {
+        match (term, int) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
             }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
         }
     }
 }
 
 #[cfg(not(unix))]
-async fn wait_for_signal() {
-    let _ = tokio::signal::ctrl_c().await;
+fn stop_signal() -> impl Future<Output = ()> + Send + 'static {
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

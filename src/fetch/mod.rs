@@ -34,6 +34,23 @@ pub enum FetchError {
     Other(String),
 }
 
+impl FetchError {
+    /// A short fixed name for the kind of failure, for metrics labels.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            FetchError::Timeout(_) => "timeout",
+            FetchError::Connect(_) => "connect",
+            FetchError::Status { .. } => "status",
+            FetchError::TooLarge(_) => "too_large",
+            FetchError::Redirects => "redirects",
+            FetchError::Body(_) => "body",
+            FetchError::ContentType(_) => "content_type",
+            FetchError::Blocked(_) => "blocked",
+            FetchError::Other(_) => "request",
+        }
+    }
+}
+
 /// Validators from the previous good fetch, sent so an unchanged page costs a 304.
 #[derive(Debug, Clone, Default)]
 pub struct Validators {

@@ -162,6 +162,30 @@ impl Store {
         self.events_where("WHERE e.notified_at IS NULL AND e.relevant = 1 ORDER BY e.significance DESC, e.id")
     }
 
+    /// How many events are not yet mailed: a cheap query, asked by the watchdog and `/metrics`.
+    pub fn pending_count(&self) -> Result<usize> {
+        let n: i64 =
+            self.conn
+                .query_row("SELECT count(*) FROM events WHERE notified_at IS NULL", [], |r| {
+                    r.get(0)
+                })?;
+        Ok(n as usize)
+    }
+
+    /// [`Store::pending_count`] inside a write transaction that is rolled back: the health probe.
+    /// govwatch is a writer, so a database another process keeps write-locked (a stuck backup,
+    /// a forgotten sqlite3 shell) counts as not answering, although it can still be read.
+    pub fn probe(&mut self) -> Result<usize> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let n: i64 = tx.query_row("SELECT count(*) FROM events WHERE notified_at IS NULL", [], |r| {
+            r.get(0)
+        })?;
+        tx.rollback()?;
+        Ok(n as usize)
+    }
+
     /// Marks events as mailed, after the server accepted the message.
     pub fn mark_notified(&mut self, ids: &[i64], message_id: &str) -> Result<()> {
         let now = crate::timefmt::now();

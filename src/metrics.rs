@@ -1,0 +1,263 @@
+//! Process-wide counters for `/metrics`: checks by outcome, failures by reason, events by kind,
+//! mail, and a fetch-latency histogram, rendered in the Prometheus text format.
+//!
+//! They are plain atomics in a static, so the pipeline and the mailer bump them with one call and
+//! no handle to thread through; they count since the process started, which is what Prometheus
+//! counters mean (a restart shows as a reset, which `rate()` handles).
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+/// Outcomes of a check, as labelled in `govwatch_checks_total{outcome=...}`.
+pub const OUTCOMES: [&str; 6] = ["baseline", "unchanged", "changed", "found", "indexed", "failed"];
+/// Why a check failed, as labelled in `govwatch_check_failures_total{reason=...}`.
+pub const REASONS: [&str; 11] = [
+    "timeout",
+    "connect",
+    "status",
+    "too_large",
+    "redirects",
+    "body",
+    "content_type",
+    "blocked",
+    "request",
+    "bad_url",
+    "extract",
+];
+/// Event kinds, as labelled in `govwatch_events_total{kind=...}`.
+pub const EVENT_KINDS: [&str; 4] = ["changed", "new", "duplicate", "republication"];
+/// Upper bounds of the fetch-latency buckets, in seconds: a fast site, a slow one, a timeout.
+pub const LATENCY_BUCKETS: [f64; 10] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
+
+struct Metrics {
+    checks: [AtomicU64; OUTCOMES.len()],
+    failures: [AtomicU64; REASONS.len()],
+    events: [AtomicU64; EVENT_KINDS.len()],
+    passes: AtomicU64,
+    mails_sent: AtomicU64,
+    mail_failures: AtomicU64,
+    /// Cumulative counts are computed when rendering; each slot counts its own bucket only.
+    latency: [AtomicU64; LATENCY_BUCKETS.len() + 1],
+    latency_sum_micros: AtomicU64,
+}
+
+#[allow(clippy::declare_interior_mutable_const)] // used only to initialise the arrays below
+const ZERO: AtomicU64 = AtomicU64::new(0);
+
+static METRICS: Metrics = Metrics {
+    checks: [ZERO; OUTCOMES.len()],
+    failures: [ZERO; REASONS.len()],
+    events: [ZERO; EVENT_KINDS.len()],
+    passes: ZERO,
+    mails_sent: ZERO,
+    mail_failures: ZERO,
+    latency: [ZERO; LATENCY_BUCKETS.len() + 1],
+    latency_sum_micros: ZERO,
+};
+
+fn bump(names: &[&str], counters: &[AtomicU64], name: &str) {
+    // An unknown label is a programming error; counting it nowhere beats panicking a check.
+    if let Some(i) = names.iter().position(|n| *n == name) {
+        counters[i].fetch_add(1, Relaxed);
+    }
+}
+
+/// One finished check, by outcome (one of [`OUTCOMES`]).
+pub fn check(outcome: &str) {
+    bump(&OUTCOMES, &METRICS.checks, outcome);
+}
+
+/// One failed check, by reason (one of [`REASONS`]); also counts it as a `failed` check.
+pub fn failure(reason: &str) {
+    check("failed");
+    bump(&REASONS, &METRICS.failures, reason);
+}
+
+/// One event recorded (one of [`EVENT_KINDS`]).
+pub fn event(kind: &str) {
+    bump(&EVENT_KINDS, &METRICS.events, kind);
+}
+
+pub fn pass() {
+    METRICS.passes.fetch_add(1, Relaxed);
+}
+
+/// A digest accepted by the server (or written to the outbox), carrying this many events.
+pub fn mail_sent() {
+    METRICS.mails_sent.fetch_add(1, Relaxed);
+}
+
+pub fn mail_failed() {
+    METRICS.mail_failures.fetch_add(1, Relaxed);
+}
+
+/// How long one fetch took, answered or not.
+pub fn fetch_latency(d: Duration) {
+    let secs = d.as_secs_f64();
+    let slot = LATENCY_BUCKETS
+        .iter()
+        .position(|b| secs <= *b)
+        .unwrap_or(LATENCY_BUCKETS.len());
+    METRICS.latency[slot].fetch_add(1, Relaxed);
+    METRICS
+        .latency_sum_micros
+        .fetch_add(u64::try_from(d.as_micros()).unwrap_or(u64::MAX), Relaxed);
+}
+
+/// Figures that live outside the counters, read when `/metrics` is asked for.
+#[derive(Debug, Clone, Default)]
+pub struct Gauges {
+    pub watches: usize,
+    /// Events recorded but not yet mailed.
+    pub mail_pending: usize,
+    /// Unix time of the end of the last pass, if one has run.
+    pub last_pass_unix: Option<u64>,
+    /// Whether the scheduler loop and the database answer (what `/healthz` says).
+    pub healthy: bool,
+}
+
+/// Everything, in the Prometheus text exposition format (version 0.0.4).
+pub fn render(g: &Gauges) -> String {
+    let mut out = String::new();
+    // A family's HELP and TYPE lines, then its samples, contiguous as the format requires.
+    let mut family = |name: &str, kind: &str, help: &str, samples: Vec<(String, String)>| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        for (suffix, value) in samples {
+            let _ = writeln!(out, "{name}{suffix} {value}");
+        }
+    };
+    let labelled = |label: &str, names: &[&str], counters: &[AtomicU64]| {
+        names
+            .iter()
+            .zip(counters)
+            .map(|(n, c)| (format!("{{{label}=\"{n}\"}}"), c.load(Relaxed).to_string()))
+            .collect::<Vec<_>>()
+    };
+    let single = |v: String| vec![(String::new(), v)];
+
+    family(
+        "govwatch_checks_total",
+        "counter",
+        "Checks finished, by outcome.",
+        labelled("outcome", &OUTCOMES, &METRICS.checks),
+    );
+    family(
+        "govwatch_check_failures_total",
+        "counter",
+        "Failed checks, by reason.",
+        labelled("reason", &REASONS, &METRICS.failures),
+    );
+    family(
+        "govwatch_events_total",
+        "counter",
+        "Events recorded, by kind.",
+        labelled("kind", &EVENT_KINDS, &METRICS.events),
+    );
+    family(
+        "govwatch_passes_total",
+        "counter",
+        "Scheduler passes run.",
+        single(METRICS.passes.load(Relaxed).to_string()),
+    );
+    family(
+        "govwatch_mails_sent_total",
+        "counter",
+        "Digests sent or written to the outbox.",
+        single(METRICS.mails_sent.load(Relaxed).to_string()),
+    );
+    family(
+        "govwatch_mail_failures_total",
+        "counter",
+        "Attempts to send a digest that failed (its events stay pending).",
+        single(METRICS.mail_failures.load(Relaxed).to_string()),
+    );
+    family(
+        "govwatch_mail_pending",
+        "gauge",
+        "Events recorded and not yet mailed.",
+        single(g.mail_pending.to_string()),
+    );
+    family(
+        "govwatch_watches",
+        "gauge",
+        "Watches in the loaded config.",
+        single(g.watches.to_string()),
+    );
+    family(
+        "govwatch_last_pass_timestamp_seconds",
+        "gauge",
+        "Unix time the last pass finished (0: none yet).",
+        single(g.last_pass_unix.unwrap_or(0).to_string()),
+    );
+    family(
+        "govwatch_up",
+        "gauge",
+        "1 while the scheduler loop and the database answer.",
+        single(u8::from(g.healthy).to_string()),
+    );
+
+    let mut samples = Vec::new();
+    let mut cumulative = 0;
+    for (i, bound) in LATENCY_BUCKETS.iter().enumerate() {
+        cumulative += METRICS.latency[i].load(Relaxed);
+        samples.push((format!("_bucket{{le=\"{bound}\"}}"), cumulative.to_string()));
+    }
+    cumulative += METRICS.latency[LATENCY_BUCKETS.len()].load(Relaxed);
+    samples.push(("_bucket{le=\"+Inf\"}".into(), cumulative.to_string()));
+    let sum = METRICS.latency_sum_micros.load(Relaxed) as f64 / 1e6;
+    samples.push(("_sum".into(), sum.to_string()));
+    samples.push(("_count".into(), cumulative.to_string()));
+    family(
+        "govwatch_fetch_duration_seconds",
+        "histogram",
+        "Time to fetch a page, headers and body, answered or failed.",
+        samples,
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_is_cumulative_and_families_are_contiguous() {
+        fetch_latency(Duration::from_millis(30));
+        fetch_latency(Duration::from_secs(3));
+        fetch_latency(Duration::from_secs(120));
+        let text = render(&Gauges::default());
+        let get = |prefix: &str| -> u64 {
+            text.lines()
+                .find(|l| l.starts_with(prefix))
+                .unwrap_or_else(|| panic!("no {prefix} in\n{text}"))
+                .rsplit(' ')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap()
+        };
+        // Other tests in this process may fetch too, so compare relations, not totals.
+        let fast = get("govwatch_fetch_duration_seconds_bucket{le=\"0.05\"}");
+        let five = get("govwatch_fetch_duration_seconds_bucket{le=\"5\"}");
+        let inf = get("govwatch_fetch_duration_seconds_bucket{le=\"+Inf\"}");
+        assert!(fast >= 1 && five > fast && inf > five, "{text}");
+        assert_eq!(inf, get("govwatch_fetch_duration_seconds_count"));
+        // Every sample line comes after its family's TYPE line and before the next family's.
+        let mut current = String::new();
+        for l in text.lines() {
+            if let Some(rest) = l.strip_prefix("# TYPE ") {
+                current = rest.split(' ').next().unwrap().to_string();
+            } else if !l.starts_with('#') {
+                assert!(l.starts_with(&current), "{l} outside {current}");
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_labels_are_ignored_not_fatal() {
+        check("no-such-outcome");
+        failure("no-such-reason");
+        assert!(render(&Gauges::default()).contains("govwatch_checks_total{outcome=\"failed\"}"));
+    }
+}
