@@ -548,8 +548,10 @@ fn record(
             new_links: if announce { new_docs.len() } else { 0 },
         };
     } else if let Some(sig) = &signature {
-        let judged = previous.is_some() || doc.announce;
-        let candidates = if judged {
+        // The index is consulted to judge a newly listed document, and for the relevance of a
+        // listed document's new version; a page watched by name is relevant by definition.
+        let needs_candidates = doc.announce || (previous.is_some() && doc.role != DocRole::Page);
+        let candidates = if needs_candidates {
             store.corpus_candidates(sig, Some(doc.id))?
         } else {
             Vec::new()
