@@ -12,6 +12,7 @@ use crate::corpus_import::{self, FileResult};
 use crate::fetch::{FetchError, Fetcher};
 use crate::notify::{self, NotifyError, Sent};
 use crate::pipeline::{self, Context, PipelineError, Selection, StopFlag};
+use crate::polite::Hosts;
 use crate::store::{DocumentRow, ImportOutcome, Store, StoreError};
 use crate::{compare, daemon, decode, extract};
 
@@ -182,6 +183,7 @@ fn context(config_path: &Path) -> Result<Context> {
     let store = open_store(&config)?;
     Ok(Context {
         fetcher: Fetcher::new(&config.fetch)?,
+        hosts: Arc::new(Hosts::new(&config.fetch, store.hosts()?)),
         config: Arc::new(config),
         store: Arc::new(Mutex::new(store)),
         stop: StopFlag::default(),
@@ -193,17 +195,21 @@ async fn check(ctx: &Context, sel: Selection) -> Result<()> {
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
-        "checked {}: {} baseline, {} unchanged, {} changed, {} new documents, {} links discovered, {} failed",
+        "checked {}: {} baseline, {} unchanged, {} changed, {} new documents, {} links discovered, {} failed, {} deferred",
         report.checked,
         report.baseline,
         report.unchanged,
         report.changed,
         report.found,
         report.discovered,
-        report.failed
+        report.failed,
+        report.deferred
     )?;
     for (url, why) in &report.failures {
         writeln!(out, "  failed {url}: {why}")?;
+    }
+    for (url, why) in &report.deferrals {
+        writeln!(out, "  deferred {url}: {why}")?;
     }
     drop(out);
     match notify::send_pending(&ctx.store, &ctx.config).await {
@@ -241,11 +247,18 @@ fn config_check(config: &Config) -> Result<()> {
     println!("{} watches:", config.watches.len());
     for w in &config.watches {
         let extra = match w.kind {
-            WatchKind::Index => format!(", up to {} documents", w.max_documents),
+            WatchKind::Index | WatchKind::Feed | WatchKind::Sitemap => {
+                format!(", up to {} documents", w.max_documents)
+            }
             WatchKind::Page => String::new(),
         };
+        let extra = if w.robots {
+            extra
+        } else {
+            format!("{extra}, robots.txt not honoured")
+        };
         println!(
-            "  {:<28} {:<5} every {:<8} {}{extra}",
+            "  {:<28} {:<7} every {:<8} {}{extra}",
             w.name,
             w.kind.as_str(),
             humantime::format_duration(w.every).to_string(),

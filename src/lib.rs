@@ -35,6 +35,7 @@ pub mod logging;
 pub mod metrics;
 pub mod notify;
 pub mod pipeline;
+pub mod polite;
 pub mod store;
 pub mod template;
 pub mod timefmt;

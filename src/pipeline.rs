@@ -2,9 +2,11 @@
 //! everything due. Network work is async and concurrent; parsing and the database run on
 //! blocking threads with owned data.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+
+use std::time::Duration;
 
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -15,7 +17,9 @@ use crate::compare::corpus::{self, Verdict};
 use crate::compare::index::Signature;
 use crate::compare::{self, diff, relevance, statements};
 use crate::config::{Config, Watch, WatchKind};
-use crate::fetch::{Fetched, Fetcher, Page, Validators};
+use crate::discover::Listed;
+use crate::fetch::{FetchError, Fetched, Fetcher, Page, Validators, Want};
+use crate::polite::{Admission, HostUpdate, Hosts};
 use crate::store::{
     Candidate, CheckRecord, DocRole, DocumentRow, EventKind, NewCorpusEntry, NewEvent, NewSnapshot, Store,
     StoreError,
@@ -46,6 +50,8 @@ pub enum Outcome {
     Indexed { new_links: usize },
     /// The check failed; nothing was stored but the reason.
     Failed(String),
+    /// Not made: the host asked for a pause (Retry-After) that has not run out.
+    Deferred(String),
     /// Not started because govwatch is shutting down.
     Skipped,
 }
@@ -59,8 +65,10 @@ pub struct PassReport {
     pub changed: usize,
     pub found: usize,
     pub failed: usize,
+    pub deferred: usize,
     pub discovered: usize,
     pub failures: Vec<(String, String)>,
+    pub deferrals: Vec<(String, String)>,
 }
 
 impl PassReport {
@@ -77,6 +85,10 @@ impl PassReport {
             Outcome::Failed(why) => {
                 self.failed += 1;
                 self.failures.push((url.to_string(), why.clone()));
+            }
+            Outcome::Deferred(why) => {
+                self.deferred += 1;
+                self.deferrals.push((url.to_string(), why.clone()));
             }
             Outcome::Skipped => {}
         }
@@ -124,6 +136,8 @@ pub struct Selection {
 pub struct Context {
     pub config: Arc<Config>,
     pub fetcher: Fetcher,
+    /// Politeness state per origin; lives as long as the process, across passes.
+    pub hosts: Arc<Hosts>,
     pub store: Arc<Mutex<Store>>,
     pub stop: StopFlag,
 }
@@ -154,15 +168,31 @@ pub async fn run_pass(ctx: &Context, sel: &Selection) -> Result<PassReport, Pipe
         let all = sel.all;
         with_store(&ctx.store, move |s| due_documents(s, &watches, all)).await?
     };
-    let (indexes, docs): (Vec<_>, Vec<_>) = due.into_iter().partition(|(d, _)| d.role == DocRole::Index);
+    let (mut listings, mut queue): (Vec<_>, Vec<_>) =
+        due.into_iter().partition(|(d, _)| d.role == DocRole::Index);
 
     let mut report = PassReport::default();
-    let mut queue = docs;
-    for (doc, watch, outcome, new_docs) in run_checks(ctx, indexes).await? {
-        report.add(&doc.url, &outcome);
-        queue.extend(new_docs.into_iter().map(|d| (d, watch.clone())));
+    let mut queued: HashSet<i64> = queue.iter().map(|(d, _)| d.id).collect();
+    // Listings first, so the documents they newly list (or list with a later date) are checked
+    // in the same pass. A sitemap index names sitemaps, which are listings in turn; each URL
+    // comes back at most once, so this ends.
+    while !listings.is_empty() {
+        let mut next = Vec::new();
+        for (doc, watch, outcome, new_docs) in run_checks(ctx, std::mem::take(&mut listings)).await? {
+            report.add(&doc.url, &outcome);
+            for d in new_docs {
+                if d.role == DocRole::Index {
+                    next.push((d, watch.clone()));
+                } else if queued.insert(d.id) {
+                    queue.push((d, watch.clone()));
+                }
+            }
+        }
+        listings = next;
     }
-    for (doc, _, outcome, _) in run_checks(ctx, queue).await? {
+    let result = run_checks(ctx, queue).await;
+    save_host_updates(ctx).await?;
+    for (doc, _, outcome, _) in result? {
         report.add(&doc.url, &outcome);
     }
     metrics::pass();
@@ -174,6 +204,7 @@ pub async fn run_pass(ctx: &Context, sel: &Selection) -> Result<PassReport, Pipe
         found = report.found,
         discovered = report.discovered,
         failed = report.failed,
+        deferred = report.deferred,
         "pass finished"
     );
     Ok(report)
@@ -203,14 +234,17 @@ fn due_documents(
     let now = timefmt::now();
     let mut out = Vec::new();
     for w in watches {
-        let role = match w.kind {
-            WatchKind::Page => DocRole::Page,
-            WatchKind::Index => DocRole::Index,
+        let role = if w.kind.is_listing() {
+            DocRole::Index
+        } else {
+            DocRole::Page
         };
         store.ensure_watch_document(&w.name, w.url.as_str(), role)?;
         for d in store.documents_of(&[&w.name])? {
             let current = match d.role {
-                DocRole::Document => w.kind == WatchKind::Index,
+                DocRole::Document => w.kind.is_listing(),
+                // The sitemaps a sitemap index names are the watch's listings too.
+                DocRole::Index if w.kind == WatchKind::Sitemap => true,
                 r => r == role && d.url == w.url.as_str(),
             };
             let due = all || d.next_due_at.as_deref().is_none_or(|t| t <= now.as_str());
@@ -224,33 +258,41 @@ fn due_documents(
 
 type Checked = (DocumentRow, Watch, Outcome, Vec<DocumentRow>);
 
-/// Checks documents concurrently: at most `fetch.concurrency` at once, one at a time per host.
+/// Writes what was learnt about hosts (robots.txt, Retry-After) to the database.
+async fn save_host_updates(ctx: &Context) -> Result<(), StoreError> {
+    let updates = ctx.hosts.take_updates();
+    if updates.is_empty() {
+        return Ok(());
+    }
+    with_store(&ctx.store, move |s| {
+        for u in updates {
+            match u {
+                HostUpdate::Robots(row) => s.save_robots(&row)?,
+                HostUpdate::NotBefore { origin, until, reason } => s.save_not_before(&origin, &until, &reason)?,
+            }
+        }
+        Ok(())
+    })
+    .await
+}
+
+/// Checks documents concurrently: at most `fetch.concurrency` at once, and per origin as
+/// [`Hosts`] allows (by default one at a time, a second apart).
 async fn run_checks(ctx: &Context, docs: Vec<(DocumentRow, Watch)>) -> Result<Vec<Checked>, PipelineError> {
     let global = Arc::new(Semaphore::new(ctx.config.fetch.concurrency));
-    let mut hosts: HashMap<String, Arc<Semaphore>> = HashMap::new();
     let mut set = JoinSet::new();
     for (doc, watch) in docs {
-        let host = Url::parse(&doc.url)
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_string))
-            .unwrap_or_default();
-        let per_host = hosts
-            .entry(host)
-            .or_insert_with(|| Arc::new(Semaphore::new(1)))
-            .clone();
         let global = global.clone();
         let ctx = ctx.clone();
         let span = info_span!("check", watch = %watch.name, url = %doc.url);
         set.spawn(
             async move {
-                let _host = per_host.acquire_owned().await.expect("semaphore never closed");
-                let _slot = global.acquire_owned().await.expect("semaphore never closed");
                 if ctx.stop.is_stopped() {
                     return Ok((doc, watch, Step::Done(Outcome::Skipped, Vec::new())));
                 }
                 // Newly listed documents are judged after the pass's fetches, oldest first, so
                 // that of a paper and its republication found together the paper is the source.
-                let step = fetch_and_parse(&ctx, &doc, &watch).await?;
+                let step = fetch_and_parse(&ctx, &doc, &watch, &global).await?;
                 let step = match step {
                     Step::Parsed(parsed, next_due) if !doc.announce => {
                         let (outcome, new_docs) =
@@ -301,7 +343,8 @@ pub async fn check_document(
     doc: &DocumentRow,
     watch: &Watch,
 ) -> Result<(Outcome, Vec<DocumentRow>), PipelineError> {
-    match fetch_and_parse(ctx, doc, watch).await? {
+    let global = Semaphore::new(1);
+    match fetch_and_parse(ctx, doc, watch, &global).await? {
         Step::Done(outcome, new_docs) => Ok((outcome, new_docs)),
         Step::Parsed(parsed, next_due) => record_parsed(ctx, doc, watch, *parsed, next_due).await,
     }
@@ -315,29 +358,62 @@ enum Step {
     Parsed(Box<Parsed>, String),
 }
 
-/// The first half of a check: fetch, decode, extract. Failures are recorded here.
-async fn fetch_and_parse(ctx: &Context, doc: &DocumentRow, watch: &Watch) -> Result<Step, PipelineError> {
-    let next_due = timefmt::after(watch.every);
+/// The first half of a check: wait for the host, fetch, decode, extract. Failures are recorded
+/// here.
+async fn fetch_and_parse(
+    ctx: &Context,
+    doc: &DocumentRow,
+    watch: &Watch,
+    global: &Semaphore,
+) -> Result<Step, PipelineError> {
     let url = match Url::parse(&doc.url) {
         Ok(u) => u,
         Err(e) => {
-            return Ok(Step::Done(
-                fail(ctx, doc, "bad_url", format!("bad URL: {e}"), next_due).await?,
-                Vec::new(),
-            ));
+            let outcome = fail(ctx, doc, watch, "bad_url", format!("bad URL: {e}"), None).await?;
+            return Ok(Step::Done(outcome, Vec::new()));
         }
     };
+    let admission = tokio::select! {
+        a = ctx.hosts.admit(&ctx.fetcher, &url, watch.robots) => a,
+        () = ctx.stop.stopped() => return Ok(Step::Done(Outcome::Skipped, Vec::new())),
+    };
+    let _host = match admission {
+        Admission::Go(permit) => permit,
+        Admission::Denied(why) => {
+            let outcome = fail(ctx, doc, watch, "robots", why, None).await?;
+            return Ok(Step::Done(outcome, Vec::new()));
+        }
+        Admission::Deferred { until, why } => {
+            info!(outcome = "deferred", reason = %why, "host asked for a pause; not checked");
+            metrics::check("deferred");
+            let (id, reason) = (doc.id, why.clone());
+            with_store(&ctx.store, move |s| s.defer(id, &until, &reason)).await?;
+            return Ok(Step::Done(Outcome::Deferred(why), Vec::new()));
+        }
+    };
+    let _slot = global.acquire().await.expect("semaphore never closed");
+    if ctx.stop.is_stopped() {
+        return Ok(Step::Done(Outcome::Skipped, Vec::new()));
+    }
     let validators = Validators {
         etag: doc.etag.clone(),
         last_modified: doc.last_modified.clone(),
     };
+    let want = if doc.role == DocRole::Index {
+        Want::Listing
+    } else {
+        Want::Page
+    };
     let started = std::time::Instant::now();
-    let fetched = ctx.fetcher.get(&url, &validators).await;
+    let fetched = ctx.fetcher.get(&url, &validators, want).await;
     metrics::fetch_latency(started.elapsed());
+    drop(_host);
     let page = match fetched {
         Ok(Fetched::Page(p)) => p,
         Ok(Fetched::NotModified) => {
+            // A 304 costs no extraction and no comparison: only the schedule moves.
             let id = doc.id;
+            let next_due = timefmt::after(interval(&ctx.config, doc, watch, None));
             with_store(&ctx.store, move |s| {
                 s.commit_check(CheckRecord {
                     document_id: id,
@@ -356,10 +432,16 @@ async fn fetch_and_parse(ctx: &Context, doc: &DocumentRow, watch: &Watch) -> Res
             return Ok(Step::Done(Outcome::Unchanged, Vec::new()));
         }
         Err(e) => {
-            return Ok(Step::Done(
-                fail(ctx, doc, e.kind(), e.to_string(), next_due).await?,
-                Vec::new(),
-            ));
+            let mut retry = None;
+            if let FetchError::Status {
+                status, retry_after, ..
+            } = &e
+            {
+                ctx.hosts.after_status(&url, *status, *retry_after);
+                retry = *retry_after;
+            }
+            let outcome = fail(ctx, doc, watch, e.kind(), e.to_string(), retry).await?;
+            return Ok(Step::Done(outcome, Vec::new()));
         }
     };
 
@@ -369,12 +451,45 @@ async fn fetch_and_parse(ctx: &Context, doc: &DocumentRow, watch: &Watch) -> Res
         .await
         .expect("parse task panicked");
     match parsed {
-        Ok(p) => Ok(Step::Parsed(Box::new(p), next_due)),
+        Ok(p) => {
+            let next_due = timefmt::after(interval(&ctx.config, doc, watch, p.published.as_deref()));
+            Ok(Step::Parsed(Box::new(p), next_due))
+        }
         Err(why) => Ok(Step::Done(
-            fail(ctx, doc, "extract", why, next_due).await?,
+            fail(ctx, doc, watch, "extract", why, None).await?,
             Vec::new(),
         )),
     }
+}
+
+/// How long until `doc` is due again after a good check. A watch's own page or listing follows
+/// the watch's `every`; a document found on a listing follows `[schedule] recheck` by its age,
+/// counted from its publication date when the page gives one, else from when it was found.
+fn interval(config: &Config, doc: &DocumentRow, watch: &Watch, published: Option<&str>) -> Duration {
+    if doc.role != DocRole::Document {
+        return watch.every;
+    }
+    let born = published
+        .and_then(|p| {
+            let date = time::Date::parse(p.get(..10)?, time::macros::format_description!("[year]-[month]-[day]")).ok()?;
+            Some(date.midnight().assume_utc())
+        })
+        .or_else(|| timefmt::parse(&doc.discovered_at));
+    let age = born.map_or(Duration::ZERO, |b| {
+        (time::OffsetDateTime::now_utc() - b).try_into().unwrap_or(Duration::ZERO)
+    });
+    config.schedule.recheck_every(age)
+}
+
+/// When a document that has failed `failures` times in a row is tried again: its interval
+/// doubled per failure after the first, capped at `[fetch] max_backoff` (but never sooner than
+/// the interval), with up to a quarter added at random so that many documents failing together
+/// (a site down) do not all come back in the same second. A server's Retry-After wins if later.
+fn backoff(every: Duration, failures: i64, max: Duration, retry_after: Option<Duration>) -> Duration {
+    let doublings = failures.saturating_sub(1).clamp(0, 20) as u32;
+    let base = every.saturating_mul(1 << doublings).min(max.max(every));
+    let jittered = base + base.mul_f64(fastrand::f64() * 0.25);
+    retry_after.map_or(jittered, |r| jittered.max(r))
 }
 
 /// Compares and stores a parsed page: the second half of a check.
@@ -396,7 +511,7 @@ async fn record_parsed(
         Outcome::Changed { event } => info!(outcome = "changed", alert = event, "new version"),
         Outcome::Found(kind) => info!(outcome = kind.as_str(), "new document"),
         Outcome::Indexed { new_links } => info!(outcome = "indexed", new_links, "index checked"),
-        Outcome::Failed(_) | Outcome::Skipped => {}
+        Outcome::Failed(_) | Outcome::Deferred(_) | Outcome::Skipped => {}
     }
     count(&outcome);
     Ok((outcome, new_docs))
@@ -418,21 +533,36 @@ fn count(outcome: &Outcome) {
             metrics::event(kind.as_str());
         }
         Outcome::Indexed { .. } => metrics::check("indexed"),
-        Outcome::Failed(_) | Outcome::Skipped => {}
+        Outcome::Failed(_) | Outcome::Deferred(_) | Outcome::Skipped => {}
     }
 }
 
-/// Records a failed check; `reason` is its kind for metrics, `why` the message for people.
+/// Records a failed check; `reason` is its kind for metrics, `why` the message for people. The
+/// document is due again after [`backoff`].
 async fn fail(
     ctx: &Context,
     doc: &DocumentRow,
+    watch: &Watch,
     reason: &'static str,
     why: String,
-    next_due: String,
+    retry_after: Option<Duration>,
 ) -> Result<Outcome, StoreError> {
-    warn!(outcome = "failed", reason = %why, failures = doc.failures + 1, "check failed");
+    let failures = doc.failures + 1;
+    let wait = backoff(
+        interval(&ctx.config, doc, watch, None),
+        failures,
+        ctx.config.fetch.max_backoff,
+        retry_after,
+    );
+    warn!(
+        outcome = "failed",
+        reason = %why,
+        failures,
+        retry_in = %humantime::format_duration(Duration::from_secs(wait.as_secs())),
+        "check failed"
+    );
     metrics::failure(reason);
-    let (id, reason) = (doc.id, why.clone());
+    let (id, reason, next_due) = (doc.id, why.clone(), timefmt::after(wait));
     with_store(&ctx.store, move |s| s.record_failure(id, &reason, &next_due)).await?;
     Ok(Outcome::Failed(why))
 }
@@ -447,11 +577,33 @@ struct Parsed {
     published: Option<String>,
     lang: Option<String>,
     canonical: Option<String>,
-    /// Index pages: the document links they list.
-    links: Vec<Url>,
+    /// Listings: the documents (and child sitemaps) they list.
+    links: Vec<Listed>,
 }
 
 fn parse_page(page: Page, doc: &DocumentRow, watch: &Watch) -> Result<Parsed, String> {
+    let listing = doc.role == DocRole::Index;
+    let limit = watch.max_documents;
+    // Feeds and sitemaps are XML (or JSON, or gzip) that their parsers decode themselves.
+    let xml_links = match watch.kind {
+        WatchKind::Feed if listing => Some(discover::feed_entries(&page.body, &page.url, limit)),
+        WatchKind::Sitemap if listing => Some(discover::sitemap_entries(&page.body, &page.url, limit)),
+        _ => None,
+    };
+    if let Some(links) = xml_links {
+        let links = links.map_err(|e| e.to_string())?;
+        return Ok(Parsed {
+            encoding: "utf-8",
+            blocks: links.iter().map(|l| l.url.to_string()).collect(),
+            title: None,
+            published: None,
+            lang: None,
+            canonical: None,
+            links,
+            page,
+        });
+    }
+
     let decoded = decode::decode(&page.body, page.content_type.as_deref()).map_err(|e| e.to_string())?;
     let is_plain = page
         .content_type
@@ -462,17 +614,20 @@ fn parse_page(page: Page, doc: &DocumentRow, watch: &Watch) -> Result<Parsed, St
     } else {
         extract::extract(&decoded.text, Some(&page.url))
     };
-    let (extracted, links) = if doc.role == DocRole::Index {
+    let (extracted, links) = if listing {
         // A listing's meaning is the documents it links to: they are its stored text, and a
         // listing with no prose of its own is still a good check.
-        let links = discover::document_links(&decoded.text, &page.url, watch.max_documents);
+        let links = discover::document_links(&decoded.text, &page.url, limit)
+            .into_iter()
+            .map(Listed::document)
+            .collect();
         (extracted.ok(), links)
     } else {
         (Some(extracted.map_err(|e| e.to_string())?), Vec::new())
     };
     let mut parsed = Parsed {
         encoding: decoded.encoding.name(),
-        blocks: links.iter().map(|u| u.to_string()).collect(),
+        blocks: links.iter().map(|l: &Listed| l.url.to_string()).collect(),
         title: None,
         published: None,
         lang: None,
@@ -481,7 +636,7 @@ fn parse_page(page: Page, doc: &DocumentRow, watch: &Watch) -> Result<Parsed, St
         page,
     };
     if let Some(d) = extracted {
-        if doc.role != DocRole::Index {
+        if !listing {
             parsed.blocks = d.blocks.into_iter().map(|b| b.text).collect();
         }
         parsed.title = d.title;
@@ -538,14 +693,22 @@ fn record(
     if is_index {
         // The first look at an index is its baseline: the documents it lists then are recorded
         // and fetched, but only documents listed later are news.
-        let announce = previous.is_some();
+        // A sitemap that a sitemap index starts naming later is news all the way down.
+        let announce = previous.is_some() || doc.announce;
         for link in &p.links {
-            if let Some(d) = store.insert_discovered(link.as_str(), &watch.name, announce)? {
-                new_docs.push(d);
-            }
+            let role = if link.listing {
+                DocRole::Index
+            } else {
+                DocRole::Document
+            };
+            let row = store.upsert_listed(link.url.as_str(), &watch.name, role, announce, link.lastmod.as_deref())?;
+            new_docs.extend(row);
         }
         outcome = Outcome::Indexed {
-            new_links: if announce { new_docs.len() } else { 0 },
+            new_links: new_docs
+                .iter()
+                .filter(|d| d.announce && d.role == DocRole::Document)
+                .count(),
         };
     } else if let Some(sig) = &signature {
         // The index is consulted to judge a newly listed document, and for the relevance of a

@@ -24,7 +24,57 @@ pub struct Config {
     pub log: Log,
     pub http: Http,
     pub daemon: Daemon,
+    pub schedule: Schedule,
     pub watches: Vec<Watch>,
+}
+
+/// `[schedule]`: how often documents found on listings are checked again, by their age.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Schedule {
+    /// Steps in increasing age; the last has no bound.
+    pub recheck: Vec<Recheck>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recheck {
+    /// Applies to documents younger than this; `None` for the last step.
+    pub younger_than: Option<Duration>,
+    pub every: Duration,
+}
+
+impl Schedule {
+    /// How long until a document of this age is checked again. A paper is edited most in its
+    /// first hours and rarely after a month, so checks thin out as it ages; the last step still
+    /// catches quiet edits to old papers.
+    pub fn recheck_every(&self, age: Duration) -> Duration {
+        self.recheck
+            .iter()
+            .find(|r| r.younger_than.is_none_or(|limit| age < limit))
+            .or(self.recheck.last())
+            .map_or(Duration::from_secs(7 * 86_400), |r| r.every)
+    }
+}
+
+impl Default for Schedule {
+    fn default() -> Schedule {
+        const HOUR: u64 = 3600;
+        Schedule {
+            recheck: vec![
+                Recheck {
+                    younger_than: Some(Duration::from_secs(24 * HOUR)),
+                    every: Duration::from_secs(HOUR),
+                },
+                Recheck {
+                    younger_than: Some(Duration::from_secs(30 * 24 * HOUR)),
+                    every: Duration::from_secs(24 * HOUR),
+                },
+                Recheck {
+                    younger_than: None,
+                    every: Duration::from_secs(7 * 24 * HOUR),
+                },
+            ],
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,7 +146,19 @@ pub struct Fetch {
     pub connect_timeout: Duration,
     pub max_body_bytes: usize,
     pub max_redirects: usize,
+    /// Checks running at once, over all hosts.
     pub concurrency: usize,
+    /// A read that waits longer than this for the next bytes fails, whatever the total timeout.
+    pub read_timeout: Duration,
+    /// Requests in flight to one host at once, shared by every watch on that host.
+    pub per_host_concurrency: usize,
+    /// Least time between the starts of two requests to one host (robots.txt `Crawl-delay` may
+    /// lengthen it).
+    pub per_host_delay: Duration,
+    /// A watch that keeps failing is retried after its interval doubled per failure, up to this.
+    pub max_backoff: Duration,
+    /// How long a host's robots.txt is trusted before it is fetched again.
+    pub robots_ttl: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -114,6 +176,10 @@ pub enum WatchKind {
     Page,
     /// A listing whose linked documents are followed.
     Index,
+    /// An RSS, Atom or JSON feed whose entries' links are followed.
+    Feed,
+    /// A sitemap or sitemap index whose URLs are followed, re-checked when their lastmod moves.
+    Sitemap,
 }
 
 impl WatchKind {
@@ -121,7 +187,14 @@ impl WatchKind {
         match self {
             WatchKind::Page => "page",
             WatchKind::Index => "index",
+            WatchKind::Feed => "feed",
+            WatchKind::Sitemap => "sitemap",
         }
+    }
+
+    /// Kinds whose page is a list of documents rather than a document.
+    pub fn is_listing(self) -> bool {
+        self != WatchKind::Page
     }
 }
 
@@ -135,6 +208,8 @@ pub struct Watch {
     pub max_documents: usize,
     /// Replaces `[topics]` for this watch's documents.
     pub topics: Option<Vec<String>>,
+    /// Honour robots.txt for this watch's page and the documents it finds (default true).
+    pub robots: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -227,6 +302,50 @@ impl Validator<'_> {
         }
     }
 
+    /// A duration that may be zero (`"0s"` turns a delay off).
+    fn duration_or_zero(&self, key: &str, v: &Spanned<String>) -> Result<Duration, ConfigError> {
+        match v.get_ref().trim() {
+            "0" | "0s" => Ok(Duration::ZERO),
+            _ => self.duration(key, v),
+        }
+    }
+
+    fn schedule(&self, raw: Option<raw::RawSchedule>) -> Result<Schedule, ConfigError> {
+        let Some(steps) = raw.and_then(|s| s.recheck) else {
+            return Ok(Schedule::default());
+        };
+        let span = steps.span();
+        let steps = steps.into_inner();
+        if steps.is_empty() {
+            return self.err("schedule.recheck", span, "needs at least one step");
+        }
+        let mut out: Vec<Recheck> = Vec::new();
+        for (i, step) in steps.iter().enumerate() {
+            let key = |k: &str| format!("schedule.recheck[{i}].{k}");
+            let every = self.duration(&key("every"), &step.every)?;
+            let last = i + 1 == steps.len();
+            let younger_than = match (&step.younger_than, last) {
+                (Some(y), _) => Some(self.duration(&key("younger_than"), y)?),
+                (None, true) => None,
+                (None, false) => {
+                    return self.err(
+                        &key("younger_than"),
+                        step.every.span(),
+                        "only the last step may leave out `younger_than`",
+                    );
+                }
+            };
+            if let (Some(y), Some(prev)) = (younger_than, out.last().and_then(|p| p.younger_than))
+                && y <= prev
+            {
+                let span = step.younger_than.as_ref().map_or(span.clone(), |s| s.span());
+                return self.err(&key("younger_than"), span, "steps must go from young to old");
+            }
+            out.push(Recheck { younger_than, every });
+        }
+        Ok(Schedule { recheck: out })
+    }
+
     fn mailbox(&self, key: &str, v: &Spanned<String>) -> Result<lettre::message::Mailbox, ConfigError> {
         v.get_ref().parse().or_else(|e| {
             self.err(
@@ -296,12 +415,18 @@ impl Validator<'_> {
         };
 
         let f = raw.fetch.unwrap_or_default();
+        // Site operators who see govwatch in their logs should be able to reach its operator.
+        let contact = f
+            .contact
+            .clone()
+            .or_else(|| email.as_ref().map(|e| format!("mailto:{}", e.from.email)));
         let fetch = Fetch {
             user_agent: f.user_agent.unwrap_or_else(|| {
-                format!(
-                    "govwatch/{} (+https://github.com/govwatch/govwatch)",
-                    env!("CARGO_PKG_VERSION")
-                )
+                let version = env!("CARGO_PKG_VERSION");
+                match &contact {
+                    Some(c) => format!("govwatch/{version} (+https://github.com/govwatch/govwatch; {c})"),
+                    None => format!("govwatch/{version} (+https://github.com/govwatch/govwatch)"),
+                }
             }),
             timeout: match &f.timeout {
                 Some(t) => self.duration("fetch.timeout", t)?,
@@ -325,6 +450,29 @@ impl Validator<'_> {
                 }
                 Some(n) => *n.get_ref() as usize,
                 None => 8,
+            },
+            read_timeout: match &f.read_timeout {
+                Some(t) => self.duration("fetch.read_timeout", t)?,
+                None => Duration::from_secs(20),
+            },
+            per_host_concurrency: match f.per_host_concurrency {
+                Some(n) if *n.get_ref() == 0 => {
+                    return self.err("fetch.per_host_concurrency", n.span(), "must be at least 1");
+                }
+                Some(n) => *n.get_ref() as usize,
+                None => 1,
+            },
+            per_host_delay: match &f.per_host_delay {
+                Some(t) => self.duration_or_zero("fetch.per_host_delay", t)?,
+                None => Duration::from_secs(1),
+            },
+            max_backoff: match &f.max_backoff {
+                Some(t) => self.duration("fetch.max_backoff", t)?,
+                None => Duration::from_secs(86_400),
+            },
+            robots_ttl: match &f.robots_ttl {
+                Some(t) => self.duration("fetch.robots_ttl", t)?,
+                None => Duration::from_secs(86_400),
             },
         };
 
@@ -389,6 +537,8 @@ impl Validator<'_> {
             },
         };
 
+        let schedule = self.schedule(raw.schedule)?;
+
         let mut watches: Vec<Watch> = Vec::new();
         for (i, w) in raw.watch.into_iter().enumerate() {
             let key = |k: &str| format!("watch[{i}].{k}");
@@ -431,6 +581,7 @@ impl Validator<'_> {
                 every,
                 max_documents,
                 topics: w.topics,
+                robots: w.robots.unwrap_or(true),
             });
         }
 
@@ -444,6 +595,7 @@ impl Validator<'_> {
             log,
             http,
             daemon,
+            schedule,
             watches,
         })
     }

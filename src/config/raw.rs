@@ -17,6 +17,7 @@ pub struct RawConfig {
     pub log: Option<RawLog>,
     pub http: Option<RawHttp>,
     pub daemon: Option<RawDaemon>,
+    pub schedule: Option<RawSchedule>,
     #[serde(default)]
     pub watch: Vec<RawWatch>,
 }
@@ -45,6 +46,25 @@ pub struct RawFetch {
     pub max_body_bytes: Option<Spanned<u64>>,
     pub max_redirects: Option<u32>,
     pub concurrency: Option<Spanned<u32>>,
+    pub contact: Option<String>,
+    pub read_timeout: Option<Spanned<String>>,
+    pub per_host_concurrency: Option<Spanned<u32>>,
+    pub per_host_delay: Option<Spanned<String>>,
+    pub max_backoff: Option<Spanned<String>>,
+    pub robots_ttl: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSchedule {
+    pub recheck: Option<Spanned<Vec<RawRecheck>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRecheck {
+    pub younger_than: Option<Spanned<String>>,
+    pub every: Spanned<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -70,6 +90,7 @@ pub struct RawWatch {
     pub every: Option<Spanned<String>>,
     pub max_documents: Option<Spanned<u32>>,
     pub topics: Option<Vec<String>>,
+    pub robots: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -311,6 +311,22 @@ fn reload_config(ctx: &mut Context, state: &State) -> bool {
         ?changed,
         "config reloaded"
     );
+    // Politeness settings may have changed too. What was learnt of hosts is in the database
+    // (saved after every pass), so a fresh table starts from it.
+    if new.fetch.per_host_concurrency != old.fetch.per_host_concurrency
+        || new.fetch.per_host_delay != old.fetch.per_host_delay
+        || new.fetch.robots_ttl != old.fetch.robots_ttl
+        || new.fetch.user_agent != old.fetch.user_agent
+    {
+        let rows = ctx.store.lock().unwrap_or_else(|p| p.into_inner()).hosts();
+        match rows {
+            Ok(rows) => ctx.hosts = Arc::new(crate::polite::Hosts::new(&new.fetch, rows)),
+            Err(e) => {
+                error!(error = %e, "config not reloaded; the running config stays in force");
+                return false;
+            }
+        }
+    }
     let new = Arc::new(new);
     ctx.config = new.clone();
     ctx.fetcher = fetcher;

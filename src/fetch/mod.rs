@@ -18,8 +18,15 @@ pub enum FetchError {
     Timeout(Duration),
     #[error("cannot connect: {0}")]
     Connect(String),
-    #[error("HTTP {status}{}", reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default())]
-    Status { status: u16, reason: Option<String> },
+    #[error("HTTP {status}{}{}",
+        reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default(),
+        retry_after.map(|d| format!("; the server asks to retry after {}", humantime::format_duration(d))).unwrap_or_default())]
+    Status {
+        status: u16,
+        reason: Option<String>,
+        /// Retry-After of a 429 or 503, already capped.
+        retry_after: Option<Duration>,
+    },
     #[error("response larger than the {0}-byte cap")]
     TooLarge(usize),
     #[error("too many redirects")]
@@ -56,6 +63,15 @@ impl FetchError {
 pub struct Validators {
     pub etag: Option<String>,
     pub last_modified: Option<String>,
+}
+
+/// What a request is for, which decides the content types that are acceptable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Want {
+    /// A document: HTML, XHTML or plain text.
+    Page,
+    /// A listing: an HTML index, an RSS/Atom/JSON feed, or a sitemap (maybe gzipped).
+    Listing,
 }
 
 /// A page as served.
@@ -96,6 +112,7 @@ impl Fetcher {
             .user_agent(cfg.user_agent.clone())
             .connect_timeout(cfg.connect_timeout)
             .timeout(cfg.timeout)
+            .read_timeout(cfg.read_timeout)
             .redirect(reqwest::redirect::Policy::limited(cfg.max_redirects))
             .gzip(true)
             .brotli(true)
@@ -110,11 +127,15 @@ impl Fetcher {
     }
 
     /// GETs `url`, conditionally when `validators` has any, and reads at most the body cap.
-    pub async fn get(&self, url: &url::Url, validators: &Validators) -> Result<Fetched, FetchError> {
-        let mut req = self.client.get(url.clone()).header(
-            reqwest::header::ACCEPT,
-            "text/html,application/xhtml+xml,text/plain;q=0.9,*/*;q=0.5",
-        );
+    pub async fn get(&self, url: &url::Url, validators: &Validators, want: Want) -> Result<Fetched, FetchError> {
+        let accept = match want {
+            Want::Page => "text/html,application/xhtml+xml,text/plain;q=0.9,*/*;q=0.5",
+            Want::Listing => {
+                "text/html,application/xhtml+xml,application/atom+xml,application/rss+xml,\
+                 application/feed+json,application/xml;q=0.9,text/xml;q=0.9,*/*;q=0.5"
+            }
+        };
+        let mut req = self.client.get(url.clone()).header(reqwest::header::ACCEPT, accept);
         if let Some(etag) = &validators.etag {
             req = req.header(IF_NONE_MATCH, etag);
         }
@@ -141,13 +162,18 @@ impl Fetcher {
             let reason = block::detect(&body)
                 .map(|b| b.to_string())
                 .or_else(|| status.canonical_reason().map(str::to_string));
+            let retry_after = match status.as_u16() {
+                429 | 503 => retry_after(&headers),
+                _ => None,
+            };
             return Err(FetchError::Status {
                 status: status.as_u16(),
                 reason,
+                retry_after,
             });
         }
         if let Some(ct) = &content_type
-            && !is_text(ct)
+            && !acceptable(ct, want)
         {
             return Err(FetchError::ContentType(ct.clone()));
         }
@@ -164,6 +190,31 @@ impl Fetcher {
             },
             body,
         }))
+    }
+
+    /// GETs an origin's /robots.txt: its status and at most `cap` bytes of it. Any status is an
+    /// answer here (a 404 means no rules); only a failure to get one is an error.
+    pub async fn get_robots(&self, url: &url::Url, cap: usize) -> Result<(u16, Vec<u8>), FetchError> {
+        let resp = self
+            .client
+            .get(url.clone())
+            .header(reqwest::header::ACCEPT, "text/plain,*/*;q=0.5")
+            .send()
+            .await
+            .map_err(|e| self.classify(e))?;
+        let status = resp.status().as_u16();
+        let mut body = Vec::new();
+        let mut stream = resp.bytes_stream();
+        // Rules past the cap are ignored, as RFC 9309 allows; what was read still counts.
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| self.classify(e))?;
+            let room = cap - body.len();
+            body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            if body.len() >= cap {
+                break;
+            }
+        }
+        Ok((status, body))
     }
 
     async fn read_capped(&self, resp: reqwest::Response) -> Result<Vec<u8>, FetchError> {
@@ -198,18 +249,38 @@ fn header(h: &HeaderMap, name: reqwest::header::HeaderName) -> Option<String> {
     h.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
 }
 
-/// Pages we can read: HTML, XHTML, plain text. Servers mislabel HTML as XML now and then.
-fn is_text(content_type: &str) -> bool {
+/// Retry-After as seconds or an HTTP date, capped at a day: a server may ask for a pause, not
+/// for govwatch to give up on it.
+fn retry_after(h: &HeaderMap) -> Option<Duration> {
+    let v = h.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    let d = match v.parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => httpdate::parse_http_date(v)
+            .ok()?
+            .duration_since(std::time::SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    };
+    Some(d.min(Duration::from_secs(86_400)))
+}
+
+/// Content we can read. Pages: HTML, XHTML, plain text (servers mislabel HTML as XML now and
+/// then). Listings also: feeds, sitemaps, JSON Feed, and gzipped sitemaps.
+fn acceptable(content_type: &str, want: Want) -> bool {
     let mime = content_type
         .split(';')
         .next()
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
-    mime.is_empty()
+    let page = mime.is_empty()
         || mime.starts_with("text/")
         || mime == "application/xhtml+xml"
-        || mime == "application/xml"
+        || mime == "application/xml";
+    page || want == Want::Listing
+        && (mime.ends_with("+xml")
+            || mime.ends_with("/json")
+            || mime.ends_with("+json")
+            || matches!(mime.as_str(), "application/x-gzip" | "application/gzip" | "application/octet-stream"))
 }
 
 /// reqwest's errors nest the useful part (connection refused, reset) a few sources deep; the

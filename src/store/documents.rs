@@ -9,7 +9,8 @@ use super::{Result, Store, StoreError};
 pub enum DocRole {
     /// The page of a `kind = "page"` watch.
     Page,
-    /// The listing page of a `kind = "index"` watch.
+    /// A listing: the page of an `index`, `feed` or `sitemap` watch, or a sitemap named by a
+    /// sitemap index.
     Index,
     /// A document linked from an index.
     Document,
@@ -47,10 +48,13 @@ pub struct DocumentRow {
     pub next_due_at: Option<String>,
     pub failures: i64,
     pub last_error: Option<String>,
+    pub discovered_at: String,
+    /// The date a feed or sitemap last gave for it.
+    pub lastmod: Option<String>,
 }
 
 const COLUMNS: &str = "id, url, watch, role, announce, etag, last_modified, last_checked_at, \
-                       last_changed_at, next_due_at, failures, last_error";
+                       last_changed_at, next_due_at, failures, last_error, discovered_at, lastmod";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DocumentRow> {
     Ok(DocumentRow {
@@ -66,6 +70,8 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DocumentRow> {
         next_due_at: r.get(9)?,
         failures: r.get(10)?,
         last_error: r.get(11)?,
+        discovered_at: r.get(12)?,
+        lastmod: r.get(13)?,
     })
 }
 
@@ -88,15 +94,59 @@ impl Store {
         watch: &str,
         announce: bool,
     ) -> Result<Option<DocumentRow>> {
+        self.upsert_listed(url, watch, DocRole::Document, announce, None)
+    }
+
+    /// Records a URL a listing points to, with the listing's date for it. Returns the row when it
+    /// should be checked now: it is new, or the listing's date moved past the one seen before
+    /// (a sitemap's lastmod saying the page was edited).
+    pub fn upsert_listed(
+        &mut self,
+        url: &str,
+        watch: &str,
+        role: DocRole,
+        announce: bool,
+        lastmod: Option<&str>,
+    ) -> Result<Option<DocumentRow>> {
         let n = self.conn.execute(
-            "INSERT INTO documents (url, watch, role, announce, discovered_at) VALUES (?1, ?2, 'document', ?3, ?4)
+            "INSERT INTO documents (url, watch, role, announce, discovered_at, lastmod)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
              ON CONFLICT (url) DO NOTHING",
-            params![url, watch, announce, crate::timefmt::now()],
+            params![url, watch, role.as_str(), announce, crate::timefmt::now(), lastmod],
         )?;
-        if n == 0 {
-            return Ok(None);
+        if n == 1 {
+            return self.document_by_url(url);
         }
-        self.document_by_url(url)
+        let Some(lastmod) = lastmod else { return Ok(None) };
+        let moved = self.conn.execute(
+            "UPDATE documents SET lastmod = ?2, next_due_at = NULL
+             WHERE url = ?1 AND lastmod IS NOT NULL AND lastmod < ?2",
+            params![url, lastmod],
+        )?;
+        // First date for a known document: remember it, nothing to do yet.
+        self.conn.execute(
+            "UPDATE documents SET lastmod = ?2 WHERE url = ?1 AND lastmod IS NULL",
+            params![url, lastmod],
+        )?;
+        if moved == 1 { self.document_by_url(url) } else { Ok(None) }
+    }
+
+    /// Puts a check off until `until` without counting a failure: the host asked for a pause.
+    pub fn defer(&mut self, id: i64, until: &str, reason: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE documents SET next_due_at = ?2, last_error = ?3 WHERE id = ?1",
+            params![id, until, reason],
+        )?;
+        Ok(())
+    }
+
+    /// Every document, for `govwatch status`: watches' own rows first, in id order.
+    pub fn all_documents(&self) -> Result<Vec<DocumentRow>> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {COLUMNS} FROM documents ORDER BY role = 'document', id"
+        ))?;
+        let rows = stmt.query_map([], row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     pub fn document_by_url(&self, url: &str) -> Result<Option<DocumentRow>> {

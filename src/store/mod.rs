@@ -7,6 +7,7 @@
 mod corpus;
 mod documents;
 mod events;
+mod hosts;
 mod snapshots;
 mod templates;
 
@@ -17,6 +18,7 @@ use rusqlite::{Connection, OpenFlags};
 pub use corpus::{Candidate, ImportOutcome, NewCorpusEntry, imported_share};
 pub use documents::{DocRole, DocumentRow};
 pub use events::{EventKind, EventRow, NewEvent};
+pub use hosts::HostRow;
 pub use snapshots::{NewSnapshot, SnapshotMeta};
 
 /// The schema, in order. Each runs in its own transaction and bumps `PRAGMA user_version`.
@@ -29,6 +31,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     (
         "0003_corpus_index",
         include_str!("../../migrations/0003_corpus_index.sql"),
+    ),
+    (
+        "0004_politeness",
+        include_str!("../../migrations/0004_politeness.sql"),
     ),
 ];
 

@@ -1,8 +1,10 @@
-//! Document links on index pages: the listing's own links, not its navigation, footer, sidebar or
-//! teasers; resolved, normalised and deduplicated.
+//! Document links on HTML index pages: the listing's own links, not its navigation, footer,
+//! sidebar or teasers; resolved, normalised and deduplicated.
 
 use scraper::{ElementRef, Html, Selector};
 use url::Url;
+
+use super::normalize;
 
 /// Ancestors that hold navigation rather than the listing.
 const CHROME_TAGS: &[&str] = &["nav", "header", "footer", "aside", "form", "menu"];
@@ -108,29 +110,6 @@ fn same_site(a: &Url, b: &Url) -> bool {
             .to_ascii_lowercase()
     };
     strip(a) == strip(b)
-}
-
-/// One URL per document: no fragment, no tracking parameters, no default port.
-pub fn normalize(mut url: Url) -> Url {
-    url.set_fragment(None);
-    if url.query().is_some() {
-        let kept: Vec<(String, String)> = url
-            .query_pairs()
-            .filter(|(k, _)| {
-                let k = k.to_ascii_lowercase();
-                !(k.starts_with("utm_")
-                    || matches!(k.as_str(), "fbclid" | "gclid" | "mc_cid" | "mc_eid" | "spm"))
-            })
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
-        if kept.is_empty() {
-            url.set_query(None);
-        } else {
-            url.query_pairs_mut().clear().extend_pairs(kept);
-        }
-    }
-    // The url crate already drops ports that are the scheme's default.
-    url
 }
 
 #[cfg(test)]

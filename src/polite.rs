@@ -1,0 +1,411 @@
+//! Politeness toward the servers govwatch reads: robots.txt, a cap on requests in flight and a
+//! least delay between them per origin (shared by every watch on it), and a server's Retry-After.
+//!
+//! Government servers are often small and slow; a monitor that hammers them gets blocked, and
+//! deserves to. Every request govwatch makes to a site goes through [`Hosts::admit`].
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use time::OffsetDateTime;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
+use tracing::{debug, info, warn};
+use url::Url;
+
+use crate::config;
+use crate::fetch::Fetcher;
+use crate::store::HostRow;
+use crate::timefmt;
+
+/// Bytes of robots.txt read; RFC 9309 lets crawlers stop at 500 KiB.
+const ROBOTS_CAP: usize = 500 * 1024;
+/// A robots.txt that could not be fetched is asked for again after this long.
+const ROBOTS_RETRY: Duration = Duration::from_secs(10 * 60);
+/// A `Crawl-delay` longer than this is read as this: the site still gets spaced requests, and a
+/// watch on it still gets checked.
+const MAX_CRAWL_DELAY: Duration = Duration::from_secs(60);
+/// A 429 without Retry-After still means "slower": the origin is left alone this long.
+const DEFAULT_429_PAUSE: Duration = Duration::from_secs(60);
+
+/// Whether a request may go ahead.
+pub enum Admission {
+    /// Go: the permit holds one of the origin's request slots until dropped.
+    Go(HostPermit),
+    /// robots.txt disallows the URL for govwatch, or could not be read.
+    Denied(String),
+    /// The origin asked for a pause (Retry-After) that has not run out: no request is made, and
+    /// the document is due again at `until`.
+    Deferred { until: String, why: String },
+}
+
+/// One of an origin's request slots.
+pub struct HostPermit {
+    _permit: OwnedSemaphorePermit,
+}
+
+/// A facts change worth keeping in the database.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HostUpdate {
+    Robots(HostRow),
+    NotBefore {
+        origin: String,
+        until: String,
+        reason: String,
+    },
+}
+
+/// Every origin's state, for the life of the process (the daemon keeps it across passes).
+pub struct Hosts {
+    settings: Settings,
+    agent: String,
+    origins: Mutex<HashMap<String, Arc<Origin>>>,
+    /// Changes not yet written to the database; [`Hosts::take_updates`] drains them.
+    updates: Mutex<Vec<HostUpdate>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Settings {
+    per_host: usize,
+    delay: Duration,
+    robots_ttl: Duration,
+}
+
+struct Origin {
+    slots: Arc<Semaphore>,
+    /// Held while robots.txt is fetched, so concurrent checks on one origin fetch it once.
+    robots_lock: tokio::sync::Mutex<()>,
+    state: Mutex<OriginState>,
+}
+
+#[derive(Default)]
+struct OriginState {
+    /// The earliest moment the next request may start.
+    next_start: Option<Instant>,
+    not_before: Option<(OffsetDateTime, String)>,
+    robots: Option<Robots>,
+}
+
+struct Robots {
+    rules: RobotsRules,
+    fetched_at: OffsetDateTime,
+}
+
+enum RobotsRules {
+    /// No robots.txt (4xx), an empty one, or one with no group for us: everything allowed.
+    AllowAll,
+    Parsed(Box<texting_robots::Robot>),
+    /// 5xx or unreachable: RFC 9309 says to assume everything is disallowed for now.
+    Unreachable(String),
+}
+
+impl Hosts {
+    /// `rows` are the facts stored by earlier runs.
+    pub fn new(cfg: &config::Fetch, rows: Vec<HostRow>) -> Hosts {
+        let hosts = Hosts {
+            settings: Settings {
+                per_host: cfg.per_host_concurrency,
+                delay: cfg.per_host_delay,
+                robots_ttl: cfg.robots_ttl,
+            },
+            agent: robots_agent(&cfg.user_agent),
+            origins: Mutex::new(HashMap::new()),
+            updates: Mutex::new(Vec::new()),
+        };
+        for row in rows {
+            let origin = hosts.origin(&row.origin);
+            let mut st = origin.state.lock().unwrap_or_else(|p| p.into_inner());
+            if let (Some(t), reason) = (row.not_before.as_deref().and_then(timefmt::parse), &row.not_before_reason) {
+                st.not_before = Some((t, reason.clone().unwrap_or_default()));
+            }
+            if let Some(fetched_at) = row.robots_fetched_at.as_deref().and_then(timefmt::parse) {
+                let rules = hosts.rules_from(row.robots_status, row.robots.as_deref(), row.robots_error);
+                st.robots = Some(Robots { rules, fetched_at });
+            }
+        }
+        hosts
+    }
+
+    fn origin(&self, key: &str) -> Arc<Origin> {
+        let mut map = self.origins.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(key.to_string())
+            .or_insert_with(|| {
+                Arc::new(Origin {
+                    slots: Arc::new(Semaphore::new(self.settings.per_host)),
+                    robots_lock: tokio::sync::Mutex::new(()),
+                    state: Mutex::new(OriginState::default()),
+                })
+            })
+            .clone()
+    }
+
+    /// Waits for a request slot on `url`'s origin and for the delay since the last request to
+    /// have passed; checks robots.txt first when `robots` is on (fetching it if it is unknown or
+    /// stale, which itself counts as a request).
+    pub async fn admit(&self, fetcher: &Fetcher, url: &Url, robots: bool) -> Admission {
+        let key = url.origin().ascii_serialization();
+        let origin = self.origin(&key);
+        if let Some(d) = self.deferred(&origin) {
+            return d;
+        }
+        let permit = origin
+            .slots
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("host semaphore is never closed");
+        if robots {
+            if let Err(why) = self.robots_allow(fetcher, &key, &origin, url).await {
+                return Admission::Denied(why);
+            }
+        }
+        self.wait_turn(&origin).await;
+        // A request that finished while we waited may have brought a Retry-After.
+        if let Some(d) = self.deferred(&origin) {
+            return d;
+        }
+        Admission::Go(HostPermit { _permit: permit })
+    }
+
+    /// Notes a failed response: a 429 or 503 with Retry-After (and a 429 without one) pauses
+    /// the whole origin, since every watch on it would get the same answer.
+    pub fn after_status(&self, url: &Url, status: u16, retry_after: Option<Duration>) {
+        let pause = match (status, retry_after) {
+            (429 | 503, Some(d)) => d,
+            (429, None) => DEFAULT_429_PAUSE,
+            _ => return,
+        };
+        let key = url.origin().ascii_serialization();
+        let origin = self.origin(&key);
+        let until = OffsetDateTime::now_utc() + pause;
+        let reason = format!("HTTP {status}: the server asked for a pause");
+        warn!(origin = %key, pause = %humantime::format_duration(pause), "host asked to slow down");
+        {
+            let mut st = origin.state.lock().unwrap_or_else(|p| p.into_inner());
+            st.not_before = Some((until, reason.clone()));
+            st.next_start = Some(Instant::now() + pause);
+        }
+        self.push(HostUpdate::NotBefore {
+            origin: key,
+            until: timefmt::format(until),
+            reason,
+        });
+    }
+
+    /// Facts changed since the last call, for the database.
+    pub fn take_updates(&self) -> Vec<HostUpdate> {
+        std::mem::take(&mut *self.updates.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    fn push(&self, u: HostUpdate) {
+        self.updates.lock().unwrap_or_else(|p| p.into_inner()).push(u);
+    }
+
+    fn deferred(&self, origin: &Origin) -> Option<Admission> {
+        let st = origin.state.lock().unwrap_or_else(|p| p.into_inner());
+        let (until, why) = st.not_before.as_ref()?;
+        (*until > OffsetDateTime::now_utc()).then(|| Admission::Deferred {
+            until: timefmt::format(*until),
+            why: format!("{why}; no request before {}", timefmt::format(*until)),
+        })
+    }
+
+    /// Sleeps until this origin's next request may start, and books the slot after it.
+    async fn wait_turn(&self, origin: &Origin) {
+        let start = {
+            let mut st = origin.state.lock().unwrap_or_else(|p| p.into_inner());
+            let now = Instant::now();
+            let start = st.next_start.map_or(now, |t| t.max(now));
+            st.next_start = Some(start + self.delay_for(&st));
+            start
+        };
+        tokio::time::sleep_until(start).await;
+    }
+
+    fn delay_for(&self, st: &OriginState) -> Duration {
+        let crawl_delay = match st.robots.as_ref().map(|r| &r.rules) {
+            Some(RobotsRules::Parsed(r)) => r
+                .delay
+                .filter(|d| d.is_finite() && *d > 0.0)
+                .map(|d| Duration::from_secs_f32(d).min(MAX_CRAWL_DELAY)),
+            _ => None,
+        };
+        crawl_delay.map_or(self.settings.delay, |d| d.max(self.settings.delay))
+    }
+
+    /// `Ok` if robots.txt lets govwatch fetch `url`; otherwise why not.
+    async fn robots_allow(&self, fetcher: &Fetcher, key: &str, origin: &Origin, url: &Url) -> Result<(), String> {
+        let _one_fetch = origin.robots_lock.lock().await;
+        if self.robots_stale(origin) {
+            self.wait_turn(origin).await;
+            self.fetch_robots(fetcher, key, origin, url).await;
+        }
+        let st = origin.state.lock().unwrap_or_else(|p| p.into_inner());
+        match st.robots.as_ref().map(|r| &r.rules) {
+            None | Some(RobotsRules::AllowAll) => Ok(()),
+            Some(RobotsRules::Parsed(r)) if r.allowed(url.as_str()) => Ok(()),
+            Some(RobotsRules::Parsed(_)) => Err(format!("disallowed by {key}/robots.txt")),
+            Some(RobotsRules::Unreachable(why)) => Err(format!(
+                "{key}/robots.txt could not be read ({why}); the site is treated as closed until it can"
+            )),
+        }
+    }
+
+    fn robots_stale(&self, origin: &Origin) -> bool {
+        let st = origin.state.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(r) = &st.robots else { return true };
+        let ttl = match r.rules {
+            RobotsRules::Unreachable(_) => ROBOTS_RETRY.min(self.settings.robots_ttl),
+            _ => self.settings.robots_ttl,
+        };
+        OffsetDateTime::now_utc() - r.fetched_at >= ttl
+    }
+
+    async fn fetch_robots(&self, fetcher: &Fetcher, key: &str, origin: &Origin, url: &Url) {
+        let mut robots_url = url.clone();
+        robots_url.set_path("/robots.txt");
+        robots_url.set_query(None);
+        robots_url.set_fragment(None);
+        let mut row = HostRow {
+            origin: key.to_string(),
+            robots_fetched_at: Some(timefmt::now()),
+            ..HostRow::default()
+        };
+        match fetcher.get_robots(&robots_url, ROBOTS_CAP).await {
+            Ok((status, body)) => {
+                row.robots_status = Some(status);
+                if (200..300).contains(&status) {
+                    row.robots = Some(String::from_utf8_lossy(&body).into_owned());
+                }
+            }
+            Err(e) => row.robots_error = Some(e.to_string()),
+        }
+        let rules = self.rules_from(row.robots_status, row.robots.as_deref(), row.robots_error.clone());
+        match &rules {
+            RobotsRules::Unreachable(why) => warn!(origin = %key, reason = %why, "robots.txt unreachable"),
+            _ => debug!(origin = %key, status = ?row.robots_status, "robots.txt fetched"),
+        }
+        let mut st = origin.state.lock().unwrap_or_else(|p| p.into_inner());
+        // A stale copy beats no copy when the server fails to answer now.
+        let keep_stale = matches!(rules, RobotsRules::Unreachable(_))
+            && matches!(st.robots.as_ref().map(|r| &r.rules), Some(RobotsRules::Parsed(_)));
+        if keep_stale {
+            info!(origin = %key, "robots.txt unreachable; keeping the copy fetched before");
+            if let Some(r) = st.robots.as_mut() {
+                r.fetched_at = OffsetDateTime::now_utc() - self.settings.robots_ttl + ROBOTS_RETRY;
+            }
+            return;
+        }
+        st.robots = Some(Robots {
+            rules,
+            fetched_at: OffsetDateTime::now_utc(),
+        });
+        drop(st);
+        self.push(HostUpdate::Robots(row));
+    }
+
+    fn rules_from(&self, status: Option<u16>, body: Option<&str>, error: Option<String>) -> RobotsRules {
+        match status {
+            None => RobotsRules::Unreachable(error.unwrap_or_else(|| "no answer".into())),
+            Some(s) if (200..300).contains(&s) => {
+                match texting_robots::Robot::new(&self.agent, body.unwrap_or("").as_bytes()) {
+                    Ok(r) => RobotsRules::Parsed(Box::new(r)),
+                    // Unparseable rules are no rules (RFC 9309 parsers skip what they cannot read).
+                    Err(_) => RobotsRules::AllowAll,
+                }
+            }
+            // 429 is "slow down", not "no robots.txt": treat it like a server error.
+            Some(429) => RobotsRules::Unreachable("HTTP 429".into()),
+            Some(s) if (400..500).contains(&s) => RobotsRules::AllowAll,
+            Some(s) => RobotsRules::Unreachable(format!("HTTP {s}")),
+        }
+    }
+}
+
+/// The product token robots.txt groups are matched against: the User-Agent's first word without
+/// its version ("govwatch/0.1 (+…)" → "govwatch").
+fn robots_agent(user_agent: &str) -> String {
+    let first = user_agent.split_whitespace().next().unwrap_or("govwatch");
+    let token = first.split('/').next().unwrap_or(first);
+    if token.is_empty() { "govwatch".into() } else { token.to_string() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn product_token_from_user_agent() {
+        assert_eq!(robots_agent("govwatch/0.1 (+https://x; mailto:a@b)"), "govwatch");
+        assert_eq!(robots_agent("MyMonitor"), "MyMonitor");
+        assert_eq!(robots_agent(""), "govwatch");
+    }
+
+    fn hosts(delay: Duration) -> Hosts {
+        let cfg = crate::config::Config::parse("", std::path::Path::new("t.toml")).unwrap().fetch;
+        let mut cfg = cfg;
+        cfg.per_host_delay = delay;
+        Hosts::new(&cfg, Vec::new())
+    }
+
+    #[test]
+    fn robots_rules_for_our_agent_and_status_codes() {
+        let h = hosts(Duration::ZERO);
+        let txt = "User-agent: *\nDisallow: /private/\n\nUser-agent: govwatch\nDisallow: /drafts/\nCrawl-delay: 5\n";
+        let RobotsRules::Parsed(r) = h.rules_from(Some(200), Some(txt), None) else {
+            panic!("parsed")
+        };
+        assert!(!r.allowed("https://x.org/drafts/a.html"));
+        // Our own group replaces the `*` group.
+        assert!(r.allowed("https://x.org/private/a.html"));
+        assert_eq!(r.delay, Some(5.0));
+        assert!(matches!(h.rules_from(Some(404), None, None), RobotsRules::AllowAll));
+        assert!(matches!(h.rules_from(Some(503), None, None), RobotsRules::Unreachable(_)));
+        assert!(matches!(h.rules_from(Some(429), None, None), RobotsRules::Unreachable(_)));
+        assert!(matches!(
+            h.rules_from(None, None, Some("cannot connect".into())),
+            RobotsRules::Unreachable(_)
+        ));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn requests_to_one_origin_are_spaced_and_others_are_not() {
+        let h = hosts(Duration::from_secs(2));
+        let a = h.origin("http://a");
+        let b = h.origin("http://b");
+        let t0 = Instant::now();
+        h.wait_turn(&a).await;
+        h.wait_turn(&b).await;
+        assert_eq!(Instant::now() - t0, Duration::ZERO);
+        h.wait_turn(&a).await;
+        assert_eq!(Instant::now() - t0, Duration::from_secs(2));
+        h.wait_turn(&a).await;
+        assert_eq!(Instant::now() - t0, Duration::from_secs(4));
+    }
+
+    #[test]
+    fn retry_after_defers_the_origin_and_is_reported_for_storage() {
+        let h = hosts(Duration::ZERO);
+        let url = Url::parse("http://a.example/x").unwrap();
+        h.after_status(&url, 503, None);
+        assert!(h.deferred(&h.origin("http://a.example")).is_none(), "503 without Retry-After");
+        h.after_status(&url, 429, Some(Duration::from_secs(120)));
+        let Some(Admission::Deferred { why, .. }) = h.deferred(&h.origin("http://a.example")) else {
+            panic!("deferred")
+        };
+        assert!(why.contains("HTTP 429"), "{why}");
+        let updates = h.take_updates();
+        assert!(matches!(&updates[..], [HostUpdate::NotBefore { origin, .. }] if origin == "http://a.example"));
+        // Stored facts come back in a new process.
+        let row = HostRow {
+            origin: "http://a.example".into(),
+            not_before: Some(timefmt::after(Duration::from_secs(60))),
+            not_before_reason: Some("HTTP 429".into()),
+            ..HostRow::default()
+        };
+        let cfg = crate::config::Config::parse("", std::path::Path::new("t.toml")).unwrap().fetch;
+        let h2 = Hosts::new(&cfg, vec![row]);
+        assert!(h2.deferred(&h2.origin("http://a.example")).is_some());
+    }
+}
