@@ -47,6 +47,14 @@ pub enum Command {
         #[command(subcommand)]
         command: CorpusCommand,
     },
+    /// One row per watch and tracked document: last check, last change, last error and how
+    /// many in a row, next due.
+    Status {
+        /// Only these watches and their documents.
+        names: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// What was found, oldest first.
     Changes {
         #[arg(long)]
@@ -158,6 +166,10 @@ pub async fn run(cli: Cli) -> Result<()> {
         } => corpus_import(&config_path, &paths),
         Command::Changes { json } => changes(&open_store(&Config::load(&config_path)?)?, json),
         Command::Digest { send } => digest(&context(&config_path)?, send).await,
+        Command::Status { names, json } => {
+            let config = Config::load(&config_path)?;
+            status(&open_store(&config)?, &config, &names, json)
+        }
         Command::History { target } => {
             let config = Config::load(&config_path)?;
             history(&open_store(&config)?, &config, &target)
@@ -380,6 +392,91 @@ fn resolve(store: &Store, config: &Config, target: &str) -> Result<DocumentRow> 
         },
     };
     found.ok_or_else(|| CliError::Usage(format!("`{target}` is neither a checked watch nor a stored URL")))
+}
+
+fn status(store: &Store, config: &Config, names: &[String], json: bool) -> Result<()> {
+    for n in names {
+        if !config.watches.iter().any(|w| &w.name == n) {
+            return Err(PipelineError::UnknownWatch(n.clone()).into());
+        }
+    }
+    let hosts = store.hosts()?;
+    let now = crate::timefmt::now();
+    let paused = |url: &str| -> Option<String> {
+        let origin = url::Url::parse(url).ok()?.origin().ascii_serialization();
+        let h = hosts.iter().find(|h| h.origin == origin)?;
+        h.not_before.clone().filter(|t| *t > now)
+    };
+    // Rows of watches no longer in the config are history, not status.
+    let docs: Vec<DocumentRow> = store
+        .all_documents()?
+        .into_iter()
+        .filter(|d| config.watches.iter().any(|w| w.name == d.watch))
+        .filter(|d| names.is_empty() || names.contains(&d.watch))
+        .collect();
+    if json {
+        let rows: Vec<_> = docs
+            .iter()
+            .map(|d| {
+                serde_json::json!({
+                    "watch": d.watch,
+                    "role": d.role.as_str(),
+                    "url": d.url,
+                    "last_check": d.last_checked_at,
+                    "last_change": d.last_changed_at,
+                    "last_error": d.last_error,
+                    "failures_in_a_row": d.failures,
+                    "next_due": d.next_due_at,
+                    "host_paused_until": paused(&d.url),
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
+        return Ok(());
+    }
+    let short = |t: &Option<String>| match t {
+        // "2026-11-23T10:04:05Z" → "2026-11-23 10:04"
+        Some(t) => t.get(..16).unwrap_or(t).replace('T', " "),
+        None => "-".into(),
+    };
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "{:<16} {:<8} {:<16} {:<16} {:<16} URL",
+        "WATCH", "ROLE", "LAST CHECK", "LAST CHANGE", "NEXT DUE"
+    )?;
+    for d in &docs {
+        let due = match &d.next_due_at {
+            None => "now".into(),
+            Some(t) if *t <= now => "now".into(),
+            t => short(t),
+        };
+        writeln!(
+            out,
+            "{:<16} {:<8} {:<16} {:<16} {:<16} {}",
+            notify::one_line(&d.watch, 16),
+            d.role.as_str(),
+            short(&d.last_checked_at),
+            short(&d.last_changed_at),
+            due,
+            d.url
+        )?;
+        if let Some(err) = &d.last_error {
+            let what = if d.failures > 0 {
+                format!("failed {} in a row", d.failures)
+            } else {
+                "deferred".to_string()
+            };
+            writeln!(out, "{:<16} {what}: {}", "", notify::one_line(err, 160))?;
+        }
+        if let Some(until) = paused(&d.url) {
+            writeln!(out, "{:<16} host paused until {until} (Retry-After)", "")?;
+        }
+    }
+    if docs.is_empty() {
+        writeln!(out, "nothing checked yet")?;
+    }
+    Ok(())
 }
 
 fn history(store: &Store, config: &Config, target: &str) -> Result<()> {

@@ -268,7 +268,11 @@ async fn save_host_updates(ctx: &Context) -> Result<(), StoreError> {
         for u in updates {
             match u {
                 HostUpdate::Robots(row) => s.save_robots(&row)?,
-                HostUpdate::NotBefore { origin, until, reason } => s.save_not_before(&origin, &until, &reason)?,
+                HostUpdate::NotBefore {
+                    origin,
+                    until,
+                    reason,
+                } => s.save_not_before(&origin, &until, &reason)?,
             }
         }
         Ok(())
@@ -471,12 +475,18 @@ fn interval(config: &Config, doc: &DocumentRow, watch: &Watch, published: Option
     }
     let born = published
         .and_then(|p| {
-            let date = time::Date::parse(p.get(..10)?, time::macros::format_description!("[year]-[month]-[day]")).ok()?;
+            let date = time::Date::parse(
+                p.get(..10)?,
+                time::macros::format_description!("[year]-[month]-[day]"),
+            )
+            .ok()?;
             Some(date.midnight().assume_utc())
         })
         .or_else(|| timefmt::parse(&doc.discovered_at));
     let age = born.map_or(Duration::ZERO, |b| {
-        (time::OffsetDateTime::now_utc() - b).try_into().unwrap_or(Duration::ZERO)
+        (time::OffsetDateTime::now_utc() - b)
+            .try_into()
+            .unwrap_or(Duration::ZERO)
     });
     config.schedule.recheck_every(age)
 }
@@ -701,7 +711,13 @@ fn record(
             } else {
                 DocRole::Document
             };
-            let row = store.upsert_listed(link.url.as_str(), &watch.name, role, announce, link.lastmod.as_deref())?;
+            let row = store.upsert_listed(
+                link.url.as_str(),
+                &watch.name,
+                role,
+                announce,
+                link.lastmod.as_deref(),
+            )?;
             new_docs.extend(row);
         }
         outcome = Outcome::Indexed {

@@ -116,7 +116,10 @@ impl Hosts {
         for row in rows {
             let origin = hosts.origin(&row.origin);
             let mut st = origin.state.lock().unwrap_or_else(|p| p.into_inner());
-            if let (Some(t), reason) = (row.not_before.as_deref().and_then(timefmt::parse), &row.not_before_reason) {
+            if let (Some(t), reason) = (
+                row.not_before.as_deref().and_then(timefmt::parse),
+                &row.not_before_reason,
+            ) {
                 st.not_before = Some((t, reason.clone().unwrap_or_default()));
             }
             if let Some(fetched_at) = row.robots_fetched_at.as_deref().and_then(timefmt::parse) {
@@ -235,7 +238,13 @@ impl Hosts {
     }
 
     /// `Ok` if robots.txt lets govwatch fetch `url`; otherwise why not.
-    async fn robots_allow(&self, fetcher: &Fetcher, key: &str, origin: &Origin, url: &Url) -> Result<(), String> {
+    async fn robots_allow(
+        &self,
+        fetcher: &Fetcher,
+        key: &str,
+        origin: &Origin,
+        url: &Url,
+    ) -> Result<(), String> {
         let _one_fetch = origin.robots_lock.lock().await;
         if self.robots_stale(origin) {
             self.wait_turn(origin).await;
@@ -246,8 +255,9 @@ impl Hosts {
             None | Some(RobotsRules::AllowAll) => Ok(()),
             Some(RobotsRules::Parsed(r)) if r.allowed(url.as_str()) => Ok(()),
             Some(RobotsRules::Parsed(_)) => Err(format!("disallowed by {key}/robots.txt")),
+            // The cause first: when the whole site is down, that is the news, not robots.txt.
             Some(RobotsRules::Unreachable(why)) => Err(format!(
-                "{key}/robots.txt could not be read ({why}); the site is treated as closed until it can"
+                "{why} (fetching {key}/robots.txt; the site is treated as closed until it can be read)"
             )),
         }
     }
@@ -316,9 +326,9 @@ impl Hosts {
                 }
             }
             // 429 is "slow down", not "no robots.txt": treat it like a server error.
-            Some(429) => RobotsRules::Unreachable("HTTP 429".into()),
+            Some(429) => RobotsRules::Unreachable("robots.txt answered HTTP 429".into()),
             Some(s) if (400..500).contains(&s) => RobotsRules::AllowAll,
-            Some(s) => RobotsRules::Unreachable(format!("HTTP {s}")),
+            Some(s) => RobotsRules::Unreachable(format!("robots.txt answered HTTP {s}")),
         }
     }
 }
@@ -328,7 +338,11 @@ impl Hosts {
 fn robots_agent(user_agent: &str) -> String {
     let first = user_agent.split_whitespace().next().unwrap_or("govwatch");
     let token = first.split('/').next().unwrap_or(first);
-    if token.is_empty() { "govwatch".into() } else { token.to_string() }
+    if token.is_empty() {
+        "govwatch".into()
+    } else {
+        token.to_string()
+    }
 }
 
 #[cfg(test)]
@@ -343,7 +357,9 @@ mod tests {
     }
 
     fn hosts(delay: Duration) -> Hosts {
-        let cfg = crate::config::Config::parse("", std::path::Path::new("t.toml")).unwrap().fetch;
+        let cfg = crate::config::Config::parse("", std::path::Path::new("t.toml"))
+            .unwrap()
+            .fetch;
         let mut cfg = cfg;
         cfg.per_host_delay = delay;
         Hosts::new(&cfg, Vec::new())
@@ -360,9 +376,18 @@ mod tests {
         // Our own group replaces the `*` group.
         assert!(r.allowed("https://x.org/private/a.html"));
         assert_eq!(r.delay, Some(5.0));
-        assert!(matches!(h.rules_from(Some(404), None, None), RobotsRules::AllowAll));
-        assert!(matches!(h.rules_from(Some(503), None, None), RobotsRules::Unreachable(_)));
-        assert!(matches!(h.rules_from(Some(429), None, None), RobotsRules::Unreachable(_)));
+        assert!(matches!(
+            h.rules_from(Some(404), None, None),
+            RobotsRules::AllowAll
+        ));
+        assert!(matches!(
+            h.rules_from(Some(503), None, None),
+            RobotsRules::Unreachable(_)
+        ));
+        assert!(matches!(
+            h.rules_from(Some(429), None, None),
+            RobotsRules::Unreachable(_)
+        ));
         assert!(matches!(
             h.rules_from(None, None, Some("cannot connect".into())),
             RobotsRules::Unreachable(_)
@@ -389,14 +414,19 @@ mod tests {
         let h = hosts(Duration::ZERO);
         let url = Url::parse("http://a.example/x").unwrap();
         h.after_status(&url, 503, None);
-        assert!(h.deferred(&h.origin("http://a.example")).is_none(), "503 without Retry-After");
+        assert!(
+            h.deferred(&h.origin("http://a.example")).is_none(),
+            "503 without Retry-After"
+        );
         h.after_status(&url, 429, Some(Duration::from_secs(120)));
         let Some(Admission::Deferred { why, .. }) = h.deferred(&h.origin("http://a.example")) else {
             panic!("deferred")
         };
         assert!(why.contains("HTTP 429"), "{why}");
         let updates = h.take_updates();
-        assert!(matches!(&updates[..], [HostUpdate::NotBefore { origin, .. }] if origin == "http://a.example"));
+        assert!(
+            matches!(&updates[..], [HostUpdate::NotBefore { origin, .. }] if origin == "http://a.example")
+        );
         // Stored facts come back in a new process.
         let row = HostRow {
             origin: "http://a.example".into(),
@@ -404,7 +434,9 @@ mod tests {
             not_before_reason: Some("HTTP 429".into()),
             ..HostRow::default()
         };
-        let cfg = crate::config::Config::parse("", std::path::Path::new("t.toml")).unwrap().fetch;
+        let cfg = crate::config::Config::parse("", std::path::Path::new("t.toml"))
+            .unwrap()
+            .fetch;
         let h2 = Hosts::new(&cfg, vec![row]);
         assert!(h2.deferred(&h2.origin("http://a.example")).is_some());
     }

@@ -340,7 +340,7 @@ fn sigterm_during_a_slow_fetch_exits_zero_within_the_stop_timeout() {
     let connections = Arc::new(AtomicUsize::new(0));
     let addr = dripping_server(connections.clone());
     let gw = Govwatch::new(&format!(
-        "[fetch]\ntimeout = \"120s\"\n\n[daemon]\nstop_timeout = \"2s\"\n\n{}",
+        "[fetch]\ntimeout = \"120s\"\n\n[daemon]\nstop_timeout = \"2s\"\n\n{}robots = false\n",
         page_watch("slow", &format!("http://{addr}/slow.html"))
     ));
     let daemon = Daemon::start(gw.command());

@@ -26,9 +26,10 @@ pub fn feed_entries(body: &[u8], base: &Url, limit: usize) -> Result<Vec<Listed>
             if !matches!(url.scheme(), "http" | "https") {
                 return None;
             }
-            let date = e.updated.or(e.published).map(|d| {
-                d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-            });
+            let date = e
+                .updated
+                .or(e.published)
+                .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
             Some(Listed {
                 url: normalize(url),
                 lastmod: date,
@@ -56,7 +57,10 @@ mod tests {
             <item><title>Newer</title><link>/b.html</link><pubDate>Tue, 02 Jan 2024 08:00:00 GMT</pubDate></item>
             </channel></rss>"#;
         let got = feed_entries(rss.as_bytes(), &base, 10).unwrap();
-        assert_eq!(urls(&got), ["https://mfa.example/b.html", "https://mfa.example/a.html"]);
+        assert_eq!(
+            urls(&got),
+            ["https://mfa.example/b.html", "https://mfa.example/a.html"]
+        );
         assert_eq!(got[0].lastmod.as_deref(), Some("2024-01-02T08:00:00Z"));
 
         let atom = r#"<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">

@@ -78,7 +78,11 @@ pub fn sitemap_entries(body: &[u8], base: &Url, limit: usize) -> Result<Vec<List
             Ok(Event::End(e)) => match e.local_name().as_ref() {
                 "loc" | "lastmod" => field = None,
                 "url" | "sitemap" => {
-                    if let Some(url) = base.join(loc.trim()).ok().filter(|u| u.host_str() == base.host_str()) {
+                    if let Some(url) = base
+                        .join(loc.trim())
+                        .ok()
+                        .filter(|u| u.host_str() == base.host_str())
+                    {
                         entries.push(Listed {
                             url: normalize(url),
                             lastmod: w3c_datetime(&lastmod),
@@ -100,7 +104,9 @@ pub fn sitemap_entries(body: &[u8], base: &Url, limit: usize) -> Result<Vec<List
         buf.clear();
     }
     if root.is_none() {
-        return Err(DiscoverError::Sitemap("no <urlset> or <sitemapindex> element".into()));
+        return Err(DiscoverError::Sitemap(
+            "no <urlset> or <sitemapindex> element".into(),
+        ));
     }
     Ok(newest(entries, limit))
 }
@@ -141,7 +147,11 @@ mod tests {
         let urls: Vec<_> = got.iter().map(|l| l.url.as_str()).collect();
         assert_eq!(
             urls,
-            ["https://gov.example/b.html?x=1", "https://gov.example/a.html", "https://gov.example/d.html"]
+            [
+                "https://gov.example/b.html?x=1",
+                "https://gov.example/a.html",
+                "https://gov.example/d.html"
+            ]
         );
         assert_eq!(got[0].lastmod.as_deref(), Some("2024-05-02T02:00:00Z"));
         assert_eq!(got[1].lastmod.as_deref(), Some("2024-05-01T00:00:00Z"));

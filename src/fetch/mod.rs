@@ -127,7 +127,12 @@ impl Fetcher {
     }
 
     /// GETs `url`, conditionally when `validators` has any, and reads at most the body cap.
-    pub async fn get(&self, url: &url::Url, validators: &Validators, want: Want) -> Result<Fetched, FetchError> {
+    pub async fn get(
+        &self,
+        url: &url::Url,
+        validators: &Validators,
+        want: Want,
+    ) -> Result<Fetched, FetchError> {
         let accept = match want {
             Want::Page => "text/html,application/xhtml+xml,text/plain;q=0.9,*/*;q=0.5",
             Want::Listing => {
@@ -135,7 +140,10 @@ impl Fetcher {
                  application/feed+json,application/xml;q=0.9,text/xml;q=0.9,*/*;q=0.5"
             }
         };
-        let mut req = self.client.get(url.clone()).header(reqwest::header::ACCEPT, accept);
+        let mut req = self
+            .client
+            .get(url.clone())
+            .header(reqwest::header::ACCEPT, accept);
         if let Some(etag) = &validators.etag {
             req = req.header(IF_NONE_MATCH, etag);
         }
@@ -280,7 +288,10 @@ fn acceptable(content_type: &str, want: Want) -> bool {
         && (mime.ends_with("+xml")
             || mime.ends_with("/json")
             || mime.ends_with("+json")
-            || matches!(mime.as_str(), "application/x-gzip" | "application/gzip" | "application/octet-stream"))
+            || matches!(
+                mime.as_str(),
+                "application/x-gzip" | "application/gzip" | "application/octet-stream"
+            ))
 }
 
 /// reqwest's errors nest the useful part (connection refused, reset) a few sources deep; the

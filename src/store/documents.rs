@@ -112,7 +112,14 @@ impl Store {
             "INSERT INTO documents (url, watch, role, announce, discovered_at, lastmod)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)
              ON CONFLICT (url) DO NOTHING",
-            params![url, watch, role.as_str(), announce, crate::timefmt::now(), lastmod],
+            params![
+                url,
+                watch,
+                role.as_str(),
+                announce,
+                crate::timefmt::now(),
+                lastmod
+            ],
         )?;
         if n == 1 {
             return self.document_by_url(url);
@@ -128,7 +135,11 @@ impl Store {
             "UPDATE documents SET lastmod = ?2 WHERE url = ?1 AND lastmod IS NULL",
             params![url, lastmod],
         )?;
-        if moved == 1 { self.document_by_url(url) } else { Ok(None) }
+        if moved == 1 {
+            self.document_by_url(url)
+        } else {
+            Ok(None)
+        }
     }
 
     /// Puts a check off until `until` without counting a failure: the host asked for a pause.

@@ -45,7 +45,13 @@ impl Store {
              VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (origin) DO UPDATE SET robots_status = ?2, robots = ?3, robots_error = ?4,
                  robots_fetched_at = ?5",
-            params![h.origin, h.robots_status, h.robots, h.robots_error, h.robots_fetched_at],
+            params![
+                h.origin,
+                h.robots_status,
+                h.robots,
+                h.robots_error,
+                h.robots_fetched_at
+            ],
         )?;
         Ok(())
     }
