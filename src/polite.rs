@@ -81,8 +81,10 @@ struct Origin {
 
 #[derive(Default)]
 struct OriginState {
-    /// The earliest moment the next request may start.
-    next_start: Option<Instant>,
+    /// When the latest request booked started (or will start).
+    last_start: Option<Instant>,
+    /// No request before this (a Retry-After, in the clock that sleeps use).
+    resume_at: Option<Instant>,
     not_before: Option<(OffsetDateTime, String)>,
     robots: Option<Robots>,
 }
@@ -187,7 +189,7 @@ impl Hosts {
         {
             let mut st = origin.state.lock().unwrap_or_else(|p| p.into_inner());
             st.not_before = Some((until, reason.clone()));
-            st.next_start = Some(Instant::now() + pause);
+            st.resume_at = Some(Instant::now() + pause);
         }
         self.push(HostUpdate::NotBefore {
             origin: key,
@@ -214,13 +216,16 @@ impl Hosts {
         })
     }
 
-    /// Sleeps until this origin's next request may start, and books the slot after it.
+    /// Sleeps until this origin's next request may start, and books that moment. The delay is
+    /// read now rather than when the previous request was booked, so a `Crawl-delay` learnt from
+    /// robots.txt in between already counts.
     async fn wait_turn(&self, origin: &Origin) {
         let start = {
             let mut st = origin.state.lock().unwrap_or_else(|p| p.into_inner());
             let now = Instant::now();
-            let start = st.next_start.map_or(now, |t| t.max(now));
-            st.next_start = Some(start + self.delay_for(&st));
+            let spaced = st.last_start.map_or(now, |t| t + self.delay_for(&st));
+            let start = spaced.max(st.resume_at.unwrap_or(now)).max(now);
+            st.last_start = Some(start);
             start
         };
         tokio::time::sleep_until(start).await;

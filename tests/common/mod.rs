@@ -24,6 +24,8 @@ pub struct Resp {
     pub etag: Option<String>,
     /// `gzip` or `br`: the body is sent compressed with that Content-Encoding.
     pub encoding: Option<&'static str>,
+    /// More response headers (Retry-After, Location, Last-Modified...).
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl Resp {
@@ -34,6 +36,22 @@ impl Resp {
             body: body.into(),
             etag: None,
             encoding: None,
+            headers: Vec::new(),
+        }
+    }
+
+    pub fn text(content_type: &str, body: impl Into<Vec<u8>>) -> Resp {
+        Resp {
+            content_type: Some(content_type.into()),
+            ..Resp::html(body)
+        }
+    }
+
+    pub fn status(status: u16, headers: &[(&'static str, &str)]) -> Resp {
+        Resp {
+            status,
+            headers: headers.iter().map(|(k, v)| (*k, v.to_string())).collect(),
+            ..Resp::html("")
         }
     }
 }
@@ -41,7 +59,7 @@ impl Resp {
 #[derive(Clone, Default)]
 struct SiteState {
     pages: Arc<Mutex<HashMap<String, Resp>>>,
-    hits: Arc<Mutex<HashMap<String, usize>>>,
+    hits: Arc<Mutex<HashMap<String, Vec<std::time::Instant>>>>,
 }
 
 /// A local web site whose pages the test sets and changes.
@@ -52,8 +70,13 @@ pub struct Site {
 
 impl Site {
     pub fn start() -> Site {
+        Site::start_on("127.0.0.1")
+    }
+
+    /// A site on another loopback address (127.0.0.2, …): another host to govwatch.
+    pub fn start_on(ip: &str) -> Site {
         let state = SiteState::default();
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let listener = std::net::TcpListener::bind((ip, 0)).unwrap();
         listener.set_nonblocking(true).unwrap();
         let addr = listener.local_addr().unwrap();
         let s = state.clone();
@@ -80,13 +103,44 @@ impl Site {
     }
 
     pub fn hits(&self, path: &str) -> usize {
-        self.state.hits.lock().unwrap().get(path).copied().unwrap_or(0)
+        self.hit_times(path).len()
+    }
+
+    /// When each request for `path` arrived.
+    pub fn hit_times(&self, path: &str) -> Vec<std::time::Instant> {
+        self.state
+            .hits
+            .lock()
+            .unwrap()
+            .get(path)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Every request to the site, in order of arrival: (path, when).
+    pub fn all_hits(&self) -> Vec<(String, std::time::Instant)> {
+        let mut v: Vec<_> = self
+            .state
+            .hits
+            .lock()
+            .unwrap()
+            .iter()
+            .flat_map(|(p, ts)| ts.iter().map(|t| (p.clone(), *t)))
+            .collect();
+        v.sort_by_key(|(_, t)| *t);
+        v
     }
 }
 
 async fn serve(State(state): State<SiteState>, req: Request) -> Response<Body> {
     let path = req.uri().path().to_string();
-    *state.hits.lock().unwrap().entry(path.clone()).or_default() += 1;
+    state
+        .hits
+        .lock()
+        .unwrap()
+        .entry(path.clone())
+        .or_default()
+        .push(std::time::Instant::now());
     let page = state.pages.lock().unwrap().get(&path).cloned();
     let Some(page) = page else {
         return Response::builder()
@@ -105,6 +159,9 @@ async fn serve(State(state): State<SiteState>, req: Request) -> Response<Body> {
     }
     if let Some(etag) = &page.etag {
         b = b.header(header::ETAG, etag.as_str());
+    }
+    for (k, v) in &page.headers {
+        b = b.header(*k, v.as_str());
     }
     let body = match page.encoding {
         Some("gzip") => {
@@ -165,6 +222,99 @@ pub fn dripping_server() -> SocketAddr {
         }
     });
     addr
+}
+
+/// A server that sends headers and half a body, then resets the connection (RST, not FIN).
+pub fn resetting_server() -> SocketAddr {
+    use std::io::{Read, Write};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 100000\r\n\r\n<html><body><p>half",
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            // Linger 0: closing sends a reset, as a crashed server or a middlebox does.
+            let sock = socket2::Socket::from(s);
+            let _ = sock.set_linger(Some(std::time::Duration::ZERO));
+            drop(sock);
+        }
+    });
+    addr
+}
+
+/// A server that answers with a body that never ends, as fast as it can; counts bytes sent.
+pub fn endless_server(sent: Arc<std::sync::atomic::AtomicU64>) -> SocketAddr {
+    use std::io::{Read, Write};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let sent = sent.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf);
+                let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<html><body>");
+                let chunk = b"<p>more and more and more</p>\n".repeat(2048);
+                while s.write_all(&chunk).is_ok() {
+                    sent.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// A TCP server that answers a TLS ClientHello with plain-text garbage: the handshake fails.
+pub fn not_tls_server() -> SocketAddr {
+    use std::io::{Read, Write};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(b"SSH-2.0-OpenSSH_9.2 this is not TLS at all\r\n");
+        }
+    });
+    addr
+}
+
+/// Runs `cmd` to the end, sampling its high-water resident memory (VmHWM) as it goes; returns
+/// its output and the peak in KiB. VmHWM only grows, so the last sample is within a few
+/// milliseconds of the true peak.
+pub fn run_measuring_memory(mut cmd: Command) -> (Output, u64) {
+    use std::process::Stdio;
+    let child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let status_file = format!("/proc/{}/status", child.id());
+    let peak = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = {
+        let (peak, done) = (peak.clone(), done.clone());
+        std::thread::spawn(move || {
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                if let Ok(s) = std::fs::read_to_string(&status_file)
+                    && let Some(kib) = s
+                        .lines()
+                        .find_map(|l| l.strip_prefix("VmHWM:"))
+                        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+                {
+                    peak.fetch_max(kib, std::sync::atomic::Ordering::SeqCst);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+        })
+    };
+    let out = child.wait_with_output().unwrap();
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    sampler.join().unwrap();
+    (out, peak.load(std::sync::atomic::Ordering::SeqCst))
 }
 
 // ---------------------------------------------------------------- SMTP
@@ -386,6 +536,13 @@ impl Govwatch {
         c.arg("--config")
             .arg(self.config_path())
             .env("RUST_LOG", "govwatch=debug");
+        c
+    }
+
+    /// The command line for `args`, to run in a particular way.
+    pub fn command_with(&self, args: &[&str]) -> Command {
+        let mut c = self.command();
+        c.args(args);
         c
     }
 
