@@ -142,6 +142,16 @@ pub struct Context {
     pub stop: StopFlag,
 }
 
+/// Callers waiting for the store wait here, asynchronously, rather than each on its own blocking
+/// thread parked on the mutex: a pass over thousands of pages would otherwise start hundreds of
+/// threads (each with its own allocator arena) to wait in line for one connection.
+static STORE_TURN: Semaphore = Semaphore::const_new(1);
+
+/// Parsing is CPU work; more of it at once than there are cores only costs memory.
+static PARSE_TURN: std::sync::LazyLock<Semaphore> = std::sync::LazyLock::new(|| {
+    Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+});
+
 /// Runs `f` on a blocking thread with the store: SQLite calls must not stall the async workers.
 pub async fn with_store<T, F>(store: &Arc<Mutex<Store>>, f: F) -> Result<T, StoreError>
 where
@@ -149,6 +159,7 @@ where
     F: FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
 {
     let store = store.clone();
+    let _turn = STORE_TURN.acquire().await.expect("never closed");
     tokio::task::spawn_blocking(move || {
         // A panic elsewhere cannot leave the connection mid-transaction: rusqlite rolls back on
         // drop. So a poisoned lock is still a usable store.
@@ -296,7 +307,7 @@ async fn run_checks(ctx: &Context, docs: Vec<(DocumentRow, Watch)>) -> Result<Ve
                 }
                 // Newly listed documents are judged after the pass's fetches, oldest first, so
                 // that of a paper and its republication found together the paper is the source.
-                let step = fetch_and_parse(&ctx, &doc, &watch, &global).await?;
+                let step = fetch_and_parse(&ctx, &doc, &watch, global).await?;
                 let step = match step {
                     Step::Parsed(parsed, next_due) if !doc.announce => {
                         let (outcome, new_docs) =
@@ -316,7 +327,11 @@ async fn run_checks(ctx: &Context, docs: Vec<(DocumentRow, Watch)>) -> Result<Ve
     while let Some(joined) = set.join_next().await {
         match joined.expect("check task panicked") {
             Ok((doc, watch, Step::Done(outcome, new_docs))) => out.push((doc, watch, outcome, new_docs)),
-            Ok((doc, watch, Step::Parsed(parsed, next_due))) => deferred.push((doc, watch, parsed, next_due)),
+            Ok((doc, watch, Step::Parsed(mut parsed, next_due))) => {
+                // Waiting pages must not hold slots that the checks still running need.
+                parsed.slot = None;
+                deferred.push((doc, watch, parsed, next_due));
+            }
             // A database error is govwatch failing, not a site: finish the others, then report.
             Err(e) => {
                 first_err.get_or_insert(e);
@@ -347,8 +362,8 @@ pub async fn check_document(
     doc: &DocumentRow,
     watch: &Watch,
 ) -> Result<(Outcome, Vec<DocumentRow>), PipelineError> {
-    let global = Semaphore::new(1);
-    match fetch_and_parse(ctx, doc, watch, &global).await? {
+    let global = Arc::new(Semaphore::new(1));
+    match fetch_and_parse(ctx, doc, watch, global).await? {
         Step::Done(outcome, new_docs) => Ok((outcome, new_docs)),
         Step::Parsed(parsed, next_due) => record_parsed(ctx, doc, watch, *parsed, next_due).await,
     }
@@ -368,7 +383,7 @@ async fn fetch_and_parse(
     ctx: &Context,
     doc: &DocumentRow,
     watch: &Watch,
-    global: &Semaphore,
+    global: Arc<Semaphore>,
 ) -> Result<Step, PipelineError> {
     let url = match Url::parse(&doc.url) {
         Ok(u) => u,
@@ -395,7 +410,9 @@ async fn fetch_and_parse(
             return Ok(Step::Done(Outcome::Deferred(why), Vec::new()));
         }
     };
-    let _slot = global.acquire().await.expect("semaphore never closed");
+    // The slot is held until the page is stored (it travels in `Parsed`): pages parsed faster
+    // than the database takes them must not pile up in memory.
+    let slot = global.acquire_owned().await.expect("semaphore never closed");
     if ctx.stop.is_stopped() {
         return Ok(Step::Done(Outcome::Skipped, Vec::new()));
     }
@@ -451,11 +468,15 @@ async fn fetch_and_parse(
 
     let (doc2, watch2) = (doc.clone(), watch.clone());
     // Parsing is CPU work on owned data; it never holds the store lock.
-    let parsed = tokio::task::spawn_blocking(move || parse_page(page, &doc2, &watch2))
-        .await
-        .expect("parse task panicked");
+    let parsed = {
+        let _turn = PARSE_TURN.acquire().await.expect("never closed");
+        tokio::task::spawn_blocking(move || parse_page(page, &doc2, &watch2))
+            .await
+            .expect("parse task panicked")
+    };
     match parsed {
-        Ok(p) => {
+        Ok(mut p) => {
+            p.slot = Some(slot);
             let next_due = timefmt::after(interval(&ctx.config, doc, watch, p.published.as_deref()));
             Ok(Step::Parsed(Box::new(p), next_due))
         }
@@ -589,6 +610,8 @@ struct Parsed {
     canonical: Option<String>,
     /// Listings: the documents (and child sitemaps) they list.
     links: Vec<Listed>,
+    /// One of the pass's `fetch.concurrency` slots, released once the page is stored.
+    slot: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 fn parse_page(page: Page, doc: &DocumentRow, watch: &Watch) -> Result<Parsed, String> {
@@ -611,6 +634,7 @@ fn parse_page(page: Page, doc: &DocumentRow, watch: &Watch) -> Result<Parsed, St
             canonical: None,
             links,
             page,
+            slot: None,
         });
     }
 
@@ -644,6 +668,7 @@ fn parse_page(page: Page, doc: &DocumentRow, watch: &Watch) -> Result<Parsed, St
         canonical: None,
         links,
         page,
+        slot: None,
     };
     if let Some(d) = extracted {
         if !listing {
