@@ -77,26 +77,103 @@ pub enum ImportOutcome {
 /// looking it up would also make lookups slow on a large corpus.
 const MAX_POSTINGS: usize = 200;
 
-/// Writes an entry's index rows, replacing any it had.
+/// The index tables, each with its `_recent` companion: (table, key column).
+const INDEX_TABLES: [(&str, &str); 2] = [("corpus_lsh", "band_key"), ("corpus_fp", "hash")];
+
+/// The recent tables are merged into the main ones once they hold this fraction of the main
+/// tables' rows, and at least [`MERGE_MIN_ROWS`]. Both tables are keyed by hashes, so a batch of
+/// rows lands on pages all over a B-tree; written straight into tables much larger than a batch,
+/// every commit re-wrote nearly all their pages (a 100,000-document import slowed down in
+/// proportion to the corpus). Into recent tables an eighth the size, a commit re-writes an eighth
+/// as much, and a merge re-writes each page of the main tables once, in key order.
+const MERGE_FRACTION: i64 = 8;
+/// About 800 documents: a small corpus is not merged at every commit.
+const MERGE_MIN_ROWS: i64 = 100_000;
+
+/// Adds `main` and `recent` rows to the counts that decide merges.
+fn count_rows(tx: &Transaction<'_>, main: i64, recent: i64) -> Result<()> {
+    if main != 0 || recent != 0 {
+        tx.prepare_cached(
+            "UPDATE corpus_index_rows SET main = max(0, main + ?1), recent = max(0, recent + ?2)",
+        )?
+        .execute([main, recent])?;
+    }
+    Ok(())
+}
+
+/// Removes an entry's index rows, found again from its stored signature and text, and marks it
+/// unindexed. The rows are keyed by hash, so without a per-document index (which cost as much
+/// space and as many writes as the rows themselves) this is how they are found; if the stored
+/// text no longer yields the rows (the shingling changed), every row of the entry is searched.
+fn unindex(tx: &Transaction<'_>, corpus_id: i64) -> Result<()> {
+    let row = tx
+        .prepare_cached(
+            "SELECT c.minhash, c.fp_count, COALESCE(c.text, s.text)
+             FROM corpus c LEFT JOIN snapshots s ON s.id = c.snapshot_id WHERE c.id = ?1",
+        )?
+        .query_row([corpus_id], |r| {
+            Ok((
+                r.get::<_, Option<Vec<u8>>>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, Option<Vec<u8>>>(2)?,
+            ))
+        })
+        .optional()?;
+    let Some((Some(minhash), fp_count, text)) = row else {
+        return Ok(());
+    };
+    let mut bands = index::band_keys(&index::minhash_from_blob(&minhash));
+    bands.sort_unstable();
+    bands.dedup();
+    let fps = match text {
+        Some(blob) => Signature::of(&decompress_text(&blob)?).fp_set,
+        None => Vec::new(),
+    };
+    let expected = bands.len() + fp_count as usize;
+    let (mut main, mut recent) = (0usize, 0usize);
+    for ((table, key), keys) in INDEX_TABLES.iter().zip([&bands, &fps]) {
+        for (suffix, removed) in [("", &mut main), ("_recent", &mut recent)] {
+            let mut stmt = tx.prepare_cached(&format!(
+                "DELETE FROM {table}{suffix} WHERE {key} = ?1 AND corpus_id = ?2"
+            ))?;
+            for k in keys {
+                *removed += stmt.execute([*k, corpus_id])?;
+            }
+        }
+    }
+    if main + recent != expected {
+        tracing::warn!(
+            corpus_id,
+            found = main + recent,
+            expected,
+            "corpus index rows not found from the stored text; searching the whole index"
+        );
+        for (table, _) in INDEX_TABLES {
+            main += tx.execute(&format!("DELETE FROM {table} WHERE corpus_id = ?1"), [corpus_id])?;
+            recent += tx.execute(
+                &format!("DELETE FROM {table}_recent WHERE corpus_id = ?1"),
+                [corpus_id],
+            )?;
+        }
+    }
+    count_rows(tx, -(main as i64), -(recent as i64))?;
+    tx.prepare_cached("UPDATE corpus SET minhash = NULL, fp_count = 0 WHERE id = ?1")?
+        .execute([corpus_id])?;
+    Ok(())
+}
+
+/// Writes an entry's index rows; it has none (new, or [`unindex`]ed).
 fn index_entry(tx: &Transaction<'_>, corpus_id: i64, sig: &Signature) -> Result<()> {
     index_entries(tx, &[(corpus_id, sig)])
 }
 
-/// Writes the index rows of several entries, replacing any they had.
-///
-/// The rows of all entries go in sorted by key: both tables are keyed by hashes, so rows in
-/// arrival order land on random pages of B-trees far larger than SQLite's page cache, and each
-/// insert read and re-wrote a page (a 100,000-document import slowed to under 300 documents a
-/// second). In key order, each page is visited once per batch.
+/// Writes the index rows of several entries, which have none, into the recent tables, sorted by
+/// key so that each page is visited once; then merges, if it is time.
 fn index_entries(tx: &Transaction<'_>, entries: &[(i64, &Signature)]) -> Result<()> {
     let mut lsh_rows: Vec<(i64, i64)> = Vec::with_capacity(entries.len() * index::BANDS);
-    let mut fp_rows: Vec<(i64, i64, u32)> = Vec::new();
+    let mut fp_rows: Vec<(i64, i64)> = Vec::new();
     for &(corpus_id, sig) in entries {
         // Cached statements: an import indexes thousands of entries in a row.
-        tx.prepare_cached("DELETE FROM corpus_lsh WHERE corpus_id = ?1")?
-            .execute([corpus_id])?;
-        tx.prepare_cached("DELETE FROM corpus_fp WHERE corpus_id = ?1")?
-            .execute([corpus_id])?;
         tx.prepare_cached("UPDATE corpus SET minhash = ?2, fp_count = ?3 WHERE id = ?1")?
             .execute(params![
                 corpus_id,
@@ -104,20 +181,46 @@ fn index_entries(tx: &Transaction<'_>, entries: &[(i64, &Signature)]) -> Result<
                 sig.fp_set.len() as i64
             ])?;
         lsh_rows.extend(index::band_keys(&sig.minhash).into_iter().map(|k| (k, corpus_id)));
-        fp_rows.extend(sig.fingerprints.iter().map(|&(h, pos)| (h, corpus_id, pos)));
+        fp_rows.extend(sig.fp_set.iter().map(|&h| (h, corpus_id)));
     }
-    lsh_rows.sort_unstable();
-    fp_rows.sort_unstable();
-    let mut lsh =
-        tx.prepare_cached("INSERT OR IGNORE INTO corpus_lsh (band_key, corpus_id) VALUES (?1, ?2)")?;
-    for (key, corpus_id) in lsh_rows {
-        lsh.execute(params![key, corpus_id])?;
+    let mut added = 0;
+    for ((table, key), mut rows) in INDEX_TABLES.into_iter().zip([lsh_rows, fp_rows]) {
+        rows.sort_unstable();
+        let mut stmt = tx.prepare_cached(&format!(
+            "INSERT OR IGNORE INTO {table}_recent ({key}, corpus_id) VALUES (?1, ?2)"
+        ))?;
+        for (k, corpus_id) in rows {
+            added += stmt.execute([k, corpus_id])?;
+        }
     }
-    let mut fp =
-        tx.prepare_cached("INSERT OR IGNORE INTO corpus_fp (hash, corpus_id, pos) VALUES (?1, ?2, ?3)")?;
-    for (h, corpus_id, pos) in fp_rows {
-        fp.execute(params![h, corpus_id, pos])?;
+    count_rows(tx, 0, added as i64)?;
+    let (main, recent): (i64, i64) = tx
+        .prepare_cached("SELECT main, recent FROM corpus_index_rows")?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    if recent >= MERGE_MIN_ROWS && recent * MERGE_FRACTION >= main {
+        merge_recent(tx)?;
     }
+    Ok(())
+}
+
+/// Moves the rows of the recent tables into the main ones, in key order.
+fn merge_recent(tx: &Transaction<'_>) -> Result<()> {
+    let mut moved = 0;
+    for (table, key) in INDEX_TABLES {
+        moved += tx.execute(
+            &format!(
+                "INSERT OR IGNORE INTO {table} ({key}, corpus_id)
+                 SELECT {key}, corpus_id FROM {table}_recent ORDER BY {key}, corpus_id"
+            ),
+            [],
+        )?;
+        tx.execute(&format!("DELETE FROM {table}_recent"), [])?;
+    }
+    tx.execute(
+        "UPDATE corpus_index_rows SET main = main + ?1, recent = 0",
+        [moved as i64],
+    )?;
+    tracing::debug!(rows = moved, "merged recent corpus index rows");
     Ok(())
 }
 
@@ -128,6 +231,14 @@ pub(super) fn upsert_snapshot(
     e: &NewCorpusEntry,
     now: &str,
 ) -> Result<()> {
+    let existing: Option<i64> = tx
+        .prepare_cached("SELECT id FROM corpus WHERE origin = 'snapshot' AND document_id = ?1")?
+        .query_row([document_id], |r| r.get(0))
+        .optional()?;
+    if let Some(id) = existing {
+        // Before the row points at the new snapshot: the old text finds the old rows.
+        unindex(tx, id)?;
+    }
     tx.execute(
         "INSERT INTO corpus (origin, name, document_id, snapshot_id, title, text_hash, words, added_at)
          SELECT 'snapshot', url, id, ?2, ?3, ?4, ?5, ?6 FROM documents WHERE id = ?1
@@ -159,13 +270,17 @@ fn import_one(
     entry: &NewCorpusEntry,
     text: &str,
 ) -> Result<(ImportOutcome, Option<i64>)> {
-    let existing: Option<String> = tx
-        .prepare_cached("SELECT text_hash FROM corpus WHERE origin = 'import' AND name = ?1")?
-        .query_row([name], |r| r.get(0))
+    let existing: Option<(i64, String)> = tx
+        .prepare_cached("SELECT id, text_hash FROM corpus WHERE origin = 'import' AND name = ?1")?
+        .query_row([name], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     let outcome = match existing {
-        Some(h) if h == entry.text_hash => return Ok((ImportOutcome::Unchanged, None)),
-        Some(_) => ImportOutcome::Updated,
+        Some((_, h)) if h == entry.text_hash => return Ok((ImportOutcome::Unchanged, None)),
+        Some((id, _)) => {
+            // Before the text is replaced: the old text finds the old rows.
+            unindex(tx, id)?;
+            ImportOutcome::Updated
+        }
         None => ImportOutcome::Added,
     };
     let id: i64 = tx
@@ -204,25 +319,31 @@ impl Store {
         let mut shared: HashMap<i64, Vec<i64>> = HashMap::new();
         let mut by_band: Vec<i64> = Vec::new();
         {
-            let mut stmt = self
-                .conn
-                .prepare_cached("SELECT corpus_id FROM corpus_lsh WHERE band_key = ?1")?;
+            // Each key is one range scan in the main table and one in the recent one; a row is
+            // in one of them.
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT corpus_id FROM corpus_lsh WHERE band_key = ?1
+                 UNION ALL SELECT corpus_id FROM corpus_lsh_recent WHERE band_key = ?1",
+            )?;
             for key in index::band_keys(&sig.minhash) {
                 for id in stmt.query_map([key], |r| r.get::<_, i64>(0))? {
                     by_band.push(id?);
                 }
             }
             let mut stmt = self.conn.prepare_cached(&format!(
-                "SELECT DISTINCT corpus_id FROM corpus_fp WHERE hash = ?1 LIMIT {}",
+                "SELECT corpus_id FROM corpus_fp WHERE hash = ?1
+                 UNION ALL SELECT corpus_id FROM corpus_fp_recent WHERE hash = ?1 LIMIT {}",
                 MAX_POSTINGS + 1
             ))?;
             for h in &sig.fp_set {
-                let ids: Vec<i64> = stmt
+                let mut ids: Vec<i64> = stmt
                     .query_map([h], |r| r.get(0))?
                     .collect::<rusqlite::Result<_>>()?;
                 if ids.len() > MAX_POSTINGS {
                     continue;
                 }
+                ids.sort_unstable();
+                ids.dedup();
                 for id in ids {
                     shared.entry(id).or_default().push(*h);
                 }
@@ -424,5 +545,96 @@ mod tests {
         );
         assert!(store.corpus_candidates(&sig, None).unwrap().is_empty());
         assert_eq!(store.integrity_check().unwrap(), "ok");
+    }
+
+    fn index_rows(store: &Store) -> (i64, i64) {
+        let count = |t: &str| -> i64 {
+            store
+                .conn
+                .query_row(&format!("SELECT COUNT(*) FROM {t}"), [], |r| r.get(0))
+                .unwrap()
+        };
+        (
+            count("corpus_fp") + count("corpus_lsh"),
+            count("corpus_fp_recent") + count("corpus_lsh_recent"),
+        )
+    }
+
+    #[test]
+    fn merged_and_recent_rows_are_found_and_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("g.db")).unwrap();
+        let (a, b, c) = (text("alpha"), text("beta"), text("gamma"));
+        store.import_corpus_file("a.txt", &entry(None, &a), &a).unwrap();
+        let tx = store.conn.transaction().unwrap();
+        merge_recent(&tx).unwrap();
+        tx.commit().unwrap();
+        store.import_corpus_file("b.txt", &entry(None, &b), &b).unwrap();
+        let (main, recent) = index_rows(&store);
+        assert!(main > 0 && recent > 0, "{main} {recent}");
+        let counted: (i64, i64) = store
+            .conn
+            .query_row("SELECT main, recent FROM corpus_index_rows", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!(counted, (main, recent));
+
+        // One in the main tables, one in the recent ones: both found.
+        for (t, name) in [(&a, "a.txt"), (&b, "b.txt")] {
+            let found = store.corpus_candidates(&Signature::of(t), None).unwrap();
+            assert_eq!(found.len(), 1, "{found:?}");
+            assert_eq!(found[0].name, name);
+            assert_eq!(found[0].shared.len(), Signature::of(t).fp_set.len());
+        }
+
+        // A new text replaces every row of the old one, wherever they were.
+        store.import_corpus_file("a.txt", &entry(None, &c), &c).unwrap();
+        store.import_corpus_file("b.txt", &entry(None, &c), &c).unwrap();
+        assert!(
+            store
+                .corpus_candidates(&Signature::of(&a), None)
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            store
+                .corpus_candidates(&Signature::of(&b), None)
+                .unwrap()
+                .is_empty()
+        );
+        let found = store.corpus_candidates(&Signature::of(&c), None).unwrap();
+        assert_eq!(found.len(), 2, "{found:?}");
+        let (main, recent) = index_rows(&store);
+        assert_eq!(main, 0);
+        assert_eq!(
+            recent as usize,
+            2 * (Signature::of(&c).fp_set.len() + index::BANDS)
+        );
+    }
+
+    #[test]
+    fn rows_the_text_no_longer_yields_are_still_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("g.db")).unwrap();
+        let (a, b) = (text("alpha"), text("beta"));
+        store.import_corpus_file("a.txt", &entry(None, &a), &a).unwrap();
+        // As if the shingling had changed since the rows were written.
+        store
+            .conn
+            .execute("UPDATE corpus SET text = ?1", [compress(b"other words entirely")])
+            .unwrap();
+        store.import_corpus_file("a.txt", &entry(None, &b), &b).unwrap();
+        assert!(
+            store
+                .corpus_candidates(&Signature::of(&a), None)
+                .unwrap()
+                .is_empty()
+        );
+        let (main, recent) = index_rows(&store);
+        assert_eq!(
+            (main, recent as usize),
+            (0, Signature::of(&b).fp_set.len() + index::BANDS)
+        );
     }
 }

@@ -30,6 +30,11 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0003_corpus_index",
         include_str!("../../migrations/0003_corpus_index.sql"),
     ),
+    // 0004 is another branch's (politeness); the merge puts it before this one.
+    (
+        "0005_corpus_layout",
+        include_str!("../../migrations/0005_corpus_layout.sql"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -208,6 +213,19 @@ mod tests {
         let err = Store::open(&path).err().unwrap().to_string();
         assert!(err.contains("is not a govwatch database"), "{err}");
         assert_eq!(std::fs::read(&path).unwrap(), junk);
+    }
+
+    #[test]
+    fn migrations_are_in_numeric_order() {
+        let numbers: Vec<u32> = MIGRATIONS
+            .iter()
+            .map(|(name, _)| {
+                name[..4]
+                    .parse()
+                    .expect("a migration name starts with its number")
+            })
+            .collect();
+        assert!(numbers.windows(2).all(|w| w[0] < w[1]), "{numbers:?}");
     }
 
     #[test]
