@@ -2,9 +2,11 @@
 //! resemblance (MinHash LSH bands) and containment (winnowed fingerprints).
 //! Imported files are identified by file name; a stored document has one entry, its newest text.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
 
 use super::{Result, Store, compress, decompress_text};
 use crate::compare::index::{self, Signature};
@@ -76,6 +78,8 @@ pub enum ImportOutcome {
 /// A fingerprint standing in more documents than this is a stock phrase, not evidence of copying;
 /// looking it up would also make lookups slow on a large corpus.
 const MAX_POSTINGS: usize = 200;
+// The fingerprint probe's LIMIT in [`probe`] is MAX_POSTINGS + 1.
+const _: () = assert!(MAX_POSTINGS == 200);
 
 /// The index tables, each with its `_recent` companion: (table, key column).
 const INDEX_TABLES: [(&str, &str); 2] = [("corpus_lsh", "band_key"), ("corpus_fp", "hash")];
@@ -224,6 +228,84 @@ fn merge_recent(tx: &Transaction<'_>) -> Result<()> {
     Ok(())
 }
 
+/// Index probes of one lookup that run at once, each thread on a read-only connection of its own.
+/// A lookup probes about 130 keys, each on a random page of tables far larger than SQLite's page
+/// cache; when those pages have left the operating system's cache too, one probe after the other
+/// waited for its disk read in turn, which made the slowest lookups (10-190 ms against 2-5 ms on
+/// a CPU). On 100,000 documents with the file evicted from the page cache, four at once took the
+/// median lookup from 12.6 to 5.1 ms and the 99th percentile from 55 to 29 ms (2 shared cores).
+const PROBE_THREADS: usize = 4;
+/// Fewer keys than this are probed on the store's own connection.
+const MIN_KEYS_PER_THREAD: usize = 8;
+
+/// Read-only connections for concurrent probes, opened when first needed and kept.
+pub(super) struct Readers {
+    path: PathBuf,
+    idle: RefCell<Vec<Connection>>,
+}
+
+impl Readers {
+    pub(super) fn new(path: &Path) -> Readers {
+        Readers {
+            // Absolute: the readers open the file the store opened, whatever the working folder.
+            path: std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()),
+            idle: RefCell::new(Vec::new()),
+        }
+    }
+
+    fn take(&self, n: usize) -> Vec<Connection> {
+        let mut idle = self.idle.borrow_mut();
+        while idle.len() < n {
+            let opened = Connection::open_with_flags(
+                &self.path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .and_then(|c| c.busy_timeout(std::time::Duration::from_secs(10)).map(|()| c));
+            match opened {
+                Ok(c) => idle.push(c),
+                Err(e) => {
+                    // The lookup still works, one probe after the other.
+                    tracing::debug!(error = %e, "no read-only connection for corpus probes");
+                    break;
+                }
+            }
+        }
+        let keep = idle.len().saturating_sub(n);
+        idle.split_off(keep)
+    }
+
+    fn give_back(&self, conns: Vec<Connection>) {
+        self.idle.borrow_mut().extend(conns);
+    }
+}
+
+/// What a key is looked up in.
+#[derive(Clone, Copy)]
+enum Probe {
+    Band(i64),
+    Fingerprint(i64),
+}
+
+/// The corpus entries holding a key, in the main table and the recent one (a row is in one of
+/// them). A fingerprint in more than [`MAX_POSTINGS`] entries yields `MAX_POSTINGS + 1` of them.
+fn probe(conn: &Connection, p: Probe) -> rusqlite::Result<Vec<i64>> {
+    let (sql, key) = match p {
+        Probe::Band(k) => (
+            "SELECT corpus_id FROM corpus_lsh WHERE band_key = ?1
+             UNION ALL SELECT corpus_id FROM corpus_lsh_recent WHERE band_key = ?1",
+            k,
+        ),
+        Probe::Fingerprint(h) => (
+            "SELECT corpus_id FROM corpus_fp WHERE hash = ?1
+             UNION ALL SELECT corpus_id FROM corpus_fp_recent WHERE hash = ?1 LIMIT 201",
+            h,
+        ),
+    };
+    conn.prepare_cached(sql)?
+        .query_map([key], |r| r.get(0))?
+        .collect()
+}
+
 pub(super) fn upsert_snapshot(
     tx: &Transaction<'_>,
     document_id: i64,
@@ -316,36 +398,24 @@ impl Store {
         sig: &Signature,
         exclude_document: Option<i64>,
     ) -> Result<Vec<Candidate>> {
+        let mut bands = index::band_keys(&sig.minhash);
+        bands.sort_unstable();
+        let mut probes: Vec<Probe> = bands.into_iter().map(Probe::Band).collect();
+        probes.extend(sig.fp_set.iter().map(|&h| Probe::Fingerprint(h)));
+        let found = self.probe_all(&probes)?;
+
         let mut shared: HashMap<i64, Vec<i64>> = HashMap::new();
         let mut by_band: Vec<i64> = Vec::new();
-        {
-            // Each key is one range scan in the main table and one in the recent one; a row is
-            // in one of them.
-            let mut stmt = self.conn.prepare_cached(
-                "SELECT corpus_id FROM corpus_lsh WHERE band_key = ?1
-                 UNION ALL SELECT corpus_id FROM corpus_lsh_recent WHERE band_key = ?1",
-            )?;
-            for key in index::band_keys(&sig.minhash) {
-                for id in stmt.query_map([key], |r| r.get::<_, i64>(0))? {
-                    by_band.push(id?);
-                }
-            }
-            let mut stmt = self.conn.prepare_cached(&format!(
-                "SELECT corpus_id FROM corpus_fp WHERE hash = ?1
-                 UNION ALL SELECT corpus_id FROM corpus_fp_recent WHERE hash = ?1 LIMIT {}",
-                MAX_POSTINGS + 1
-            ))?;
-            for h in &sig.fp_set {
-                let mut ids: Vec<i64> = stmt
-                    .query_map([h], |r| r.get(0))?
-                    .collect::<rusqlite::Result<_>>()?;
-                if ids.len() > MAX_POSTINGS {
-                    continue;
-                }
-                ids.sort_unstable();
-                ids.dedup();
-                for id in ids {
-                    shared.entry(id).or_default().push(*h);
+        for (p, mut ids) in probes.into_iter().zip(found) {
+            match p {
+                Probe::Band(_) => by_band.extend(ids),
+                Probe::Fingerprint(_) if ids.len() > MAX_POSTINGS => {}
+                Probe::Fingerprint(h) => {
+                    ids.sort_unstable();
+                    ids.dedup();
+                    for id in ids {
+                        shared.entry(id).or_default().push(h);
+                    }
                 }
             }
         }
@@ -390,6 +460,59 @@ impl Store {
             });
         }
         Ok(out)
+    }
+
+    /// Every probe's entries, in order: on [`PROBE_THREADS`] read-only connections at once, each
+    /// taking a run of keys in order, or on the store's own connection.
+    fn probe_all(&self, probes: &[Probe]) -> Result<Vec<Vec<i64>>> {
+        let threads = PROBE_THREADS.min(probes.len() / MIN_KEYS_PER_THREAD);
+        let conns = if threads > 1 {
+            self.readers.take(threads)
+        } else {
+            Vec::new()
+        };
+        if conns.len() < 2 {
+            self.readers.give_back(conns);
+            return Ok(probes
+                .iter()
+                .map(|&p| probe(&self.conn, p))
+                .collect::<rusqlite::Result<_>>()?);
+        }
+        let chunk = probes.len().div_ceil(conns.len());
+        let results = std::thread::scope(|s| {
+            let handles: Vec<_> = probes
+                .chunks(chunk)
+                .zip(conns)
+                .map(|(keys, conn)| {
+                    s.spawn(move || {
+                        let found = keys
+                            .iter()
+                            .map(|&p| probe(&conn, p))
+                            .collect::<rusqlite::Result<Vec<_>>>();
+                        (conn, found)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("a corpus probe thread panicked"))
+                .collect::<Vec<_>>()
+        });
+        let mut out = Vec::with_capacity(probes.len());
+        let mut back = Vec::with_capacity(results.len());
+        let mut failed = None;
+        for (conn, found) in results {
+            back.push(conn);
+            match found {
+                Ok(f) => out.extend(f),
+                Err(e) => failed = failed.or(Some(e)),
+            }
+        }
+        self.readers.give_back(back);
+        match failed {
+            Some(e) => Err(e.into()),
+            None => Ok(out),
+        }
     }
 
     /// A known document whose text is exactly `text_hash`, oldest first.

@@ -66,6 +66,8 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 
 pub struct Store {
     conn: Connection,
+    /// Read-only connections on the same file, for the corpus lookup's concurrent probes.
+    readers: corpus::Readers,
 }
 
 impl Store {
@@ -116,7 +118,10 @@ impl Store {
                 known: MIGRATIONS.len(),
             });
         }
-        let mut store = Store { conn };
+        let mut store = Store {
+            conn,
+            readers: corpus::Readers::new(path),
+        };
         store.migrate(version as usize)?;
         let indexed = store.index_missing()?;
         if indexed > 0 {
