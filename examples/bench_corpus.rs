@@ -592,7 +592,6 @@ fn lookups(db: &Path, queries_path: &Path, limit: usize) -> Result<(), Box<dyn s
     let mut times = Vec::with_capacity(limit);
     let (mut t_sig, mut t_cand, mut t_verdict) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
     let mut cand_counts = Vec::with_capacity(limit);
-    let mut cpu_times = Vec::with_capacity(limit);
     let mut slowest = Vec::with_capacity(limit);
     let mut table: BTreeMap<(Kind, &'static str), (usize, usize)> = BTreeMap::new();
     let thresholds = corpus::Thresholds::default();
@@ -606,7 +605,7 @@ fn lookups(db: &Path, queries_path: &Path, limit: usize) -> Result<(), Box<dyn s
             "quotes" => Kind::Quotes,
             _ => Kind::New,
         };
-        let c0 = cpu_time();
+        let d0 = disk_read_bytes();
         let t0 = Instant::now();
         let sig = Signature::of(text);
         let hash = compare::text_hash(text);
@@ -617,11 +616,10 @@ fn lookups(db: &Path, queries_path: &Path, limit: usize) -> Result<(), Box<dyn s
         let mut texts = |id: i64| store.corpus_text(id).ok().flatten();
         let verdict = corpus::verdict(text, sig.fp_set.len(), exact, &candidates, &mut texts, thresholds);
         let t3 = Instant::now();
-        let cpu = cpu_time() - c0;
-        cpu_times.push(cpu);
+        let disk = disk_read_bytes().saturating_sub(d0);
         slowest.push((
             t3 - t0,
-            cpu,
+            disk,
             t2 - t1,
             v["id"].as_str().unwrap_or_default().to_string(),
             kind,
@@ -642,7 +640,6 @@ fn lookups(db: &Path, queries_path: &Path, limit: usize) -> Result<(), Box<dyn s
     let n = times.len().max(1) as u32;
     let mean = times.iter().sum::<Duration>() / n;
     times.sort();
-    cpu_times.sort();
     cand_counts.sort();
     let (p50, p99, max) = (
         percentile(&times, 0.5),
@@ -673,23 +670,16 @@ fn lookups(db: &Path, queries_path: &Path, limit: usize) -> Result<(), Box<dyn s
         "  read from the disk (not the page cache) while opening and looking up: {:.1} MiB",
         mib(disk_read_bytes().saturating_sub(disk_before))
     );
-    println!(
-        "  on a CPU (this thread's time, without the time other processes had the CPU): p50 {:.2} ms, p99 {:.2} ms, mean {:.2} ms, max {:.2} ms",
-        ms(percentile(&cpu_times, 0.5)),
-        ms(percentile(&cpu_times, 0.99)),
-        ms(cpu_times.iter().sum::<Duration>() / n),
-        ms(cpu_times.last().copied().unwrap_or_default()),
-    );
     slowest.sort_by_key(|s| std::cmp::Reverse(s.0));
     println!(
-        "  slowest lookups (wall ms, CPU ms, index ms: query, kind, fingerprints, candidates, most shared):"
+        "  slowest lookups (ms, of which index probes; KiB read from the disk; query, kind, fingerprints, candidates, most shared):"
     );
-    for (wall, cpu, cand, id, kind, fps, cands, shared) in slowest.iter().take(8) {
+    for (wall, disk, cand, id, kind, fps, cands, shared) in slowest.iter().take(8) {
         println!(
-            "    {:>7.2} {:>7.2} {:>7.2}  {id} {:<15} {fps:>4} {cands:>3} {shared:>4}",
+            "    {:>7.2} {:>7.2} {:>6.0}  {id} {:<15} {fps:>4} {cands:>3} {shared:>4}",
             ms(*wall),
-            ms(*cpu),
             ms(*cand),
+            *disk as f64 / 1024.0,
             kind.label()
         );
     }
@@ -710,8 +700,6 @@ fn lookups(db: &Path, queries_path: &Path, limit: usize) -> Result<(), Box<dyn s
     println!("RESULT lookup_p50_ms={:.3}", ms(p50));
     println!("RESULT lookup_p99_ms={:.3}", ms(p99));
     println!("RESULT lookup_mean_ms={:.3}", ms(mean));
-    println!("RESULT lookup_cpu_p50_ms={:.3}", ms(percentile(&cpu_times, 0.5)));
-    println!("RESULT lookup_cpu_p99_ms={:.3}", ms(percentile(&cpu_times, 0.99)));
     println!("RESULT lookup_peak_rss_mib={:.0}", lookup_peak_kb as f64 / 1024.0);
     Ok(())
 }
