@@ -407,7 +407,7 @@ fn args() -> Args {
         queries: 1_000,
         out: PathBuf::from("target/bench-corpus"),
         seed: 2024,
-        batch: 500,
+        batch: corpus_import::BATCH_FILES,
         lookups_only: false,
     };
     let mut it = std::env::args().skip(1);

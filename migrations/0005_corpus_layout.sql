@@ -6,7 +6,7 @@
 -- proportion to the corpus. Now:
 --
 -- * new rows go to small `_recent` tables of the same shape, which are merged into the main
---   tables in key order once they hold an eighth as many rows (src/store/corpus.rs): each page of
+--   tables in key order once they hold a quarter as many rows (src/store/corpus.rs): each page of
 --   a main table is re-written about once per merge instead of once per commit;
 -- * the per-document indexes (corpus_fp_doc, corpus_lsh_doc) are gone: a document's rows are
 --   found again from its stored signature and text, so they cost neither space nor writes;

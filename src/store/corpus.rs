@@ -88,9 +88,12 @@ const INDEX_TABLES: [(&str, &str); 2] = [("corpus_lsh", "band_key"), ("corpus_fp
 /// tables' rows, and at least [`MERGE_MIN_ROWS`]. Both tables are keyed by hashes, so a batch of
 /// rows lands on pages all over a B-tree; written straight into tables much larger than a batch,
 /// every commit re-wrote nearly all their pages (a 100,000-document import slowed down in
-/// proportion to the corpus). Into recent tables an eighth the size, a commit re-writes an eighth
-/// as much, and a merge re-writes each page of the main tables once, in key order.
-const MERGE_FRACTION: i64 = 8;
+/// proportion to the corpus: 136 documents a second at 100,000). Into recent tables at most a
+/// quarter the size, a commit re-writes at most a quarter as much, and a merge re-writes each
+/// page of the main tables once, in key order. Smaller recent tables mean more merges; with
+/// import batches of 2,000 documents, a quarter balances the two (the 100,000-document benchmark
+/// wrote 5.4 GB, against 7.6 GB with an eighth and batches of 500).
+const MERGE_FRACTION: i64 = 4;
 /// About 800 documents: a small corpus is not merged at every commit.
 const MERGE_MIN_ROWS: i64 = 100_000;
 
