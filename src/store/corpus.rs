@@ -769,6 +769,60 @@ mod tests {
     }
 
     #[test]
+    fn migration_5_keeps_an_indexed_corpus() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.db");
+        let a = text("alpha");
+        let sig = Signature::of(&a);
+        {
+            // A database as 0003 left it: positions, per-document indexes.
+            let conn = Connection::open(&path).unwrap();
+            for (_, sql) in &super::super::MIGRATIONS[..3] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.execute(
+                "INSERT INTO corpus (id, origin, name, text_hash, words, text, added_at, minhash, fp_count)
+                 VALUES (7, 'import', 'a.txt', 'h', 1, ?1, 'now', ?2, ?3)",
+                params![
+                    compress(a.as_bytes()),
+                    index::minhash_blob(&sig.minhash),
+                    sig.fp_set.len() as i64
+                ],
+            )
+            .unwrap();
+            for k in index::band_keys(&sig.minhash) {
+                conn.execute("INSERT OR IGNORE INTO corpus_lsh VALUES (?1, 7)", [k])
+                    .unwrap();
+            }
+            for (h, pos) in &sig.fingerprints {
+                conn.execute(
+                    "INSERT OR IGNORE INTO corpus_fp VALUES (?1, 7, ?2)",
+                    params![h, pos],
+                )
+                .unwrap();
+            }
+            conn.pragma_update(None, "user_version", 3).unwrap();
+        }
+        let mut store = Store::open(&path).unwrap();
+        let found = store.corpus_candidates(&sig, None).unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].shared.len(), sig.fp_set.len());
+        let rows = (sig.fp_set.len() + index::BANDS) as i64;
+        assert_eq!(index_rows(&store), (rows, 0));
+        // The counts that decide merges start from what the tables hold.
+        let counted: i64 = store
+            .conn
+            .query_row("SELECT main FROM corpus_index_rows", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(counted, rows);
+        // And the entry's rows are found again when its text changes.
+        let b = text("beta");
+        store.import_corpus_file("a.txt", &entry(None, &b), &b).unwrap();
+        assert!(store.corpus_candidates(&sig, None).unwrap().is_empty());
+        assert_eq!(store.integrity_check().unwrap(), "ok");
+    }
+
+    #[test]
     fn probes_at_once_find_what_probes_in_turn_find() {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(&dir.path().join("g.db")).unwrap();
