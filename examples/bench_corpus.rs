@@ -305,6 +305,40 @@ fn status_kb(field: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// Bytes this process has read and written through system calls (page cache included), from
+/// /proc/self/io: the database's page traffic, which is what a B-tree layout changes.
+fn io_bytes() -> (u64, u64) {
+    let s = std::fs::read_to_string("/proc/self/io").unwrap_or_default();
+    let field = |name: &str| {
+        s.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    (field("rchar:"), field("wchar:"))
+}
+
+/// Bytes this process has caused to be read from the storage device: pages that were not in
+/// the page cache.
+fn disk_read_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/io")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("read_bytes:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Time this thread has spent on a CPU (/proc/thread-self/schedstat): unlike the wall clock, it
+/// leaves out the time other processes had the CPU, which on a shared machine is most of the noise.
+fn cpu_time() -> Duration {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .map(Duration::from_nanos)
+        .unwrap_or_default()
+}
+
 /// Resets VmHWM to the current RSS (Linux 4.0+), so each phase's peak is its own.
 fn reset_peak() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
@@ -373,7 +407,7 @@ fn args() -> Args {
         queries: 1_000,
         out: PathBuf::from("target/bench-corpus"),
         seed: 2024,
-        batch: 500,
+        batch: corpus_import::BATCH_FILES,
         lookups_only: false,
     };
     let mut it = std::env::args().skip(1);
@@ -466,6 +500,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let t = Instant::now();
     let mut imported = 0usize;
     let mut in_db = Duration::ZERO;
+    let io_start = io_bytes();
+    let cpu_start = cpu_time();
+    let mut slice = (Instant::now(), Duration::ZERO, io_start, cpu_start);
+    let mut slices = Vec::new();
     {
         let mut store = Store::open(&db)?;
         let mut batch = Vec::with_capacity(a.batch);
@@ -483,13 +521,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 imported += store.import_corpus_batch(&batch)?.len();
                 in_db += tb.elapsed();
                 batch.clear();
-                if imported % 10_000 == 0 {
-                    eprintln!(
-                        "  {imported} imported, {:.0} s ({:.0} s in the database), {:.0} MiB",
-                        t.elapsed().as_secs_f64(),
-                        in_db.as_secs_f64(),
+                if imported % 10_000 == 0 || line.is_none() {
+                    // Each slice of 10,000: its own rate, and the bytes the database moved for it.
+                    let (start, db_before, (r0, w0), cpu0) = slice;
+                    let cpu = cpu_time();
+                    let (r1, w1) = io_bytes();
+                    let rate = 10_000f64.min(imported as f64) / start.elapsed().as_secs_f64();
+                    let line = format!(
+                        "  {imported:>7} imported: {rate:>5.0} docs/s in this slice ({:.1} s in the database, {:.1} s on a CPU), read {:>6.0} MiB, written {:>6.0} MiB; database {:.0} MiB",
+                        (in_db - db_before).as_secs_f64(),
+                        (cpu - cpu0).as_secs_f64(),
+                        mib(r1 - r0),
+                        mib(w1 - w0),
                         mib(db_size(&db))
                     );
+                    eprintln!("{line}");
+                    slices.push(line);
+                    slice = (Instant::now(), in_db, (r1, w1), cpu);
                 }
             }
             if line.is_none() {
@@ -499,6 +547,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let import_time = t.elapsed();
     let import_peak_kb = status_kb("VmHWM:");
+    let io_end = io_bytes();
+    println!("import by slices of 10,000 documents (reads include the corpus texts):");
+    for l in &slices {
+        println!("{l}");
+    }
     let import_rate = imported as f64 / import_time.as_secs_f64();
     println!(
         "import: {imported} documents in {:.1} s = {import_rate:.0} docs/s (signatures included; {:.1} s in the database, batches of {}); peak RSS {:.0} MiB (process before: {:.0} MiB)",
@@ -507,6 +560,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         a.batch,
         import_peak_kb as f64 / 1024.0,
         rss_before as f64 / 1024.0
+    );
+    println!(
+        "import CPU time {:.1} s; I/O: read {:.0} MiB, written {:.0} MiB ({:.1} KiB written per document)",
+        (cpu_time() - cpu_start).as_secs_f64(),
+        mib(io_end.0 - io_start.0),
+        mib(io_end.1 - io_start.1),
+        (io_end.1 - io_start.1) as f64 / 1024.0 / imported.max(1) as f64
     );
     let db_bytes = db_size(&db);
     println!(
@@ -527,10 +587,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// Lookups, as the pipeline judges a newly listed document, on a freshly opened store.
 fn lookups(db: &Path, queries_path: &Path, limit: usize) -> Result<(), Box<dyn std::error::Error>> {
     reset_peak();
+    let disk_before = disk_read_bytes();
     let store = Store::open(db)?;
     let mut times = Vec::with_capacity(limit);
     let (mut t_sig, mut t_cand, mut t_verdict) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
     let mut cand_counts = Vec::with_capacity(limit);
+    let mut slowest = Vec::with_capacity(limit);
     let mut table: BTreeMap<(Kind, &'static str), (usize, usize)> = BTreeMap::new();
     let thresholds = corpus::Thresholds::default();
     for line in BufReader::new(File::open(queries_path)?).lines().take(limit) {
@@ -543,6 +605,7 @@ fn lookups(db: &Path, queries_path: &Path, limit: usize) -> Result<(), Box<dyn s
             "quotes" => Kind::Quotes,
             _ => Kind::New,
         };
+        let d0 = disk_read_bytes();
         let t0 = Instant::now();
         let sig = Signature::of(text);
         let hash = compare::text_hash(text);
@@ -553,6 +616,17 @@ fn lookups(db: &Path, queries_path: &Path, limit: usize) -> Result<(), Box<dyn s
         let mut texts = |id: i64| store.corpus_text(id).ok().flatten();
         let verdict = corpus::verdict(text, sig.fp_set.len(), exact, &candidates, &mut texts, thresholds);
         let t3 = Instant::now();
+        let disk = disk_read_bytes().saturating_sub(d0);
+        slowest.push((
+            t3 - t0,
+            disk,
+            t2 - t1,
+            v["id"].as_str().unwrap_or_default().to_string(),
+            kind,
+            sig.fp_set.len(),
+            candidates.len(),
+            candidates.iter().map(|c| c.shared.len()).max().unwrap_or(0),
+        ));
         times.push(t3 - t0);
         (t_sig, t_cand, t_verdict) = (t_sig + (t1 - t0), t_cand + (t2 - t1), t_verdict + (t3 - t2));
         cand_counts.push(candidates.len());
@@ -592,6 +666,23 @@ fn lookups(db: &Path, queries_path: &Path, limit: usize) -> Result<(), Box<dyn s
             .unwrap_or(0),
         cand_counts.last().copied().unwrap_or(0),
     );
+    println!(
+        "  read from the disk (not the page cache) while opening and looking up: {:.1} MiB",
+        mib(disk_read_bytes().saturating_sub(disk_before))
+    );
+    slowest.sort_by_key(|s| std::cmp::Reverse(s.0));
+    println!(
+        "  slowest lookups (ms, of which index probes; KiB read from the disk; query, kind, fingerprints, candidates, most shared):"
+    );
+    for (wall, disk, cand, id, kind, fps, cands, shared) in slowest.iter().take(8) {
+        println!(
+            "    {:>7.2} {:>7.2} {:>6.0}  {id} {:<15} {fps:>4} {cands:>3} {shared:>4}",
+            ms(*wall),
+            ms(*cand),
+            *disk as f64 / 1024.0,
+            kind.label()
+        );
+    }
     println!(
         "  peak RSS while looking up (store opened afresh): {:.0} MiB",
         lookup_peak_kb as f64 / 1024.0

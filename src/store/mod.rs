@@ -36,6 +36,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0004_politeness",
         include_str!("../../migrations/0004_politeness.sql"),
     ),
+    (
+        "0005_corpus_layout",
+        include_str!("../../migrations/0005_corpus_layout.sql"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +71,8 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 
 pub struct Store {
     conn: Connection,
+    /// Read-only connections on the same file, for the corpus lookup's concurrent probes.
+    readers: corpus::Readers,
 }
 
 impl Store {
@@ -117,7 +123,10 @@ impl Store {
                 known: MIGRATIONS.len(),
             });
         }
-        let mut store = Store { conn };
+        let mut store = Store {
+            conn,
+            readers: corpus::Readers::new(path),
+        };
         store.migrate(version as usize)?;
         let indexed = store.index_missing()?;
         if indexed > 0 {
@@ -214,6 +223,19 @@ mod tests {
         let err = Store::open(&path).err().unwrap().to_string();
         assert!(err.contains("is not a govwatch database"), "{err}");
         assert_eq!(std::fs::read(&path).unwrap(), junk);
+    }
+
+    #[test]
+    fn migrations_are_in_numeric_order() {
+        let numbers: Vec<u32> = MIGRATIONS
+            .iter()
+            .map(|(name, _)| {
+                name[..4]
+                    .parse()
+                    .expect("a migration name starts with its number")
+            })
+            .collect();
+        assert!(numbers.windows(2).all(|w| w[0] < w[1]), "{numbers:?}");
     }
 
     #[test]
