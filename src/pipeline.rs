@@ -347,6 +347,7 @@ async fn fetch_and_parse(ctx: &Context, doc: &DocumentRow, watch: &Watch) -> Res
                     snapshot: None,
                     corpus: None,
                     events: Vec::new(),
+                    targets: Vec::new(),
                     template_blocks: None,
                 })
             })
@@ -603,6 +604,11 @@ fn record(
         next_due_at,
         snapshot,
         corpus: corpus_entry,
+        targets: if events.is_empty() {
+            Vec::new()
+        } else {
+            crate::notify::targets(config, &watch.name, &watch.tags)
+        },
         events,
         template_blocks,
     })?;

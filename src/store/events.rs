@@ -93,7 +93,7 @@ pub(super) fn insert(
     snapshot_id: Option<i64>,
     e: &NewEvent,
     now: &str,
-) -> Result<()> {
+) -> Result<i64> {
     tx.execute(
         "INSERT INTO events (kind, document_id, snapshot_id, watch, url, title, detected_at, source, overlap, added,
              removed, relevant, significance, details)
@@ -115,7 +115,7 @@ pub(super) fn insert(
             e.details.as_ref().map(|d| d.to_string()),
         ],
     )?;
-    Ok(())
+    Ok(tx.last_insert_rowid())
 }
 
 impl Store {
@@ -150,6 +150,20 @@ impl Store {
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// These events (in any order of `ids`), most significant first.
+    pub fn events_by_ids(&self, ids: &[i64]) -> Result<Vec<EventRow>> {
+        let json = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
+        // The ids are integers serialised by serde_json: nothing else can reach the SQL text.
+        self.events_where(&format!(
+            "WHERE e.id IN (SELECT value FROM json_each('{json}')) ORDER BY e.significance DESC, e.id"
+        ))
+    }
+
+    /// The newest `limit` relevant events, newest first: the Atom feed.
+    pub fn recent_relevant_events(&self, limit: usize) -> Result<Vec<EventRow>> {
+        self.events_where(&format!("WHERE e.relevant = 1 ORDER BY e.id DESC LIMIT {limit}"))
     }
 
     /// Every event, oldest first.

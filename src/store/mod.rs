@@ -7,6 +7,7 @@
 mod corpus;
 mod documents;
 mod events;
+mod outbox;
 mod snapshots;
 mod templates;
 
@@ -17,6 +18,7 @@ use rusqlite::{Connection, OpenFlags};
 pub use corpus::{Candidate, ImportOutcome, NewCorpusEntry, imported_share};
 pub use documents::{DocRole, DocumentRow};
 pub use events::{EventKind, EventRow, NewEvent};
+pub use outbox::{Batch, Channel, DeliveryRow, Due, Mode, OutboxCounts, Target};
 pub use snapshots::{NewSnapshot, SnapshotMeta};
 
 /// The schema, in order. Each runs in its own transaction and bumps `PRAGMA user_version`.
@@ -30,6 +32,8 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0003_corpus_index",
         include_str!("../../migrations/0003_corpus_index.sql"),
     ),
+    // 0004 and 0005 are other branches' (documents, corpus index); the merge puts them before.
+    ("0006_outbox", include_str!("../../migrations/0006_outbox.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -159,6 +163,9 @@ pub struct CheckRecord {
     /// The corpus entry for this document (replacing its previous one), with the new snapshot.
     pub corpus: Option<NewCorpusEntry>,
     pub events: Vec<NewEvent>,
+    /// Who gets this check's relevant events: their outbox rows are written with them, so an
+    /// event can never exist without its deliveries.
+    pub targets: Vec<Target>,
     /// The page's host and its short blocks, for learning the host's template.
     pub template_blocks: Option<(String, Vec<i64>)>,
 }
@@ -179,7 +186,10 @@ impl Store {
             templates::replace(&tx, rec.document_id, host, keys)?;
         }
         for e in &rec.events {
-            events::insert(&tx, rec.document_id, snapshot_id, e, &now)?;
+            let event_id = events::insert(&tx, rec.document_id, snapshot_id, e, &now)?;
+            if e.relevant {
+                outbox::enqueue(&tx, event_id, &rec.targets, &now)?;
+            }
         }
         documents::record_success(
             &tx,

@@ -423,24 +423,47 @@ impl Govwatch {
     }
 }
 
-/// The decoded body of a quoted-printable or base64 MIME message, good enough to search text in.
+/// A message as a reader sees it: its headers (decoded), then each text and HTML part decoded
+/// (quoted-printable or base64), parsed by a real MIME parser. Good for searching text in.
 pub fn mail_text(raw: &str) -> String {
+    let msg = mail_parser::MessageParser::default()
+        .parse(raw.as_bytes())
+        .expect("a parsable message");
     let mut out = String::new();
-    let unfolded = raw.replace("=\r\n", "").replace("=\n", "");
-    let bytes = unfolded.as_bytes();
-    let mut i = 0;
-    let mut buf = Vec::new();
-    while i < bytes.len() {
-        if bytes[i] == b'=' && i + 2 < bytes.len() {
-            if let Ok(v) = u8::from_str_radix(&unfolded[i + 1..i + 3], 16) {
-                buf.push(v);
-                i += 3;
-                continue;
-            }
+    for h in raw.split("\r\n\r\n").next().unwrap_or("").split("\n") {
+        let name = h.split(':').next().unwrap_or("");
+        if !name.starts_with([' ', '\t']) && !name.is_empty() && name != "Subject" {
+            out.push_str(h.trim_end());
+            out.push('\n');
         }
-        buf.push(bytes[i]);
-        i += 1;
     }
-    out.push_str(&String::from_utf8_lossy(&buf));
+    out.push_str(&format!("Subject: {}\n\n", msg.subject().unwrap_or("")));
+    for i in 0..msg.text_body.len() {
+        out.push_str(&msg.body_text(i).unwrap_or_default());
+        out.push('\n');
+    }
+    for i in 0..msg.html_body.len() {
+        out.push_str(&msg.body_html(i).unwrap_or_default());
+        out.push('\n');
+    }
     out
+}
+
+/// One decoded part of a message: `text` or `html`.
+pub fn mail_part(raw: &str, html: bool) -> String {
+    let msg = mail_parser::MessageParser::default()
+        .parse(raw.as_bytes())
+        .expect("a parsable message");
+    let body = if html { msg.body_html(0) } else { msg.body_text(0) };
+    body.unwrap_or_default().into_owned()
+}
+
+/// A header of a raw message, unfolded and decoded.
+pub fn mail_header(raw: &str, name: &str) -> Option<String> {
+    let msg = mail_parser::MessageParser::default().parse(raw.as_bytes())?;
+    msg.header(name).map(|h| match h {
+        mail_parser::HeaderValue::Text(t) => t.to_string(),
+        mail_parser::HeaderValue::TextList(l) => l.join(","),
+        other => format!("{other:?}"),
+    })
 }
