@@ -403,7 +403,10 @@ impl Validator<'_> {
             };
             let digest = match (&r.schedule, wants_digest) {
                 (Some(s), true) => {
-                    let cron = croner::parser::CronParser::new().parse(s.get_ref()).or_else(|e| {
+                    let cron = croner::parser::CronParser::builder()
+                        .seconds(croner::parser::Seconds::Optional)
+                        .build()
+                        .parse(s.get_ref()).or_else(|e| {
                         self.err(
                             &key("schedule"),
                             s.span(),

@@ -86,9 +86,13 @@ impl Mailer {
                 if let Some(d) = dkim {
                     message.sign(d);
                 }
-                transport.send(message).await.map_err(|e| SendFailure {
-                    permanent: e.is_permanent(),
-                    reason: error_chain(&e),
+                transport.send(message).await.map_err(|e| {
+                    // 53x is about our login, not this message: fixing the config fixes it.
+                    let auth = e.status().is_some_and(|c| c.to_string().starts_with("53"));
+                    SendFailure {
+                        permanent: e.is_permanent() && !auth,
+                        reason: error_chain(&e),
+                    }
                 })?;
             }
             Mailer::Outbox { transport, dkim, .. } => {

@@ -180,6 +180,31 @@ pub struct Mail {
 struct Collector {
     inbox: Arc<Mutex<Vec<Mail>>>,
     current: Option<Mail>,
+    opts: Arc<SmtpOptions>,
+}
+
+/// How a test SMTP server behaves.
+#[derive(Clone, Default)]
+pub struct SmtpOptions {
+    /// STARTTLS with this certificate and key (PEM files).
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// AUTH PLAIN/LOGIN required (mailin offers it only after STARTTLS), with these credentials.
+    pub auth: Option<(String, String)>,
+    /// Recipients refused at RCPT with 550.
+    pub reject: Vec<String>,
+    /// Time the server takes before its 250 to the data: widens the window a kill can hit.
+    pub delay: std::time::Duration,
+}
+
+/// A self-signed certificate for 127.0.0.1 and localhost, written to `dir` as cert.pem and
+/// key.pem; returns their paths.
+pub fn self_signed(dir: &Path) -> (PathBuf, PathBuf) {
+    let ck =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, ck.cert.pem()).unwrap();
+    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+    (cert, key)
 }
 
 impl mailin_embedded::Handler for Collector {
@@ -198,6 +223,25 @@ impl mailin_embedded::Handler for Collector {
         mailin_embedded::response::OK
     }
 
+    fn rcpt(&mut self, to: &str) -> mailin_embedded::Response {
+        if self.opts.reject.iter().any(|r| r == to) {
+            mailin_embedded::response::NO_MAILBOX
+        } else {
+            mailin_embedded::response::OK
+        }
+    }
+
+    fn auth_plain(&mut self, _authz: &str, user: &str, password: &str) -> mailin_embedded::Response {
+        self.auth_login(user, password)
+    }
+
+    fn auth_login(&mut self, user: &str, password: &str) -> mailin_embedded::Response {
+        match &self.opts.auth {
+            Some((u, p)) if u == user && p == password => mailin_embedded::response::AUTH_OK,
+            _ => mailin_embedded::response::INVALID_CREDENTIALS,
+        }
+    }
+
     fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
         if let Some(m) = &mut self.current {
             m.data.push_str(&String::from_utf8_lossy(buf));
@@ -206,6 +250,7 @@ impl mailin_embedded::Handler for Collector {
     }
 
     fn data_end(&mut self) -> mailin_embedded::Response {
+        std::thread::sleep(self.opts.delay);
         if let Some(m) = self.current.take() {
             self.inbox.lock().unwrap().push(m);
         }
@@ -227,19 +272,41 @@ impl Smtp {
 
     /// Starts on `port` (for a server that was down and comes back where it was).
     pub fn start_on(port: u16) -> Smtp {
+        Smtp::start_with(port, SmtpOptions::default())
+    }
+
+    /// Starts on `port` with TLS, AUTH, refusals or a delay as `opts` say.
+    pub fn start_with(port: u16, opts: SmtpOptions) -> Smtp {
+        // mailin builds its rustls config with the process default provider.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let inbox = Arc::new(Mutex::new(Vec::new()));
+        let ssl = match &opts.tls {
+            Some((cert, key)) => mailin_embedded::SslConfig::SelfSigned {
+                cert_path: cert.display().to_string(),
+                key_path: key.display().to_string(),
+            },
+            None => mailin_embedded::SslConfig::None,
+        };
+        let auth = opts.auth.is_some();
         let handler = Collector {
             inbox: inbox.clone(),
             current: None,
+            opts: Arc::new(opts),
         };
         let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
         std::thread::spawn(move || {
             let mut server = mailin_embedded::Server::new(handler);
             server
                 .with_name("smtp.test")
-                .with_ssl(mailin_embedded::SslConfig::None)
+                .with_ssl(ssl)
                 .unwrap()
+                .with_num_threads(8)
                 .with_tcp_listener(listener);
+            if auth {
+                server
+                    .with_auth(mailin_embedded::AuthMechanism::Plain)
+                    .with_auth(mailin_embedded::AuthMechanism::Login);
+            }
             let _ = server.serve();
         });
         Smtp { port, inbox }
