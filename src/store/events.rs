@@ -4,7 +4,7 @@ use rusqlite::{Transaction, params};
 
 use super::{Result, Store};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EventKind {
     /// A document not seen before whose text is not known.
@@ -60,7 +60,8 @@ pub struct NewEvent {
     pub details: Option<serde_json::Value>,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+/// Deserialize: `govwatch changes --json` output read back (webhook receivers, golden tests).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct EventRow {
     pub id: i64,
     pub kind: EventKind,
@@ -68,6 +69,7 @@ pub struct EventRow {
     pub title: Option<String>,
     pub watch: String,
     pub detected_at: String,
+    #[serde(default)]
     pub notified: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub notified_at: Option<String>,
