@@ -479,3 +479,45 @@ impl Hook {
         self.calls.lock().unwrap().clone()
     }
 }
+
+#[test]
+fn implicit_tls_and_dkim_signed_messages() {
+    let site = Site::start();
+    let smtp = Smtp::start();
+    let certs = tempfile::tempdir().unwrap();
+    let (port, pem) = implicit_tls_front(smtp.port, certs.path());
+    let key = fixtures().join("dkim/test-rsa.pem");
+    let gw = Govwatch::new(&format!(
+        "[email]\nfrom = \"govwatch@example.org\"\nto = [\"analyst@example.org\"]\n\
+         smtp_url = \"smtps://127.0.0.1:{port}\"\ntls_ca = \"{}\"\ntimeout = \"5s\"\n\
+         dkim_selector = \"gw2026\"\ndkim_key = \"{}\"\n\n{}",
+        pem.display(),
+        key.display(),
+        watches(&site, 1)
+    ));
+    assert!(gw.ok(&["config", "check"]).contains("DKIM-signed"));
+    set_round(&site, 1, 1);
+    gw.ok(&["check", "--all"]);
+    set_round(&site, 1, 2);
+    let out = gw.ok(&["check", "--all"]);
+    assert!(out.contains("mailed 1 events in 1 messages"), "{out}");
+    let mails = smtp.mails();
+    assert_eq!(mails.len(), 1);
+    let sig = mail_header(&mails[0].data, "DKIM-Signature").expect("a DKIM-Signature header");
+    assert!(
+        sig.contains("d=example.org") && sig.contains("s=gw2026") && sig.contains("a=rsa-sha256"),
+        "{sig}"
+    );
+
+    // The same server in plain text does not speak TLS: smtps to it fails and stays pending.
+    gw.set_config(&format!(
+        "[email]\nfrom = \"govwatch@example.org\"\nto = [\"analyst@example.org\"]\n\
+         smtp_url = \"smtps://127.0.0.1:{}\"\ntimeout = \"3s\"\n\n{}",
+        smtp.port,
+        watches(&site, 1)
+    ));
+    set_round(&site, 1, 3);
+    let out = gw.ok(&["check", "--all"]);
+    assert!(out.contains("stays pending"), "{out}");
+    assert_eq!(smtp.mails().len(), 1);
+}

@@ -534,3 +534,66 @@ pub fn mail_header(raw: &str, name: &str) -> Option<String> {
         other => format!("{other:?}"),
     })
 }
+
+/// An implicit-TLS (smtps) front for a plain SMTP server on `upstream`: TLS from the first byte
+/// with a fresh self-signed certificate for 127.0.0.1, relayed in plain text to `upstream`.
+/// mailin speaks only STARTTLS; this is how a test gets a real port-465-style server. Returns the
+/// port and the certificate's PEM file (written to `dir`).
+pub fn implicit_tls_front(upstream: u16, dir: &Path) -> (u16, PathBuf) {
+    use std::io::{ErrorKind, Read, Write};
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+    let pem = dir.join("front.pem");
+    std::fs::write(&pem, ck.cert.pem()).unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(ck.signing_key.serialize_der().into());
+    let config = Arc::new(
+        rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(vec![ck.cert.der().clone()], key)
+            .unwrap(),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else { continue };
+            let config = config.clone();
+            std::thread::spawn(move || {
+                let tick = Some(std::time::Duration::from_millis(10));
+                let Ok(mut up) = std::net::TcpStream::connect(("127.0.0.1", upstream)) else {
+                    return;
+                };
+                client.set_read_timeout(tick).unwrap();
+                up.set_read_timeout(tick).unwrap();
+                let conn = rustls::ServerConnection::new(config).unwrap();
+                let mut tls = rustls::StreamOwned::new(conn, client);
+                let mut buf = [0u8; 16 * 1024];
+                let idle =
+                    |e: &std::io::Error| matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut);
+                loop {
+                    match tls.read(&mut buf) {
+                        Ok(0) => return,
+                        Ok(n) => {
+                            if up.write_all(&buf[..n]).is_err() {
+                                return;
+                            }
+                        }
+                        Err(e) if idle(&e) => {}
+                        Err(_) => return,
+                    }
+                    match up.read(&mut buf) {
+                        Ok(0) => return,
+                        Ok(n) => {
+                            if tls.write_all(&buf[..n]).and_then(|()| tls.flush()).is_err() {
+                                return;
+                            }
+                        }
+                        Err(e) if idle(&e) => {}
+                        Err(_) => return,
+                    }
+                }
+            });
+        }
+    });
+    (port, pem)
+}
