@@ -521,3 +521,31 @@ fn implicit_tls_and_dkim_signed_messages() {
     assert!(out.contains("stays pending"), "{out}");
     assert_eq!(smtp.mails().len(), 1);
 }
+
+#[test]
+fn an_event_no_recipient_follows_is_not_left_pending_forever() {
+    let site = Site::start();
+    let smtp = Smtp::start();
+    let gw = Govwatch::new(&format!(
+        "[email]\nfrom = \"govwatch@example.org\"\nsmtp_url = \"{}\"\n\n\
+         [[recipient]]\naddress = \"p0@example.org\"\nwatches = [\"p0\"]\n\n{}",
+        smtp.url(),
+        watches(&site, 2)
+    ));
+    set_round(&site, 2, 1);
+    gw.ok(&["check", "--all"]);
+    set_round(&site, 2, 2);
+    let out = gw.ok(&["check", "--all"]);
+    assert!(
+        out.contains("2 changed") && out.contains("mailed 1 events in 1 messages"),
+        "{out}"
+    );
+    let mails = smtp.mails();
+    assert_eq!(mails.len(), 1);
+    assert_eq!(mails[0].to, ["p0@example.org"]);
+    let rows = outbox_rows(&gw);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    // p1's change was written without deliveries; the sender settles it instead of queueing it.
+    assert!(gw.changes().iter().all(|e| e["notified"] == true));
+    assert!(gw.ok(&["digest"]).contains("nothing pending"));
+}

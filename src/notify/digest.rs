@@ -341,11 +341,15 @@ impl Model {
         // Stories, each ordered head first then by significance; stories by their most
         // significant item.
         let mut stories: Vec<(String, Vec<&EventRow>)> = Vec::new();
+        let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
         for e in events {
             let key = story_key(e);
-            match stories.iter_mut().find(|(k, _)| *k == key) {
-                Some((_, v)) => v.push(e),
-                None => stories.push((key, vec![e])),
+            match index.get(&key) {
+                Some(&i) => stories[i].1.push(e),
+                None => {
+                    index.insert(key.clone(), stories.len());
+                    stories.push((key, vec![e]));
+                }
             }
         }
         let top = |v: &[&EventRow]| v.iter().map(|e| e.significance).fold(f64::MIN, f64::max);

@@ -277,7 +277,7 @@ async fn adopt_orphans(store: &Arc<Mutex<Store>>, config: &Config) -> Result<(),
     if orphans.is_empty() {
         return Ok(());
     }
-    let items: Vec<(i64, Vec<Target>)> = orphans
+    let (items, unfollowed): (Vec<(i64, Vec<Target>)>, Vec<_>) = orphans
         .into_iter()
         .map(|(id, watch)| {
             let tags = config
@@ -288,8 +288,14 @@ async fn adopt_orphans(store: &Arc<Mutex<Store>>, config: &Config) -> Result<(),
                 .unwrap_or_default();
             (id, targets(config, &watch, &tags))
         })
-        .filter(|(_, t)| !t.is_empty())
-        .collect();
+        .partition(|(_, t)| !t.is_empty());
+    // With nobody configured at all, events wait for a recipient; with recipients who all
+    // follow other watches, nobody ever will be told.
+    if !config.recipients.is_empty() && !unfollowed.is_empty() {
+        let ids: Vec<i64> = unfollowed.into_iter().map(|(id, _)| id).collect();
+        tracing::info!(events = ids.len(), "events no recipient follows are not mailed");
+        with_store(store, move |s| s.settle_unfollowed(&ids)).await?;
+    }
     if !items.is_empty() {
         tracing::info!(
             events = items.len(),

@@ -178,13 +178,13 @@ impl Store {
         self.events_where("WHERE e.notified_at IS NULL AND e.relevant = 1 ORDER BY e.significance DESC, e.id")
     }
 
-    /// How many events are not yet mailed: a cheap query, asked by the watchdog and `/metrics`.
+    /// How many relevant events are not yet mailed (irrelevant ones never are): a cheap query, asked by the watchdog and `/metrics`.
     pub fn pending_count(&self) -> Result<usize> {
-        let n: i64 =
-            self.conn
-                .query_row("SELECT count(*) FROM events WHERE notified_at IS NULL", [], |r| {
-                    r.get(0)
-                })?;
+        let n: i64 = self.conn.query_row(
+            "SELECT count(*) FROM events WHERE notified_at IS NULL AND relevant = 1",
+            [],
+            |r| r.get(0),
+        )?;
         Ok(n as usize)
     }
 
@@ -195,9 +195,11 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let n: i64 = tx.query_row("SELECT count(*) FROM events WHERE notified_at IS NULL", [], |r| {
-            r.get(0)
-        })?;
+        let n: i64 = tx.query_row(
+            "SELECT count(*) FROM events WHERE notified_at IS NULL AND relevant = 1",
+            [],
+            |r| r.get(0),
+        )?;
         tx.rollback()?;
         Ok(n as usize)
     }

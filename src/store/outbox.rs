@@ -141,6 +141,22 @@ impl Store {
         Ok(())
     }
 
+    /// Events no configured recipient follows are done with: nobody is waiting for them, and
+    /// they must not count as pending mail forever.
+    pub fn settle_unfollowed(&mut self, event_ids: &[i64]) -> Result<()> {
+        let now = crate::timefmt::now();
+        let tx = self.conn.transaction()?;
+        {
+            let mut stmt =
+                tx.prepare("UPDATE events SET notified_at = ?2 WHERE id = ?1 AND notified_at IS NULL")?;
+            for id in event_ids {
+                stmt.execute(params![id, now])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Pending rows that are due, as batches: rows that already carry a Message-ID stay
     /// together under it; the others are grouped by recipient, channel and mode.
     pub fn due_batches(&self, due: &Due) -> Result<Vec<Batch>> {
