@@ -40,6 +40,8 @@ const DB_ANSWER: Duration = Duration::from_secs(5);
 /// The longest the loop sleeps without looking at the outbox (a digest scheduled while it
 /// slept, a retry whose time came): it otherwise wakes exactly when the next delivery is due.
 const OUTBOX_LOOK: Duration = Duration::from_secs(300);
+/// After the sender itself failed (not one delivery), the outbox is looked at again this late.
+const SENDER_BROKEN_WAIT: Duration = Duration::from_secs(60);
 
 /// What the loop shares with the watchdog task and the HTTP endpoints.
 pub struct State {
@@ -190,9 +192,10 @@ pub async fn run(mut ctx: Context) -> Result<(), DaemonError> {
             _ = ctx.stop.stopped() => break,
         }
 
+        let mut sender_broken = false;
         let work = async {
             if !pass {
-                mail(&ctx).await;
+                sender_broken = !mail(&ctx).await;
                 return;
             }
             let checked = match run_pass(&ctx, &Selection::default()).await {
@@ -208,7 +211,7 @@ pub async fn run(mut ctx: Context) -> Result<(), DaemonError> {
                 }
             };
             // Each delivery row has its own retry time: sending what is due costs one query.
-            mail(&ctx).await;
+            sender_broken = !mail(&ctx).await;
             if checked {
                 crate::cli::update_feed(&ctx).await;
             }
@@ -221,6 +224,11 @@ pub async fn run(mut ctx: Context) -> Result<(), DaemonError> {
             break 'run;
         }
         mail_at = next_delivery(&ctx).await;
+        if sender_broken {
+            // The sender itself failed (a template that does not render, an unreadable CA
+            // file): its rows are still due, and retrying every second would only fill the log.
+            mail_at = mail_at.max(tokio::time::Instant::now() + SENDER_BROKEN_WAIT);
+        }
         notifier.status(&state.status().await);
         if ctx.stop.is_stopped() {
             break;
@@ -344,15 +352,15 @@ fn spawn_watchdog(period: Duration, state: Arc<State>, notifier: Arc<Notifier>) 
     });
 }
 
-/// Sends what is due; failures are recorded on their outbox rows (retried with backoff) and
-/// logged. False if anything failed.
+/// Sends what is due; failed deliveries are recorded on their outbox rows (retried with
+/// backoff) and logged. False only if the sender itself failed, before any delivery.
 pub async fn mail(ctx: &Context) -> bool {
     match notify::send_due(&ctx.store, &ctx.config, notify::due_now()).await {
         Ok(r) => {
             if !r.sent.is_empty() {
                 info!(events = r.events_sent(), messages = r.sent.len(), "mail sent");
             }
-            r.failed.is_empty()
+            true
         }
         Err(NotifyError::NotConfigured) => true,
         Err(e) => {
