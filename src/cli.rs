@@ -140,9 +140,11 @@ impl CliError {
     /// 2 for what the user must fix in the config or the command line, 1 for the rest.
     pub fn exit_code(&self) -> u8 {
         match self {
-            CliError::Config(_) | CliError::Usage(_) | CliError::Pipeline(PipelineError::UnknownWatch(_)) => {
-                2
-            }
+            CliError::Config(_)
+            | CliError::Usage(_)
+            | CliError::Pipeline(PipelineError::UnknownWatch(_))
+            // A user's template that does not compile is a config error too.
+            | CliError::Notify(NotifyError::Template(_)) => 2,
             _ => 1,
         }
     }

@@ -425,6 +425,13 @@ fn a_users_template_beside_the_config_replaces_the_built_in_one_and_page_markup_
     );
     // The text part is still the built-in one.
     assert!(mail_part(&outbox[0], false).contains("govwatch found 1 changed."));
+
+    // A template that does not compile is named by `config check`, exit code 2.
+    std::fs::write(gw.dir.path().join("templates/digest.txt.j2"), "{% for x in %}").unwrap();
+    let out = gw.run(&["config", "check"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("digest.txt.j2"), "{err}");
 }
 
 /// A webhook receiver that refuses the first `fail` calls with 500.
