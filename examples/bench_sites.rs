@@ -80,7 +80,10 @@ fn main() {
         .collect();
     let pages = Arc::new(Pages { paragraphs });
     // One thread is enough to outpace the clients; the benchmark is about them.
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async move {
         let mut servers = Vec::new();
         for h in 1..=hosts {

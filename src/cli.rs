@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 use crate::config::{self, Config, ConfigError, WatchKind};
 use crate::corpus_import::{self, FileResult};
 use crate::fetch::{FetchError, Fetcher};
-use crate::notify::{self, NotifyError, Sent};
+use crate::notify::{self, NotifyError, SendReport};
 use crate::pipeline::{self, Context, PipelineError, Selection, StopFlag};
 use crate::polite::Hosts;
 use crate::store::{DocumentRow, ImportOutcome, Store, StoreError};
@@ -60,11 +60,22 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Print the email that would go out now for everything not yet mailed.
+    /// Print the email that would go out now for everything not yet mailed (one per recipient).
     Digest {
-        /// Send it, and mark its events sent.
+        /// Send everything pending now, scheduled digests and retries included.
         #[arg(long)]
         send: bool,
+    },
+    /// The Atom feed of the newest relevant changes.
+    Feed {
+        /// Write it to this file (atomically) instead of printing it.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// The outbox: every delivery (event, recipient, channel), its state and last error.
+    Outbox {
+        #[arg(long)]
+        json: bool,
     },
     /// The stored versions of a page.
     History {
@@ -138,9 +149,11 @@ impl CliError {
     /// 2 for what the user must fix in the config or the command line, 1 for the rest.
     pub fn exit_code(&self) -> u8 {
         match self {
-            CliError::Config(_) | CliError::Usage(_) | CliError::Pipeline(PipelineError::UnknownWatch(_)) => {
-                2
-            }
+            CliError::Config(_)
+            | CliError::Usage(_)
+            | CliError::Pipeline(PipelineError::UnknownWatch(_))
+            // A user's template that does not compile is a config error too.
+            | CliError::Notify(NotifyError::Template(_)) => 2,
             _ => 1,
         }
     }
@@ -170,6 +183,11 @@ pub async fn run(cli: Cli) -> Result<()> {
             let config = Config::load(&config_path)?;
             status(&open_store(&config)?, &config, &names, json)
         }
+        Command::Feed { out } => {
+            let config = Config::load(&config_path)?;
+            feed(&open_store(&config)?, &config, out.as_deref())
+        }
+        Command::Outbox { json } => outbox(&open_store(&Config::load(&config_path)?)?, json),
         Command::History { target } => {
             let config = Config::load(&config_path)?;
             history(&open_store(&config)?, &config, &target)
@@ -224,9 +242,8 @@ async fn check(ctx: &Context, sel: Selection) -> Result<()> {
         writeln!(out, "  deferred {url}: {why}")?;
     }
     drop(out);
-    match notify::send_pending(&ctx.store, &ctx.config).await {
-        Ok(Sent::Nothing) => {}
-        Ok(Sent::Message { events, .. }) => println!("mailed {events} events"),
+    match notify::send_due(&ctx.store, &ctx.config, notify::due_for_check()).await {
+        Ok(r) => print_send_report(&r),
         Err(NotifyError::NotConfigured) => {
             let n = pipeline::with_store(&ctx.store, |s| s.pending_events())
                 .await?
@@ -239,6 +256,86 @@ async fn check(ctx: &Context, sel: Selection) -> Result<()> {
         Err(NotifyError::Store(e)) => return Err(e.into()),
         Err(e) => println!("mail not sent, events stay pending: {e}"),
     }
+    update_feed(ctx).await;
+    Ok(())
+}
+
+fn print_send_report(r: &SendReport) {
+    let events = r.events_sent();
+    if !r.sent.is_empty() {
+        println!("mailed {events} events in {} messages", r.sent.len());
+    }
+    for f in &r.failed {
+        let what = if f.permanent {
+            "failed for good"
+        } else {
+            "stays pending"
+        };
+        println!(
+            "mail not sent to {} ({}): {}; {what}",
+            f.recipient,
+            f.channel.as_str(),
+            f.reason
+        );
+    }
+}
+
+/// Rewrites `[feed] path`, if configured. A feed that cannot be written is logged, not fatal:
+/// the events are in the database and the next pass writes it again.
+pub async fn update_feed(ctx: &Context) {
+    let Some(path) = ctx.config.feed.path.clone() else {
+        return;
+    };
+    let max = ctx.config.feed.max_entries;
+    match pipeline::with_store(&ctx.store, move |s| s.recent_relevant_events(max)).await {
+        Ok(events) => {
+            if let Err(e) =
+                notify::feed::write_atomically(&path, &notify::feed::atom(&events, &ctx.config.feed))
+            {
+                tracing::warn!(error = %e, "feed not written");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "feed not written"),
+    }
+}
+
+fn feed(store: &Store, config: &Config, out: Option<&Path>) -> Result<()> {
+    let events = store.recent_relevant_events(config.feed.max_entries)?;
+    let xml = notify::feed::atom(&events, &config.feed);
+    match out {
+        Some(path) => {
+            notify::feed::write_atomically(path, &xml)?;
+            println!("wrote {} entries to {}", events.len(), path.display());
+        }
+        None => print!("{xml}"),
+    }
+    Ok(())
+}
+
+fn outbox(store: &Store, json: bool) -> Result<()> {
+    let rows = store.deliveries()?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
+        return Ok(());
+    }
+    let c = store.outbox_counts()?;
+    println!("{} pending, {} sent, {} failed", c.pending, c.sent, c.failed);
+    for d in rows.iter().filter(|d| d.state != "sent") {
+        println!(
+            "  event {:<6} {:<30} {:<7} {:<9} {:<7} attempts {} next {}{}",
+            d.event_id,
+            d.recipient,
+            d.channel,
+            d.mode,
+            d.state,
+            d.attempts,
+            d.next_attempt_at,
+            d.last_error
+                .as_deref()
+                .map(|e| format!(": {e}"))
+                .unwrap_or_default()
+        );
+    }
     Ok(())
 }
 
@@ -247,14 +344,44 @@ fn config_check(config: &Config) -> Result<()> {
     println!("database: {}", config.storage.path.display());
     match &config.email {
         Some(e) => {
-            let to: Vec<String> = e.to.iter().map(ToString::to_string).collect();
-            let via = match &e.smtp_url {
-                Some(_) => "smtp".to_string(),
+            let via = match &e.smtp {
+                Some(s) => s.display.clone(),
                 None => format!("outbox {}", config.storage.outbox_dir().display()),
             };
-            println!("mail: {} -> {} via {via}", e.from, to.join(", "));
+            println!(
+                "mail: from {} via {via}{}",
+                e.from,
+                if e.dkim.is_some() { ", DKIM-signed" } else { "" }
+            );
         }
         None => println!("mail: none ([email] not configured; events are only recorded)"),
+    }
+    for r in &config.recipients {
+        let mut how = Vec::new();
+        if r.immediate {
+            how.push("immediate".to_string());
+        }
+        if let Some(s) = &r.digest {
+            how.push(format!("digest {s}"));
+        }
+        if let Some(u) = &r.webhook {
+            how.push(format!("webhook {u}"));
+        }
+        let follows = if r.watches.is_empty() && r.tags.is_empty() {
+            "everything".to_string()
+        } else {
+            r.watches
+                .iter()
+                .cloned()
+                .chain(r.tags.iter().map(|t| format!("tag:{t}")))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        println!("recipient: {} <- {follows}; {}", r.address, how.join(" + "));
+    }
+    let templates = notify::Templates::load(&notify::template_dir(&config.source))?;
+    for p in &templates.overrides {
+        println!("template: {}", p.display());
     }
     println!("{} watches:", config.watches.len());
     for w in &config.watches {
@@ -363,17 +490,38 @@ fn notify_title(e: &crate::store::EventRow) -> String {
 }
 
 async fn digest(ctx: &Context, send: bool) -> Result<()> {
-    let Some(d) = notify::preview(&ctx.store, &ctx.config).await? else {
-        println!("nothing pending: every event has been mailed");
-        return Ok(());
-    };
     if !send {
-        print!("{}", d.preview(ctx.config.email.as_ref()));
+        let previews = notify::preview(&ctx.store, &ctx.config).await?;
+        if previews.is_empty() {
+            println!("nothing pending: every event has been mailed");
+        }
+        let from = ctx.config.email.as_ref().map(|e| &e.from);
+        for (i, (to, d)) in previews.iter().enumerate() {
+            if i > 0 {
+                println!("\n{}\n", "-".repeat(72));
+            }
+            print!("{}", d.preview(from, to.as_deref()));
+        }
         return Ok(());
     }
-    match notify::send_pending(&ctx.store, &ctx.config).await? {
-        Sent::Message { events, message_id } => println!("sent {events} events as {message_id}"),
-        Sent::Nothing => println!("nothing pending: every event has been mailed"),
+    let report = notify::send_due(&ctx.store, &ctx.config, notify::everything()).await?;
+    if report.sent.is_empty() && report.failed.is_empty() {
+        println!("nothing pending: every event has been mailed");
+    }
+    for d in &report.sent {
+        println!("sent {} events to {} as {}", d.events, d.recipient, d.message_id);
+    }
+    print_send_report(&SendReport {
+        sent: Vec::new(),
+        failed: report.failed.clone(),
+    });
+    update_feed(ctx).await;
+    if let Some(f) = report.failed.first() {
+        return Err(NotifyError::Smtp {
+            server: f.recipient.clone(),
+            reason: f.reason.clone(),
+        }
+        .into());
     }
     Ok(())
 }

@@ -148,9 +148,8 @@ pub struct Context {
 static STORE_TURN: Semaphore = Semaphore::const_new(1);
 
 /// Parsing is CPU work; more of it at once than there are cores only costs memory.
-static PARSE_TURN: std::sync::LazyLock<Semaphore> = std::sync::LazyLock::new(|| {
-    Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
-});
+static PARSE_TURN: std::sync::LazyLock<Semaphore> =
+    std::sync::LazyLock::new(|| Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())));
 
 /// Runs `f` on a blocking thread with the store: SQLite calls must not stall the async workers.
 pub async fn with_store<T, F>(store: &Arc<Mutex<Store>>, f: F) -> Result<T, StoreError>
@@ -444,6 +443,7 @@ async fn fetch_and_parse(
                     snapshot: None,
                     corpus: None,
                     events: Vec::new(),
+                    targets: Vec::new(),
                     template_blocks: None,
                 })
             })
@@ -807,6 +807,11 @@ fn record(
         next_due_at,
         snapshot,
         corpus: corpus_entry,
+        targets: if events.is_empty() {
+            Vec::new()
+        } else {
+            crate::notify::targets(config, &watch.name, &watch.tags)
+        },
         events,
         template_blocks,
     })?;

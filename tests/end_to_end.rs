@@ -109,7 +109,11 @@ fn page_baseline_then_boilerplate_silence_then_one_changed_sentence() {
         "{text}"
     );
     assert!(text.contains("multipart/alternative"), "{text}");
-    assert!(text.contains("text/html"), "{text}");
+    let html = mail_part(&mails[0].data, true);
+    assert!(
+        html.contains("<del class=\"gw-del\"") && html.contains(">must</ins>"),
+        "{html}"
+    );
 
     // history and diff show the two versions and the edit.
     let hist = gw.ok(&["history", "positions"]);
@@ -296,7 +300,10 @@ fn index_new_documents_are_events_traced_to_their_sources() {
     let outbox = gw.outbox();
     assert_eq!(outbox.len(), 1);
     let text = mail_text(&outbox[0]);
-    assert!(text.contains("1 new, 1 republication, 1 duplicate"), "{text}");
+    assert!(
+        text.contains("1 new position, 1 republication, 1 duplicate"),
+        "{text}"
+    );
     assert!(text.contains("003_0772cf1c2725d416.txt"), "{text}");
     assert!(
         !text.contains("Premiere"),

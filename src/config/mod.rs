@@ -3,11 +3,13 @@
 //! Every error names the key and the line it is on, because the person reading it is editing a
 //! file by hand on a server.
 
+mod alerts;
 mod raw;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use alerts::{Delivery, Dkim, Feed, Recipient, Schedule, Smtp, SmtpSecurity};
 use toml::Spanned;
 use url::Url;
 
@@ -24,13 +26,16 @@ pub struct Config {
     pub log: Log,
     pub http: Http,
     pub daemon: Daemon,
-    pub schedule: Schedule,
+    pub schedule: DocumentSchedule,
     pub watches: Vec<Watch>,
+    /// Who is told: `[email] to` (immediate, everything) and every `[[recipient]]`.
+    pub recipients: Vec<Recipient>,
+    pub feed: Feed,
 }
 
 /// `[schedule]`: how often documents found on listings are checked again, by their age.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Schedule {
+pub struct DocumentSchedule {
     /// Steps in increasing age; the last has no bound.
     pub recheck: Vec<Recheck>,
 }
@@ -42,7 +47,7 @@ pub struct Recheck {
     pub every: Duration,
 }
 
-impl Schedule {
+impl DocumentSchedule {
     /// How long until a document of this age is checked again. A paper is edited most in its
     /// first hours and rarely after a month, so checks thin out as it ages; the last step still
     /// catches quiet edits to old papers.
@@ -55,10 +60,10 @@ impl Schedule {
     }
 }
 
-impl Default for Schedule {
-    fn default() -> Schedule {
+impl Default for DocumentSchedule {
+    fn default() -> DocumentSchedule {
         const HOUR: u64 = 3600;
-        Schedule {
+        DocumentSchedule {
             recheck: vec![
                 Recheck {
                     younger_than: Some(Duration::from_secs(24 * HOUR)),
@@ -135,8 +140,10 @@ pub struct Email {
     pub from: lettre::message::Mailbox,
     pub to: Vec<lettre::message::Mailbox>,
     /// `None`: write `.eml` files to the outbox folder instead of sending.
-    pub smtp_url: Option<String>,
+    pub smtp: Option<Smtp>,
     pub subject_prefix: String,
+    pub dkim: Option<Dkim>,
+    pub delivery: Delivery,
 }
 
 #[derive(Debug, Clone)]
@@ -210,6 +217,8 @@ pub struct Watch {
     pub topics: Option<Vec<String>>,
     /// Honour robots.txt for this watch's page and the documents it finds (default true).
     pub robots: bool,
+    /// Labels recipients follow (`[[recipient]] tags`).
+    pub tags: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -310,9 +319,9 @@ impl Validator<'_> {
         }
     }
 
-    fn schedule(&self, raw: Option<raw::RawSchedule>) -> Result<Schedule, ConfigError> {
+    fn schedule(&self, raw: Option<raw::RawSchedule>) -> Result<DocumentSchedule, ConfigError> {
         let Some(steps) = raw.and_then(|s| s.recheck) else {
-            return Ok(Schedule::default());
+            return Ok(DocumentSchedule::default());
         };
         let span = steps.span();
         let steps = steps.into_inner();
@@ -343,7 +352,7 @@ impl Validator<'_> {
             }
             out.push(Recheck { younger_than, every });
         }
-        Ok(Schedule { recheck: out })
+        Ok(DocumentSchedule { recheck: out })
     }
 
     fn mailbox(&self, key: &str, v: &Spanned<String>) -> Result<lettre::message::Mailbox, ConfigError> {
@@ -383,32 +392,20 @@ impl Validator<'_> {
                 for (i, t) in e.to.iter().flatten().enumerate() {
                     to.push(self.mailbox(&format!("email.to[{i}]"), t)?);
                 }
-                if to.is_empty() {
+                if to.is_empty() && raw.recipient.is_empty() {
                     return Err(ConfigError::Missing {
                         path: self.path.to_path_buf(),
-                        message: "[email] needs at least one address in `to`".into(),
+                        message: "[email] needs at least one address in `to`, or a [[recipient]]".into(),
                     });
                 }
-                let smtp_url = match e.smtp_url {
-                    Some(u) => {
-                        let parsed = Url::parse(u.get_ref()).or_else(|err| {
-                            self.err("email.smtp_url", u.span(), format!("not a URL ({err})"))
-                        })?;
-                        if !matches!(parsed.scheme(), "smtp" | "smtps") {
-                            return self.err(
-                                "email.smtp_url",
-                                u.span(),
-                                format!("scheme must be smtp or smtps, not `{}`", parsed.scheme()),
-                            );
-                        }
-                        Some(u.into_inner())
-                    }
-                    None => None,
-                };
+                let smtp = self.smtp(&e)?;
+                let dkim = self.dkim(&e, &from)?;
                 Some(Email {
+                    delivery: self.delivery(&e)?,
                     from,
                     to,
-                    smtp_url,
+                    smtp,
+                    dkim,
                     subject_prefix: e.subject_prefix.unwrap_or_else(|| "[govwatch]".into()),
                 })
             }
@@ -582,10 +579,26 @@ impl Validator<'_> {
                 max_documents,
                 topics: w.topics,
                 robots: w.robots.unwrap_or(true),
+                tags: w.tags.unwrap_or_default(),
             });
         }
 
+        if email.is_none()
+            && let Some(r) = raw.recipient.first()
+        {
+            return self.err(
+                "recipient[0].address",
+                r.address.span(),
+                "recipients need an [email] section with `from`",
+            );
+        }
+        let simple = email.as_ref().map(|e| e.to.clone()).unwrap_or_default();
+        let recipients = self.recipients(raw.recipient, &simple, &watches)?;
+        let feed = self.feed(raw.feed)?;
+
         Ok(Config {
+            recipients,
+            feed,
             source: self.path.to_path_buf(),
             storage,
             email,
@@ -716,6 +729,67 @@ mod tests {
         assert_eq!(c.daemon.stop_timeout, Duration::from_secs(30));
     }
 
+    const MAIL: &str =
+        "[email]\nfrom = \"g@example.org\"\n\n[[watch]]\nname = \"w\"\nurl = \"https://example.org/\"\n\n";
+
+    #[test]
+    fn bad_cron_names_key_and_line() {
+        let e = parse(&format!("{MAIL}[[recipient]]\naddress = \"a@example.org\"\nmode = \"digest\"\nschedule = \"every morning\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("t.toml:11") && e.contains("recipient[0].schedule"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn bad_timezone_and_unknown_watch_name_key_and_line() {
+        let e = parse(&format!("{MAIL}[[recipient]]\naddress = \"a@example.org\"\nschedule = \"0 7 * * *\"\ntimezone = \"Mars/Olympus\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("t.toml:11") && e.contains("recipient[0].timezone"),
+            "{e}"
+        );
+        let e = parse(&format!(
+            "{MAIL}[[recipient]]\naddress = \"a@example.org\"\nwatches = [\"nope\"]\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("t.toml:10") && e.contains("recipient[0].watches") && e.contains("nope"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn digest_needs_a_schedule_and_smtp_url_a_known_tls_mode() {
+        let e = parse(&format!(
+            "{MAIL}[[recipient]]\naddress = \"a@example.org\"\nmode = \"both\"\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("recipient[0].schedule") && e.contains("t.toml:10"),
+            "{e}"
+        );
+        let e = parse("[email]\nfrom = \"g@example.org\"\nto = [\"a@example.org\"]\nsmtp_url = \"smtp://h?tls=maybe\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("t.toml:4") && e.contains("email.smtp_url"), "{e}");
+    }
+
+    #[test]
+    fn smtp_url_gives_security_port_and_credentials() {
+        let c = parse("[email]\nfrom = \"g@example.org\"\nto = [\"a@example.org\"]\nsmtp_url = \"smtp://me%40x:p%2Fw@mail.example.org?tls=required\"\n").unwrap();
+        let s = c.email.unwrap().smtp.unwrap();
+        assert_eq!(s.security, SmtpSecurity::StartTlsRequired);
+        assert_eq!(s.port, 587);
+        assert_eq!(s.credentials, Some(("me@x".into(), "p/w".into())));
+        assert!(!s.display.contains("p%2Fw"), "{}", s.display);
+    }
+
     #[test]
     fn example_config_is_valid() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/govwatch.example.toml");
@@ -725,5 +799,11 @@ mod tests {
         assert_eq!(c.log.level, tracing::Level::INFO);
         assert_eq!(c.http.listen, Some("127.0.0.1:9184".parse().unwrap()));
         assert_eq!(c.daemon.stop_timeout, Duration::from_secs(30));
+        // `[email] to` and the [[recipient]]: the desk follows the watch tagged china only.
+        assert_eq!(c.recipients.len(), 2);
+        let desk = &c.recipients[1];
+        assert!(desk.digest.is_some() && !desk.immediate);
+        assert!(desk.follows("mfa-documents", &["china".into()]));
+        assert!(!desk.follows("scio-white-papers", &[]));
     }
 }

@@ -18,8 +18,11 @@ pub struct RawConfig {
     pub http: Option<RawHttp>,
     pub daemon: Option<RawDaemon>,
     pub schedule: Option<RawSchedule>,
+    pub feed: Option<RawFeed>,
     #[serde(default)]
     pub watch: Vec<RawWatch>,
+    #[serde(default)]
+    pub recipient: Vec<RawRecipient>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -35,6 +38,16 @@ pub struct RawEmail {
     pub to: Option<Vec<Spanned<String>>>,
     pub smtp_url: Option<Spanned<String>>,
     pub subject_prefix: Option<String>,
+    pub tls_ca: Option<Spanned<String>>,
+    pub timeout: Option<Spanned<String>>,
+    pub pool_size: Option<Spanned<u32>>,
+    pub dkim_selector: Option<Spanned<String>>,
+    pub dkim_key: Option<Spanned<String>>,
+    pub retry_after: Option<Spanned<String>>,
+    pub retry_max: Option<Spanned<String>>,
+    pub max_attempts: Option<Spanned<u32>>,
+    pub max_items: Option<Spanned<u32>>,
+    pub max_bytes: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -91,6 +104,7 @@ pub struct RawWatch {
     pub max_documents: Option<Spanned<u32>>,
     pub topics: Option<Vec<String>>,
     pub robots: Option<bool>,
+    pub tags: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -109,4 +123,24 @@ pub struct RawHttp {
 #[serde(deny_unknown_fields)]
 pub struct RawDaemon {
     pub stop_timeout: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRecipient {
+    pub address: Spanned<String>,
+    pub watches: Option<Vec<Spanned<String>>>,
+    pub tags: Option<Vec<String>>,
+    pub mode: Option<Spanned<String>>,
+    pub schedule: Option<Spanned<String>>,
+    pub timezone: Option<Spanned<String>>,
+    pub webhook: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFeed {
+    pub path: Option<String>,
+    pub max_entries: Option<Spanned<u32>>,
+    pub link: Option<String>,
 }

@@ -16,7 +16,7 @@ use tracing::{error, info, warn};
 
 use crate::config::Config;
 use crate::fetch::Fetcher;
-use crate::notify::{self, NotifyError, Sent};
+use crate::notify::{self, NotifyError};
 use crate::pipeline::{Context, PassReport, Selection, StopFlag, run_pass, with_store};
 use crate::store::Store;
 use crate::{logging, metrics};
@@ -37,9 +37,11 @@ const HEARTBEAT: Duration = Duration::from_secs(1);
 const LOOP_STALE: Duration = Duration::from_secs(10);
 /// The database must answer a one-row query within this to count as healthy.
 const DB_ANSWER: Duration = Duration::from_secs(5);
-/// Mail that failed is retried after passes that checked something, and otherwise at this
-/// pace, so a mail server that is down is not hammered every tick.
-const MAIL_RETRY: Duration = Duration::from_secs(300);
+/// The longest the loop sleeps without looking at the outbox (a digest scheduled while it
+/// slept, a retry whose time came): it otherwise wakes exactly when the next delivery is due.
+const OUTBOX_LOOK: Duration = Duration::from_secs(300);
+/// After the sender itself failed (not one delivery), the outbox is looked at again this late.
+const SENDER_BROKEN_WAIT: Duration = Duration::from_secs(60);
 
 /// What the loop shares with the watchdog task and the HTTP endpoints.
 pub struct State {
@@ -171,10 +173,13 @@ pub async fn run(mut ctx: Context) -> Result<(), DaemonError> {
     };
     tokio::pin!(give_up);
 
-    let mut mail_retry_at = tokio::time::Instant::now();
+    // When the next delivery (a retry, a scheduled digest) falls due.
+    let mut mail_at = next_delivery(&ctx).await;
     'run: loop {
+        let mut pass = true;
         tokio::select! {
             _ = ticks.tick() => {}
+            _ = tokio::time::sleep_until(mail_at) => { pass = false; }
             _ = beat.tick() => { state.beat(); continue; }
             _ = reload.notified() => {
                 notifier.reloading();
@@ -187,7 +192,12 @@ pub async fn run(mut ctx: Context) -> Result<(), DaemonError> {
             _ = ctx.stop.stopped() => break,
         }
 
+        let mut sender_broken = false;
         let work = async {
+            if !pass {
+                sender_broken = !mail(&ctx).await;
+                return;
+            }
             let checked = match run_pass(&ctx, &Selection::default()).await {
                 Ok(report) => {
                     state.pass_done(&report);
@@ -200,8 +210,10 @@ pub async fn run(mut ctx: Context) -> Result<(), DaemonError> {
                     false
                 }
             };
-            if (checked || tokio::time::Instant::now() >= mail_retry_at) && !mail(&ctx).await {
-                mail_retry_at = tokio::time::Instant::now() + MAIL_RETRY;
+            // Each delivery row has its own retry time: sending what is due costs one query.
+            sender_broken = !mail(&ctx).await;
+            if checked {
+                crate::cli::update_feed(&ctx).await;
             }
         };
         if drive(work, &mut beat, &state, give_up.as_mut()).await.is_none() {
@@ -210,6 +222,12 @@ pub async fn run(mut ctx: Context) -> Result<(), DaemonError> {
                 "checks still running at the stop timeout are abandoned; nothing of them was committed"
             );
             break 'run;
+        }
+        mail_at = next_delivery(&ctx).await;
+        if sender_broken {
+            // The sender itself failed (a template that does not render, an unreadable CA
+            // file): its rows are still due, and retrying every second would only fill the log.
+            mail_at = mail_at.max(tokio::time::Instant::now() + SENDER_BROKEN_WAIT);
         }
         notifier.status(&state.status().await);
         if ctx.stop.is_stopped() {
@@ -350,21 +368,43 @@ fn spawn_watchdog(period: Duration, state: Arc<State>, notifier: Arc<Notifier>) 
     });
 }
 
-/// Sends what is pending; a failure is logged and the events stay pending. False on failure.
+/// Sends what is due; failed deliveries are recorded on their outbox rows (retried with
+/// backoff) and logged. False only if the sender itself failed, before any delivery.
 pub async fn mail(ctx: &Context) -> bool {
-    match notify::send_pending(&ctx.store, &ctx.config).await {
-        Ok(Sent::Nothing) | Err(NotifyError::NotConfigured) => true,
-        Ok(Sent::Message { events, .. }) => {
-            metrics::mail_sent();
-            info!(events, "mail sent");
+    match notify::send_due(&ctx.store, &ctx.config, notify::due_now()).await {
+        Ok(r) => {
+            if !r.sent.is_empty() {
+                info!(events = r.events_sent(), messages = r.sent.len(), "mail sent");
+            }
             true
         }
+        Err(NotifyError::NotConfigured) => true,
         Err(e) => {
             metrics::mail_failed();
             warn!(error = %e, "mail not sent; it stays pending");
             false
         }
     }
+}
+
+/// The instant the next pending delivery is due, at most [`OUTBOX_LOOK`] away.
+async fn next_delivery(ctx: &Context) -> tokio::time::Instant {
+    let now = tokio::time::Instant::now();
+    let latest = now + OUTBOX_LOOK;
+    // Rows left for a sender that is not configured any more would be due forever.
+    if ctx.config.email.is_none() && ctx.config.recipients.iter().all(|r| r.webhook.is_none()) {
+        return latest;
+    }
+    let Ok(Some(at)) = with_store(&ctx.store, |s| s.next_delivery_due()).await else {
+        return latest;
+    };
+    let Some(at) = crate::timefmt::parse(&at) else {
+        return latest;
+    };
+    let wait = (at - time::OffsetDateTime::now_utc()).max(time::Duration::ZERO);
+    // A second late rather than early: stored times are whole seconds.
+    let wait = Duration::try_from(wait).unwrap_or_default() + Duration::from_secs(1);
+    (now + wait).min(latest)
 }
 
 fn spawn_signal_listener(stop: StopFlag, reload: Arc<tokio::sync::Notify>) {

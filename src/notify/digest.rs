@@ -1,27 +1,14 @@
-//! Building a digest from pending events, and rendering it as plain text and HTML. Pure: no I/O.
+//! Building one message from a batch of events: the subject, the items grouped by story and
+//! ordered by significance, the word-level change lines, and the size cap. Pure: no I/O; the
+//! result is rendered by [`super::render`].
 //!
-//! Everything that comes from a page (titles, text, URLs) is untrusted: it is escaped in HTML,
-//! and stripped of control characters before it goes near a header.
+//! Everything that comes from a page (titles, text, URLs) is untrusted: the subject is built here
+//! and stripped of control characters, links are kept only for http(s) URLs, and the templates
+//! escape the rest.
 
-use std::fmt::Write as _;
+use serde::Serialize;
 
-use html_escape::{encode_double_quoted_attribute as attr, encode_text as esc};
-use lettre::Message;
-use lettre::message::MultiPart;
-
-use super::NotifyError;
-use crate::config::Email;
 use crate::store::{EventKind, EventRow};
-
-/// One message's worth of events.
-#[derive(Debug, Clone)]
-pub struct Digest {
-    pub subject: String,
-    pub message_id: String,
-    pub text: String,
-    pub html: String,
-    pub events: usize,
-}
 
 /// The order kinds are counted in the subject: news first.
 const KINDS: [EventKind; 6] = [
@@ -34,23 +21,23 @@ const KINDS: [EventKind; 6] = [
 ];
 
 fn kind_label(kind: EventKind, n: usize) -> String {
+    let s = if n == 1 { "" } else { "s" };
     match kind {
-        EventKind::New => format!("{n} new"),
+        EventKind::New => format!("{n} new position{s}"),
         EventKind::Changed => format!("{n} changed"),
-        EventKind::Republication if n == 1 => "1 republication".into(),
-        EventKind::Republication => format!("{n} republications"),
-        EventKind::Duplicate if n == 1 => "1 duplicate".into(),
-        EventKind::Duplicate => format!("{n} duplicates"),
-        EventKind::Revision if n == 1 => "1 revision".into(),
-        EventKind::Revision => format!("{n} revisions"),
-        EventKind::Quotes if n == 1 => "1 quoting".into(),
+        EventKind::Republication => format!("{n} republication{s}"),
+        EventKind::Duplicate => format!("{n} duplicate{s}"),
+        EventKind::Revision => format!("{n} revision{s}"),
         EventKind::Quotes => format!("{n} quoting"),
     }
 }
 
 /// A page title made safe for one line: no control characters, no runs of spaces, bounded.
 pub fn one_line(s: &str, max_chars: usize) -> String {
-    let flat: String = s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let flat: String = s
+        .chars()
+        .map(|c| if c.is_control() || is_invisible(c) { ' ' } else { c })
+        .collect();
     let flat = flat.split_whitespace().collect::<Vec<_>>().join(" ");
     if flat.chars().count() > max_chars {
         let cut: String = flat.chars().take(max_chars.saturating_sub(1)).collect();
@@ -60,91 +47,111 @@ pub fn one_line(s: &str, max_chars: usize) -> String {
     }
 }
 
+/// Line and paragraph separators and bidi overrides: not control characters to Rust, but they
+/// break lines or reorder text in a subject line.
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+}
+
 fn title_of(e: &EventRow) -> String {
     e.title
         .as_deref()
         .map(|t| one_line(t, 200))
         .filter(|t| !t.is_empty())
-        .unwrap_or_else(|| e.url.clone())
+        .unwrap_or_else(|| one_line(&e.url, 200))
 }
 
-impl Digest {
-    /// The digest for `events`, or `None` when there is nothing to say.
-    pub fn build(events: &[EventRow], email: Option<&Email>) -> Option<Digest> {
-        let first = events.first()?;
-        let last = events.last()?;
-        let counts: Vec<String> = KINDS
-            .iter()
-            .filter_map(|k| {
-                let n = events.iter().filter(|e| e.kind == *k).count();
-                (n > 0).then(|| kind_label(*k, n))
-            })
-            .collect();
-        let lead = events.iter().find(|e| e.kind == EventKind::New).unwrap_or(first);
-        let prefix = email.map_or("[govwatch]", |e| e.subject_prefix.as_str());
-        let subject = one_line(
-            &format!(
-                "{prefix} {} — {}",
-                counts.join(", "),
-                one_line(&title_of(lead), 90)
-            ),
-            180,
-        );
-        let domain = email
-            .and_then(|e| {
-                AsRef::<str>::as_ref(&e.from.email)
-                    .split('@')
-                    .nth(1)
-                    .map(str::to_string)
-            })
-            .unwrap_or_else(|| "govwatch.invalid".into());
-        // The same events always make the same Message-ID, so a resend after a crash between
-        // the server's acceptance and our bookkeeping can be recognised as a duplicate.
-        let message_id = format!("<digest.{}-{}.{}@{}>", first.id, last.id, events.len(), domain);
-        Some(Digest {
-            text: render_text(events, &counts),
-            html: render_html(events, &counts),
-            subject,
-            message_id,
-            events: events.len(),
-        })
-    }
-
-    /// The multipart (text + HTML) message for `email`'s recipients.
-    pub fn message(&self, email: &Email) -> Result<Message, NotifyError> {
-        let mut b = Message::builder()
-            .from(email.from.clone())
-            .subject(self.subject.clone())
-            .message_id(Some(self.message_id.clone()));
-        for to in &email.to {
-            b = b.to(to.clone());
-        }
-        b.multipart(MultiPart::alternative_plain_html(
-            self.text.clone(),
-            self.html.clone(),
-        ))
-        .map_err(|e| NotifyError::Build(e.to_string()))
-    }
-
-    /// The message as `govwatch digest` prints it: headers, then the text part.
-    pub fn preview(&self, email: Option<&Email>) -> String {
-        let mut out = String::new();
-        if let Some(e) = email {
-            let to: Vec<String> = e.to.iter().map(ToString::to_string).collect();
-            let _ = writeln!(out, "From: {}", e.from);
-            let _ = writeln!(out, "To: {}", to.join(", "));
-        }
-        let _ = writeln!(out, "Subject: {}", self.subject);
-        let _ = writeln!(out, "Message-ID: {}", self.message_id);
-        out.push('\n');
-        out.push_str(&self.text);
-        out
-    }
+/// A URL fit to be a link: http or https only, so a page cannot put `javascript:` in the mail.
+fn link(url: &str) -> Option<String> {
+    let u = url::Url::parse(url).ok()?;
+    matches!(u.scheme(), "http" | "https").then(|| u.to_string())
 }
+
+/// One piece of a change line.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Segment {
+    /// `eq`, `del` or `ins`.
+    pub op: &'static str,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Line {
+    /// `~` altered (word diff), `+` added, `-` removed.
+    pub sign: char,
+    /// A position statement (*should*, *oppose*, 应当, …).
+    pub position: bool,
+    /// The line as plain text with `[-old-]{+new+}` markers.
+    pub text: String,
+    pub segments: Vec<Segment>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Item {
+    pub event_id: i64,
+    pub kind: &'static str,
+    pub title: String,
+    pub url: String,
+    /// `url` when it may be a link.
+    pub link: Option<String>,
+    pub site: String,
+    pub watch: String,
+    pub detected_at: String,
+    pub published: Option<String>,
+    /// "Republishes 92% of …", "Quotes 12% of …".
+    pub relation: Option<String>,
+    pub lines: Vec<Line>,
+    /// Change lines not shown.
+    pub more_lines: usize,
+    pub significance: f64,
+}
+
+/// A story: a source document with its republications, revisions and commentaries.
+#[derive(Debug, Clone, Serialize)]
+pub struct Group {
+    /// What the items trace to when it is not itself in the message (a known or imported
+    /// document).
+    pub source: Option<String>,
+    pub items: Vec<Item>,
+}
+
+/// An item past the size cap: listed by title and link.
+#[derive(Debug, Clone, Serialize)]
+pub struct Brief {
+    pub kind: &'static str,
+    pub title: String,
+    pub link: Option<String>,
+    pub url: String,
+}
+
+/// Everything a template sees.
+#[derive(Debug, Clone, Serialize)]
+pub struct Model {
+    pub subject: String,
+    /// "2 new positions, 1 revision".
+    pub summary: String,
+    pub total: usize,
+    pub groups: Vec<Group>,
+    pub briefs: Vec<Brief>,
+    /// Events neither shown nor listed: "and N more".
+    pub more: usize,
+    pub recipient: Option<String>,
+}
+
+/// Limits that keep a message readable.
+#[derive(Debug, Clone, Copy)]
+pub struct Caps {
+    pub max_items: usize,
+    pub max_bytes: usize,
+}
+
+/// Items listed by title after the ones shown in full, at most.
+const MAX_BRIEFS: usize = 200;
 
 fn describe(e: &EventRow) -> Option<String> {
     let pct = |x: f64| format!("{:.0}%", x * 100.0);
-    match (e.kind, &e.source) {
+    let src = e.source.as_deref().map(|s| one_line(s, 200));
+    match (e.kind, &src) {
         (EventKind::Republication, Some(src)) => Some(match e.overlap {
             Some(o) => format!("Republishes {} of {src}", pct(o)),
             None => format!("Republishes {src}"),
@@ -152,22 +159,10 @@ fn describe(e: &EventRow) -> Option<String> {
         (EventKind::Duplicate, Some(src)) => Some(format!("Same text as {src}")),
         (EventKind::Revision, Some(src)) => Some(format!("An edited version of {src}")),
         (EventKind::Quotes, _) => {
-            let quotes = e
-                .details
-                .as_ref()
-                .and_then(|d| d.get("quotes"))
-                .and_then(|q| q.as_array());
-            let list: Vec<String> = quotes
+            let list: Vec<String> = quoted(e)
                 .into_iter()
-                .flatten()
                 .take(5)
-                .filter_map(|q| {
-                    Some(format!(
-                        "{} of {}",
-                        pct(q.get("share")?.as_f64()?),
-                        q.get("source")?.as_str()?
-                    ))
-                })
+                .map(|(s, share)| format!("{} of {}", pct(share), one_line(&s, 200)))
                 .collect();
             (!list.is_empty()).then(|| format!("Quotes {}", list.join("; ")))
         }
@@ -175,8 +170,20 @@ fn describe(e: &EventRow) -> Option<String> {
     }
 }
 
+/// The sources a `quotes` event quotes, largest share first as stored.
+fn quoted(e: &EventRow) -> Vec<(String, f64)> {
+    e.details
+        .as_ref()
+        .and_then(|d| d.get("quotes"))
+        .and_then(|q| q.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|q| Some((q.get("source")?.as_str()?.to_string(), q.get("share")?.as_f64()?)))
+        .collect()
+}
+
 /// The lines of a change: statements altered (word diff), added and removed, positions first.
-/// Each line is (sign, text, is_position). Falls back to the plain added/removed sentences.
+/// Falls back to the plain added/removed sentences.
 fn change_lines(e: &EventRow) -> Vec<(char, String, bool)> {
     let st = e.details.as_ref().and_then(|d| d.get("statements"));
     let Some(st) = st else {
@@ -208,132 +215,42 @@ fn change_lines(e: &EventRow) -> Vec<(char, String, bool)> {
 
 /// How many change lines an item shows: a new document's first position statements, or a
 /// change in full up to a bound.
-fn shown(e: &EventRow) -> usize {
-    if e.kind == EventKind::New { 5 } else { 40 }
+fn shown(kind: EventKind) -> usize {
+    if kind == EventKind::New { 5 } else { 40 }
 }
 
-fn render_text(events: &[EventRow], counts: &[String]) -> String {
-    let mut out = format!("govwatch found {}.\n", counts.join(", "));
-    for (i, e) in events.iter().enumerate() {
-        let _ = write!(
-            out,
-            "\n{}. [{}] {}\n   {}\n",
-            i + 1,
-            e.kind.as_str(),
-            title_of(e),
-            e.url
-        );
-        let _ = write!(out, "   watch: {} · detected {}", e.watch, e.detected_at);
-        if let Some(p) = &e.published {
-            let _ = write!(out, " · published {p}");
+/// `[-old-]{+new+}` markers as segments. Text that only looks like a marker (an unclosed one)
+/// stays text.
+pub fn segments(line: &str) -> Vec<Segment> {
+    let mut out = Vec::new();
+    let mut push = |op: &'static str, text: &str| {
+        if !text.is_empty() {
+            out.push(Segment {
+                op,
+                text: text.to_string(),
+            });
         }
-        out.push('\n');
-        if let Some(d) = describe(e) {
-            let _ = writeln!(out, "   {d}");
-        }
-        let lines = change_lines(e);
-        for (sign, line, position) in lines.iter().take(shown(e)) {
-            let mark = if *position { "*" } else { " " };
-            let _ = writeln!(out, "  {mark}{sign} {}", one_line(line, 2000));
-        }
-        if lines.len() > shown(e) {
-            let _ = writeln!(out, "    … and {} more", lines.len() - shown(e));
-        }
-    }
-    out.push_str("\n(* position statement; ~ altered, [-removed-]{+added+}; + added; - removed)\n");
-    out.push_str("\n-- \ngovwatch: `govwatch changes` lists everything found.\n");
-    out
-}
-
-fn render_html(events: &[EventRow], counts: &[String]) -> String {
-    let mut out = String::from(
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><meta name=\"color-scheme\" content=\"light dark\"></head>\n\
-         <body style=\"font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;line-height:1.45;max-width:760px;margin:0 auto;padding:12px\">\n",
-    );
-    let _ = writeln!(
-        out,
-        "<h2 style=\"margin:0 0 12px\">govwatch found {}</h2>",
-        esc(&counts.join(", "))
-    );
-    for e in events {
-        let _ = writeln!(
-            out,
-            "<div style=\"border-top:1px solid #8884;padding:10px 0\">\n\
-             <div style=\"font-size:12px;text-transform:uppercase;letter-spacing:.05em;opacity:.75\">{}</div>\n\
-             <div style=\"font-size:17px;font-weight:600\"><a href=\"{}\">{}</a></div>\n\
-             <div style=\"font-size:13px;opacity:.75\">{} · {}{}</div>",
-            esc(e.kind.as_str()),
-            attr(&e.url),
-            esc(&title_of(e)),
-            esc(&e.watch),
-            esc(&e.detected_at),
-            e.published
-                .as_deref()
-                .map(|p| format!(" · published {}", esc(p)))
-                .unwrap_or_default(),
-        );
-        if let Some(d) = describe(e) {
-            let _ = writeln!(out, "<div style=\"margin-top:4px\">{}</div>", esc(&d));
-        }
-        let lines = change_lines(e);
-        for (sign, line, position) in lines.iter().take(shown(e)) {
-            let weight = if *position { "font-weight:600;" } else { "" };
-            let (style, body) = match sign {
-                '+' => ("border-left:3px solid #2e7d32;", esc(line).into_owned()),
-                '-' => (
-                    "border-left:3px solid #c62828;text-decoration:line-through;",
-                    esc(line).into_owned(),
-                ),
-                _ => ("border-left:3px solid #f9a825;", inline_diff_html(line)),
-            };
-            let _ = writeln!(
-                out,
-                "<p style=\"margin:4px 0;padding:2px 8px;{style}{weight}\">{body}</p>"
-            );
-        }
-        if lines.len() > shown(e) {
-            let _ = writeln!(
-                out,
-                "<p style=\"opacity:.7\">… and {} more</p>",
-                lines.len() - shown(e)
-            );
-        }
-        out.push_str("</div>\n");
-    }
-    out.push_str("</body></html>\n");
-    out
-}
-
-/// `[-old-]{+new+}` markers as coloured spans, everything escaped.
-fn inline_diff_html(line: &str) -> String {
-    let mut out = String::new();
+    };
     let mut rest = line;
     while !rest.is_empty() {
         let next = [rest.find("[-"), rest.find("{+")].into_iter().flatten().min();
         let Some(i) = next else {
-            out.push_str(&esc(rest));
+            push("eq", rest);
             break;
         };
-        out.push_str(&esc(&rest[..i]));
-        let (close, style) = if rest[i..].starts_with("[-") {
-            (
-                "-]",
-                "background:#f8d7da;color:#58151c;text-decoration:line-through",
-            )
+        push("eq", &rest[..i]);
+        let (close, op) = if rest[i..].starts_with("[-") {
+            ("-]", "del")
         } else {
-            ("+}", "background:#d1e7dd;color:#0a3622")
+            ("+}", "ins")
         };
         match rest[i + 2..].find(close) {
             Some(j) => {
-                let _ = write!(
-                    out,
-                    "<span style=\"{style}\">{}</span>",
-                    esc(&rest[i + 2..i + 2 + j])
-                );
+                push(op, &rest[i + 2..i + 2 + j]);
                 rest = &rest[i + 2 + j + 2..];
             }
             None => {
-                out.push_str(&esc(&rest[i..]));
+                push("eq", &rest[i..]);
                 break;
             }
         }
@@ -341,11 +258,191 @@ fn inline_diff_html(line: &str) -> String {
     out
 }
 
+fn item(e: &EventRow) -> Item {
+    let all = change_lines(e);
+    let n = shown(e.kind);
+    let lines = all
+        .iter()
+        .take(n)
+        .map(|(sign, text, position)| {
+            let text = one_line(text, 2000);
+            Line {
+                sign: *sign,
+                position: *position,
+                segments: if *sign == '~' {
+                    segments(&text)
+                } else {
+                    vec![Segment {
+                        op: "eq",
+                        text: text.clone(),
+                    }]
+                },
+                text,
+            }
+        })
+        .collect();
+    Item {
+        event_id: e.id,
+        kind: e.kind.as_str(),
+        title: title_of(e),
+        link: link(&e.url),
+        url: one_line(&e.url, 2000),
+        site: url::Url::parse(&e.url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string))
+            .unwrap_or_default(),
+        watch: one_line(&e.watch, 200),
+        detected_at: e.detected_at.clone(),
+        published: e.published.as_deref().map(|p| one_line(p, 40)),
+        relation: describe(e),
+        more_lines: all.len().saturating_sub(n),
+        lines,
+        significance: e.significance,
+    }
+}
+
+/// What a story is keyed by: the document an event traces to, else the event's own page.
+fn story_key(e: &EventRow) -> String {
+    match e.kind {
+        EventKind::Republication | EventKind::Duplicate | EventKind::Revision => {
+            e.source.clone().unwrap_or_else(|| e.url.clone())
+        }
+        EventKind::Quotes => quoted(e)
+            .into_iter()
+            .next()
+            .map(|(s, _)| s)
+            .or_else(|| e.source.clone())
+            .unwrap_or_else(|| e.url.clone()),
+        EventKind::New | EventKind::Changed => e.url.clone(),
+    }
+}
+
+/// A rough size of an item in HTML, to stop adding items before the message gets too big.
+fn weight(i: &Item) -> usize {
+    900 + i.title.len()
+        + i.url.len() * 2
+        + i.relation.as_ref().map_or(0, String::len)
+        + i.lines.iter().map(|l| l.text.len() + 160).sum::<usize>()
+}
+
+impl Model {
+    /// The message for `events`, or `None` when there is nothing to say.
+    pub fn build(events: &[EventRow], prefix: &str, recipient: Option<&str>, caps: Caps) -> Option<Model> {
+        let first = events.first()?;
+        let counts: Vec<String> = KINDS
+            .iter()
+            .filter_map(|k| {
+                let n = events.iter().filter(|e| e.kind == *k).count();
+                (n > 0).then(|| kind_label(*k, n))
+            })
+            .collect();
+        let summary = counts.join(", ");
+
+        // Stories, each ordered head first then by significance; stories by their most
+        // significant item.
+        let mut stories: Vec<(String, Vec<&EventRow>)> = Vec::new();
+        let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+        for e in events {
+            let key = story_key(e);
+            match index.get(&key) {
+                Some(&i) => stories[i].1.push(e),
+                None => {
+                    index.insert(key.clone(), stories.len());
+                    stories.push((key, vec![e]));
+                }
+            }
+        }
+        let top = |v: &[&EventRow]| v.iter().map(|e| e.significance).fold(f64::MIN, f64::max);
+        for (key, v) in &mut stories {
+            v.sort_by(|a, b| {
+                let head = |e: &EventRow| e.url != *key;
+                head(a)
+                    .cmp(&head(b))
+                    .then(b.significance.total_cmp(&a.significance))
+                    .then(a.id.cmp(&b.id))
+            });
+        }
+        stories.sort_by(|a, b| top(&b.1).total_cmp(&top(&a.1)).then(a.1[0].id.cmp(&b.1[0].id)));
+
+        let lead = stories.first().map_or(first, |(_, v)| v[0]);
+        let subject = one_line(
+            &format!("{prefix} {summary} — {}", one_line(&title_of(lead), 90)),
+            180,
+        );
+
+        let mut groups = Vec::new();
+        let mut briefs = Vec::new();
+        let mut more = 0usize;
+        let (mut shown_items, mut bytes) = (0usize, 4000usize);
+        for (key, story) in stories {
+            let mut items = Vec::new();
+            for e in story {
+                let it = item(e);
+                let w = weight(&it);
+                if shown_items < caps.max_items && bytes + w <= caps.max_bytes {
+                    shown_items += 1;
+                    bytes += w;
+                    items.push(it);
+                } else if briefs.len() < MAX_BRIEFS && bytes + 400 <= caps.max_bytes {
+                    bytes += 200 + it.title.len() + it.url.len() * 2;
+                    briefs.push(Brief {
+                        kind: it.kind,
+                        title: it.title,
+                        link: it.link,
+                        url: it.url,
+                    });
+                } else {
+                    more += 1;
+                }
+            }
+            if items.is_empty() {
+                continue;
+            }
+            let source = (!items.iter().any(|i| i.url == key)).then(|| key.clone());
+            // A story of one new or changed page has no source to name.
+            let source = source.filter(|_| items.iter().any(|i| !matches!(i.kind, "new" | "changed")));
+            groups.push(Group { source, items });
+        }
+        Some(Model {
+            subject,
+            summary,
+            total: events.len(),
+            groups,
+            briefs,
+            more,
+            recipient: recipient.map(str::to_string),
+        })
+    }
+}
+
+/// The event ids of a message as ranges ("3-7,9"): for the `X-Govwatch-Events` header, which
+/// lets a reader (or a test) tell exactly which events a message carried.
+pub fn id_ranges(ids: &[i64]) -> String {
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < ids.len() {
+        let mut j = i;
+        while j + 1 < ids.len() && ids[j + 1] == ids[j] + 1 {
+            j += 1;
+        }
+        out.push(if i == j {
+            ids[i].to_string()
+        } else {
+            format!("{}-{}", ids[i], ids[j])
+        });
+        i = j + 1;
+    }
+    out.join(",")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn ev(id: i64, kind: EventKind, title: &str) -> EventRow {
+    pub(crate) fn ev(id: i64, kind: EventKind, title: &str) -> EventRow {
         EventRow {
             id,
             kind,
@@ -366,26 +463,92 @@ mod tests {
         }
     }
 
+    const CAPS: Caps = Caps {
+        max_items: 50,
+        max_bytes: 512 * 1024,
+    };
+
     #[test]
     fn subject_counts_and_cannot_break_headers() {
-        let events = [
+        let mut events = [
             ev(1, EventKind::Changed, "Old"),
-            ev(2, EventKind::New, "Evil\r\nBcc: victim@example.org\r\n\r\nTitle"),
+            ev(
+                2,
+                EventKind::New,
+                "Evil\r\nBcc: victim@example.org\u{2028}\r\n\r\nTitle",
+            ),
         ];
-        let d = Digest::build(&events, None).unwrap();
-        assert!(!d.subject.contains('\n') && !d.subject.contains('\r'));
+        events[1].significance = 0.9;
+        let m = Model::build(&events, "[govwatch]", None, CAPS).unwrap();
+        assert!(!m.subject.contains(['\n', '\r', '\u{2028}']));
         assert!(
-            d.subject.starts_with("[govwatch] 1 new, 1 changed — Evil Bcc:"),
+            m.subject
+                .starts_with("[govwatch] 1 new position, 1 changed — Evil Bcc:"),
             "{}",
-            d.subject
+            m.subject
         );
-        assert!(d.html.contains("States &lt;b&gt;must&lt;/b&gt; act."));
-        assert!(
-            d.html
-                .contains("href=\"https://example.gov/a?x=1&amp;y=&lt;2&gt;\""),
-            "{}",
-            d.html
+    }
+
+    #[test]
+    fn word_diff_markers_become_segments_and_unclosed_ones_stay_text() {
+        let s = segments("States [-should-]{+must+} act [-now");
+        let ops: Vec<(&str, &str)> = s.iter().map(|s| (s.op, s.text.as_str())).collect();
+        assert_eq!(
+            ops,
+            [
+                ("eq", "States "),
+                ("del", "should"),
+                ("ins", "must"),
+                ("eq", " act "),
+                ("eq", "[-now")
+            ]
         );
-        assert_eq!(d.message_id, "<digest.1-2.2@govwatch.invalid>");
+    }
+
+    #[test]
+    fn javascript_urls_are_not_links() {
+        let mut e = ev(1, EventKind::New, "x");
+        e.url = "javascript:alert(1)".into();
+        let m = Model::build(&[e], "[g]", None, CAPS).unwrap();
+        assert_eq!(m.groups[0].items[0].link, None);
+    }
+
+    #[test]
+    fn a_republication_is_grouped_under_its_source_in_the_same_message() {
+        let mut paper = ev(1, EventKind::New, "Paper");
+        paper.url = "https://mfa.example/paper".into();
+        paper.significance = 0.6;
+        let mut other = ev(2, EventKind::New, "Other");
+        other.url = "https://mfa.example/other".into();
+        other.significance = 0.7;
+        let mut repub = ev(3, EventKind::Republication, "Repub");
+        repub.url = "https://news.example/r".into();
+        repub.source = Some("https://mfa.example/paper".into());
+        repub.significance = 0.9;
+        let m = Model::build(&[paper, other, repub], "[g]", None, CAPS).unwrap();
+        let ids: Vec<Vec<i64>> = m
+            .groups
+            .iter()
+            .map(|g| g.items.iter().map(|i| i.event_id).collect())
+            .collect();
+        assert_eq!(ids, [vec![1, 3], vec![2]]);
+        assert!(m.subject.ends_with("— Paper"), "{}", m.subject);
+    }
+
+    #[test]
+    fn id_ranges_are_compact() {
+        assert_eq!(id_ranges(&[9, 3, 4, 5, 7, 6, 12]), "3-7,9,12");
+    }
+
+    #[test]
+    fn ten_thousand_events_are_capped() {
+        let events: Vec<EventRow> = (1..=10_000)
+            .map(|i| ev(i, EventKind::New, &format!("Paper {i}")))
+            .collect();
+        let m = Model::build(&events, "[g]", None, CAPS).unwrap();
+        let shown: usize = m.groups.iter().map(|g| g.items.len()).sum();
+        assert_eq!(shown, 50);
+        assert_eq!(shown + m.briefs.len() + m.more, 10_000);
+        assert!(m.more > 9000);
     }
 }

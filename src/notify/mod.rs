@@ -1,27 +1,49 @@
-//! Mail: pending events become one digest (text + HTML), sent by SMTP or written as an `.eml`
-//! file to the outbox folder. Events are marked sent only after the server accepted the message,
-//! so mail that cannot go stays pending and goes with a later pass.
+//! Telling people: events become delivery rows in the outbox (written with the event), and a
+//! sender works from the outbox: one message per recipient and batch (text + HTML, by SMTP or as
+//! `.eml` files), webhook calls, retries with backoff, and the Atom feed.
+//!
+//! Exactly-once, as far as it can be had: a batch gets its Message-ID in the database before the
+//! first attempt, and its rows are marked sent only after the server's 250. A kill between the
+//! 250 and that commit resends the same message (same Message-ID, same events) at the next
+//! start; that window is the one place a message can arrive twice.
 
 mod digest;
+pub mod feed;
+mod render;
 mod transport;
+mod webhook;
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-pub use digest::{Digest, one_line};
+use chrono::Utc;
+use lettre::Message;
+use lettre::message::header::{HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart};
+
+pub use digest::{Caps, Model, id_ranges, one_line};
+pub use render::{Templates, template_dir};
 pub use transport::Mailer;
 
-use crate::config::Config;
+use crate::config::{Config, Email, Recipient};
 use crate::pipeline::with_store;
-use crate::store::{Store, StoreError};
+use crate::store::{Batch, Channel, Due, EventRow, Mode, Store, StoreError, Target};
 
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {
     #[error("cannot build the message: {0}")]
     Build(String),
+    #[error("template {0}")]
+    Template(String),
     #[error("SMTP server {server}: {reason}")]
     Smtp { server: String, reason: String },
     #[error("cannot write to the outbox {path}: {source}")]
     Outbox {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write the feed {path}: {source}")]
+    Feed {
         path: std::path::PathBuf,
         source: std::io::Error,
     },
@@ -31,39 +53,474 @@ pub enum NotifyError {
     Store(#[from] StoreError),
 }
 
-/// What a send attempt did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Sent {
-    Nothing,
-    /// A message went out carrying this many events.
-    Message {
-        events: usize,
-        message_id: String,
-    },
+/// One message (or webhook call) that went, or did not.
+#[derive(Debug, Clone)]
+pub struct Delivered {
+    pub recipient: String,
+    pub channel: Channel,
+    pub message_id: String,
+    pub events: usize,
 }
 
-/// The digest that would go out now, if anything is pending.
-pub async fn preview(store: &Arc<Mutex<Store>>, config: &Config) -> Result<Option<Digest>, NotifyError> {
-    let pending = with_store(store, |s| s.pending_events()).await?;
-    Ok(Digest::build(&pending, config.email.as_ref()))
+#[derive(Debug, Clone)]
+pub struct Undelivered {
+    pub recipient: String,
+    pub channel: Channel,
+    pub reason: String,
+    /// Failed for good (the server rejected it, or attempts ran out); otherwise retried later.
+    pub permanent: bool,
 }
 
-/// Sends everything pending as one message and marks it sent.
-pub async fn send_pending(store: &Arc<Mutex<Store>>, config: &Config) -> Result<Sent, NotifyError> {
-    let email = config.email.as_ref().ok_or(NotifyError::NotConfigured)?;
-    let pending = with_store(store, |s| s.pending_events()).await?;
-    let Some(digest) = Digest::build(&pending, Some(email)) else {
-        return Ok(Sent::Nothing);
+/// What a send did.
+#[derive(Debug, Clone, Default)]
+pub struct SendReport {
+    pub sent: Vec<Delivered>,
+    pub failed: Vec<Undelivered>,
+}
+
+impl SendReport {
+    pub fn events_sent(&self) -> usize {
+        self.sent.iter().map(|d| d.events).sum()
+    }
+}
+
+/// Who gets a new event of this watch, and when: the outbox rows written with it.
+pub fn targets(config: &Config, watch: &str, tags: &[String]) -> Vec<Target> {
+    targets_at(config, watch, tags, Utc::now())
+}
+
+fn targets_at(config: &Config, watch: &str, tags: &[String], now: chrono::DateTime<Utc>) -> Vec<Target> {
+    let stamp = |t: chrono::DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let mut out = Vec::new();
+    let has_email = config.email.is_some();
+    for r in config.recipients.iter().filter(|r| r.follows(watch, tags)) {
+        if has_email && r.immediate {
+            out.push(Target {
+                recipient: r.key(),
+                channel: Channel::Email,
+                mode: Mode::Immediate,
+                due_at: stamp(now),
+            });
+        }
+        if let (true, Some(s)) = (has_email, &r.digest) {
+            // A schedule with no future time (a date long past) would hold mail forever: then now.
+            let at = s.next_after(now).unwrap_or(now);
+            out.push(Target {
+                recipient: r.key(),
+                channel: Channel::Email,
+                mode: Mode::Digest,
+                due_at: stamp(at),
+            });
+        }
+        if r.webhook.is_some() {
+            out.push(Target {
+                recipient: r.key(),
+                channel: Channel::Webhook,
+                mode: Mode::Immediate,
+                due_at: stamp(now),
+            });
+        }
+    }
+    out
+}
+
+/// One rendered message.
+#[derive(Debug, Clone)]
+pub struct Digest {
+    pub subject: String,
+    pub message_id: String,
+    pub text: String,
+    pub html: String,
+    pub event_ids: Vec<i64>,
+}
+
+/// The Message-ID of a batch: the same recipient and events always make the same one.
+pub fn message_id(recipient: &str, event_ids: &[i64], domain: &str) -> String {
+    let mut ids = event_ids.to_vec();
+    ids.sort_unstable();
+    let key = format!("{recipient}\n{ids:?}");
+    let h = xxhash_rust::xxh3::xxh3_128(key.as_bytes());
+    format!("<govwatch.{h:032x}.{}@{domain}>", ids.len())
+}
+
+fn domain_of(email: Option<&Email>) -> String {
+    email
+        .map(|e| e.from.email.domain().to_string())
+        .unwrap_or_else(|| "govwatch.invalid".into())
+}
+
+impl Digest {
+    /// The message for `events` (to `recipient`, if known), or `None` when there is nothing.
+    pub fn build(
+        events: &[EventRow],
+        email: Option<&Email>,
+        recipient: Option<&str>,
+        templates: &Templates,
+    ) -> Result<Option<Digest>, NotifyError> {
+        let prefix = email.map_or("[govwatch]", |e| e.subject_prefix.as_str());
+        let delivery = email.map(|e| e.delivery.clone()).unwrap_or_default();
+        let caps = Caps {
+            max_items: delivery.max_items,
+            max_bytes: delivery.max_bytes,
+        };
+        let Some(model) = Model::build(events, prefix, recipient, caps) else {
+            return Ok(None);
+        };
+        let (text, html) = templates.render(&model)?;
+        let event_ids: Vec<i64> = events.iter().map(|e| e.id).collect();
+        Ok(Some(Digest {
+            subject: model.subject,
+            message_id: message_id(recipient.unwrap_or(""), &event_ids, &domain_of(email)),
+            text,
+            html,
+            event_ids,
+        }))
+    }
+
+    /// The multipart (text + HTML) message to one recipient.
+    pub fn message(&self, from: &Mailbox, to: &Mailbox) -> Result<Message, NotifyError> {
+        Message::builder()
+            .from(from.clone())
+            .to(to.clone())
+            .subject(self.subject.clone())
+            .message_id(Some(self.message_id.clone()))
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("X-Govwatch-Events"),
+                id_ranges(&self.event_ids),
+            ))
+            .multipart(MultiPart::alternative_plain_html(
+                self.text.clone(),
+                self.html.clone(),
+            ))
+            .map_err(|e| NotifyError::Build(e.to_string()))
+    }
+
+    /// The message as `govwatch digest` prints it: headers, then the text part.
+    pub fn preview(&self, from: Option<&Mailbox>, to: Option<&str>) -> String {
+        let mut out = String::new();
+        if let Some(f) = from {
+            out.push_str(&format!("From: {f}\n"));
+        }
+        if let Some(t) = to {
+            out.push_str(&format!("To: {t}\n"));
+        }
+        out.push_str(&format!(
+            "Subject: {}\nMessage-ID: {}\n\n",
+            self.subject, self.message_id
+        ));
+        out.push_str(&self.text);
+        out
+    }
+}
+
+/// The messages that would go out if everything pending were sent now: one per recipient, or
+/// one for all pending events when no recipient is configured.
+pub async fn preview(
+    store: &Arc<Mutex<Store>>,
+    config: &Config,
+) -> Result<Vec<(Option<String>, Digest)>, NotifyError> {
+    let templates = Templates::load(&template_dir(&config.source))?;
+    let email = config.email.as_ref();
+    let mut out = Vec::new();
+    if config.recipients.is_empty() || email.is_none() {
+        let pending = with_store(store, |s| s.pending_events()).await?;
+        if let Some(d) = Digest::build(&pending, email, None, &templates)? {
+            out.push((None, d));
+        }
+        return Ok(out);
+    }
+    adopt_orphans(store, config).await?;
+    let batches = with_store(store, |s| s.due_batches(&everything())).await?;
+    for b in batches.into_iter().filter(|b| b.channel == Channel::Email) {
+        let ids = b.event_ids.clone();
+        let events = with_store(store, move |s| s.events_by_ids(&ids)).await?;
+        if let Some(mut d) = Digest::build(&events, email, Some(&b.recipient), &templates)? {
+            if let Some(id) = b.message_id {
+                d.message_id = id;
+            }
+            out.push((Some(b.recipient), d));
+        }
+    }
+    Ok(out)
+}
+
+/// Due bounds that take everything pending, retries and digests included.
+pub fn everything() -> Due {
+    Due {
+        retries_until: "9999".into(),
+        digests_until: "9999".into(),
+    }
+}
+
+/// What the daemon sends: what is due now.
+pub fn due_now() -> Due {
+    let now = crate::timefmt::now();
+    Due {
+        retries_until: now.clone(),
+        digests_until: now,
+    }
+}
+
+/// What a one-shot `govwatch check` sends: immediate mail even if its retry is not due yet (the
+/// user asked now), digests only at their time.
+pub fn due_for_check() -> Due {
+    Due {
+        retries_until: "9999".into(),
+        digests_until: crate::timefmt::now(),
+    }
+}
+
+/// Events with no delivery rows (found before the outbox existed, or while nobody was
+/// configured to receive them) get them now, for the recipients configured now.
+async fn adopt_orphans(store: &Arc<Mutex<Store>>, config: &Config) -> Result<(), NotifyError> {
+    let orphans = with_store(store, |s| s.orphan_events()).await?;
+    if orphans.is_empty() {
+        return Ok(());
+    }
+    let (items, unfollowed): (Vec<(i64, Vec<Target>)>, Vec<_>) = orphans
+        .into_iter()
+        .map(|(id, watch)| {
+            let tags = config
+                .watches
+                .iter()
+                .find(|w| w.name == watch)
+                .map(|w| w.tags.clone())
+                .unwrap_or_default();
+            (id, targets(config, &watch, &tags))
+        })
+        .partition(|(_, t)| !t.is_empty());
+    // With nobody configured at all, events wait for a recipient; with recipients who all
+    // follow other watches, nobody ever will be told.
+    if !config.recipients.is_empty() && !unfollowed.is_empty() {
+        let ids: Vec<i64> = unfollowed.into_iter().map(|(id, _)| id).collect();
+        tracing::info!(events = ids.len(), "events no recipient follows are not mailed");
+        with_store(store, move |s| s.settle_unfollowed(&ids)).await?;
+    }
+    if !items.is_empty() {
+        tracing::info!(
+            events = items.len(),
+            "queued events found before their recipients were"
+        );
+        with_store(store, move |s| s.enqueue(&items)).await?;
+    }
+    Ok(())
+}
+
+/// Sends what is due in the outbox. Failures are recorded on their rows (and retried with
+/// backoff) and reported; only a database error is an `Err`.
+pub async fn send_due(
+    store: &Arc<Mutex<Store>>,
+    config: &Config,
+    due: Due,
+) -> Result<SendReport, NotifyError> {
+    let has_webhooks = config.recipients.iter().any(|r| r.webhook.is_some());
+    if config.email.is_none() && !has_webhooks {
+        return Err(NotifyError::NotConfigured);
+    }
+    adopt_orphans(store, config).await?;
+    let batches = with_store(store, move |s| s.due_batches(&due)).await?;
+    let mut report = SendReport::default();
+    if batches.is_empty() {
+        return Ok(report);
+    }
+    let templates = Templates::load(&template_dir(&config.source))?;
+    let mailer = match &config.email {
+        Some(e) if batches.iter().any(|b| b.channel == Channel::Email) => {
+            Some(Mailer::new(e, &config.storage.outbox_dir())?)
+        }
+        _ => None,
     };
-    let mailer = Mailer::new(email, &config.storage.outbox_dir())?;
-    let message = digest.message(email)?;
-    mailer.send(message).await?;
-    let ids: Vec<i64> = pending.iter().map(|e| e.id).collect();
-    let message_id = digest.message_id.clone();
-    with_store(store, move |s| s.mark_notified(&ids, &message_id)).await?;
-    tracing::info!(events = pending.len(), via = %mailer, message_id = %digest.message_id, "digest sent");
-    Ok(Sent::Message {
-        events: pending.len(),
-        message_id: digest.message_id,
-    })
+    let hooks = webhook::Client::new(config)?;
+    for batch in batches {
+        let recipient = config.recipients.iter().find(|r| r.key() == batch.recipient);
+        let outcome = match (recipient, batch.channel) {
+            (None, _) => Err(transport::SendFailure {
+                reason: format!("{} is no longer a recipient in the config", batch.recipient),
+                permanent: true,
+            }),
+            (Some(r), Channel::Email) => match (&config.email, &mailer) {
+                (Some(email), Some(mailer)) => {
+                    send_email(store, email, r, &batch, mailer, &templates).await?
+                }
+                _ => Err(transport::SendFailure {
+                    reason: "no [email] section in the config".into(),
+                    permanent: false,
+                }),
+            },
+            (Some(r), Channel::Webhook) => send_webhook(store, config, r, &batch, &hooks).await?,
+        };
+        record(store, config, &batch, outcome, &mut report).await?;
+    }
+    Ok(report)
+}
+
+type Outcome = Result<String, transport::SendFailure>;
+
+async fn events_of(store: &Arc<Mutex<Store>>, batch: &Batch) -> Result<Vec<EventRow>, NotifyError> {
+    let ids = batch.event_ids.clone();
+    Ok(with_store(store, move |s| s.events_by_ids(&ids)).await?)
+}
+
+/// Fixes the batch's Message-ID in the database, before anything leaves.
+async fn fix_id(store: &Arc<Mutex<Store>>, batch: &Batch, computed: &str) -> Result<String, NotifyError> {
+    if let Some(id) = &batch.message_id {
+        return Ok(id.clone());
+    }
+    let (ids, mid) = (batch.delivery_ids.clone(), computed.to_string());
+    with_store(store, move |s| s.assign_batch(&ids, &mid)).await?;
+    Ok(computed.to_string())
+}
+
+async fn send_email(
+    store: &Arc<Mutex<Store>>,
+    email: &Email,
+    r: &Recipient,
+    batch: &Batch,
+    mailer: &Mailer,
+    templates: &Templates,
+) -> Result<Outcome, NotifyError> {
+    let events = events_of(store, batch).await?;
+    let Some(mut digest) = Digest::build(&events, Some(email), Some(&batch.recipient), templates)? else {
+        return Ok(Err(transport::SendFailure {
+            reason: "its events are gone from the database".into(),
+            permanent: true,
+        }));
+    };
+    digest.message_id = fix_id(store, batch, &digest.message_id).await?;
+    let message = digest.message(&email.from, &r.address)?;
+    Ok(mailer.send(message).await.map(|()| digest.message_id))
+}
+
+async fn send_webhook(
+    store: &Arc<Mutex<Store>>,
+    config: &Config,
+    r: &Recipient,
+    batch: &Batch,
+    hooks: &webhook::Client,
+) -> Result<Outcome, NotifyError> {
+    let Some(url) = &r.webhook else {
+        return Ok(Err(transport::SendFailure {
+            reason: "the recipient has no webhook any more".into(),
+            permanent: true,
+        }));
+    };
+    let events = events_of(store, batch).await?;
+    let id = message_id(
+        &format!("webhook:{}", batch.recipient),
+        &batch.event_ids,
+        &domain_of(config.email.as_ref()),
+    );
+    let id = fix_id(store, batch, &id).await?;
+    Ok(hooks.post(url, &id, &batch.recipient, &events).await.map(|()| id))
+}
+
+/// Writes an attempt's outcome to the batch's rows.
+async fn record(
+    store: &Arc<Mutex<Store>>,
+    config: &Config,
+    batch: &Batch,
+    outcome: Outcome,
+    report: &mut SendReport,
+) -> Result<(), NotifyError> {
+    let ids = batch.delivery_ids.clone();
+    match outcome {
+        Ok(message_id) => {
+            let mid = message_id.clone();
+            with_store(store, move |s| s.mark_sent(&ids, &mid)).await?;
+            tracing::info!(recipient = %batch.recipient, channel = batch.channel.as_str(), mode = batch.mode.as_str(),
+                events = batch.event_ids.len(), message_id = %message_id, "delivered");
+            crate::metrics::mail_sent();
+            report.sent.push(Delivered {
+                recipient: batch.recipient.clone(),
+                channel: batch.channel,
+                message_id,
+                events: batch.event_ids.len(),
+            });
+        }
+        Err(f) => {
+            let delivery = config
+                .email
+                .as_ref()
+                .map(|e| e.delivery.clone())
+                .unwrap_or_default();
+            let wait = backoff(&delivery, batch.attempts, batch.delivery_ids[0]);
+            let retry_at = crate::timefmt::after(wait);
+            let last = f.permanent || batch.attempts + 1 >= delivery.max_attempts;
+            let (reason, max) = (f.reason.clone(), delivery.max_attempts);
+            let permanent = f.permanent;
+            with_store(store, move |s| {
+                s.mark_failed(&ids, &reason, permanent, max, &retry_at)
+            })
+            .await?;
+            crate::metrics::mail_failed();
+            if last {
+                tracing::error!(recipient = %batch.recipient, channel = batch.channel.as_str(), events = batch.event_ids.len(),
+                    reason = %f.reason, "delivery failed for good");
+            } else {
+                tracing::warn!(recipient = %batch.recipient, channel = batch.channel.as_str(), events = batch.event_ids.len(),
+                    reason = %f.reason, retry_in = ?wait, "delivery failed; it stays pending");
+            }
+            report.failed.push(Undelivered {
+                recipient: batch.recipient.clone(),
+                channel: batch.channel,
+                reason: f.reason,
+                permanent: last,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Exponential backoff from `retry_after`, capped at `retry_max`, with ±20% jitter so that
+/// recipients failing together do not retry in lockstep.
+fn backoff(d: &crate::config::Delivery, attempts: u32, salt: i64) -> Duration {
+    let base = d.retry_after.as_secs_f64() * 2f64.powi(attempts.min(30) as i32);
+    let capped = base.min(d.retry_max.as_secs_f64());
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |t| t.subsec_nanos());
+    let r = xxhash_rust::xxh3::xxh3_64(&[salt.to_le_bytes(), i64::from(nanos).to_le_bytes()].concat());
+    let jitter = 0.8 + 0.4 * (r % 10_000) as f64 / 10_000.0;
+    Duration::from_secs_f64((capped * jitter).max(1.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn digest_recipients_are_due_at_their_next_scheduled_time_in_their_zone() {
+        let c = Config::parse(
+            "[email]\nfrom = \"g@example.org\"\n\n[[watch]]\nname = \"w\"\nurl = \"https://example.org/\"\n\n\
+             [[recipient]]\naddress = \"a@example.org\"\nmode = \"both\"\nschedule = \"0 7 * * *\"\ntimezone = \"Asia/Shanghai\"\n",
+            Path::new("t.toml"),
+        )
+        .unwrap();
+        let now = chrono::DateTime::parse_from_rfc3339("2026-11-23T02:31:05Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let t = targets_at(&c, "w", &[], now);
+        let modes: Vec<(Mode, &str)> = t.iter().map(|t| (t.mode, t.due_at.as_str())).collect();
+        // 07:00 in Shanghai is 23:00 UTC the day before: the next one is tonight.
+        assert_eq!(
+            modes,
+            [
+                (Mode::Immediate, "2026-11-23T02:31:05Z"),
+                (Mode::Digest, "2026-11-23T23:00:00Z")
+            ]
+        );
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let d = crate::config::Delivery::default();
+        let first = backoff(&d, 0, 1).as_secs_f64();
+        assert!((48.0..=72.0).contains(&first), "{first}");
+        let late = backoff(&d, 20, 1).as_secs_f64();
+        assert!(
+            (6.0 * 3600.0 * 0.8..=6.0 * 3600.0 * 1.2).contains(&late),
+            "{late}"
+        );
+    }
 }

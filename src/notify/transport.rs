@@ -1,23 +1,29 @@
-//! Where a message goes: an SMTP server (lettre's URL forms, with timeouts), or `.eml` files in
-//! the outbox folder when no server is configured.
+//! Where a message goes: an SMTP server (implicit TLS, STARTTLS required or opportunistic, or
+//! plain; AUTH; timeouts; a pool of connections; optional DKIM signing), or `.eml` files in the
+//! outbox folder when no server is configured.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
+use lettre::message::dkim::{DkimConfig, DkimSigningAlgorithm, DkimSigningKey};
+use lettre::transport::smtp::PoolConfig;
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use super::NotifyError;
-use crate::config::Email;
+use crate::config::{Email, Smtp, SmtpSecurity};
 
 pub enum Mailer {
     Smtp {
         transport: AsyncSmtpTransport<Tokio1Executor>,
         /// For messages: the URL without its password.
         server: String,
+        dkim: Option<DkimConfig>,
     },
     Outbox {
         transport: AsyncFileTransport<Tokio1Executor>,
         dir: PathBuf,
+        dkim: Option<DkimConfig>,
     },
 }
 
@@ -30,24 +36,34 @@ impl std::fmt::Display for Mailer {
     }
 }
 
-/// A server that accepts the connection and then says nothing must not hang a pass.
-const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
+/// Why one message did not go.
+#[derive(Debug, Clone)]
+pub struct SendFailure {
+    pub reason: String,
+    /// The server refused this message or recipient for good (5xx): retrying cannot help.
+    pub permanent: bool,
+}
 
 impl Mailer {
     pub fn new(email: &Email, outbox: &Path) -> Result<Mailer, NotifyError> {
-        match &email.smtp_url {
-            Some(url) => {
-                crate::fetch::init_tls();
-                let server = redact(url);
-                let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
-                    .map_err(|e| NotifyError::Smtp {
-                        server: server.clone(),
-                        reason: e.to_string(),
-                    })?
-                    .timeout(Some(SMTP_TIMEOUT))
-                    .build();
-                Ok(Mailer::Smtp { transport, server })
+        let dkim = match &email.dkim {
+            Some(d) => {
+                let key = DkimSigningKey::new(&d.key_pem, DkimSigningAlgorithm::Rsa)
+                    .map_err(|e| NotifyError::Build(format!("DKIM key: {e}")))?;
+                Some(DkimConfig::default_config(
+                    d.selector.clone(),
+                    d.domain.clone(),
+                    key,
+                ))
             }
+            None => None,
+        };
+        match &email.smtp {
+            Some(smtp) => Ok(Mailer::Smtp {
+                transport: smtp_transport(smtp)?,
+                server: smtp.display.clone(),
+                dkim,
+            }),
             None => {
                 std::fs::create_dir_all(outbox).map_err(|source| NotifyError::Outbox {
                     path: outbox.to_path_buf(),
@@ -56,24 +72,36 @@ impl Mailer {
                 Ok(Mailer::Outbox {
                     transport: AsyncFileTransport::new(outbox),
                     dir: outbox.to_path_buf(),
+                    dkim,
                 })
             }
         }
     }
 
-    /// Sends one message; Ok only once the server accepted it (or the file is written).
-    pub async fn send(&self, message: Message) -> Result<(), NotifyError> {
+    /// Sends one message; Ok only once the server answered 250 to its data (or the file is
+    /// written).
+    pub async fn send(&self, mut message: Message) -> Result<(), SendFailure> {
         match self {
-            Mailer::Smtp { transport, server } => {
-                transport.send(message).await.map_err(|e| NotifyError::Smtp {
-                    server: server.clone(),
-                    reason: error_chain(&e),
+            Mailer::Smtp { transport, dkim, .. } => {
+                if let Some(d) = dkim {
+                    message.sign(d);
+                }
+                transport.send(message).await.map_err(|e| {
+                    // 53x is about our login, not this message: fixing the config fixes it.
+                    let auth = e.status().is_some_and(|c| c.to_string().starts_with("53"));
+                    SendFailure {
+                        permanent: e.is_permanent() && !auth,
+                        reason: error_chain(&e),
+                    }
                 })?;
             }
-            Mailer::Outbox { transport, dir } => {
-                transport.send(message).await.map_err(|e| NotifyError::Outbox {
-                    path: dir.clone(),
-                    source: std::io::Error::other(e.to_string()),
+            Mailer::Outbox { transport, dkim, .. } => {
+                if let Some(d) = dkim {
+                    message.sign(d);
+                }
+                transport.send(message).await.map_err(|e| SendFailure {
+                    permanent: false,
+                    reason: error_chain(&e),
                 })?;
             }
         }
@@ -81,23 +109,49 @@ impl Mailer {
     }
 }
 
-fn redact(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) => {
-            if u.password().is_some() {
-                let _ = u.set_password(Some("***"));
-            }
-            u.to_string()
+fn smtp_transport(smtp: &Smtp) -> Result<AsyncSmtpTransport<Tokio1Executor>, NotifyError> {
+    crate::fetch::init_tls();
+    let fail = |reason: String| NotifyError::Smtp {
+        server: smtp.display.clone(),
+        reason,
+    };
+    let tls = || -> Result<TlsParameters, NotifyError> {
+        let mut b = TlsParameters::builder(smtp.host.clone());
+        if let Some(path) = &smtp.tls_ca {
+            let pem = std::fs::read(path).map_err(|e| fail(format!("tls_ca {}: {e}", path.display())))?;
+            let cert =
+                Certificate::from_pem(&pem).map_err(|e| fail(format!("tls_ca {}: {e}", path.display())))?;
+            b = b.add_root_certificate(cert);
         }
-        Err(_) => "(unparsable URL)".into(),
+        b.build_rustls().map_err(|e| fail(error_chain(&e)))
+    };
+    let security = match smtp.security {
+        SmtpSecurity::Implicit => Tls::Wrapper(tls()?),
+        SmtpSecurity::StartTlsRequired => Tls::Required(tls()?),
+        SmtpSecurity::StartTlsOpportunistic => Tls::Opportunistic(tls()?),
+        SmtpSecurity::None => Tls::None,
+    };
+    let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(smtp.host.clone())
+        .port(smtp.port)
+        .tls(security)
+        .timeout(Some(smtp.timeout))
+        .pool_config(PoolConfig::new().max_size(smtp.pool_size));
+    if let Some((user, pass)) = &smtp.credentials {
+        b = b
+            .credentials(Credentials::new(user.clone(), pass.clone()))
+            .authentication(vec![Mechanism::Plain, Mechanism::Login]);
     }
+    Ok(b.build())
 }
 
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut msg = e.to_string();
     let mut cur = e.source();
     while let Some(s) = cur {
-        msg = format!("{msg}: {s}");
+        let next = s.to_string();
+        if !msg.contains(&next) {
+            msg = format!("{msg}: {next}");
+        }
         cur = s.source();
     }
     msg

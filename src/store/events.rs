@@ -4,7 +4,7 @@ use rusqlite::{Transaction, params};
 
 use super::{Result, Store};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EventKind {
     /// A document not seen before whose text is not known.
@@ -60,7 +60,8 @@ pub struct NewEvent {
     pub details: Option<serde_json::Value>,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+/// Deserialize: `govwatch changes --json` output read back (webhook receivers, golden tests).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct EventRow {
     pub id: i64,
     pub kind: EventKind,
@@ -68,6 +69,7 @@ pub struct EventRow {
     pub title: Option<String>,
     pub watch: String,
     pub detected_at: String,
+    #[serde(default)]
     pub notified: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub notified_at: Option<String>,
@@ -93,7 +95,7 @@ pub(super) fn insert(
     snapshot_id: Option<i64>,
     e: &NewEvent,
     now: &str,
-) -> Result<()> {
+) -> Result<i64> {
     tx.execute(
         "INSERT INTO events (kind, document_id, snapshot_id, watch, url, title, detected_at, source, overlap, added,
              removed, relevant, significance, details)
@@ -115,7 +117,7 @@ pub(super) fn insert(
             e.details.as_ref().map(|d| d.to_string()),
         ],
     )?;
-    Ok(())
+    Ok(tx.last_insert_rowid())
 }
 
 impl Store {
@@ -152,6 +154,20 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// These events (in any order of `ids`), most significant first.
+    pub fn events_by_ids(&self, ids: &[i64]) -> Result<Vec<EventRow>> {
+        let json = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
+        // The ids are integers serialised by serde_json: nothing else can reach the SQL text.
+        self.events_where(&format!(
+            "WHERE e.id IN (SELECT value FROM json_each('{json}')) ORDER BY e.significance DESC, e.id"
+        ))
+    }
+
+    /// The newest `limit` relevant events, newest first: the Atom feed.
+    pub fn recent_relevant_events(&self, limit: usize) -> Result<Vec<EventRow>> {
+        self.events_where(&format!("WHERE e.relevant = 1 ORDER BY e.id DESC LIMIT {limit}"))
+    }
+
     /// Every event, oldest first.
     pub fn events(&self) -> Result<Vec<EventRow>> {
         self.events_where("ORDER BY e.id")
@@ -162,13 +178,13 @@ impl Store {
         self.events_where("WHERE e.notified_at IS NULL AND e.relevant = 1 ORDER BY e.significance DESC, e.id")
     }
 
-    /// How many events are not yet mailed: a cheap query, asked by the watchdog and `/metrics`.
+    /// How many relevant events are not yet mailed (irrelevant ones never are): a cheap query, asked by the watchdog and `/metrics`.
     pub fn pending_count(&self) -> Result<usize> {
-        let n: i64 =
-            self.conn
-                .query_row("SELECT count(*) FROM events WHERE notified_at IS NULL", [], |r| {
-                    r.get(0)
-                })?;
+        let n: i64 = self.conn.query_row(
+            "SELECT count(*) FROM events WHERE notified_at IS NULL AND relevant = 1",
+            [],
+            |r| r.get(0),
+        )?;
         Ok(n as usize)
     }
 
@@ -179,9 +195,11 @@ impl Store {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let n: i64 = tx.query_row("SELECT count(*) FROM events WHERE notified_at IS NULL", [], |r| {
-            r.get(0)
-        })?;
+        let n: i64 = tx.query_row(
+            "SELECT count(*) FROM events WHERE notified_at IS NULL AND relevant = 1",
+            [],
+            |r| r.get(0),
+        )?;
         tx.rollback()?;
         Ok(n as usize)
     }

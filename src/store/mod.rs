@@ -8,6 +8,7 @@ mod corpus;
 mod documents;
 mod events;
 mod hosts;
+mod outbox;
 mod snapshots;
 mod templates;
 
@@ -19,6 +20,7 @@ pub use corpus::{Candidate, ImportOutcome, NewCorpusEntry, imported_share};
 pub use documents::{DocRole, DocumentRow};
 pub use events::{EventKind, EventRow, NewEvent};
 pub use hosts::HostRow;
+pub use outbox::{Batch, Channel, DeliveryRow, Due, Mode, OutboxCounts, Target};
 pub use snapshots::{NewSnapshot, SnapshotMeta};
 
 /// The schema, in order. Each runs in its own transaction and bumps `PRAGMA user_version`.
@@ -40,6 +42,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0005_corpus_layout",
         include_str!("../../migrations/0005_corpus_layout.sql"),
     ),
+    ("0006_outbox", include_str!("../../migrations/0006_outbox.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -178,6 +181,9 @@ pub struct CheckRecord {
     /// The corpus entry for this document (replacing its previous one), with the new snapshot.
     pub corpus: Option<NewCorpusEntry>,
     pub events: Vec<NewEvent>,
+    /// Who gets this check's relevant events: their outbox rows are written with them, so an
+    /// event can never exist without its deliveries.
+    pub targets: Vec<Target>,
     /// The page's host and its short blocks, for learning the host's template.
     pub template_blocks: Option<(String, Vec<i64>)>,
 }
@@ -198,7 +204,10 @@ impl Store {
             templates::replace(&tx, rec.document_id, host, keys)?;
         }
         for e in &rec.events {
-            events::insert(&tx, rec.document_id, snapshot_id, e, &now)?;
+            let event_id = events::insert(&tx, rec.document_id, snapshot_id, e, &now)?;
+            if e.relevant {
+                outbox::enqueue(&tx, event_id, &rec.targets, &now)?;
+            }
         }
         documents::record_success(
             &tx,

@@ -330,6 +330,31 @@ pub struct Mail {
 struct Collector {
     inbox: Arc<Mutex<Vec<Mail>>>,
     current: Option<Mail>,
+    opts: Arc<SmtpOptions>,
+}
+
+/// How a test SMTP server behaves.
+#[derive(Clone, Default)]
+pub struct SmtpOptions {
+    /// STARTTLS with this certificate and key (PEM files).
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// AUTH PLAIN/LOGIN required (mailin offers it only after STARTTLS), with these credentials.
+    pub auth: Option<(String, String)>,
+    /// Recipients refused at RCPT with 550.
+    pub reject: Vec<String>,
+    /// Time the server takes before its 250 to the data: widens the window a kill can hit.
+    pub delay: std::time::Duration,
+}
+
+/// A self-signed certificate for 127.0.0.1 and localhost, written to `dir` as cert.pem and
+/// key.pem; returns their paths.
+pub fn self_signed(dir: &Path) -> (PathBuf, PathBuf) {
+    let ck =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, ck.cert.pem()).unwrap();
+    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+    (cert, key)
 }
 
 impl mailin_embedded::Handler for Collector {
@@ -348,6 +373,25 @@ impl mailin_embedded::Handler for Collector {
         mailin_embedded::response::OK
     }
 
+    fn rcpt(&mut self, to: &str) -> mailin_embedded::Response {
+        if self.opts.reject.iter().any(|r| r == to) {
+            mailin_embedded::response::NO_MAILBOX
+        } else {
+            mailin_embedded::response::OK
+        }
+    }
+
+    fn auth_plain(&mut self, _authz: &str, user: &str, password: &str) -> mailin_embedded::Response {
+        self.auth_login(user, password)
+    }
+
+    fn auth_login(&mut self, user: &str, password: &str) -> mailin_embedded::Response {
+        match &self.opts.auth {
+            Some((u, p)) if u == user && p == password => mailin_embedded::response::AUTH_OK,
+            _ => mailin_embedded::response::INVALID_CREDENTIALS,
+        }
+    }
+
     fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
         if let Some(m) = &mut self.current {
             m.data.push_str(&String::from_utf8_lossy(buf));
@@ -356,6 +400,7 @@ impl mailin_embedded::Handler for Collector {
     }
 
     fn data_end(&mut self) -> mailin_embedded::Response {
+        std::thread::sleep(self.opts.delay);
         if let Some(m) = self.current.take() {
             self.inbox.lock().unwrap().push(m);
         }
@@ -377,19 +422,41 @@ impl Smtp {
 
     /// Starts on `port` (for a server that was down and comes back where it was).
     pub fn start_on(port: u16) -> Smtp {
+        Smtp::start_with(port, SmtpOptions::default())
+    }
+
+    /// Starts on `port` with TLS, AUTH, refusals or a delay as `opts` say.
+    pub fn start_with(port: u16, opts: SmtpOptions) -> Smtp {
+        // mailin builds its rustls config with the process default provider.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let inbox = Arc::new(Mutex::new(Vec::new()));
+        let ssl = match &opts.tls {
+            Some((cert, key)) => mailin_embedded::SslConfig::SelfSigned {
+                cert_path: cert.display().to_string(),
+                key_path: key.display().to_string(),
+            },
+            None => mailin_embedded::SslConfig::None,
+        };
+        let auth = opts.auth.is_some();
         let handler = Collector {
             inbox: inbox.clone(),
             current: None,
+            opts: Arc::new(opts),
         };
         let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
         std::thread::spawn(move || {
             let mut server = mailin_embedded::Server::new(handler);
             server
                 .with_name("smtp.test")
-                .with_ssl(mailin_embedded::SslConfig::None)
+                .with_ssl(ssl)
                 .unwrap()
+                .with_num_threads(8)
                 .with_tcp_listener(listener);
+            if auth {
+                server
+                    .with_auth(mailin_embedded::AuthMechanism::Plain)
+                    .with_auth(mailin_embedded::AuthMechanism::Login);
+            }
             let _ = server.serve();
         });
         Smtp { port, inbox }
@@ -580,24 +647,110 @@ impl Govwatch {
     }
 }
 
-/// The decoded body of a quoted-printable or base64 MIME message, good enough to search text in.
+/// A message as a reader sees it: its headers (decoded), then each text and HTML part decoded
+/// (quoted-printable or base64), parsed by a real MIME parser. Good for searching text in.
 pub fn mail_text(raw: &str) -> String {
+    let msg = mail_parser::MessageParser::default()
+        .parse(raw.as_bytes())
+        .expect("a parsable message");
     let mut out = String::new();
-    let unfolded = raw.replace("=\r\n", "").replace("=\n", "");
-    let bytes = unfolded.as_bytes();
-    let mut i = 0;
-    let mut buf = Vec::new();
-    while i < bytes.len() {
-        if bytes[i] == b'=' && i + 2 < bytes.len() {
-            if let Ok(v) = u8::from_str_radix(&unfolded[i + 1..i + 3], 16) {
-                buf.push(v);
-                i += 3;
-                continue;
-            }
+    for h in raw.split("\r\n\r\n").next().unwrap_or("").split("\n") {
+        let name = h.split(':').next().unwrap_or("");
+        if !name.starts_with([' ', '\t']) && !name.is_empty() && name != "Subject" {
+            out.push_str(h.trim_end());
+            out.push('\n');
         }
-        buf.push(bytes[i]);
-        i += 1;
     }
-    out.push_str(&String::from_utf8_lossy(&buf));
+    out.push_str(&format!("Subject: {}\n\n", msg.subject().unwrap_or("")));
+    for i in 0..msg.text_body.len() {
+        out.push_str(&msg.body_text(i).unwrap_or_default());
+        out.push('\n');
+    }
+    for i in 0..msg.html_body.len() {
+        out.push_str(&msg.body_html(i).unwrap_or_default());
+        out.push('\n');
+    }
     out
+}
+
+/// One decoded part of a message: `text` or `html`.
+pub fn mail_part(raw: &str, html: bool) -> String {
+    let msg = mail_parser::MessageParser::default()
+        .parse(raw.as_bytes())
+        .expect("a parsable message");
+    let body = if html { msg.body_html(0) } else { msg.body_text(0) };
+    body.unwrap_or_default().into_owned()
+}
+
+/// A header of a raw message, unfolded and decoded.
+pub fn mail_header(raw: &str, name: &str) -> Option<String> {
+    let msg = mail_parser::MessageParser::default().parse(raw.as_bytes())?;
+    msg.header(name).map(|h| match h {
+        mail_parser::HeaderValue::Text(t) => t.to_string(),
+        mail_parser::HeaderValue::TextList(l) => l.join(","),
+        other => format!("{other:?}"),
+    })
+}
+
+/// An implicit-TLS (smtps) front for a plain SMTP server on `upstream`: TLS from the first byte
+/// with a fresh self-signed certificate for 127.0.0.1, relayed in plain text to `upstream`.
+/// mailin speaks only STARTTLS; this is how a test gets a real port-465-style server. Returns the
+/// port and the certificate's PEM file (written to `dir`).
+pub fn implicit_tls_front(upstream: u16, dir: &Path) -> (u16, PathBuf) {
+    use std::io::{ErrorKind, Read, Write};
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+    let pem = dir.join("front.pem");
+    std::fs::write(&pem, ck.cert.pem()).unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(ck.signing_key.serialize_der().into());
+    let config = Arc::new(
+        rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(vec![ck.cert.der().clone()], key)
+            .unwrap(),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else { continue };
+            let config = config.clone();
+            std::thread::spawn(move || {
+                let tick = Some(std::time::Duration::from_millis(10));
+                let Ok(mut up) = std::net::TcpStream::connect(("127.0.0.1", upstream)) else {
+                    return;
+                };
+                client.set_read_timeout(tick).unwrap();
+                up.set_read_timeout(tick).unwrap();
+                let conn = rustls::ServerConnection::new(config).unwrap();
+                let mut tls = rustls::StreamOwned::new(conn, client);
+                let mut buf = [0u8; 16 * 1024];
+                let idle =
+                    |e: &std::io::Error| matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut);
+                loop {
+                    match tls.read(&mut buf) {
+                        Ok(0) => return,
+                        Ok(n) => {
+                            if up.write_all(&buf[..n]).is_err() {
+                                return;
+                            }
+                        }
+                        Err(e) if idle(&e) => {}
+                        Err(_) => return,
+                    }
+                    match up.read(&mut buf) {
+                        Ok(0) => return,
+                        Ok(n) => {
+                            if tls.write_all(&buf[..n]).and_then(|()| tls.flush()).is_err() {
+                                return;
+                            }
+                        }
+                        Err(e) if idle(&e) => {}
+                        Err(_) => return,
+                    }
+                }
+            });
+        }
+    });
+    (port, pem)
 }

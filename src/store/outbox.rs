@@ -1,0 +1,351 @@
+//! The `deliveries` table, the outbox: one row per event and recipient (and channel), written with
+//! the event in [`super::Store::commit_check`]; a sender takes the rows that are due, gives them a
+//! batch (a Message-ID) before the first attempt, and marks them sent only after the server
+//! accepted the message.
+
+use rusqlite::{Transaction, params};
+
+use super::{Result, Store};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Channel {
+    Email,
+    Webhook,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Email => "email",
+            Channel::Webhook => "webhook",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Mode {
+    /// With the next send after the pass that found it.
+    Immediate,
+    /// At the recipient's next scheduled digest.
+    Digest,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Immediate => "immediate",
+            Mode::Digest => "digest",
+        }
+    }
+}
+
+/// Who gets an event, how, and from when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub recipient: String,
+    pub channel: Channel,
+    pub mode: Mode,
+    /// RFC 3339 UTC: now, or the digest's scheduled time.
+    pub due_at: String,
+}
+
+/// Delivery rows that go out as one message (or one webhook call).
+#[derive(Debug, Clone)]
+pub struct Batch {
+    pub recipient: String,
+    pub channel: Channel,
+    pub mode: Mode,
+    /// Set when an earlier attempt was made: a resend must be the same message.
+    pub message_id: Option<String>,
+    pub delivery_ids: Vec<i64>,
+    pub event_ids: Vec<i64>,
+    /// The most attempts any row has had.
+    pub attempts: u32,
+}
+
+/// How far ahead rows count as due: the daemon sends what is due now; a one-shot command may
+/// send retries early (`retries_until`) and digests before their time (`digests_until`).
+#[derive(Debug, Clone)]
+pub struct Due {
+    pub retries_until: String,
+    pub digests_until: String,
+}
+
+pub(super) fn enqueue(tx: &Transaction<'_>, event_id: i64, targets: &[Target], now: &str) -> Result<()> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT OR IGNORE INTO deliveries (event_id, recipient, channel, mode, next_attempt_at, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    for t in targets {
+        stmt.execute(params![
+            event_id,
+            t.recipient,
+            t.channel.as_str(),
+            t.mode.as_str(),
+            t.due_at,
+            now
+        ])?;
+    }
+    Ok(())
+}
+
+/// Counts of the outbox by state, for `govwatch outbox` and the logs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct OutboxCounts {
+    pub pending: usize,
+    pub sent: usize,
+    pub failed: usize,
+}
+
+/// A delivery as listed by `govwatch outbox`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DeliveryRow {
+    pub id: i64,
+    pub event_id: i64,
+    pub recipient: String,
+    pub channel: String,
+    pub mode: String,
+    pub state: String,
+    pub attempts: u32,
+    pub next_attempt_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<String>,
+}
+
+impl Store {
+    /// Relevant events waiting for mail that have no delivery rows: found before the outbox
+    /// existed, or while no recipient was configured. `(event id, watch)`, oldest first.
+    pub fn orphan_events(&self) -> Result<Vec<(i64, String)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT e.id, e.watch FROM events e
+             WHERE e.notified_at IS NULL AND e.relevant = 1
+               AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id)
+             ORDER BY e.id",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Gives orphan events their delivery rows, in one transaction.
+    pub fn enqueue(&mut self, items: &[(i64, Vec<Target>)]) -> Result<()> {
+        let now = crate::timefmt::now();
+        let tx = self.conn.transaction()?;
+        for (event_id, targets) in items {
+            enqueue(&tx, *event_id, targets, &now)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Events no configured recipient follows are done with: nobody is waiting for them, and
+    /// they must not count as pending mail forever.
+    pub fn settle_unfollowed(&mut self, event_ids: &[i64]) -> Result<()> {
+        let now = crate::timefmt::now();
+        let tx = self.conn.transaction()?;
+        {
+            let mut stmt =
+                tx.prepare("UPDATE events SET notified_at = ?2 WHERE id = ?1 AND notified_at IS NULL")?;
+            for id in event_ids {
+                stmt.execute(params![id, now])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Pending rows that are due, as batches: rows that already carry a Message-ID stay
+    /// together under it; the others are grouped by recipient, channel and mode.
+    pub fn due_batches(&self, due: &Due) -> Result<Vec<Batch>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT d.id, d.event_id, d.recipient, d.channel, d.mode, d.message_id, d.attempts
+             FROM deliveries d JOIN events e ON e.id = d.event_id
+             WHERE d.state = 'pending'
+               AND d.next_attempt_at <= CASE WHEN d.mode = 'digest' AND d.attempts = 0 THEN ?2 ELSE ?1 END
+             ORDER BY d.recipient, d.channel, d.mode, e.significance DESC, d.event_id",
+        )?;
+        let rows = stmt.query_map(params![due.retries_until, due.digests_until], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, Option<String>>(5)?,
+                r.get::<_, u32>(6)?,
+            ))
+        })?;
+        let mut batches: Vec<Batch> = Vec::new();
+        for row in rows {
+            let (id, event_id, recipient, channel, mode, message_id, attempts) = row?;
+            let channel = if channel == "webhook" {
+                Channel::Webhook
+            } else {
+                Channel::Email
+            };
+            let mode = if mode == "digest" {
+                Mode::Digest
+            } else {
+                Mode::Immediate
+            };
+            let found = batches.iter_mut().find(|b| {
+                b.recipient == recipient
+                    && b.channel == channel
+                    && b.mode == mode
+                    && b.message_id == message_id
+            });
+            match found {
+                Some(b) => {
+                    b.delivery_ids.push(id);
+                    b.event_ids.push(event_id);
+                    b.attempts = b.attempts.max(attempts);
+                }
+                None => batches.push(Batch {
+                    recipient,
+                    channel,
+                    mode,
+                    message_id,
+                    delivery_ids: vec![id],
+                    event_ids: vec![event_id],
+                    attempts,
+                }),
+            }
+        }
+        Ok(batches)
+    }
+
+    /// Fixes a batch's Message-ID before its first attempt, so that a resend after a crash is
+    /// the same message, carrying the same events.
+    pub fn assign_batch(&mut self, delivery_ids: &[i64], message_id: &str) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut stmt =
+                tx.prepare("UPDATE deliveries SET message_id = ?2 WHERE id = ?1 AND message_id IS NULL")?;
+            for id in delivery_ids {
+                stmt.execute(params![id, message_id])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The server accepted the message: its rows are sent, and events with nothing left
+    /// pending are marked notified.
+    pub fn mark_sent(&mut self, delivery_ids: &[i64], message_id: &str) -> Result<()> {
+        let now = crate::timefmt::now();
+        let tx = self.conn.transaction()?;
+        {
+            let mut sent = tx.prepare(
+                "UPDATE deliveries SET state = 'sent', sent_at = ?2, attempts = attempts + 1, last_error = NULL
+                 WHERE id = ?1 AND state = 'pending'",
+            )?;
+            for id in delivery_ids {
+                sent.execute(params![id, now])?;
+            }
+            settle_events(&tx, delivery_ids, &now, Some(message_id))?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// An attempt failed. A permanent failure (the server rejected the recipient) or the last
+    /// allowed attempt makes the rows `failed`; otherwise they are retried at `retry_at`.
+    pub fn mark_failed(
+        &mut self,
+        delivery_ids: &[i64],
+        error: &str,
+        permanent: bool,
+        max_attempts: u32,
+        retry_at: &str,
+    ) -> Result<()> {
+        let now = crate::timefmt::now();
+        let tx = self.conn.transaction()?;
+        {
+            let mut stmt = tx.prepare(
+                "UPDATE deliveries SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3,
+                        state = CASE WHEN ?4 OR attempts + 1 >= ?5 THEN 'failed' ELSE 'pending' END
+                 WHERE id = ?1 AND state = 'pending'",
+            )?;
+            for id in delivery_ids {
+                stmt.execute(params![id, error, retry_at, permanent, max_attempts])?;
+            }
+            settle_events(&tx, delivery_ids, &now, None)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// When the next pending delivery falls due (RFC 3339), if any.
+    pub fn next_delivery_due(&self) -> Result<Option<String>> {
+        Ok(self.conn.query_row(
+            "SELECT min(next_attempt_at) FROM deliveries WHERE state = 'pending'",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
+    pub fn outbox_counts(&self) -> Result<OutboxCounts> {
+        let mut c = OutboxCounts::default();
+        let mut stmt = self
+            .conn
+            .prepare("SELECT state, count(*) FROM deliveries GROUP BY state")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+        for row in rows {
+            let (state, n) = row?;
+            match state.as_str() {
+                "pending" => c.pending = n as usize,
+                "sent" => c.sent = n as usize,
+                _ => c.failed = n as usize,
+            }
+        }
+        Ok(c)
+    }
+
+    /// Every delivery row, oldest first.
+    pub fn deliveries(&self) -> Result<Vec<DeliveryRow>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, event_id, recipient, channel, mode, state, attempts, next_attempt_at, last_error,
+                    message_id, sent_at
+             FROM deliveries ORDER BY id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(DeliveryRow {
+                id: r.get(0)?,
+                event_id: r.get(1)?,
+                recipient: r.get(2)?,
+                channel: r.get(3)?,
+                mode: r.get(4)?,
+                state: r.get(5)?,
+                attempts: r.get(6)?,
+                next_attempt_at: r.get(7)?,
+                last_error: r.get(8)?,
+                message_id: r.get(9)?,
+                sent_at: r.get(10)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+/// Events of these rows with no pending delivery left are done: `notified_at` is set (the
+/// column `govwatch changes` shows), with the Message-ID of the message that completed them.
+fn settle_events(
+    tx: &Transaction<'_>,
+    delivery_ids: &[i64],
+    now: &str,
+    message_id: Option<&str>,
+) -> Result<()> {
+    let mut stmt = tx.prepare_cached(
+        "UPDATE events SET notified_at = ?2, message_id = coalesce(?3, message_id)
+         WHERE id = (SELECT event_id FROM deliveries WHERE id = ?1)
+           AND notified_at IS NULL
+           AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id AND d.state = 'pending')",
+    )?;
+    for id in delivery_ids {
+        stmt.execute(params![id, now, message_id])?;
+    }
+    Ok(())
+}
