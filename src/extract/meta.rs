@@ -166,7 +166,7 @@ fn in_svg(tree: &Tree, i: usize) -> bool {
 }
 
 impl Meta<'_> {
-    fn meta(&self, key: &str) -> Option<&str> {
+    pub fn meta(&self, key: &str) -> Option<&str> {
         self.metas
             .iter()
             .find(|(k, v)| k == key && !v.trim().is_empty())
@@ -391,6 +391,19 @@ pub fn date(tree: &Tree, m: &Meta, raw: &str, url: Option<&str>, anchor: Option<
         .filter(|t| t.2)
         .chain(m.times.iter().filter(|t| !t.2));
     if let Some(v) = shown.filter(|v| v.strong && !v.updated) {
+        // An ambiguous 02-12-2025 read the way a machine-readable date on the page (a
+        // `<time datetime>`, the URL) writes it unambiguously.
+        if let Some(alt) = v.alt {
+            let machine = |d: Date| {
+                url.and_then(dates::from_url) == Some(d)
+                    || m.times
+                        .iter()
+                        .any(|t| ISO_DAY.is_match(t.1) && dates::parse_machine(t.1) == Some(d))
+            };
+            if machine(alt) && !machine(v.date) {
+                return Some(alt);
+            }
+        }
         return Some(v.date);
     }
     if let Some(d) = times.find_map(|(_, dt, _)| dates::parse_machine(dt)) {
@@ -464,6 +477,10 @@ fn labelled_anywhere(tree: &Tree, day_first: bool) -> Option<Date> {
     }
     None
 }
+
+/// A date written year first, which has only one reading.
+static ISO_DAY: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^\s*(?:19|20)\d{2}-\d{2}-\d{2}").expect("valid regex"));
 
 static JSON_DATE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(

@@ -112,7 +112,12 @@ pub fn extract(html: &str, base_url: Option<&url::Url>) -> Result<Document, Extr
             .or_else(|| base_url.and_then(|b| b.join(href).ok()))
             .map(String::from)
     });
-    let page_url = base_url.map(url::Url::as_str).or(canonical.as_deref());
+    // og:url stands in for a canonical link that is missing or not a URL.
+    let og_url = m
+        .meta("og:url")
+        .map(str::trim)
+        .filter(|u| url::Url::parse(u).is_ok());
+    let page_url = base_url.map(url::Url::as_str).or(canonical.as_deref()).or(og_url);
     let published = meta::date(&tree, &m, &html, page_url, headline);
     let lang = meta::declared_lang(&m).or_else(|| guess_lang(&blocks));
 
@@ -486,6 +491,29 @@ mod tests {
         .replace("lang=\"en-GB\"", "lang=\"fr\"");
         let doc = extract(&page, None).unwrap();
         assert_eq!(doc.published, Some(date!(2023 - 10 - 03)));
+    }
+
+    #[test]
+    fn ambiguous_date_settled_by_the_page() {
+        // An en page printing 02-12-2025 whose sidebar lists it as 2025-12-02.
+        let inner = format!(
+            "<p class=\"date\"><time datetime=\"02-12-2025\">02-12-2025</time></p><p>{P1}</p><p>{P2}</p>\
+             <aside><time datetime=\"2025-12-02\">December 02, 2025</time></aside>"
+        );
+        let page = article("", &inner).replace("lang=\"en-GB\"", "lang=\"en\"");
+        assert_eq!(
+            extract(&page, None).unwrap().published,
+            Some(date!(2025 - 12 - 02))
+        );
+        // og:url stands in for a canonical link that is not a URL; its path has the date.
+        let head = r#"<link rel="canonical" href="What are the types of wine?">
+            <meta property="og:url" content="https://example.org/blog/2023/october/03/wine">"#;
+        let inner = format!("<p class=\"date\">03/10/2023</p><p>{P1}</p><p>{P2}</p>");
+        let page = article(head, &inner).replace("lang=\"en-GB\"", "lang=\"en\"");
+        assert_eq!(
+            extract(&page, None).unwrap().published,
+            Some(date!(2023 - 10 - 03))
+        );
     }
 
     #[test]
