@@ -65,6 +65,9 @@ pub struct Meta<'a> {
     pub json_ld: Vec<&'a str>,
     /// (arena index, text) of every live `<h1>`.
     pub h1s: Vec<(usize, String)>,
+    /// Arena index of the first live `<h2>` of a few words, the headline of pages
+    /// without an `<h1>`.
+    pub first_h2: Option<usize>,
     /// (arena index, datetime attribute, publication hint) of `<time>` elements.
     pub times: Vec<(usize, &'a str, bool)>,
     /// Small elements whose class/id says they hold a date or byline.
@@ -119,6 +122,11 @@ pub fn collect<'a>(tree: &Tree<'a>) -> Meta<'a> {
                     m.h1s.push((i, t));
                 }
             }
+            "h2" if m.first_h2.is_none() && !tree.removed[i] && tree.chars[i] >= 10 => {
+                if tree.text_of(i).split_whitespace().count() >= 3 {
+                    m.first_h2 = Some(i);
+                }
+            }
             "time" => {
                 if let Some(dt) = e.attr("datetime") {
                     let hint = e.attr("pubdate").is_some()
@@ -139,6 +147,10 @@ pub fn collect<'a>(tree: &Tree<'a>) -> Meta<'a> {
                         ["date", "time", "publish", "posted", "byline", "dateline", "meta"]
                             .iter()
                             .any(|k| c.contains(k))
+                    })
+                    && !e.attr("class").into_iter().chain(e.attr("id")).any(|c| {
+                        let c = c.to_ascii_lowercase();
+                        c.contains("today") || c.contains("current-date") || c.contains("currentdate")
                     })
                 {
                     m.date_elems.push(i);
@@ -371,7 +383,7 @@ pub fn date(tree: &Tree, m: &Meta, raw: &str, url: Option<&str>, anchor: Option<
                     .find_map(|v| dates::parse_machine(v))
             })
     };
-    let anchor = anchor.or_else(|| m.h1s.first().map(|h| h.0));
+    let anchor = anchor.or_else(|| m.h1s.first().map(|h| h.0)).or(m.first_h2);
     let shown = shown_date(tree, m, anchor, day_first);
     if let Some(p) = published {
         // A date shown as an update says when the page changed, not when it appeared.
@@ -428,6 +440,11 @@ pub fn date(tree: &Tree, m: &Meta, raw: &str, url: Option<&str>, anchor: Option<
         return Some(v.date);
     }
     if let Some(v) = anchor.and_then(|a| window(tree, a, false, 400, day_first, false)) {
+        return Some(v.date);
+    }
+    if anchor.is_some()
+        && let Some(v) = window(tree, tree.body as usize, true, 1500, day_first, false)
+    {
         return Some(v.date);
     }
     modified().or_else(|| labelled_anywhere(tree, day_first))
@@ -574,6 +591,7 @@ fn window(
         if let Node::Text(t) = tree.nodes[i]
             && !is_dead(tree, i)
             && !t.trim().is_empty()
+            && !in_today_element(tree, i)
         {
             // Bylines sit between the headline and the prose; dates inside the prose
             // are about its subject.
@@ -623,6 +641,27 @@ fn window(
             || in_date_element(tree, node),
         updated,
     })
+}
+
+/// Whether a text node sits in a widget showing today's date (a masthead clock), which
+/// says when the page was served, not when it was written.
+fn in_today_element(tree: &Tree, node: usize) -> bool {
+    let mut p = tree.parent[node];
+    let mut steps = 0;
+    while p != u32::MAX && steps < 3 {
+        let i = p as usize;
+        if let Node::Element(e) = tree.nodes[i]
+            && e.attr("class").into_iter().chain(e.attr("id")).any(|c| {
+                let c = c.to_ascii_lowercase();
+                c.contains("today") || c.contains("current-date") || c.contains("currentdate")
+            })
+        {
+            return true;
+        }
+        p = tree.parent[i];
+        steps += 1;
+    }
+    false
 }
 
 /// Whether a text node sits in an element marked as holding the modification date.

@@ -517,6 +517,32 @@ mod tests {
     }
 
     #[test]
+    fn date_under_an_h2_headline() {
+        // No <h1>: the first <h2> is the headline, and the date after the author is its date.
+        let html = format!(
+            "<html lang=\"en\"><head><title>Cayenne | Example</title></head><body>\
+             <nav><a href=\"/\">Home</a><a href=\"/blog\">Blog</a></nav>\
+             <div class=\"resource-head\"><h2>Introducing the Cayenne data accelerator</h2>\
+             <div class=\"author\"><p>Luke Kim</p><small>December 17, 2025</small></div></div>\
+             <div class=\"content\"><p>{P1}</p><p>{P2}</p><p>{P3}</p></div></body></html>"
+        );
+        assert_eq!(
+            extract(&html, None).unwrap().published,
+            Some(date!(2025 - 12 - 17))
+        );
+    }
+
+    #[test]
+    fn masthead_date_is_not_the_article_date() {
+        let inner = format!("<p>{P1}</p><p>{P2}</p>");
+        let page = article("", &inner).replace(
+            "<div id=\"main\">",
+            "<div id=\"main\"><p id=\"todays-date\">Friday, December 19, 2025</p>",
+        );
+        assert_eq!(extract(&page, None).unwrap().published, None);
+    }
+
+    #[test]
     fn chinese_page() {
         let p = "为深入贯彻落实党中央、国务院关于加强数字政府建设的决策部署，现就推进政务数据共享、提升政务服务水平提出如下意见。";
         let html = format!(
