@@ -76,6 +76,7 @@ pub struct Meta<'a> {
 
 pub fn collect<'a>(tree: &Tree<'a>) -> Meta<'a> {
     let mut m = Meta::default();
+    let mut today = Vec::new();
     for i in 0..tree.len() {
         let Node::Element(e) = tree.nodes[i] else {
             continue;
@@ -148,12 +149,11 @@ pub fn collect<'a>(tree: &Tree<'a>) -> Meta<'a> {
                             .iter()
                             .any(|k| c.contains(k))
                     })
-                    && !e.attr("class").into_iter().chain(e.attr("id")).any(|c| {
-                        let c = c.to_ascii_lowercase();
-                        c.contains("today") || c.contains("current-date") || c.contains("currentdate")
-                    })
                 {
                     m.date_elems.push(i);
+                }
+                if is_today_widget(e) {
+                    today.push(i);
                 }
                 if e.attr("itemprop") == Some("datePublished")
                     && let Some(v) = e.attr("content").or(e.attr("datetime"))
@@ -163,7 +163,19 @@ pub fn collect<'a>(tree: &Tree<'a>) -> Meta<'a> {
             }
         }
     }
+    // Neither a today's-date widget nor the date-classed block around it dates the article.
+    m.date_elems
+        .retain(|&j| !today.iter().any(|&t| j <= t && t < tree.end[j] as usize));
     m
+}
+
+/// An element showing today's date (a masthead clock): when the page was served, not
+/// when it was written.
+fn is_today_widget(e: &scraper::node::Element) -> bool {
+    e.attr("class").into_iter().chain(e.attr("id")).any(|c| {
+        let c = c.to_ascii_lowercase();
+        c.contains("today") || c.contains("current-date") || c.contains("currentdate")
+    })
 }
 
 fn in_svg(tree: &Tree, i: usize) -> bool {
@@ -342,7 +354,8 @@ fn ascii_quotes(s: &str) -> String {
 /// stored field belongs to another item. So the printed date wins over stored metadata,
 /// unless it is presented as an update ("Last updated: ..."). Without stored metadata, a
 /// printed date presented as a date comes first, then `<time>`, the URL, date-classed
-/// elements, any printed date near the top, and finally the modification date.
+/// elements, any printed date near the top, a labelled date anywhere ("Posted on ..."),
+/// and finally the modification date.
 pub fn date(tree: &Tree, m: &Meta, raw: &str, url: Option<&str>, anchor: Option<usize>) -> Option<Date> {
     let day_first = m.html_lang.is_some_and(day_first_lang);
     let mut published = None;
@@ -447,7 +460,7 @@ pub fn date(tree: &Tree, m: &Meta, raw: &str, url: Option<&str>, anchor: Option<
     {
         return Some(v.date);
     }
-    modified().or_else(|| labelled_anywhere(tree, day_first))
+    labelled_anywhere(tree, day_first).or_else(modified)
 }
 
 /// The first date anywhere in the body that follows a label such as "Posted on" or "Last
@@ -455,9 +468,14 @@ pub fn date(tree: &Tree, m: &Meta, raw: &str, url: Option<&str>, anchor: Option<
 fn labelled_anywhere(tree: &Tree, day_first: bool) -> Option<Date> {
     let body = tree.body as usize;
     let stop = (tree.end[body] as usize).min(tree.len());
-    let mut prev: &str = "";
+    // The two text nodes before, for a label set apart from its date ("Written by",
+    // an author link, then the date).
+    let mut prev: [&str; 2] = ["", ""];
     let mut seen = 0usize;
     let mut tried = 0usize;
+    // A labelled date inside a paragraph ("... originally published on ...") counts
+    // only when no byline-sized text has one.
+    let mut in_prose = None;
     for i in body..stop {
         let Node::Text(t) = tree.nodes[i] else {
             continue;
@@ -475,25 +493,63 @@ fn labelled_anywhere(tree: &Tree, day_first: bool) -> Option<Date> {
             if tried > 2000 {
                 break;
             }
-            let joined = format!("{} {t}", prev.trim());
-            if let Some(f) = dates::find_date(&joined, day_first) {
-                let mut from = f.pos.saturating_sub(30);
+            if let Some(f) = dates::find_date(t, day_first) {
+                let joined = format!("{} {} {}", prev[0].trim(), prev[1].trim(), &t[..f.pos]);
+                let mut from = joined.len().saturating_sub(40);
                 while !joined.is_char_boundary(from) {
                     from -= 1;
                 }
-                let lead = joined[from..f.pos].to_lowercase();
-                if ["publish", "posted", "updated", "date", "released"]
-                    .iter()
-                    .any(|w| lead.contains(w))
-                {
-                    return Some(f.date);
+                let lead = joined[from..].to_lowercase();
+                if LABELS.iter().any(|w| lead.contains(w)) {
+                    if !in_paragraph(tree, i) {
+                        return Some(f.date);
+                    }
+                    in_prose = in_prose.or(Some(f.date));
                 }
             }
         }
-        prev = if t.len() < 200 { t } else { "" };
+        prev = [prev[1], if t.len() < 200 { t } else { "" }];
     }
-    None
+    in_prose
 }
+
+/// Whether a text node is part of a paragraph of prose (directly or inside a link or
+/// emphasis), not a byline: a sentence of 15 words or more, or a long block.
+fn in_paragraph(tree: &Tree, node: usize) -> bool {
+    if let Node::Text(t) = tree.nodes[node]
+        && t.split_whitespace().count() >= 15
+    {
+        return true;
+    }
+    let mut i = node;
+    for _ in 0..3 {
+        if tree.chars[i] >= PROSE {
+            return true;
+        }
+        let p = tree.parent[i];
+        if p == u32::MAX
+            || !matches!(
+                tree.tag(p as usize),
+                "p" | "em" | "i" | "strong" | "b" | "a" | "span"
+            )
+        {
+            return false;
+        }
+        i = p as usize;
+    }
+    tree.chars[i] >= PROSE
+}
+
+/// Words that present the date after them as the page's date.
+const LABELS: &[&str] = &[
+    "publish",
+    "posted",
+    "updated",
+    "date",
+    "released",
+    "written",
+    "post time",
+];
 
 /// A date written year first, which has only one reading.
 static ISO_DAY: LazyLock<Regex> =
@@ -651,10 +707,7 @@ fn in_today_element(tree: &Tree, node: usize) -> bool {
     while p != u32::MAX && steps < 3 {
         let i = p as usize;
         if let Node::Element(e) = tree.nodes[i]
-            && e.attr("class").into_iter().chain(e.attr("id")).any(|c| {
-                let c = c.to_ascii_lowercase();
-                c.contains("today") || c.contains("current-date") || c.contains("currentdate")
-            })
+            && is_today_widget(e)
         {
             return true;
         }

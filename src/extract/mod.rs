@@ -543,6 +543,37 @@ mod tests {
     }
 
     #[test]
+    fn labelled_date_far_from_the_headline() {
+        let filler = format!("<p>{P1}</p><p>{P2}</p><p>{P3}</p>").repeat(4);
+        // A byline at the foot of the post beats a date named in a sentence before it.
+        let inner = format!(
+            "{filler}<p><strong>Note:</strong> This post was originally published on the 21st \
+             of June 2017 and updated on the 18th of July 2025.</p>\
+             <div class=\"footer-meta\"><span>Posted on April 13, 2023</span></div>"
+        );
+        assert_eq!(
+            extract(&article("", &inner), None).unwrap().published,
+            Some(date!(2023 - 04 - 13))
+        );
+        // The label may sit two text nodes before its date.
+        let inner = format!(
+            "{filler}<div><p>Written by <a href=\"/a/kim\">Moses Kim</a></p><p>April 8, 2024</p></div>"
+        );
+        assert_eq!(
+            extract(&article("", &inner), None).unwrap().published,
+            Some(date!(2024 - 04 - 08))
+        );
+        // A printed, labelled date comes before the modification time of the metadata.
+        let head = r#"<meta property="article:modified_time" content="2025-12-23T10:00:00+00:00">"#;
+        let inner = format!("{filler}<div>Post time: 01-04-2024</div>");
+        let page = article(head, &inner).replace("lang=\"en-GB\"", "lang=\"en\"");
+        assert_eq!(
+            extract(&page, None).unwrap().published,
+            Some(date!(2024 - 01 - 04))
+        );
+    }
+
+    #[test]
     fn chinese_page() {
         let p = "为深入贯彻落实党中央、国务院关于加强数字政府建设的决策部署，现就推进政务数据共享、提升政务服务水平提出如下意见。";
         let html = format!(
