@@ -437,6 +437,11 @@ pub fn date(tree: &Tree, m: &Meta, raw: &str, url: Option<&str>, anchor: Option<
     if let Some(d) = url.and_then(dates::from_url) {
         return Some(d);
     }
+    // A date presented as one at the headline, even as an update, is nearer the page's
+    // own date than a date-classed element elsewhere (a teaser, a comment).
+    if let Some(v) = shown.filter(|v| v.strong) {
+        return Some(v.date);
+    }
     if let Some(d) = m
         .date_elems
         .iter()
