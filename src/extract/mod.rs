@@ -574,6 +574,19 @@ mod tests {
     }
 
     #[test]
+    fn update_at_the_headline_beats_teaser_dates() {
+        // No metadata: the page's own "Last updated" line, not a related post's date.
+        let inner = format!(
+            "<p>Last updated: Dec 12, 2025</p><p>{P1}</p><p>{P2}</p>\
+             <aside><div class=\"post-date\">Dec 2, 2025</div><a href=\"/b\">Another post</a></aside>"
+        );
+        assert_eq!(
+            extract(&article("", &inner), None).unwrap().published,
+            Some(date!(2025 - 12 - 12))
+        );
+    }
+
+    #[test]
     fn chinese_page() {
         let p = "为深入贯彻落实党中央、国务院关于加强数字政府建设的决策部署，现就推进政务数据共享、提升政务服务水平提出如下意见。";
         let html = format!(
