@@ -38,6 +38,29 @@ fn month_from_name(s: &str) -> Option<u32> {
     Some(m)
 }
 
+/// An English month name written whole or as its usual abbreviation, not any word that
+/// starts like one ("marketing", "junior").
+fn full_month_name(s: &str) -> Option<u32> {
+    let m = month_from_name(s)?;
+    let lower = s.to_ascii_lowercase();
+    const NAMES: [&str; 12] = [
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+    ];
+    let full = NAMES[m as usize - 1];
+    (lower == full || lower == full[..3] || lower == "sept").then_some(m)
+}
+
 const MONTHS: &str = r"(Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)";
 
 static ISO: LazyLock<Regex> = LazyLock::new(|| {
@@ -161,10 +184,20 @@ static DMY: LazyLock<Regex> = LazyLock::new(|| {
     ))
     .expect("valid regex")
 });
+/// Year first with a month name: "2023 Jan 7", the form of PubMed and citation metadata.
+static YMD_NAMED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(
+        r"(?i)\b((?:19|20)\d{{2}}),?\s+{MONTHS}\.?\s+(\d{{1,2}})\b"
+    ))
+    .expect("valid regex")
+});
+static YEAR_NEXT: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^(?:st|nd|rd|th)?,?\s*(?:19|20)\d{2}\b").expect("valid regex"));
 static DOTTED: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\b(\d{1,2})\.(\d{1,2})\.((?:19|20)\d{2})\b").expect("valid regex"));
+/// `a/b/yyyy` and `a-b-yyyy`.
 static SLASHED: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\b(\d{1,2})/(\d{1,2})/((?:19|20)\d{2})\b").expect("valid regex"));
+    LazyLock::new(|| Regex::new(r"\b(\d{1,2})[/-](\d{1,2})[/-]((?:19|20)\d{2})\b").expect("valid regex"));
 static COMPACT: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^((?:19|20)\d{2})(\d{2})(\d{2})(?:[T ]?\d{2,6})?$").expect("valid regex"));
 
@@ -243,6 +276,18 @@ pub fn find_date(text: &str, day_first: bool) -> Option<Found> {
             .and_then(|y| ymd(y, month_from_name(&c[2])?, num(&c[1])?));
         consider(d, c.get(0).map_or(0, |m| m.start()));
     }
+    // "... for 2026 Dec 30, 2025" is a year ending a headline, then a month-day-year date.
+    if let Some(c) = YMD_NAMED
+        .captures_iter(text)
+        .take(4)
+        .find(|c| !YEAR_NEXT.is_match(&text[c.get(0).map_or(0, |m| m.end())..]))
+    {
+        let d = c[1]
+            .parse()
+            .ok()
+            .and_then(|y| ymd(y, month_from_name(&c[2])?, num(&c[3])?));
+        consider(d, c.get(0).map_or(0, |m| m.start()));
+    }
     if let Some(c) = DMY_INTL.captures(text) {
         let d = c[3]
             .parse()
@@ -284,8 +329,19 @@ static URL_DATE: LazyLock<Regex> = LazyLock::new(|| {
     .expect("valid regex")
 });
 
-/// A date in a URL path: /2023/05/25/, /20230525/, t20230525_123.html.
+/// A month written as a word in a path: /2023/october/03/.
+static URL_NAMED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)/((?:19|20)\d{2})/([a-z]{3,9})/(\d{1,2})(?:/|$)").expect("valid regex")
+});
+
+/// A date in a URL path: /2023/05/25/, /20230525/, t20230525_123.html, /2023/october/03/.
 pub fn from_url(url: &str) -> Option<Date> {
+    if let Some(c) = URL_NAMED.captures(url)
+        && let Some(m) = full_month_name(&c[2])
+        && let Some(date) = ymd(c[1].parse().ok()?, m, c[3].parse().ok()?)
+    {
+        return Some(date);
+    }
     for c in URL_DATE.captures_iter(url) {
         let (y, m, d) = if c.get(1).is_some() {
             (&c[1], &c[2], &c[3])
@@ -351,6 +407,13 @@ mod tests {
         assert_eq!(find_in_text("日期：2023/05/25").map(|x| x.0), Some(d));
         assert_eq!(find_in_text("25.05.2023").map(|x| x.0), Some(d));
         assert_eq!(find_in_text("2023년 5월 25일").map(|x| x.0), Some(d));
+        // Year, month name, day: citation metadata and PubMed.
+        assert_eq!(find_in_text("2023 May 25;15(1):e33475").map(|x| x.0), Some(d));
+        assert_eq!(parse_machine("2023 May 25"), Some(d));
+        assert_eq!(
+            find_in_text("Predictions for 2026 Dec 30, 2025").map(|x| x.0),
+            Some(date!(2025 - 12 - 30))
+        );
         // The earliest mention wins.
         assert_eq!(
             find_in_text("2023年5月25日 ... Updated June 1, 2023").map(|x| x.0),
@@ -386,6 +449,11 @@ mod tests {
         let uk = find_date("03/10/2023", true).unwrap();
         assert_eq!(uk.date, date!(2023 - 10 - 03));
         assert_eq!(find_date("25/05/2023", false).unwrap().alt, None);
+        // Dashes as separators read the same way.
+        assert_eq!(
+            find_date("Post time: 01-04-2024", false).unwrap().date,
+            date!(2024 - 01 - 04)
+        );
     }
 
     #[test]
@@ -399,5 +467,10 @@ mod tests {
         );
         assert_eq!(from_url("https://example.org/2023-05-25-slug"), Some(d));
         assert_eq!(from_url("https://example.org/about/"), None);
+        assert_eq!(
+            from_url("https://example.org/blog/2023/october/03/slug"),
+            Some(date!(2023 - 10 - 03))
+        );
+        assert_eq!(from_url("https://example.org/2023/marketing/3/"), None);
     }
 }

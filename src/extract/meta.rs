@@ -65,6 +65,9 @@ pub struct Meta<'a> {
     pub json_ld: Vec<&'a str>,
     /// (arena index, text) of every live `<h1>`.
     pub h1s: Vec<(usize, String)>,
+    /// Arena index of the first live `<h2>` of a few words, the headline of pages
+    /// without an `<h1>`.
+    pub first_h2: Option<usize>,
     /// (arena index, datetime attribute, publication hint) of `<time>` elements.
     pub times: Vec<(usize, &'a str, bool)>,
     /// Small elements whose class/id says they hold a date or byline.
@@ -73,6 +76,7 @@ pub struct Meta<'a> {
 
 pub fn collect<'a>(tree: &Tree<'a>) -> Meta<'a> {
     let mut m = Meta::default();
+    let mut today = Vec::new();
     for i in 0..tree.len() {
         let Node::Element(e) = tree.nodes[i] else {
             continue;
@@ -119,6 +123,11 @@ pub fn collect<'a>(tree: &Tree<'a>) -> Meta<'a> {
                     m.h1s.push((i, t));
                 }
             }
+            "h2" if m.first_h2.is_none() && !tree.removed[i] && tree.chars[i] >= 10 => {
+                if tree.text_of(i).split_whitespace().count() >= 3 {
+                    m.first_h2 = Some(i);
+                }
+            }
             "time" => {
                 if let Some(dt) = e.attr("datetime") {
                     let hint = e.attr("pubdate").is_some()
@@ -143,6 +152,9 @@ pub fn collect<'a>(tree: &Tree<'a>) -> Meta<'a> {
                 {
                     m.date_elems.push(i);
                 }
+                if is_today_widget(e) {
+                    today.push(i);
+                }
                 if e.attr("itemprop") == Some("datePublished")
                     && let Some(v) = e.attr("content").or(e.attr("datetime"))
                 {
@@ -151,7 +163,19 @@ pub fn collect<'a>(tree: &Tree<'a>) -> Meta<'a> {
             }
         }
     }
+    // Neither a today's-date widget nor the date-classed block around it dates the article.
+    m.date_elems
+        .retain(|&j| !today.iter().any(|&t| j <= t && t < tree.end[j] as usize));
     m
+}
+
+/// An element showing today's date (a masthead clock): when the page was served, not
+/// when it was written.
+fn is_today_widget(e: &scraper::node::Element) -> bool {
+    e.attr("class").into_iter().chain(e.attr("id")).any(|c| {
+        let c = c.to_ascii_lowercase();
+        c.contains("today") || c.contains("current-date") || c.contains("currentdate")
+    })
 }
 
 fn in_svg(tree: &Tree, i: usize) -> bool {
@@ -166,7 +190,7 @@ fn in_svg(tree: &Tree, i: usize) -> bool {
 }
 
 impl Meta<'_> {
-    fn meta(&self, key: &str) -> Option<&str> {
+    pub fn meta(&self, key: &str) -> Option<&str> {
         self.metas
             .iter()
             .find(|(k, v)| k == key && !v.trim().is_empty())
@@ -330,7 +354,8 @@ fn ascii_quotes(s: &str) -> String {
 /// stored field belongs to another item. So the printed date wins over stored metadata,
 /// unless it is presented as an update ("Last updated: ..."). Without stored metadata, a
 /// printed date presented as a date comes first, then `<time>`, the URL, date-classed
-/// elements, any printed date near the top, and finally the modification date.
+/// elements, any printed date near the top, a labelled date anywhere ("Posted on ..."),
+/// and finally the modification date.
 pub fn date(tree: &Tree, m: &Meta, raw: &str, url: Option<&str>, anchor: Option<usize>) -> Option<Date> {
     let day_first = m.html_lang.is_some_and(day_first_lang);
     let mut published = None;
@@ -371,7 +396,7 @@ pub fn date(tree: &Tree, m: &Meta, raw: &str, url: Option<&str>, anchor: Option<
                     .find_map(|v| dates::parse_machine(v))
             })
     };
-    let anchor = anchor.or_else(|| m.h1s.first().map(|h| h.0));
+    let anchor = anchor.or_else(|| m.h1s.first().map(|h| h.0)).or(m.first_h2);
     let shown = shown_date(tree, m, anchor, day_first);
     if let Some(p) = published {
         // A date shown as an update says when the page changed, not when it appeared.
@@ -391,6 +416,19 @@ pub fn date(tree: &Tree, m: &Meta, raw: &str, url: Option<&str>, anchor: Option<
         .filter(|t| t.2)
         .chain(m.times.iter().filter(|t| !t.2));
     if let Some(v) = shown.filter(|v| v.strong && !v.updated) {
+        // An ambiguous 02-12-2025 read the way a machine-readable date on the page (a
+        // `<time datetime>`, the URL) writes it unambiguously.
+        if let Some(alt) = v.alt {
+            let machine = |d: Date| {
+                url.and_then(dates::from_url) == Some(d)
+                    || m.times
+                        .iter()
+                        .any(|t| ISO_DAY.is_match(t.1) && dates::parse_machine(t.1) == Some(d))
+            };
+            if machine(alt) && !machine(v.date) {
+                return Some(alt);
+            }
+        }
         return Some(v.date);
     }
     if let Some(d) = times.find_map(|(_, dt, _)| dates::parse_machine(dt)) {
@@ -398,6 +436,11 @@ pub fn date(tree: &Tree, m: &Meta, raw: &str, url: Option<&str>, anchor: Option<
     }
     if let Some(d) = url.and_then(dates::from_url) {
         return Some(d);
+    }
+    // A date presented as one at the headline, even as an update, is nearer the page's
+    // own date than a date-classed element elsewhere (a teaser, a comment).
+    if let Some(v) = shown.filter(|v| v.strong) {
+        return Some(v.date);
     }
     if let Some(d) = m
         .date_elems
@@ -417,7 +460,12 @@ pub fn date(tree: &Tree, m: &Meta, raw: &str, url: Option<&str>, anchor: Option<
     if let Some(v) = anchor.and_then(|a| window(tree, a, false, 400, day_first, false)) {
         return Some(v.date);
     }
-    modified().or_else(|| labelled_anywhere(tree, day_first))
+    if anchor.is_some()
+        && let Some(v) = window(tree, tree.body as usize, true, 1500, day_first, false)
+    {
+        return Some(v.date);
+    }
+    labelled_anywhere(tree, day_first).or_else(modified)
 }
 
 /// The first date anywhere in the body that follows a label such as "Posted on" or "Last
@@ -425,9 +473,14 @@ pub fn date(tree: &Tree, m: &Meta, raw: &str, url: Option<&str>, anchor: Option<
 fn labelled_anywhere(tree: &Tree, day_first: bool) -> Option<Date> {
     let body = tree.body as usize;
     let stop = (tree.end[body] as usize).min(tree.len());
-    let mut prev: &str = "";
+    // The two text nodes before, for a label set apart from its date ("Written by",
+    // an author link, then the date).
+    let mut prev: [&str; 2] = ["", ""];
     let mut seen = 0usize;
     let mut tried = 0usize;
+    // A labelled date inside a paragraph ("... originally published on ...") counts
+    // only when no byline-sized text has one.
+    let mut in_prose = None;
     for i in body..stop {
         let Node::Text(t) = tree.nodes[i] else {
             continue;
@@ -445,25 +498,67 @@ fn labelled_anywhere(tree: &Tree, day_first: bool) -> Option<Date> {
             if tried > 2000 {
                 break;
             }
-            let joined = format!("{} {t}", prev.trim());
-            if let Some(f) = dates::find_date(&joined, day_first) {
-                let mut from = f.pos.saturating_sub(30);
+            if let Some(f) = dates::find_date(t, day_first) {
+                let joined = format!("{} {} {}", prev[0].trim(), prev[1].trim(), &t[..f.pos]);
+                let mut from = joined.len().saturating_sub(40);
                 while !joined.is_char_boundary(from) {
                     from -= 1;
                 }
-                let lead = joined[from..f.pos].to_lowercase();
-                if ["publish", "posted", "updated", "date", "released"]
-                    .iter()
-                    .any(|w| lead.contains(w))
-                {
-                    return Some(f.date);
+                let lead = joined[from..].to_lowercase();
+                if LABELS.iter().any(|w| lead.contains(w)) {
+                    if !in_paragraph(tree, i) {
+                        return Some(f.date);
+                    }
+                    in_prose = in_prose.or(Some(f.date));
                 }
             }
         }
-        prev = if t.len() < 200 { t } else { "" };
+        prev = [prev[1], if t.len() < 200 { t } else { "" }];
     }
-    None
+    in_prose
 }
+
+/// Whether a text node is part of a paragraph of prose (directly or inside a link or
+/// emphasis), not a byline: a sentence of 15 words or more, or a long block.
+fn in_paragraph(tree: &Tree, node: usize) -> bool {
+    if let Node::Text(t) = tree.nodes[node]
+        && t.split_whitespace().count() >= 15
+    {
+        return true;
+    }
+    let mut i = node;
+    for _ in 0..3 {
+        if tree.chars[i] >= PROSE {
+            return true;
+        }
+        let p = tree.parent[i];
+        if p == u32::MAX
+            || !matches!(
+                tree.tag(p as usize),
+                "p" | "em" | "i" | "strong" | "b" | "a" | "span"
+            )
+        {
+            return false;
+        }
+        i = p as usize;
+    }
+    tree.chars[i] >= PROSE
+}
+
+/// Words that present the date after them as the page's date.
+const LABELS: &[&str] = &[
+    "publish",
+    "posted",
+    "updated",
+    "date",
+    "released",
+    "written",
+    "post time",
+];
+
+/// A date written year first, which has only one reading.
+static ISO_DAY: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^\s*(?:19|20)\d{2}-\d{2}-\d{2}").expect("valid regex"));
 
 static JSON_DATE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
@@ -557,6 +652,7 @@ fn window(
         if let Node::Text(t) = tree.nodes[i]
             && !is_dead(tree, i)
             && !t.trim().is_empty()
+            && !in_today_element(tree, i)
         {
             // Bylines sit between the headline and the prose; dates inside the prose
             // are about its subject.
@@ -606,6 +702,24 @@ fn window(
             || in_date_element(tree, node),
         updated,
     })
+}
+
+/// Whether a text node sits in a widget showing today's date (a masthead clock), which
+/// says when the page was served, not when it was written.
+fn in_today_element(tree: &Tree, node: usize) -> bool {
+    let mut p = tree.parent[node];
+    let mut steps = 0;
+    while p != u32::MAX && steps < 3 {
+        let i = p as usize;
+        if let Node::Element(e) = tree.nodes[i]
+            && is_today_widget(e)
+        {
+            return true;
+        }
+        p = tree.parent[i];
+        steps += 1;
+    }
+    false
 }
 
 /// Whether a text node sits in an element marked as holding the modification date.

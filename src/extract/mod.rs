@@ -112,7 +112,12 @@ pub fn extract(html: &str, base_url: Option<&url::Url>) -> Result<Document, Extr
             .or_else(|| base_url.and_then(|b| b.join(href).ok()))
             .map(String::from)
     });
-    let page_url = base_url.map(url::Url::as_str).or(canonical.as_deref());
+    // og:url stands in for a canonical link that is missing or not a URL.
+    let og_url = m
+        .meta("og:url")
+        .map(str::trim)
+        .filter(|u| url::Url::parse(u).is_ok());
+    let page_url = base_url.map(url::Url::as_str).or(canonical.as_deref()).or(og_url);
     let published = meta::date(&tree, &m, &html, page_url, headline);
     let lang = meta::declared_lang(&m).or_else(|| guess_lang(&blocks));
 
@@ -486,6 +491,99 @@ mod tests {
         .replace("lang=\"en-GB\"", "lang=\"fr\"");
         let doc = extract(&page, None).unwrap();
         assert_eq!(doc.published, Some(date!(2023 - 10 - 03)));
+    }
+
+    #[test]
+    fn ambiguous_date_settled_by_the_page() {
+        // An en page printing 02-12-2025 whose sidebar lists it as 2025-12-02.
+        let inner = format!(
+            "<p class=\"date\"><time datetime=\"02-12-2025\">02-12-2025</time></p><p>{P1}</p><p>{P2}</p>\
+             <aside><time datetime=\"2025-12-02\">December 02, 2025</time></aside>"
+        );
+        let page = article("", &inner).replace("lang=\"en-GB\"", "lang=\"en\"");
+        assert_eq!(
+            extract(&page, None).unwrap().published,
+            Some(date!(2025 - 12 - 02))
+        );
+        // og:url stands in for a canonical link that is not a URL; its path has the date.
+        let head = r#"<link rel="canonical" href="What are the types of wine?">
+            <meta property="og:url" content="https://example.org/blog/2023/october/03/wine">"#;
+        let inner = format!("<p class=\"date\">03/10/2023</p><p>{P1}</p><p>{P2}</p>");
+        let page = article(head, &inner).replace("lang=\"en-GB\"", "lang=\"en\"");
+        assert_eq!(
+            extract(&page, None).unwrap().published,
+            Some(date!(2023 - 10 - 03))
+        );
+    }
+
+    #[test]
+    fn date_under_an_h2_headline() {
+        // No <h1>: the first <h2> is the headline, and the date after the author is its date.
+        let html = format!(
+            "<html lang=\"en\"><head><title>Cayenne | Example</title></head><body>\
+             <nav><a href=\"/\">Home</a><a href=\"/blog\">Blog</a></nav>\
+             <div class=\"resource-head\"><h2>Introducing the Cayenne data accelerator</h2>\
+             <div class=\"author\"><p>Luke Kim</p><small>December 17, 2025</small></div></div>\
+             <div class=\"content\"><p>{P1}</p><p>{P2}</p><p>{P3}</p></div></body></html>"
+        );
+        assert_eq!(
+            extract(&html, None).unwrap().published,
+            Some(date!(2025 - 12 - 17))
+        );
+    }
+
+    #[test]
+    fn masthead_date_is_not_the_article_date() {
+        let inner = format!("<p>{P1}</p><p>{P2}</p>");
+        let page = article("", &inner).replace(
+            "<div id=\"main\">",
+            "<div id=\"main\"><p id=\"todays-date\">Friday, December 19, 2025</p>",
+        );
+        assert_eq!(extract(&page, None).unwrap().published, None);
+    }
+
+    #[test]
+    fn labelled_date_far_from_the_headline() {
+        let filler = format!("<p>{P1}</p><p>{P2}</p><p>{P3}</p>").repeat(4);
+        // A byline at the foot of the post beats a date named in a sentence before it.
+        let inner = format!(
+            "{filler}<p><strong>Note:</strong> This post was originally published on the 21st \
+             of June 2017 and updated on the 18th of July 2025.</p>\
+             <div class=\"footer-meta\"><span>Posted on April 13, 2023</span></div>"
+        );
+        assert_eq!(
+            extract(&article("", &inner), None).unwrap().published,
+            Some(date!(2023 - 04 - 13))
+        );
+        // The label may sit two text nodes before its date.
+        let inner = format!(
+            "{filler}<div><p>Written by <a href=\"/a/kim\">Moses Kim</a></p><p>April 8, 2024</p></div>"
+        );
+        assert_eq!(
+            extract(&article("", &inner), None).unwrap().published,
+            Some(date!(2024 - 04 - 08))
+        );
+        // A printed, labelled date comes before the modification time of the metadata.
+        let head = r#"<meta property="article:modified_time" content="2025-12-23T10:00:00+00:00">"#;
+        let inner = format!("{filler}<div>Post time: 01-04-2024</div>");
+        let page = article(head, &inner).replace("lang=\"en-GB\"", "lang=\"en\"");
+        assert_eq!(
+            extract(&page, None).unwrap().published,
+            Some(date!(2024 - 01 - 04))
+        );
+    }
+
+    #[test]
+    fn update_at_the_headline_beats_teaser_dates() {
+        // No metadata: the page's own "Last updated" line, not a related post's date.
+        let inner = format!(
+            "<p>Last updated: Dec 12, 2025</p><p>{P1}</p><p>{P2}</p>\
+             <aside><div class=\"post-date\">Dec 2, 2025</div><a href=\"/b\">Another post</a></aside>"
+        );
+        assert_eq!(
+            extract(&article("", &inner), None).unwrap().published,
+            Some(date!(2025 - 12 - 12))
+        );
     }
 
     #[test]
