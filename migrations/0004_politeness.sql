@@ -14,3 +14,6 @@ CREATE TABLE hosts (
 -- The date a feed or sitemap last gave for a document (entry updated / lastmod): when a listing
 -- shows a later one, the document is checked again at once.
 ALTER TABLE documents ADD COLUMN lastmod TEXT;
+
+-- Hash of the body last fetched: a page served byte for byte as before costs no extraction.
+ALTER TABLE documents ADD COLUMN body_hash TEXT;

@@ -269,6 +269,7 @@ fn ten_thousand_pending_events_make_one_readable_capped_digest() {
             events,
             targets: govwatch::notify::targets(&config, "p0", &[]),
             template_blocks: None,
+            body_hash: None,
         })
         .unwrap();
     drop(store);

@@ -51,10 +51,12 @@ pub struct DocumentRow {
     pub discovered_at: String,
     /// The date a feed or sitemap last gave for it.
     pub lastmod: Option<String>,
+    /// Hash of the body last fetched in full.
+    pub body_hash: Option<String>,
 }
 
 const COLUMNS: &str = "id, url, watch, role, announce, etag, last_modified, last_checked_at, \
-                       last_changed_at, next_due_at, failures, last_error, discovered_at, lastmod";
+                       last_changed_at, next_due_at, failures, last_error, discovered_at, lastmod, body_hash";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DocumentRow> {
     Ok(DocumentRow {
@@ -72,6 +74,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DocumentRow> {
         last_error: r.get(11)?,
         discovered_at: r.get(12)?,
         lastmod: r.get(13)?,
+        body_hash: r.get(14)?,
     })
 }
 
@@ -204,6 +207,7 @@ pub(super) fn record_success(
     changed: bool,
     next_due_at: &str,
     now: &str,
+    body_hash: Option<&str>,
 ) -> Result<()> {
     // A 304 carries no validators of its own worth keeping over the ones we sent, so keep the
     // stored ones when the response had none.
@@ -211,9 +215,10 @@ pub(super) fn record_success(
         "UPDATE documents SET failures = 0, last_error = NULL, announce = 0,
              etag = COALESCE(?2, etag), last_modified = COALESCE(?3, last_modified),
              last_checked_at = ?4, next_due_at = ?5,
-             last_changed_at = CASE WHEN ?6 THEN ?4 ELSE last_changed_at END
+             last_changed_at = CASE WHEN ?6 THEN ?4 ELSE last_changed_at END,
+             body_hash = COALESCE(?7, body_hash)
          WHERE id = ?1",
-        params![id, etag, last_modified, now, next_due_at, changed],
+        params![id, etag, last_modified, now, next_due_at, changed, body_hash],
     )?;
     Ok(())
 }

@@ -186,6 +186,8 @@ pub struct CheckRecord {
     pub targets: Vec<Target>,
     /// The page's host and its short blocks, for learning the host's template.
     pub template_blocks: Option<(String, Vec<i64>)>,
+    /// Hash of the body as served (`None` keeps the stored one: a 304).
+    pub body_hash: Option<String>,
 }
 
 impl Store {
@@ -217,6 +219,7 @@ impl Store {
             snapshot_id.is_some(),
             &rec.next_due_at,
             &now,
+            rec.body_hash.as_deref(),
         )?;
         tx.commit()?;
         Ok(snapshot_id)
