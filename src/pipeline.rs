@@ -374,7 +374,8 @@ fn interleave_by_origin(docs: Vec<(DocumentRow, Watch)>) -> (Vec<(DocumentRow, W
     let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     let total = docs.len();
     for item in docs {
-        let origin = Url::parse(&item.0.url).map_or_else(|_| String::new(), |u| u.origin().ascii_serialization());
+        let origin =
+            Url::parse(&item.0.url).map_or_else(|_| String::new(), |u| u.origin().ascii_serialization());
         let i = *index.entry(origin).or_insert_with(|| {
             by_origin.push(std::collections::VecDeque::new());
             by_origin.len() - 1

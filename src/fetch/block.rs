@@ -6,6 +6,7 @@
 pub enum Block {
     Challenge,
     AccessDenied,
+    LoginWall,
     NotFound,
 }
 
@@ -14,6 +15,7 @@ impl std::fmt::Display for Block {
         f.write_str(match self {
             Block::Challenge => "bot challenge page",
             Block::AccessDenied => "access-denied page",
+            Block::LoginWall => "login page",
             Block::NotFound => "page-not-found page",
         })
     }
@@ -40,6 +42,9 @@ const DENIED: &[&str] = &[
     "the requested url was rejected. please consult with your administrator",
 ];
 
+/// Titles of sign-in walls served instead of the document.
+const LOGIN_TITLES: &[&str] = &["log in", "login", "sign in", "signin", "用户登录", "登录"];
+
 /// Soft 404s are only recognised from the title: body text saying "not found" is too common in
 /// real articles.
 const NOT_FOUND_TITLES: &[&str] = &[
@@ -53,30 +58,60 @@ const NOT_FOUND_TITLES: &[&str] = &[
     "该页面不存在",
 ];
 
+/// The challenge and access-denied markers, found in one pass over the head of a body, ASCII
+/// case ignored (the CJK markers have no case).
+static MARKERS: std::sync::LazyLock<aho_corasick::AhoCorasick> = std::sync::LazyLock::new(|| {
+    aho_corasick::AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .build(CHALLENGE.iter().chain(DENIED))
+        .expect("static patterns")
+});
+
 /// Looks at the start of a body (bytes, any ASCII-compatible charset) for a block page.
 pub fn detect(body: &[u8]) -> Option<Block> {
     // Challenge pages are small; looking at the first 32 KiB keeps this cheap on big pages.
     let head = &body[..body.len().min(32 * 1024)];
-    let head = String::from_utf8_lossy(head).to_lowercase();
-    if CHALLENGE.iter().any(|m| head.contains(m)) {
-        return Some(Block::Challenge);
+    let mut denied = false;
+    for m in MARKERS.find_iter(head) {
+        if m.pattern().as_usize() < CHALLENGE.len() {
+            return Some(Block::Challenge);
+        }
+        denied = true;
     }
-    if DENIED.iter().any(|m| head.contains(m)) {
+    if denied {
         return Some(Block::AccessDenied);
     }
-    if let Some(title) = title(&head)
-        && (NOT_FOUND_TITLES.iter().any(|m| title.contains(m)) || title.trim() == "404")
-    {
+    let title = title(head)?;
+    let title = title.trim();
+    if NOT_FOUND_TITLES.iter().any(|m| title.contains(m)) || title == "404" {
         return Some(Block::NotFound);
+    }
+    // A sign-in page's title is the sign-in itself ("Log in", "Sign in | Ministry"), not an
+    // article that mentions logging in.
+    let is_login = |m: &&str| {
+        title.strip_prefix(*m).is_some_and(|rest| {
+            let rest = rest.trim_start();
+            rest.is_empty() || rest.starts_with(['|', '-', '–', '—', '·', ':', '_'])
+        })
+    };
+    if LOGIN_TITLES.iter().any(is_login) {
+        return Some(Block::LoginWall);
     }
     None
 }
 
-fn title(lower_html: &str) -> Option<&str> {
-    let start = lower_html.find("<title")?;
-    let open_end = lower_html[start..].find('>')? + start + 1;
-    let close = lower_html[open_end..].find("</title")? + open_end;
-    Some(&lower_html[open_end..close])
+/// The page's `<title>`, lowercased.
+fn title(head: &[u8]) -> Option<String> {
+    let start = memchr_title(head)?;
+    let rest = &head[start..];
+    let open_end = rest.iter().position(|&b| b == b'>')? + 1;
+    let rest = &rest[open_end..];
+    let close = rest.windows(7).position(|w| w.eq_ignore_ascii_case(b"</title"))?;
+    Some(String::from_utf8_lossy(&rest[..close]).to_lowercase())
+}
+
+fn memchr_title(head: &[u8]) -> Option<usize> {
+    head.windows(6).position(|w| w.eq_ignore_ascii_case(b"<title"))
 }
 
 #[cfg(test)]
@@ -95,6 +130,18 @@ mod tests {
         );
         assert_eq!(
             detect(b"<title>Why 404 pages matter</title><p>Page not found errors are common.</p>"),
+            None
+        );
+        assert_eq!(
+            detect(b"<TITLE>Access Denied</TITLE><h1>403</h1>"),
+            Some(Block::AccessDenied)
+        );
+        assert_eq!(
+            detect(b"<html><title>Sign in | Ministry Portal</title><form>"),
+            Some(Block::LoginWall)
+        );
+        assert_eq!(
+            detect(b"<title>Login rules for ministries tightened</title>"),
             None
         );
     }

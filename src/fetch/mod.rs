@@ -113,6 +113,10 @@ impl Fetcher {
             .connect_timeout(cfg.connect_timeout)
             .timeout(cfg.timeout)
             .read_timeout(cfg.read_timeout)
+            // Keep-alive saves a handshake per request to a host, but every idle connection keeps
+            // its buffers: over hundreds of hosts, a few per host is plenty.
+            .pool_max_idle_per_host(cfg.per_host_concurrency.min(4))
+            .pool_idle_timeout(Duration::from_secs(30))
             .redirect(reqwest::redirect::Policy::limited(cfg.max_redirects))
             .gzip(true)
             .brotli(true)

@@ -199,26 +199,34 @@ impl Store {
     }
 }
 
+/// Records a good check of `rec.document_id`; `changed` if it stored a new version.
 pub(super) fn record_success(
     tx: &Transaction<'_>,
-    id: i64,
-    etag: Option<&str>,
-    last_modified: Option<&str>,
+    rec: &super::CheckRecord,
     changed: bool,
-    next_due_at: &str,
     now: &str,
-    body_hash: Option<&str>,
 ) -> Result<()> {
+    let (id, etag, last_modified) = (rec.document_id, rec.etag.as_deref(), rec.last_modified.as_deref());
+    let (next_due_at, body_hash) = (rec.next_due_at.as_str(), rec.body_hash.as_deref());
     // A 304 carries no validators of its own worth keeping over the ones we sent, so keep the
     // stored ones when the response had none.
-    tx.execute(
+    // Cached: this runs once per check, thousands of times a pass.
+    tx.prepare_cached(
         "UPDATE documents SET failures = 0, last_error = NULL, announce = 0,
              etag = COALESCE(?2, etag), last_modified = COALESCE(?3, last_modified),
              last_checked_at = ?4, next_due_at = ?5,
              last_changed_at = CASE WHEN ?6 THEN ?4 ELSE last_changed_at END,
              body_hash = COALESCE(?7, body_hash)
          WHERE id = ?1",
-        params![id, etag, last_modified, now, next_due_at, changed, body_hash],
-    )?;
+    )?
+    .execute(params![
+        id,
+        etag,
+        last_modified,
+        now,
+        next_due_at,
+        changed,
+        body_hash
+    ])?;
     Ok(())
 }

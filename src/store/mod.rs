@@ -211,16 +211,7 @@ impl Store {
                 outbox::enqueue(&tx, event_id, &rec.targets, &now)?;
             }
         }
-        documents::record_success(
-            &tx,
-            rec.document_id,
-            rec.etag.as_deref(),
-            rec.last_modified.as_deref(),
-            snapshot_id.is_some(),
-            &rec.next_due_at,
-            &now,
-            rec.body_hash.as_deref(),
-        )?;
+        documents::record_success(&tx, &rec, snapshot_id.is_some(), &now)?;
         tx.commit()?;
         Ok(snapshot_id)
     }
