@@ -469,26 +469,9 @@ async fn fetch_and_parse(
         Ok(Fetched::Page(p)) => p,
         Ok(Fetched::NotModified) => {
             // A 304 costs no extraction and no comparison: only the schedule moves.
-            let id = doc.id;
-            let next_due = timefmt::after(interval(&ctx.config, doc, watch, None));
-            with_store(&ctx.store, move |s| {
-                s.commit_check(CheckRecord {
-                    document_id: id,
-                    etag: None,
-                    last_modified: None,
-                    next_due_at: next_due,
-                    snapshot: None,
-                    corpus: None,
-                    events: Vec::new(),
-                    targets: Vec::new(),
-                    template_blocks: None,
-                    body_hash: None,
-                })
-            })
-            .await?;
+            let outcome = unchanged(ctx, doc, watch, Validators::default()).await?;
             info!(outcome = "unchanged", "not modified (304)");
-            metrics::check("unchanged");
-            return Ok(Step::Done(Outcome::Unchanged, Vec::new()));
+            return Ok(Step::Done(outcome, Vec::new()));
         }
         Err(e) => {
             let mut retry = None;
@@ -508,27 +491,9 @@ async fn fetch_and_parse(
     // template learnt since could only remove boilerplate, which is no change either.)
     let body_hash = body_hash(&page.body);
     if !doc.announce && doc.body_hash.as_deref() == Some(body_hash.as_str()) {
-        let id = doc.id;
-        let next_due = timefmt::after(interval(&ctx.config, doc, watch, None));
-        let (etag, last_modified) = (page.validators.etag, page.validators.last_modified);
-        with_store(&ctx.store, move |s| {
-            s.commit_check(CheckRecord {
-                document_id: id,
-                etag,
-                last_modified,
-                next_due_at: next_due,
-                snapshot: None,
-                corpus: None,
-                events: Vec::new(),
-                targets: Vec::new(),
-                template_blocks: None,
-                body_hash: None,
-            })
-        })
-        .await?;
+        let outcome = unchanged(ctx, doc, watch, page.validators).await?;
         info!(outcome = "unchanged", "same bytes as last time");
-        metrics::check("unchanged");
-        return Ok(Step::Done(Outcome::Unchanged, Vec::new()));
+        return Ok(Step::Done(outcome, Vec::new()));
     }
 
     let (doc2, watch2) = (doc.clone(), watch.clone());
@@ -550,6 +515,35 @@ async fn fetch_and_parse(
             Vec::new(),
         )),
     }
+}
+
+/// Records a check that found nothing new (a 304, or the same bytes): only the validators (the
+/// stored ones are kept where these have none) and the schedule move.
+async fn unchanged(
+    ctx: &Context,
+    doc: &DocumentRow,
+    watch: &Watch,
+    v: Validators,
+) -> Result<Outcome, StoreError> {
+    let id = doc.id;
+    let next_due = timefmt::after(interval(&ctx.config, doc, watch, None));
+    with_store(&ctx.store, move |s| {
+        s.commit_check(CheckRecord {
+            document_id: id,
+            etag: v.etag,
+            last_modified: v.last_modified,
+            next_due_at: next_due,
+            snapshot: None,
+            corpus: None,
+            events: Vec::new(),
+            targets: Vec::new(),
+            template_blocks: None,
+            body_hash: None,
+        })
+    })
+    .await?;
+    metrics::check("unchanged");
+    Ok(Outcome::Unchanged)
 }
 
 /// A body's identity: 128-bit xxh3, hex.
