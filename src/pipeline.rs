@@ -678,6 +678,24 @@ struct Parsed {
     slot: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
+impl Parsed {
+    /// A page whose stored text is the URLs it lists (none, for a document, until its blocks
+    /// are filled in); metadata is filled in by the caller where the page has any.
+    fn listing(page: Page, encoding: &'static str, links: Vec<Listed>) -> Parsed {
+        Parsed {
+            encoding,
+            blocks: links.iter().map(|l| l.url.to_string()).collect(),
+            title: None,
+            published: None,
+            lang: None,
+            canonical: None,
+            links,
+            page,
+            slot: None,
+        }
+    }
+}
+
 fn parse_page(page: Page, doc: &DocumentRow, watch: &Watch) -> Result<Parsed, String> {
     let listing = doc.role == DocRole::Index;
     let limit = watch.max_documents;
@@ -688,18 +706,7 @@ fn parse_page(page: Page, doc: &DocumentRow, watch: &Watch) -> Result<Parsed, St
         _ => None,
     };
     if let Some(links) = xml_links {
-        let links = links.map_err(|e| e.to_string())?;
-        return Ok(Parsed {
-            encoding: "utf-8",
-            blocks: links.iter().map(|l| l.url.to_string()).collect(),
-            title: None,
-            published: None,
-            lang: None,
-            canonical: None,
-            links,
-            page,
-            slot: None,
-        });
+        return Ok(Parsed::listing(page, "utf-8", links.map_err(|e| e.to_string())?));
     }
 
     let decoded = decode::decode(&page.body, page.content_type.as_deref()).map_err(|e| e.to_string())?;
@@ -723,17 +730,7 @@ fn parse_page(page: Page, doc: &DocumentRow, watch: &Watch) -> Result<Parsed, St
     } else {
         (Some(extracted.map_err(|e| e.to_string())?), Vec::new())
     };
-    let mut parsed = Parsed {
-        encoding: decoded.encoding.name(),
-        blocks: links.iter().map(|l: &Listed| l.url.to_string()).collect(),
-        title: None,
-        published: None,
-        lang: None,
-        canonical: None,
-        links,
-        page,
-        slot: None,
-    };
+    let mut parsed = Parsed::listing(page, decoded.encoding.name(), links);
     if let Some(d) = extracted {
         if !listing {
             parsed.blocks = d.blocks.into_iter().map(|b| b.text).collect();
