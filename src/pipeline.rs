@@ -3,7 +3,7 @@
 //! blocking threads with owned data.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use std::time::Duration;
@@ -21,8 +21,8 @@ use crate::discover::Listed;
 use crate::fetch::{FetchError, Fetched, Fetcher, Page, Validators, Want};
 use crate::polite::{Admission, HostUpdate, Hosts};
 use crate::store::{
-    Candidate, CheckRecord, DocRole, DocumentRow, EventKind, NewCorpusEntry, NewEvent, NewSnapshot, Store,
-    StoreError,
+    Candidate, CheckRecord, DocRole, DocumentRow, EventKind, NewCorpusEntry, NewEvent, NewSnapshot,
+    SnapshotMeta, Store, StoreError,
 };
 use crate::{decode, discover, extract, metrics, template, timefmt};
 
@@ -147,23 +147,65 @@ pub struct Context {
 /// threads (each with its own allocator arena) to wait in line for one connection.
 static STORE_TURN: Semaphore = Semaphore::const_new(1);
 
+/// How many callers wait for [`STORE_TURN`]: a group of checks is committed once none does.
+static STORE_WAITING: AtomicUsize = AtomicUsize::new(0);
+
 /// Parsing is CPU work; more of it at once than there are cores only costs memory.
 static PARSE_TURN: std::sync::LazyLock<Semaphore> =
     std::sync::LazyLock::new(|| Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())));
 
 /// Runs `f` on a blocking thread with the store: SQLite calls must not stall the async workers.
+/// Checks written before, in a group, are committed first.
 pub async fn with_store<T, F>(store: &Arc<Mutex<Store>>, f: F) -> Result<T, StoreError>
 where
     T: Send + 'static,
     F: FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
 {
+    store_turn(store, false, f).await
+}
+
+/// [`with_store`] for the steps of a check: they join the open group commit (or open one),
+/// which is committed once nobody else is waiting for the store, or when it is full. An idle
+/// daemon thus still commits every check at once, and a busy pass commits many together.
+async fn with_store_grouped<T, F>(store: &Arc<Mutex<Store>>, f: F) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
+{
+    store_turn(store, true, f).await
+}
+
+async fn store_turn<T, F>(store: &Arc<Mutex<Store>>, grouped: bool, f: F) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
+{
+    /// Counts a waiter until its turn comes, or it stops waiting (a cancelled check).
+    struct Waiting;
+    impl Drop for Waiting {
+        fn drop(&mut self) {
+            STORE_WAITING.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
     let store = store.clone();
+    STORE_WAITING.fetch_add(1, Ordering::SeqCst);
+    let waiting = Waiting;
     let _turn = STORE_TURN.acquire().await.expect("never closed");
+    drop(waiting);
     tokio::task::spawn_blocking(move || {
         // A panic elsewhere cannot leave the connection mid-transaction: rusqlite rolls back on
         // drop. So a poisoned lock is still a usable store.
         let mut guard = store.lock().unwrap_or_else(|p| p.into_inner());
-        f(&mut guard)
+        if grouped {
+            guard.begin_batch()?;
+        } else {
+            guard.end_batch()?;
+        }
+        let out = f(&mut guard);
+        if grouped && (STORE_WAITING.load(Ordering::SeqCst) == 0 || guard.batch_full()) {
+            guard.end_batch()?;
+        }
+        out
     })
     .await
     .expect("store task panicked")
@@ -202,6 +244,8 @@ pub async fn run_pass(ctx: &Context, sel: &Selection) -> Result<PassReport, Pipe
     }
     let result = run_checks(ctx, queue).await;
     save_host_updates(ctx).await?;
+    // The pass's last group of checks is committed before anything reads them (the digest).
+    with_store(&ctx.store, |_| Ok(())).await?;
     for (doc, _, outcome, _) in result? {
         report.add(&doc.url, &outcome);
     }
@@ -442,7 +486,7 @@ async fn fetch_and_parse(
             info!(outcome = "deferred", reason = %why, "host asked for a pause; not checked");
             metrics::check("deferred");
             let (id, reason) = (doc.id, why.clone());
-            with_store(&ctx.store, move |s| s.defer(id, &until, &reason)).await?;
+            with_store_grouped(&ctx.store, move |s| s.defer(id, &until, &reason)).await?;
             return Ok(Step::Done(Outcome::Deferred(why), Vec::new()));
         }
     };
@@ -527,7 +571,7 @@ async fn unchanged(
 ) -> Result<Outcome, StoreError> {
     let id = doc.id;
     let next_due = timefmt::after(interval(&ctx.config, doc, watch, None));
-    with_store(&ctx.store, move |s| {
+    with_store_grouped(&ctx.store, move |s| {
         s.commit_check(CheckRecord {
             document_id: id,
             etag: v.etag,
@@ -587,7 +631,9 @@ fn backoff(every: Duration, failures: i64, max: Duration, retry_after: Option<Du
     retry_after.map_or(jittered, |r| jittered.max(r))
 }
 
-/// Compares and stores a parsed page: the second half of a check.
+/// Compares and stores a parsed page: the second half of a check. The store is taken twice, for
+/// short turns: to read what the page is compared with, and to write the result; the work in
+/// between (template, signature, diff, compression) runs beside other checks' turns.
 async fn record_parsed(
     ctx: &Context,
     doc: &DocumentRow,
@@ -595,9 +641,29 @@ async fn record_parsed(
     parsed: Parsed,
     next_due: String,
 ) -> Result<(Outcome, Vec<DocumentRow>), PipelineError> {
+    // Indexes are not documents: they have no template and never enter the corpus.
+    let host = (doc.role != DocRole::Index).then(|| template::host_of(&doc.url));
+    let (id, for_basis) = (doc.id, host.clone());
+    let basis = with_store_grouped(&ctx.store, move |s| {
+        let template = match &for_basis {
+            Some(h) => s.host_template(h, id, template::MIN_OTHER_PAGES)?,
+            None => HashSet::new(),
+        };
+        Ok(Basis {
+            template,
+            previous: s.latest_snapshot(id)?,
+        })
+    })
+    .await?;
+    let prepared = {
+        let _turn = PARSE_TURN.acquire().await.expect("never closed");
+        tokio::task::spawn_blocking(move || prepare(parsed, basis, host))
+            .await
+            .expect("prepare task panicked")
+    };
     let (doc2, watch2, config) = (doc.clone(), watch.clone(), ctx.config.clone());
-    let (outcome, new_docs) = with_store(&ctx.store, move |s| {
-        record(s, &config, &doc2, &watch2, parsed, next_due)
+    let (outcome, new_docs) = with_store_grouped(&ctx.store, move |s| {
+        record(s, &config, &doc2, &watch2, prepared, next_due)
     })
     .await?;
     match &outcome {
@@ -658,7 +724,7 @@ async fn fail(
     );
     metrics::failure(reason);
     let (id, reason, next_due) = (doc.id, why.clone(), timefmt::after(wait));
-    with_store(&ctx.store, move |s| s.record_failure(id, &reason, &next_due)).await?;
+    with_store_grouped(&ctx.store, move |s| s.record_failure(id, &reason, &next_due)).await?;
     Ok(Outcome::Failed(why))
 }
 
@@ -743,45 +809,97 @@ fn parse_page(page: Page, doc: &DocumentRow, watch: &Watch) -> Result<Parsed, St
     Ok(parsed)
 }
 
-/// Compares a parsed page with what is stored and writes the result in one transaction.
-fn record(
-    store: &mut Store,
-    config: &Config,
-    doc: &DocumentRow,
-    watch: &Watch,
-    p: Parsed,
-    next_due_at: String,
-) -> Result<(Outcome, Vec<DocumentRow>), StoreError> {
-    let is_index = doc.role == DocRole::Index;
+/// What a page is compared with: its host's template and its last stored version.
+struct Basis {
+    template: HashSet<i64>,
+    previous: Option<(SnapshotMeta, String)>,
+}
+
+/// A parsed page made ready to store, without the database: its text seen through the host's
+/// template and, if the text is new, its signature, its changes from the last version and its
+/// compressed snapshot.
+struct Prepared {
+    text: String,
+    title: Option<String>,
+    links: Vec<Listed>,
+    validators: Validators,
+    had_previous: bool,
+    unchanged: bool,
+    signature: Option<Signature>,
+    /// A new version of a document stored before: what changed.
+    change: Option<Finding>,
+    snapshot: Option<NewSnapshot>,
+    /// The page's host and block keys, from which the host's template is learnt.
+    template_blocks: Option<(String, Vec<i64>)>,
+    body_hash: String,
+    /// Held until the page is stored, as [`Parsed::slot`].
+    _slot: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+/// The CPU half of comparing a page (see [`Prepared`]); `host` is `None` for an index.
+fn prepare(p: Parsed, basis: Basis, host: Option<String>) -> Prepared {
+    let is_index = host.is_none();
     let body_hash = body_hash(&p.page.body);
-    // The host's template is applied to this page, and the page teaches the template in turn.
-    // Indexes are not documents: they have no template and never enter the corpus.
-    let (template, template_blocks) = if is_index {
-        (HashSet::new(), None)
-    } else {
-        let host = template::host_of(&doc.url);
-        let keys = template::candidate_keys(p.blocks.iter().map(String::as_str));
-        (
-            store.host_template(&host, doc.id, template::MIN_OTHER_PAGES)?,
-            Some((host, keys)),
-        )
-    };
+    let template = &basis.template;
     let text =
-        compare::normalize(&template::strip(p.blocks.iter().map(String::as_str), &template).join("\n\n"));
+        compare::normalize(&template::strip(p.blocks.iter().map(String::as_str), template).join("\n\n"));
     let hash = compare::text_hash(&text);
     // The previous version is seen through today's template: a block that has since turned out
     // to be the site's boilerplate is not a removal.
-    let previous = store.latest_snapshot(doc.id)?.map(|(m, old)| {
-        let old = compare::normalize(&template::strip(old.split("\n\n"), &template).join("\n\n"));
+    let previous = basis.previous.map(|(m, old)| {
+        let old = compare::normalize(&template::strip(old.split("\n\n"), template).join("\n\n"));
         (m, old)
     });
     let unchanged = previous
         .as_ref()
         .is_some_and(|(m, old)| m.text_hash == hash || compare::text_hash(old) == hash);
     let signature = (!is_index && !unchanged).then(|| Signature::of(&text));
+    let change = match &previous {
+        Some((_, old)) if !is_index && !unchanged => {
+            Some(Finding::changed(diff::changes(old, &text), old, &text))
+        }
+        _ => None,
+    };
+    let snapshot = (!unchanged).then(|| NewSnapshot {
+        title: p.title.clone(),
+        published: p.published.clone(),
+        lang: p.lang.clone(),
+        canonical: p.canonical.clone(),
+        encoding: Some(p.encoding.to_string()),
+        content_type: p.page.content_type.clone(),
+        ..NewSnapshot::new(&text, hash, &p.page.body)
+    });
+    let template_blocks = host.map(|h| (h, template::candidate_keys(p.blocks.iter().map(String::as_str))));
+    Prepared {
+        text,
+        title: p.title,
+        links: p.links,
+        validators: p.page.validators,
+        had_previous: previous.is_some(),
+        unchanged,
+        signature,
+        change,
+        snapshot,
+        template_blocks,
+        body_hash,
+        _slot: p.slot,
+    }
+}
 
+/// Judges a prepared page against what is stored and writes the result in one transaction (a
+/// savepoint, in a group commit).
+fn record(
+    store: &mut Store,
+    config: &Config,
+    doc: &DocumentRow,
+    watch: &Watch,
+    p: Prepared,
+    next_due_at: String,
+) -> Result<(Outcome, Vec<DocumentRow>), StoreError> {
+    let is_index = doc.role == DocRole::Index;
+    let text = &p.text;
     let mut events = Vec::new();
-    let mut outcome = if unchanged {
+    let mut outcome = if p.unchanged {
         Outcome::Unchanged
     } else {
         Outcome::Baseline
@@ -791,7 +909,7 @@ fn record(
         // The first look at an index is its baseline: the documents it lists then are recorded
         // and fetched, but only documents listed later are news.
         // A sitemap that a sitemap index starts naming later is news all the way down.
-        let announce = previous.is_some() || doc.announce;
+        let announce = p.had_previous || doc.announce;
         for link in &p.links {
             let role = if link.listing {
                 DocRole::Index
@@ -813,25 +931,25 @@ fn record(
                 .filter(|d| d.announce && d.role == DocRole::Document)
                 .count(),
         };
-    } else if let Some(sig) = &signature {
+    } else if let Some(sig) = &p.signature {
         // The index is consulted to judge a newly listed document, and for the relevance of a
         // listed document's new version; a page watched by name is relevant by definition.
-        let needs_candidates = doc.announce || (previous.is_some() && doc.role != DocRole::Page);
+        let needs_candidates = doc.announce || (p.had_previous && doc.role != DocRole::Page);
         let candidates = if needs_candidates {
             store.corpus_candidates(sig, Some(doc.id))?
         } else {
             Vec::new()
         };
-        let found = match &previous {
-            Some((_, old)) => Some(Finding::changed(diff::changes(old, &text), old, &text)),
-            None if doc.announce => Some(Finding::judge(store, config, doc.id, &text, sig, &candidates)?),
+        let found = match p.change {
+            Some(f) => Some(f),
+            None if doc.announce => Some(Finding::judge(store, config, doc.id, text, sig, &candidates)?),
             None => None,
         };
         if let Some(f) = found {
             // Pages the user named are theirs to follow; documents found on listings must
             // concern the topics to be mailed. Quoting an imported document is a topic of its own.
             let corpus_share = crate::store::imported_share(&candidates);
-            let mut rel = relevance::score(&text, &config.topics_for(watch), corpus_share);
+            let mut rel = relevance::score(text, &config.topics_for(watch), corpus_share);
             if doc.role == DocRole::Page {
                 rel.relevant = true;
             }
@@ -845,29 +963,22 @@ fn record(
         }
     }
 
-    let snapshot = (!unchanged).then(|| NewSnapshot {
-        text_hash: hash.clone(),
-        title: p.title.clone(),
-        published: p.published.clone(),
-        lang: p.lang.clone(),
-        canonical: p.canonical.clone(),
-        encoding: Some(p.encoding.to_string()),
-        content_type: p.page.content_type.clone(),
-        text: text.clone(),
-        body: p.page.body,
-    });
-    let corpus_entry = signature.map(|signature| NewCorpusEntry {
-        title: p.title.clone(),
-        words: compare::word_count(&text),
-        text_hash: hash,
-        signature,
-    });
+    // A signature is made only for a new version, which has its snapshot.
+    let corpus_entry = p
+        .signature
+        .zip(p.snapshot.as_ref())
+        .map(|(signature, s)| NewCorpusEntry {
+            title: p.title.clone(),
+            words: s.words as usize,
+            text_hash: s.text_hash.clone(),
+            signature,
+        });
     store.commit_check(CheckRecord {
         document_id: doc.id,
-        etag: p.page.validators.etag,
-        last_modified: p.page.validators.last_modified,
+        etag: p.validators.etag,
+        last_modified: p.validators.last_modified,
         next_due_at,
-        snapshot,
+        snapshot: p.snapshot,
         corpus: corpus_entry,
         targets: if events.is_empty() {
             Vec::new()
@@ -875,8 +986,8 @@ fn record(
             crate::notify::targets(config, &watch.name, &watch.tags)
         },
         events,
-        template_blocks,
-        body_hash: Some(body_hash),
+        template_blocks: p.template_blocks,
+        body_hash: Some(p.body_hash),
     })?;
     Ok((outcome, new_docs))
 }

@@ -98,7 +98,7 @@ const MERGE_FRACTION: i64 = 4;
 const MERGE_MIN_ROWS: i64 = 100_000;
 
 /// Adds `main` and `recent` rows to the counts that decide merges.
-fn count_rows(tx: &Transaction<'_>, main: i64, recent: i64) -> Result<()> {
+fn count_rows(tx: &Connection, main: i64, recent: i64) -> Result<()> {
     if main != 0 || recent != 0 {
         tx.prepare_cached(
             "UPDATE corpus_index_rows SET main = max(0, main + ?1), recent = max(0, recent + ?2)",
@@ -112,7 +112,7 @@ fn count_rows(tx: &Transaction<'_>, main: i64, recent: i64) -> Result<()> {
 /// unindexed. The rows are keyed by hash, so without a per-document index (which cost as much
 /// space and as many writes as the rows themselves) this is how they are found; if the stored
 /// text no longer yields the rows (the shingling changed), every row of the entry is searched.
-fn unindex(tx: &Transaction<'_>, corpus_id: i64) -> Result<()> {
+fn unindex(tx: &Connection, corpus_id: i64) -> Result<()> {
     let row = tx
         .prepare_cached(
             "SELECT c.minhash, c.fp_count, COALESCE(c.text, s.text)
@@ -170,13 +170,13 @@ fn unindex(tx: &Transaction<'_>, corpus_id: i64) -> Result<()> {
 }
 
 /// Writes an entry's index rows; it has none (new, or [`unindex`]ed).
-fn index_entry(tx: &Transaction<'_>, corpus_id: i64, sig: &Signature) -> Result<()> {
+fn index_entry(tx: &Connection, corpus_id: i64, sig: &Signature) -> Result<()> {
     index_entries(tx, &[(corpus_id, sig)])
 }
 
 /// Writes the index rows of several entries, which have none, into the recent tables, sorted by
 /// key so that each page is visited once; then merges, if it is time.
-fn index_entries(tx: &Transaction<'_>, entries: &[(i64, &Signature)]) -> Result<()> {
+fn index_entries(tx: &Connection, entries: &[(i64, &Signature)]) -> Result<()> {
     let mut lsh_rows: Vec<(i64, i64)> = Vec::with_capacity(entries.len() * index::BANDS);
     let mut fp_rows: Vec<(i64, i64)> = Vec::new();
     for &(corpus_id, sig) in entries {
@@ -211,7 +211,7 @@ fn index_entries(tx: &Transaction<'_>, entries: &[(i64, &Signature)]) -> Result<
 }
 
 /// Moves the rows of the recent tables into the main ones, in key order.
-fn merge_recent(tx: &Transaction<'_>) -> Result<()> {
+fn merge_recent(tx: &Connection) -> Result<()> {
     let mut moved = 0;
     for (table, key) in INDEX_TABLES {
         moved += tx.execute(
@@ -328,7 +328,7 @@ fn probe(conn: &Connection, p: Probe) -> rusqlite::Result<Vec<i64>> {
 }
 
 pub(super) fn upsert_snapshot(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     document_id: i64,
     snapshot_id: i64,
     e: &NewCorpusEntry,
@@ -488,6 +488,13 @@ impl Store {
     /// disk, the rest are split into [`PROBE_THREADS`] runs probed at once, the first on this
     /// thread, the others on read-only connections.
     fn probe_all(&self, probes: &[Probe]) -> Result<Vec<Vec<i64>>> {
+        // Other connections cannot see the entries of a group not yet committed.
+        if self.batch.is_some() {
+            return Ok(probes
+                .iter()
+                .map(|&p| probe(&self.conn, p))
+                .collect::<rusqlite::Result<_>>()?);
+        }
         let mut out = Vec::with_capacity(probes.len());
         let mut rest = probes;
         let read_before = disk_reads();

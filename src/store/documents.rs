@@ -1,7 +1,7 @@
 //! The `documents` table: every URL govwatch checks, with its per-URL state (validators,
 //! schedule, failures).
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Result, Store, StoreError};
 
@@ -201,7 +201,7 @@ impl Store {
 
 /// Records a good check of `rec.document_id`; `changed` if it stored a new version.
 pub(super) fn record_success(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     rec: &super::CheckRecord,
     changed: bool,
     now: &str,

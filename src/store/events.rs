@@ -1,6 +1,6 @@
 //! The `events` table: what was found, and whether it has been mailed.
 
-use rusqlite::{Transaction, params};
+use rusqlite::{Connection, params};
 
 use super::{Result, Store};
 
@@ -90,7 +90,7 @@ pub struct EventRow {
 }
 
 pub(super) fn insert(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     document_id: i64,
     snapshot_id: Option<i64>,
     e: &NewEvent,

@@ -3,7 +3,7 @@
 //! batch (a Message-ID) before the first attempt, and marks them sent only after the server
 //! accepted the message.
 
-use rusqlite::{Transaction, params};
+use rusqlite::{Connection, Transaction, params};
 
 use super::{Result, Store};
 
@@ -71,7 +71,7 @@ pub struct Due {
     pub digests_until: String,
 }
 
-pub(super) fn enqueue(tx: &Transaction<'_>, event_id: i64, targets: &[Target], now: &str) -> Result<()> {
+pub(super) fn enqueue(tx: &Connection, event_id: i64, targets: &[Target], now: &str) -> Result<()> {
     let mut stmt = tx.prepare_cached(
         "INSERT OR IGNORE INTO deliveries (event_id, recipient, channel, mode, next_attempt_at, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",

@@ -1,7 +1,7 @@
 //! The `snapshots` table: one row per distinct version of a document's extracted text, with the
 //! bytes as served so later extractors can re-read history.
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Result, Store, compress, decompress_text};
 
@@ -13,8 +13,29 @@ pub struct NewSnapshot {
     pub canonical: Option<String>,
     pub encoding: Option<String>,
     pub content_type: Option<String>,
-    pub text: String,
-    pub body: Vec<u8>,
+    pub words: i64,
+    /// The text, and the body as served, compressed.
+    pub text_z: Vec<u8>,
+    pub body_z: Vec<u8>,
+}
+
+impl NewSnapshot {
+    /// A version with `text` and `body`, compressed here, on the caller's thread: compressing is
+    /// CPU work that need not hold up the one connection.
+    pub fn new(text: &str, text_hash: String, body: &[u8]) -> NewSnapshot {
+        NewSnapshot {
+            text_hash,
+            title: None,
+            published: None,
+            lang: None,
+            canonical: None,
+            encoding: None,
+            content_type: None,
+            words: crate::compare::word_count(text) as i64,
+            text_z: compress(text.as_bytes()),
+            body_z: compress(body),
+        }
+    }
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -29,7 +50,7 @@ pub struct SnapshotMeta {
     pub words: i64,
 }
 
-pub(super) fn insert(tx: &Transaction<'_>, document_id: i64, s: &NewSnapshot, now: &str) -> Result<i64> {
+pub(super) fn insert(tx: &Connection, document_id: i64, s: &NewSnapshot, now: &str) -> Result<i64> {
     let version: i64 = tx.query_row(
         "SELECT COALESCE(MAX(version), 0) + 1 FROM snapshots WHERE document_id = ?1",
         [document_id],
@@ -50,9 +71,9 @@ pub(super) fn insert(tx: &Transaction<'_>, document_id: i64, s: &NewSnapshot, no
             s.canonical,
             s.encoding,
             s.content_type,
-            crate::compare::word_count(&s.text) as i64,
-            compress(s.text.as_bytes()),
-            compress(&s.body),
+            s.words,
+            s.text_z,
+            s.body_z,
         ],
     )?;
     Ok(tx.last_insert_rowid())

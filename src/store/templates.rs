@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use rusqlite::{Transaction, params};
+use rusqlite::{Connection, params};
 
 use super::{Result, Store};
 
@@ -19,7 +19,7 @@ impl Store {
 }
 
 /// Replaces a document's recorded blocks with the ones it has now.
-pub(super) fn replace(tx: &Transaction<'_>, document_id: i64, host: &str, keys: &[i64]) -> Result<()> {
+pub(super) fn replace(tx: &Connection, document_id: i64, host: &str, keys: &[i64]) -> Result<()> {
     tx.execute(
         "DELETE FROM template_blocks WHERE document_id = ?1",
         [document_id],
