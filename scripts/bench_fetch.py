@@ -35,13 +35,18 @@ def page_urls(hosts, pages, port):
     return [f"http://127.0.0.{h}:{port}/p/{n}.html" for n in range(pages) for h in range(1, hosts + 1)]
 
 
-def govwatch_config(path, db, urls, polite):
+def govwatch_config(path, db, urls, polite, concurrency=32):
+    """Politeness off means no per-host limits and no robots.txt; `concurrency` is the number of
+    checks at once (govwatch's default is 8; urlwatch runs 10 worker threads)."""
     with open(path, "w") as f:
         f.write(f'[storage]\npath = "{db}"\n\n[log]\nlevel = "warn"\n\n')
         if polite:
             f.write("[fetch]\n# the defaults: robots.txt, one request at a time per host, 1 s apart\n\n")
         else:
-            f.write('[fetch]\nconcurrency = 32\nper_host_concurrency = 32\nper_host_delay = "0s"\n\n')
+            f.write(
+                f'[fetch]\nconcurrency = {concurrency}\nper_host_concurrency = {concurrency}\n'
+                'per_host_delay = "0s"\n\n'
+            )
         for i, u in enumerate(urls):
             f.write(f'[[watch]]\nname = "w{i}"\nurl = "{u}"\n')
             if not polite:
@@ -79,7 +84,9 @@ def main():
 
         peer_urls = all_urls[: a.peer_pages]
         cfg = os.path.join(a.out, "peer-govwatch.toml")
-        govwatch_config(cfg, os.path.join(a.out, "peer-govwatch.db"), peer_urls, False)
+        # Against urlwatch, both run at their default concurrency (8 checks; 10 threads), with
+        # govwatch's per-host rules off as urlwatch has none.
+        govwatch_config(cfg, os.path.join(a.out, "peer-govwatch.db"), peer_urls, False, concurrency=8)
         urls_yaml = os.path.join(a.out, "urls.yaml")
         with open(urls_yaml, "w") as f:
             f.write("\n---\n".join(f"name: p{i}\nurl: {u}" for i, u in enumerate(peer_urls)) + "\n")

@@ -183,8 +183,9 @@ static COMPRESSORS: std::sync::Mutex<Vec<zstd::bulk::Compressor<'static>>> =
 /// store's: see [`NewSnapshot::new`]).
 pub fn compress(bytes: &[u8]) -> Vec<u8> {
     let pooled = COMPRESSORS.lock().unwrap_or_else(|p| p.into_inner()).pop();
-    // Level 3 is zstd's default: fast, and government prose compresses about 4:1.
-    let mut c = pooled.unwrap_or_else(|| zstd::bulk::Compressor::new(3).expect("level 3 is valid"));
+    // Level 1: on a first pass over 1,000 pages it took a tenth off the time and 1 MB off the
+    // peak memory of level 3 (zstd's default), for a database 2% larger.
+    let mut c = pooled.unwrap_or_else(|| zstd::bulk::Compressor::new(1).expect("level 1 is valid"));
     let out = c.compress(bytes).expect("compressing into memory cannot fail");
     COMPRESSORS.lock().unwrap_or_else(|p| p.into_inner()).push(c);
     out
