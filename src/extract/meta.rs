@@ -349,10 +349,10 @@ fn ascii_quotes(s: &str) -> String {
 /// The publication date.
 ///
 /// Metadata says what the CMS stored; the date printed between the headline and the
-/// prose says what the reader is told, and is right where the two differ by time zone (a
-/// UTC timestamp past midnight), where a migration reset the stored date, or where the
-/// stored field belongs to another item. So the printed date wins over stored metadata,
-/// unless it is presented as an update ("Last updated: ..."). Without stored metadata, a
+/// prose says what the reader is told, and is right where a migration reset the stored
+/// date or where the stored field belongs to another item. So the printed date wins over
+/// stored metadata, unless it is presented as an update ("Last updated: ...") or is only a
+/// time-zone shift of the stored timestamp (one day apart). Without stored metadata, a
 /// printed date presented as a date comes first, then `<time>`, the URL, date-classed
 /// elements, any printed date near the top, a labelled date anywhere ("Posted on ..."),
 /// and finally the modification date.
@@ -406,6 +406,19 @@ pub fn date(tree: &Tree, m: &Meta, raw: &str, url: Option<&str>, anchor: Option<
         // An ambiguous 03/10 printed date read the way the metadata confirms; a date in
         // the URL that agrees with the metadata settles a disagreement too.
         if v.alt == Some(p) || url.and_then(dates::from_url) == Some(p) {
+            return Some(p);
+        }
+        // One day apart is one moment in two time zones (a UTC timestamp past local
+        // midnight). The stored timestamp's own calendar date is the convention, unless
+        // another stored field, the URL or a second publication key, writes the printed one.
+        let stored_elsewhere = |d: Date| {
+            url.and_then(dates::from_url) == Some(d)
+                || JSON_DATE
+                    .captures_iter(raw)
+                    .take(8)
+                    .any(|c| dates::parse_machine(&c[1]) == Some(d))
+        };
+        if (v.date - p).whole_days().abs() == 1 && !stored_elsewhere(v.date) {
             return Some(p);
         }
         return Some(v.date);
@@ -622,6 +635,9 @@ fn shown_date(tree: &Tree, m: &Meta, anchor: Option<usize>, day_first: bool) -> 
 /// Characters of one text node that make it prose rather than a byline.
 const PROSE: u32 = 100;
 
+/// Bytes of a standfirst at most; longer text after the headline is the article itself.
+const STANDFIRST: usize = 400;
+
 /// The first date in `limit` bytes of live text after (or before) node `start`.
 fn window(
     tree: &Tree,
@@ -635,6 +651,7 @@ fn window(
     let mut pieces: Vec<(usize, &str)> = Vec::new();
     let mut len = 0;
     let mut i = start;
+    let mut skipped_standfirst = false;
     loop {
         if forward {
             if i >= tree.len() {
@@ -657,7 +674,18 @@ fn window(
             // Bylines sit between the headline and the prose; dates inside the prose
             // are about its subject.
             if stop_at_prose && tree.chars[i] >= PROSE && i != start {
-                break;
+                // A standfirst, the sentence or two set under the headline, often comes
+                // before the byline: passed over (its dates are about the subject), once.
+                let standfirst = forward
+                    && !skipped_standfirst
+                    && t.len() < STANDFIRST
+                    && pieces.iter().all(|(n, _)| *n < tree.end[start] as usize);
+                if !standfirst {
+                    break;
+                }
+                skipped_standfirst = true;
+                i += 1;
+                continue;
             }
             len += t.len() + 1;
             pieces.push((i, t));
@@ -798,4 +826,72 @@ pub fn declared_lang(m: &Meta) -> Option<String> {
         .or_else(|| m.meta("content-language").and_then(lang_code))
         .or_else(|| m.meta("og:locale").and_then(lang_code))
         .or_else(|| m.meta("language").and_then(lang_code))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+
+    const PROSE_1: &str = "The council approved the new budget for public transport on Tuesday, \
+        after a debate that lasted most of the afternoon and drew a large crowd of residents.";
+    const PROSE_2: &str = "Bus fares will stay the same next year, while two tram lines will be \
+        extended to the new districts in the north and east of the city by the end of the decade.";
+
+    /// The publication date of a page, found the way `extract` finds it.
+    fn date_of(html: &str, url: Option<&str>) -> Option<Date> {
+        let dom = scraper::Html::parse_document(html);
+        let tree = Tree::build(&dom, true);
+        let m = collect(&tree);
+        let (_, headline) = title(&tree, &m);
+        date(&tree, &m, html, url, headline)
+    }
+
+    fn page(head: &str, after_headline: &str) -> String {
+        format!(
+            "<html lang=\"en\"><head><title>Council approves transport budget</title>{head}</head>\
+             <body><h1>Council approves transport budget</h1>{after_headline}\
+             <p>{PROSE_1}</p><p>{PROSE_2}</p></body></html>"
+        )
+    }
+
+    #[test]
+    fn one_day_off_is_a_time_zone_shift() {
+        let head = r#"<meta property="article:published_time" content="2024-03-06T01:30:00+00:00">"#;
+        let byline = "<div class=\"byline\">By Ana Ruiz | March 5, 2024</div>";
+        // The stored timestamp's date stands against a printed local date a day earlier.
+        assert_eq!(date_of(&page(head, byline), None), Some(date!(2024 - 03 - 06)));
+        // A date in the URL or a second publication field sides with the printed date.
+        assert_eq!(
+            date_of(
+                &page(head, byline),
+                Some("https://example.org/2024/03/05/budget/")
+            ),
+            Some(date!(2024 - 03 - 05))
+        );
+        let second = format!(r#"{head}<script>window.state = {{"publishedAt":"2024-03-05"}};</script>"#);
+        assert_eq!(date_of(&page(&second, byline), None), Some(date!(2024 - 03 - 05)));
+        // Further apart, the printed date is not a time-zone artefact and wins.
+        let byline = "<div class=\"byline\">By Ana Ruiz | March 1, 2024</div>";
+        assert_eq!(date_of(&page(head, byline), None), Some(date!(2024 - 03 - 01)));
+    }
+
+    #[test]
+    fn standfirst_before_the_byline() {
+        let head = r#"<meta property="article:published_time" content="2024-02-20T10:00:00+00:00">"#;
+        let standfirst = "<p>Fares stay put and two tram lines grow, in a budget that has been \
+            argued over since January 3, 2023 by every party on the council.</p>";
+        let html = page(
+            head,
+            &format!("{standfirst}<div>By Ana Ruiz | March 5, 2024</div>"),
+        );
+        // The byline's date, not the one inside the standfirst.
+        assert_eq!(date_of(&html, None), Some(date!(2024 - 03 - 05)));
+        // Only one standfirst is passed over: beyond it is the article's prose.
+        let html = page(
+            head,
+            &format!("{standfirst}<p>{PROSE_2}</p><div>By Ana Ruiz | March 5, 2024</div>"),
+        );
+        assert_eq!(date_of(&html, None), Some(date!(2024 - 02 - 20)));
+    }
 }
