@@ -375,12 +375,15 @@ pub fn date(tree: &Tree, m: &Meta, raw: &str, url: Option<&str>, anchor: Option<
             .find_map(|v| dates::parse_machine(v));
     }
     if published.is_none() {
-        // Vendor-prefixed or dashed names: "w-published-date", "og:publish_date".
+        // Vendor-prefixed or dashed names: "w-published-date", "og:publish_date". When
+        // several disagree, one is a republication or sync stamp; the earliest is the
+        // first appearance.
         published = m
             .metas
             .iter()
             .filter(|(k, _)| k.contains("publish") && !k.contains("publisher"))
-            .find_map(|(_, v)| dates::parse_machine(v));
+            .filter_map(|(_, v)| dates::parse_machine(v))
+            .min();
     }
     if published.is_none() {
         // State objects of script-rendered pages carry the CMS fields as JSON.
@@ -606,9 +609,12 @@ struct Shown {
     strong: bool,
     /// Presented as the date of an update, not of publication.
     updated: bool,
+    /// Bytes of text between the headline and the date.
+    gap: usize,
 }
 
-/// The date printed just after the headline, else just before it; with no headline, the
+/// The date printed just after the headline or just before it (the nearer when both are
+/// presented as dates, else the one that is, else the one after); with no headline, the
 /// first small element whose class says it holds a date.
 fn shown_date(tree: &Tree, m: &Meta, anchor: Option<usize>, day_first: bool) -> Option<Shown> {
     let Some(start) = anchor else {
@@ -618,18 +624,20 @@ fn shown_date(tree: &Tree, m: &Meta, anchor: Option<usize>, day_first: bool) -> 
                 alt: f.alt,
                 strong: true,
                 updated: false,
+                gap: 0,
             })
         });
     };
     let after = window(tree, start, true, 1500, day_first, true);
-    if after.is_some_and(|s| s.strong) {
-        return after;
-    }
     let before = window(tree, start, false, 400, day_first, true);
-    if before.is_some_and(|s| s.strong) {
-        return before;
+    match (after, before) {
+        // Presented as dates on both sides: the one nearer the headline is its own, the
+        // other belongs to the block next to it (a teaser list, a kicker).
+        (Some(a), Some(b)) if a.strong && b.strong => Some(if b.gap < a.gap { b } else { a }),
+        (Some(a), _) if a.strong => after,
+        (_, Some(b)) if b.strong => before,
+        _ => after.or(before),
     }
-    after.or(before)
 }
 
 /// Characters of one text node that make it prose rather than a byline.
@@ -705,6 +713,17 @@ fn window(
         text.push(' ');
     }
     let f = dates::find_date(&text, day_first)?;
+    // The headline's own text opens a forward window; a backward one ends at the headline.
+    let gap = if forward {
+        let headline: usize = pieces
+            .iter()
+            .take_while(|(n, _)| *n < tree.end[start] as usize)
+            .map(|(_, t)| t.len() + 1)
+            .sum();
+        f.pos.saturating_sub(headline)
+    } else {
+        text.len() - f.pos
+    };
     let node = offsets
         .iter()
         .rev()
@@ -724,6 +743,7 @@ fn window(
     Some(Shown {
         date: f.date,
         alt: f.alt,
+        gap,
         strong: publish_label.is_some()
             || update_label.is_some()
             || neutral_label.is_some()
@@ -893,5 +913,32 @@ mod tests {
             &format!("{standfirst}<p>{PROSE_2}</p><div>By Ana Ruiz | March 5, 2024</div>"),
         );
         assert_eq!(date_of(&html, None), Some(date!(2024 - 02 - 20)));
+    }
+
+    #[test]
+    fn earliest_of_disagreeing_vendor_keys() {
+        let head = r#"<meta name="x-published-time" content="2025-11-04T08:00:00Z">
+            <meta name="x-published-date" content="2022-06-14">"#;
+        assert_eq!(date_of(&page(head, ""), None), Some(date!(2022 - 06 - 14)));
+    }
+
+    #[test]
+    fn nearer_of_the_dates_around_the_headline() {
+        // The date above the headline is its own; the one below opens a teaser list.
+        let html = format!(
+            "<html lang=\"en\"><head><title>Council approves transport budget</title></head><body>\
+             <div class=\"post-meta\"><span>January 16, 2025</span></div>\
+             <h1>Council approves transport budget</h1>\
+             <ul class=\"more\"><li><a href=\"/b\">Parks department opens two new playgrounds</a>\
+             <span class=\"date\">July 15, 2025</span></li></ul>\
+             <p>{PROSE_1}</p><p>{PROSE_2}</p></body></html>"
+        );
+        assert_eq!(date_of(&html, None), Some(date!(2025 - 01 - 16)));
+        // Right under the headline, the date below is the nearer one.
+        let html = html.replace(
+            "<ul class=\"more\"><li><a href=\"/b\">Parks department opens two new playgrounds</a>",
+            "<ul class=\"more\"><li>",
+        );
+        assert_eq!(date_of(&html, None), Some(date!(2025 - 07 - 15)));
     }
 }
