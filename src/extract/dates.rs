@@ -296,8 +296,19 @@ pub fn find_date(text: &str, day_first: bool) -> Option<Found> {
         consider(d, c.get(0).map_or(0, |m| m.start()));
     }
     if let Some(c) = DOTTED.captures(text) {
-        let d = c[3].parse().ok().and_then(|y| ymd(y, num(&c[2])?, num(&c[1])?));
-        consider(d, c.get(0).map_or(0, |m| m.start()));
+        // Day first (most of Europe), though American pages write 09.10.2024 month first.
+        let (a, b) = (num(&c[1]).unwrap_or(0), num(&c[2]).unwrap_or(0));
+        let y: Option<i32> = c[3].parse().ok();
+        let alt = if a <= 12 && b <= 12 && a != b {
+            y.and_then(|y| ymd(y, a, b))
+        } else {
+            None
+        };
+        consider_alt(
+            y.and_then(|y| ymd(y, b, a)),
+            c.get(0).map_or(0, |m| m.start()),
+            alt,
+        );
     }
     if let Some(c) = SLASHED.captures(text) {
         // Month first unless that is impossible or the page's language says otherwise.
@@ -449,6 +460,11 @@ mod tests {
         let uk = find_date("03/10/2023", true).unwrap();
         assert_eq!(uk.date, date!(2023 - 10 - 03));
         assert_eq!(find_date("25/05/2023", false).unwrap().alt, None);
+        // Dotted dates are day first, with the month-first reading kept as the other.
+        let dotted = find_date("09.10.2024", false).unwrap();
+        assert_eq!(dotted.date, date!(2024 - 10 - 09));
+        assert_eq!(dotted.alt, Some(date!(2024 - 09 - 10)));
+        assert_eq!(find_date("25.05.2023", false).unwrap().alt, None);
         // Dashes as separators read the same way.
         assert_eq!(
             find_date("Post time: 01-04-2024", false).unwrap().date,

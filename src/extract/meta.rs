@@ -349,10 +349,10 @@ fn ascii_quotes(s: &str) -> String {
 /// The publication date.
 ///
 /// Metadata says what the CMS stored; the date printed between the headline and the
-/// prose says what the reader is told, and is right where the two differ by time zone (a
-/// UTC timestamp past midnight), where a migration reset the stored date, or where the
-/// stored field belongs to another item. So the printed date wins over stored metadata,
-/// unless it is presented as an update ("Last updated: ..."). Without stored metadata, a
+/// prose says what the reader is told, and is right where a migration reset the stored
+/// date or where the stored field belongs to another item. So the printed date wins over
+/// stored metadata, unless it is presented as an update ("Last updated: ...") or is only a
+/// time-zone shift of the stored timestamp (one day apart). Without stored metadata, a
 /// printed date presented as a date comes first, then `<time>`, the URL, date-classed
 /// elements, any printed date near the top, a labelled date anywhere ("Posted on ..."),
 /// and finally the modification date.
@@ -375,12 +375,15 @@ pub fn date(tree: &Tree, m: &Meta, raw: &str, url: Option<&str>, anchor: Option<
             .find_map(|v| dates::parse_machine(v));
     }
     if published.is_none() {
-        // Vendor-prefixed or dashed names: "w-published-date", "og:publish_date".
+        // Vendor-prefixed or dashed names: "w-published-date", "og:publish_date". When
+        // several disagree, one is a republication or sync stamp; the earliest is the
+        // first appearance.
         published = m
             .metas
             .iter()
             .filter(|(k, _)| k.contains("publish") && !k.contains("publisher"))
-            .find_map(|(_, v)| dates::parse_machine(v));
+            .filter_map(|(_, v)| dates::parse_machine(v))
+            .min();
     }
     if published.is_none() {
         // State objects of script-rendered pages carry the CMS fields as JSON.
@@ -406,6 +409,19 @@ pub fn date(tree: &Tree, m: &Meta, raw: &str, url: Option<&str>, anchor: Option<
         // An ambiguous 03/10 printed date read the way the metadata confirms; a date in
         // the URL that agrees with the metadata settles a disagreement too.
         if v.alt == Some(p) || url.and_then(dates::from_url) == Some(p) {
+            return Some(p);
+        }
+        // One day apart is one moment in two time zones (a UTC timestamp past local
+        // midnight). The stored timestamp's own calendar date is the convention, unless
+        // another stored field, the URL or a second publication key, writes the printed one.
+        let stored_elsewhere = |d: Date| {
+            url.and_then(dates::from_url) == Some(d)
+                || JSON_DATE
+                    .captures_iter(raw)
+                    .take(8)
+                    .any(|c| dates::parse_machine(&c[1]) == Some(d))
+        };
+        if (v.date - p).whole_days().abs() == 1 && !stored_elsewhere(v.date) {
             return Some(p);
         }
         return Some(v.date);
@@ -593,9 +609,12 @@ struct Shown {
     strong: bool,
     /// Presented as the date of an update, not of publication.
     updated: bool,
+    /// Bytes of text between the headline and the date.
+    gap: usize,
 }
 
-/// The date printed just after the headline, else just before it; with no headline, the
+/// The date printed just after the headline or just before it (the nearer when both are
+/// presented as dates, else the one that is, else the one after); with no headline, the
 /// first small element whose class says it holds a date.
 fn shown_date(tree: &Tree, m: &Meta, anchor: Option<usize>, day_first: bool) -> Option<Shown> {
     let Some(start) = anchor else {
@@ -605,22 +624,27 @@ fn shown_date(tree: &Tree, m: &Meta, anchor: Option<usize>, day_first: bool) -> 
                 alt: f.alt,
                 strong: true,
                 updated: false,
+                gap: 0,
             })
         });
     };
     let after = window(tree, start, true, 1500, day_first, true);
-    if after.is_some_and(|s| s.strong) {
-        return after;
-    }
     let before = window(tree, start, false, 400, day_first, true);
-    if before.is_some_and(|s| s.strong) {
-        return before;
+    match (after, before) {
+        // Presented as dates on both sides: the one nearer the headline is its own, the
+        // other belongs to the block next to it (a teaser list, a kicker).
+        (Some(a), Some(b)) if a.strong && b.strong => Some(if b.gap < a.gap { b } else { a }),
+        (Some(a), _) if a.strong => after,
+        (_, Some(b)) if b.strong => before,
+        _ => after.or(before),
     }
-    after.or(before)
 }
 
 /// Characters of one text node that make it prose rather than a byline.
 const PROSE: u32 = 100;
+
+/// Bytes of a standfirst at most; longer text after the headline is the article itself.
+const STANDFIRST: usize = 400;
 
 /// The first date in `limit` bytes of live text after (or before) node `start`.
 fn window(
@@ -635,6 +659,7 @@ fn window(
     let mut pieces: Vec<(usize, &str)> = Vec::new();
     let mut len = 0;
     let mut i = start;
+    let mut skipped_standfirst = false;
     loop {
         if forward {
             if i >= tree.len() {
@@ -657,7 +682,18 @@ fn window(
             // Bylines sit between the headline and the prose; dates inside the prose
             // are about its subject.
             if stop_at_prose && tree.chars[i] >= PROSE && i != start {
-                break;
+                // A standfirst, the sentence or two set under the headline, often comes
+                // before the byline: passed over (its dates are about the subject), once.
+                let standfirst = forward
+                    && !skipped_standfirst
+                    && t.len() < STANDFIRST
+                    && pieces.iter().all(|(n, _)| *n < tree.end[start] as usize);
+                if !standfirst {
+                    break;
+                }
+                skipped_standfirst = true;
+                i += 1;
+                continue;
             }
             len += t.len() + 1;
             pieces.push((i, t));
@@ -677,6 +713,17 @@ fn window(
         text.push(' ');
     }
     let f = dates::find_date(&text, day_first)?;
+    // The headline's own text opens a forward window; a backward one ends at the headline.
+    let gap = if forward {
+        let headline: usize = pieces
+            .iter()
+            .take_while(|(n, _)| *n < tree.end[start] as usize)
+            .map(|(_, t)| t.len() + 1)
+            .sum();
+        f.pos.saturating_sub(headline)
+    } else {
+        text.len() - f.pos
+    };
     let node = offsets
         .iter()
         .rev()
@@ -696,6 +743,7 @@ fn window(
     Some(Shown {
         date: f.date,
         alt: f.alt,
+        gap,
         strong: publish_label.is_some()
             || update_label.is_some()
             || neutral_label.is_some()
@@ -798,4 +846,99 @@ pub fn declared_lang(m: &Meta) -> Option<String> {
         .or_else(|| m.meta("content-language").and_then(lang_code))
         .or_else(|| m.meta("og:locale").and_then(lang_code))
         .or_else(|| m.meta("language").and_then(lang_code))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+
+    const PROSE_1: &str = "The council approved the new budget for public transport on Tuesday, \
+        after a debate that lasted most of the afternoon and drew a large crowd of residents.";
+    const PROSE_2: &str = "Bus fares will stay the same next year, while two tram lines will be \
+        extended to the new districts in the north and east of the city by the end of the decade.";
+
+    /// The publication date of a page, found the way `extract` finds it.
+    fn date_of(html: &str, url: Option<&str>) -> Option<Date> {
+        let dom = scraper::Html::parse_document(html);
+        let tree = Tree::build(&dom, true);
+        let m = collect(&tree);
+        let (_, headline) = title(&tree, &m);
+        date(&tree, &m, html, url, headline)
+    }
+
+    fn page(head: &str, after_headline: &str) -> String {
+        format!(
+            "<html lang=\"en\"><head><title>Council approves transport budget</title>{head}</head>\
+             <body><h1>Council approves transport budget</h1>{after_headline}\
+             <p>{PROSE_1}</p><p>{PROSE_2}</p></body></html>"
+        )
+    }
+
+    #[test]
+    fn one_day_off_is_a_time_zone_shift() {
+        let head = r#"<meta property="article:published_time" content="2024-03-06T01:30:00+00:00">"#;
+        let byline = "<div class=\"byline\">By Ana Ruiz | March 5, 2024</div>";
+        // The stored timestamp's date stands against a printed local date a day earlier.
+        assert_eq!(date_of(&page(head, byline), None), Some(date!(2024 - 03 - 06)));
+        // A date in the URL or a second publication field sides with the printed date.
+        assert_eq!(
+            date_of(
+                &page(head, byline),
+                Some("https://example.org/2024/03/05/budget/")
+            ),
+            Some(date!(2024 - 03 - 05))
+        );
+        let second = format!(r#"{head}<script>window.state = {{"publishedAt":"2024-03-05"}};</script>"#);
+        assert_eq!(date_of(&page(&second, byline), None), Some(date!(2024 - 03 - 05)));
+        // Further apart, the printed date is not a time-zone artefact and wins.
+        let byline = "<div class=\"byline\">By Ana Ruiz | March 1, 2024</div>";
+        assert_eq!(date_of(&page(head, byline), None), Some(date!(2024 - 03 - 01)));
+    }
+
+    #[test]
+    fn standfirst_before_the_byline() {
+        let head = r#"<meta property="article:published_time" content="2024-02-20T10:00:00+00:00">"#;
+        let standfirst = "<p>Fares stay put and two tram lines grow, in a budget that has been \
+            argued over since January 3, 2023 by every party on the council.</p>";
+        let html = page(
+            head,
+            &format!("{standfirst}<div>By Ana Ruiz | March 5, 2024</div>"),
+        );
+        // The byline's date, not the one inside the standfirst.
+        assert_eq!(date_of(&html, None), Some(date!(2024 - 03 - 05)));
+        // Only one standfirst is passed over: beyond it is the article's prose.
+        let html = page(
+            head,
+            &format!("{standfirst}<p>{PROSE_2}</p><div>By Ana Ruiz | March 5, 2024</div>"),
+        );
+        assert_eq!(date_of(&html, None), Some(date!(2024 - 02 - 20)));
+    }
+
+    #[test]
+    fn earliest_of_disagreeing_vendor_keys() {
+        let head = r#"<meta name="x-published-time" content="2025-11-04T08:00:00Z">
+            <meta name="x-published-date" content="2022-06-14">"#;
+        assert_eq!(date_of(&page(head, ""), None), Some(date!(2022 - 06 - 14)));
+    }
+
+    #[test]
+    fn nearer_of_the_dates_around_the_headline() {
+        // The date above the headline is its own; the one below opens a teaser list.
+        let html = format!(
+            "<html lang=\"en\"><head><title>Council approves transport budget</title></head><body>\
+             <div class=\"post-meta\"><span>January 16, 2025</span></div>\
+             <h1>Council approves transport budget</h1>\
+             <ul class=\"more\"><li><a href=\"/b\">Parks department opens two new playgrounds</a>\
+             <span class=\"date\">July 15, 2025</span></li></ul>\
+             <p>{PROSE_1}</p><p>{PROSE_2}</p></body></html>"
+        );
+        assert_eq!(date_of(&html, None), Some(date!(2025 - 01 - 16)));
+        // Right under the headline, the date below is the nearer one.
+        let html = html.replace(
+            "<ul class=\"more\"><li><a href=\"/b\">Parks department opens two new playgrounds</a>",
+            "<ul class=\"more\"><li>",
+        );
+        assert_eq!(date_of(&html, None), Some(date!(2025 - 07 - 15)));
+    }
 }

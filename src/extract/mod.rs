@@ -453,7 +453,17 @@ mod tests {
     fn printed_date_and_metadata() {
         let meta = r#"<meta property="article:published_time" content="2023-05-26T02:00:00+00:00">
             <meta property="article:modified_time" content="2024-01-10T09:00:00+00:00">"#;
-        // The date printed under the headline wins over a UTC timestamp past midnight.
+        // The date printed under the headline wins over the stored one...
+        let doc = extract(
+            &article(
+                meta,
+                &format!("<p class=\"byline\">May 20, 2023</p><p>{P1}</p><p>{P2}</p>"),
+            ),
+            None,
+        )
+        .unwrap();
+        assert_eq!(doc.published, Some(date!(2023 - 05 - 20)));
+        // ...but not when it is the same moment in another time zone.
         let doc = extract(
             &article(
                 meta,
@@ -462,7 +472,7 @@ mod tests {
             None,
         )
         .unwrap();
-        assert_eq!(doc.published, Some(date!(2023 - 05 - 25)));
+        assert_eq!(doc.published, Some(date!(2023 - 05 - 26)));
         // A printed update date is not the publication date.
         let doc = extract(
             &article(
