@@ -47,13 +47,27 @@ const SKIP_EXTENSIONS: &[&str] = &[
     ".gif", ".svg", ".mp4", ".mp3", ".css", ".js", ".xml", ".rss",
 ];
 
-/// Links to documents listed on an index page, in page order, at most `limit`.
+/// Links to documents listed on an index page, in page order, at most `limit`. A page that marks
+/// its main content (`<main>`, `role="main"`) is read there only: sites that mark it keep their
+/// menus, promotions and teaser rails outside, whatever those are called. A page that does not,
+/// or whose main part lists nothing, is read whole.
 pub fn document_links(html: &str, base: &Url, limit: usize) -> Vec<Url> {
     let doc = Html::parse_document(html);
+    let main = Selector::parse("main, [role=main]").expect("static selector");
+    if let Some(region) = doc.select(&main).next() {
+        let found = links_in(region, base, limit);
+        if !found.is_empty() {
+            return found;
+        }
+    }
+    links_in(doc.root_element(), base, limit)
+}
+
+fn links_in(root: ElementRef<'_>, base: &Url, limit: usize) -> Vec<Url> {
     let a = Selector::parse("a[href]").expect("static selector");
     let mut out: Vec<Url> = Vec::new();
     let base_norm = normalize(base.clone());
-    for el in doc.select(&a) {
+    for el in root.select(&a) {
         if out.len() >= limit {
             break;
         }
@@ -141,5 +155,25 @@ mod tests {
                 "https://www.example.gov/docs/b.html"
             ]
         );
+    }
+
+    #[test]
+    fn a_marked_main_part_is_the_listing() {
+        let html = r#"<html><body>
+            <div class="rail"><a href="/news/teaser.html">A teaser story from the rail beside</a></div>
+            <main><ul>
+              <li><a href="/docs/a.html">China's Positions on Global Digital Governance</a></li>
+            </ul></main>
+            <div class="more"><a href="/news/other.html">Another teaser story below the fold</a></div>
+        </body></html>"#;
+        let base = Url::parse("https://example.gov/docs/").unwrap();
+        let links: Vec<String> = document_links(html, &base, 10)
+            .iter()
+            .map(Url::to_string)
+            .collect();
+        assert_eq!(links, ["https://example.gov/docs/a.html"]);
+        // A main part with nothing listed in it: the page is read whole.
+        let empty_main = html.replace(">China's Positions on Global Digital Governance<", ">Read<");
+        assert_eq!(document_links(&empty_main, &base, 10).len(), 2);
     }
 }
