@@ -235,8 +235,8 @@ pub async fn run(mut ctx: Context) -> Result<(), DaemonError> {
         }
     }
     notifier.stopping();
-    // Every committed check and sent mail is already in the database (one transaction each);
-    // what is left to say is what stays pending for the next start.
+    // Every recorded check and sent mail is in the database: the pass committed its last group
+    // of checks before returning. What is left to say is what stays pending for the next start.
     let pending = tokio::time::timeout(
         Duration::from_secs(2),
         with_store(&ctx.store, |s| s.pending_count()),
