@@ -261,10 +261,16 @@ impl Store {
         Ok(())
     }
 
-    /// Commits the open group, if any.
+    /// Commits the open group, if any. A group that cannot be committed (a full disk) is rolled
+    /// back whole rather than left open under later work; the next pass re-does its checks.
     pub fn end_batch(&mut self) -> Result<()> {
-        if self.batch.take().is_some() {
-            self.conn.execute_batch("COMMIT")?;
+        if self.batch.take().is_some()
+            && let Err(e) = self.conn.execute_batch("COMMIT")
+        {
+            if !self.conn.is_autocommit() {
+                let _ = self.conn.execute_batch("ROLLBACK");
+            }
+            return Err(e.into());
         }
         Ok(())
     }
