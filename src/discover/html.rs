@@ -130,6 +130,15 @@ fn same_site(a: &Url, b: &Url) -> bool {
 mod tests {
     use super::*;
 
+    /// The document links found on `html`, listed at https://example.gov/docs/.
+    fn links(html: &str) -> Vec<String> {
+        let base = Url::parse("https://example.gov/docs/").unwrap();
+        document_links(html, &base, 10)
+            .iter()
+            .map(Url::to_string)
+            .collect()
+    }
+
     #[test]
     fn listing_links_without_chrome() {
         let html = r#"<html><body>
@@ -143,13 +152,8 @@ mod tests {
             </ul><div class="pagination"><a href="/p2">Next page of documents please</a></div></div>
             <footer><a href="/contact">Contact us at the ministry today</a></footer>
         </body></html>"#;
-        let base = Url::parse("https://example.gov/docs/").unwrap();
-        let links: Vec<String> = document_links(html, &base, 10)
-            .iter()
-            .map(Url::to_string)
-            .collect();
         assert_eq!(
-            links,
+            links(html),
             [
                 "https://example.gov/docs/a.html",
                 "https://www.example.gov/docs/b.html"
@@ -166,14 +170,9 @@ mod tests {
             </ul></main>
             <div class="more"><a href="/news/other.html">Another teaser story below the fold</a></div>
         </body></html>"#;
-        let base = Url::parse("https://example.gov/docs/").unwrap();
-        let links: Vec<String> = document_links(html, &base, 10)
-            .iter()
-            .map(Url::to_string)
-            .collect();
-        assert_eq!(links, ["https://example.gov/docs/a.html"]);
+        assert_eq!(links(html), ["https://example.gov/docs/a.html"]);
         // A main part with nothing listed in it: the page is read whole.
         let empty_main = html.replace(">China's Positions on Global Digital Governance<", ">Read<");
-        assert_eq!(document_links(&empty_main, &base, 10).len(), 2);
+        assert_eq!(links(&empty_main).len(), 2);
     }
 }
