@@ -603,14 +603,8 @@ fn interval(config: &Config, doc: &DocumentRow, watch: &Watch, published: Option
         return watch.every;
     }
     let born = published
-        .and_then(|p| {
-            let date = time::Date::parse(
-                p.get(..10)?,
-                time::macros::format_description!("[year]-[month]-[day]"),
-            )
-            .ok()?;
-            Some(date.midnight().assume_utc())
-        })
+        .and_then(crate::extract::Published::parse)
+        .map(|p| p.first_day().midnight().assume_utc())
         .or_else(|| timefmt::parse(&doc.discovered_at));
     let age = born.map_or(Duration::ZERO, |b| {
         (time::OffsetDateTime::now_utc() - b)

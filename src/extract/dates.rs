@@ -63,6 +63,81 @@ fn full_month_name(s: &str) -> Option<u32> {
 
 const MONTHS: &str = r"(Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)";
 
+/// A publication date as precise as the page gives it. Reports and white papers are often
+/// dated by month only ("November 2003"); inventing a day would be a false precision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Published {
+    Day(Date),
+    Month(i32, Month),
+}
+
+impl Published {
+    /// The day, when the page gives one.
+    pub fn day(self) -> Option<Date> {
+        match self {
+            Published::Day(d) => Some(d),
+            Published::Month(..) => None,
+        }
+    }
+
+    /// The first day the date can mean, for ages and ordering.
+    pub fn first_day(self) -> Date {
+        match self {
+            Published::Day(d) => d,
+            Published::Month(y, m) => Date::from_calendar_date(y, m, 1).unwrap_or(Date::MIN),
+        }
+    }
+
+    /// Reads back what `Display` writes: `2023-05-25` or `2003-11`.
+    pub fn parse(s: &str) -> Option<Published> {
+        let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<u32>().ok();
+        let y = i32::try_from(num(0..4)?).ok()?;
+        if s.as_bytes().get(4) != Some(&b'-') || s.as_bytes().get(7).is_some_and(|&b| b != b'-') {
+            return None;
+        }
+        match s.len() {
+            7 => {
+                let m = Month::try_from(u8::try_from(num(5..7)?).ok()?).ok()?;
+                ymd(y, u8::from(m).into(), 1).map(|_| Published::Month(y, m))
+            }
+            _ => ymd(y, num(5..7)?, num(8..10)?).map(Published::Day),
+        }
+    }
+}
+
+impl std::fmt::Display for Published {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Published::Day(d) => write!(f, "{d}"),
+            Published::Month(y, m) => write!(f, "{y:04}-{:02}", u8::from(*m)),
+        }
+    }
+}
+
+/// A text that is a month and year and nothing else: "November 2003", "Nov. 2015",
+/// "2003年11月".
+static MONTH_ONLY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(
+        r"^(?i:{MONTHS})\.?,?\s+((?:19|20)\d{{2}})$|^((?:19|20)\d{{2}})\s*年\s*(\d{{1,2}})\s*月$"
+    ))
+    .expect("valid regex")
+});
+
+/// The month of a text node that says only "Month Year".
+pub fn month_only(text: &str) -> Option<(i32, Month)> {
+    let t = text.trim();
+    if t.len() > 24 {
+        return None;
+    }
+    let c = MONTH_ONLY.captures(t)?;
+    let (y, m) = match (c.get(1), c.get(2)) {
+        (Some(name), Some(y)) => (y.as_str().parse().ok()?, full_month_name(name.as_str())?),
+        _ => (c[3].parse().ok()?, c[4].parse().ok()?),
+    };
+    ymd(y, m, 1)?;
+    Some((y, Month::try_from(u8::try_from(m).ok()?).ok()?))
+}
+
 static ISO: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?:^|[^\d])((?:19|20)\d{2})\s*[-/.]\s*(\d{1,2})\s*[-/.]\s*(\d{1,2})(?:[^\d]|$)")
         .expect("valid regex")

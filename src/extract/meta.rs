@@ -7,7 +7,7 @@ use regex::Regex;
 use scraper::Node;
 use time::Date;
 
-use super::dates;
+use super::dates::{self, Published};
 use super::tree::Tree;
 
 /// Meta names/properties that carry the publication date, best first.
@@ -356,7 +356,30 @@ fn ascii_quotes(s: &str) -> String {
 /// printed date presented as a date comes first, then `<time>`, the URL, date-classed
 /// elements, any printed date near the top, a labelled date anywhere ("Posted on ..."),
 /// and finally the modification date.
-pub fn date(tree: &Tree, m: &Meta, raw: &str, url: Option<&str>, anchor: Option<usize>) -> Option<Date> {
+/// and finally the modification date. A page dated by month only ("November 2003", under
+/// the headline or a "Date" label) gets that month, before the modification date.
+pub fn date(tree: &Tree, m: &Meta, raw: &str, url: Option<&str>, anchor: Option<usize>) -> Option<Published> {
+    let anchor = anchor.or_else(|| m.h1s.first().map(|h| h.0)).or(m.first_h2);
+    if let Some(d) = day(tree, m, raw, url, anchor) {
+        return Some(Published::Day(d));
+    }
+    if let Some((y, month)) = month_only(tree, anchor) {
+        return Some(Published::Month(y, month));
+    }
+    MODIFIED_KEYS
+        .iter()
+        .find_map(|key| m.meta(key).and_then(dates::parse_machine))
+        .or_else(|| {
+            json_ld_values(&m.json_ld, &["dateModified"])
+                .iter()
+                .find_map(|v| dates::parse_machine(v))
+        })
+        .map(Published::Day)
+}
+
+/// The publication day, printed or stored; `None` leaves the month-only and modification
+/// fallbacks to `date`.
+fn day(tree: &Tree, m: &Meta, raw: &str, url: Option<&str>, anchor: Option<usize>) -> Option<Date> {
     let day_first = m.html_lang.is_some_and(day_first_lang);
     let mut published = None;
     'keys: for key in DATE_KEYS {
@@ -389,17 +412,6 @@ pub fn date(tree: &Tree, m: &Meta, raw: &str, url: Option<&str>, anchor: Option<
         // State objects of script-rendered pages carry the CMS fields as JSON.
         published = raw_json_date(raw);
     }
-    let modified = || {
-        MODIFIED_KEYS
-            .iter()
-            .find_map(|key| m.meta(key).and_then(dates::parse_machine))
-            .or_else(|| {
-                json_ld_values(&m.json_ld, &["dateModified"])
-                    .iter()
-                    .find_map(|v| dates::parse_machine(v))
-            })
-    };
-    let anchor = anchor.or_else(|| m.h1s.first().map(|h| h.0)).or(m.first_h2);
     let shown = shown_date(tree, m, anchor, day_first);
     if let Some(p) = published {
         // A date shown as an update says when the page changed, not when it appeared.
@@ -481,7 +493,43 @@ pub fn date(tree: &Tree, m: &Meta, raw: &str, url: Option<&str>, anchor: Option<
     {
         return Some(v.date);
     }
-    labelled_anywhere(tree, day_first).or_else(modified)
+    labelled_anywhere(tree, day_first)
+}
+
+/// A text that is only "Month Year", within the opening text after the headline or after a
+/// label ("Date", "Published").
+fn month_only(tree: &Tree, anchor: Option<usize>) -> Option<(i32, time::Month)> {
+    let body = tree.body as usize;
+    let stop = (tree.end[body] as usize).min(tree.len());
+    let start = anchor.unwrap_or(body);
+    let mut prev = "";
+    let mut seen = 0usize;
+    let mut after_start = 0usize;
+    for i in body..stop {
+        let Node::Text(t) = tree.nodes[i] else {
+            continue;
+        };
+        let t: &str = t;
+        if is_dead(tree, i) || t.trim().is_empty() {
+            continue;
+        }
+        seen += t.len();
+        if seen > 300_000 {
+            break;
+        }
+        if i >= start {
+            after_start += t.len();
+        }
+        if let Some(ym) = dates::month_only(t) {
+            let near = i >= start && after_start <= 1500;
+            let lead = prev.to_lowercase();
+            if near || LABELS.iter().any(|w| lead.contains(w)) {
+                return Some(ym);
+            }
+        }
+        prev = if t.len() < 60 { t } else { "" };
+    }
+    None
 }
 
 /// The first date anywhere in the body that follows a label such as "Posted on" or "Last
@@ -860,6 +908,10 @@ mod tests {
 
     /// The publication date of a page, found the way `extract` finds it.
     fn date_of(html: &str, url: Option<&str>) -> Option<Date> {
+        published_of(html, url).and_then(Published::day)
+    }
+
+    fn published_of(html: &str, url: Option<&str>) -> Option<Published> {
         let dom = scraper::Html::parse_document(html);
         let tree = Tree::build(&dom, true);
         let m = collect(&tree);
@@ -940,5 +992,37 @@ mod tests {
             "<ul class=\"more\"><li>",
         );
         assert_eq!(date_of(&html, None), Some(date!(2025 - 07 - 15)));
+    }
+
+    #[test]
+    fn a_month_is_kept_as_a_month() {
+        let month = |html: &str| published_of(html, None).map(|p| p.to_string());
+        // A report dated by month under its headline, with no day anywhere.
+        let html = page("", "<p>November 2015</p>");
+        assert_eq!(month(&html).as_deref(), Some("2015-11"));
+        // Under a "Date" label in a sidebar after the text, it beats the modification date.
+        let html = format!(
+            "<html lang=\"en\"><head><meta property=\"article:modified_time\" content=\"2025-09-17T17:00:45Z\">\
+             </head><body><h1>Lessons for climate policy</h1><p>{PROSE_1}</p><p>{PROSE_2}</p><p>{PROSE_1}</p>\
+             <p>{PROSE_2}</p><p>{PROSE_1}</p><p>{PROSE_2}</p><p>{PROSE_1}</p><p>{PROSE_2}</p><p>{PROSE_1}</p>\
+             <p>{PROSE_2}</p><p>{PROSE_1}</p><p>{PROSE_2}</p><aside><h6>Date</h6><p>Nov. 2003</p></aside></body></html>"
+        );
+        assert_eq!(month(&html).as_deref(), Some("2003-11"));
+        // Without the label, a month far from the headline says nothing; the stored date stands.
+        let unlabelled = html.replace("<h6>Date</h6>", "<h6>Topics</h6>");
+        assert_eq!(month(&unlabelled).as_deref(), Some("2025-09-17"));
+        // A printed day wins over a month.
+        let html = page(
+            "",
+            "<p>November 2015</p><p class=\"date\">Posted on November 3, 2015</p>",
+        );
+        assert_eq!(month(&html).as_deref(), Some("2015-11-03"));
+        // Chinese month dates, and a round trip through the stored form.
+        assert_eq!(month(&page("", "<p>2023年5月</p>")).as_deref(), Some("2023-05"));
+        for s in ["2023-05", "2023-05-25"] {
+            assert_eq!(Published::parse(s).map(|p| p.to_string()).as_deref(), Some(s));
+        }
+        assert_eq!(Published::parse("2023-13"), None);
+        assert_eq!(Published::parse("May 2023"), None);
     }
 }

@@ -13,6 +13,8 @@ mod tree;
 
 use scraper::Html;
 
+pub use dates::Published;
+
 /// Largest input accepted. Real article pages are well under 5 MiB; beyond 16 MiB the
 /// parse alone costs seconds and the DOM hundreds of MiB, and such bodies are dumps or
 /// attacks rather than pages worth watching.
@@ -26,14 +28,14 @@ const MAX_DEPTH: usize = 512;
 pub struct Document {
     pub title: Option<String>,
     #[serde(serialize_with = "serialize_date")]
-    pub published: Option<time::Date>,
+    pub published: Option<Published>,
     pub lang: Option<String>,
     pub canonical: Option<String>,
     pub blocks: Vec<Block>,
 }
 
-/// ISO `YYYY-MM-DD`, without needing time's own serde feature.
-fn serialize_date<S: serde::Serializer>(d: &Option<time::Date>, s: S) -> Result<S::Ok, S::Error> {
+/// ISO `YYYY-MM-DD` (or `YYYY-MM` for a month), without needing time's own serde feature.
+fn serialize_date<S: serde::Serializer>(d: &Option<Published>, s: S) -> Result<S::Ok, S::Error> {
     match d {
         Some(d) => s.serialize_str(&d.to_string()),
         None => s.serialize_none(),
@@ -404,7 +406,10 @@ mod tests {
         let base = url::Url::parse("https://example.org/a/b").unwrap();
         let doc = extract(&article(head, &body()), Some(&base)).unwrap();
         assert_eq!(doc.title.as_deref(), Some("Digital governance paper"));
-        assert_eq!(doc.published, Some(date!(2023 - 05 - 25)));
+        assert_eq!(
+            doc.published.and_then(Published::day),
+            Some(date!(2023 - 05 - 25))
+        );
         assert_eq!(
             doc.canonical.as_deref(),
             Some("https://example.org/news/paper.html")
@@ -441,7 +446,7 @@ mod tests {
             let base = url.map(|u| url::Url::parse(u).unwrap());
             let doc = extract(&article(head, &inner), base.as_ref()).unwrap();
             assert_eq!(
-                doc.published,
+                doc.published.and_then(Published::day),
                 Some(date!(2023 - 05 - 25)),
                 "{head} {near} {url:?}"
             );
@@ -462,7 +467,10 @@ mod tests {
             None,
         )
         .unwrap();
-        assert_eq!(doc.published, Some(date!(2023 - 05 - 20)));
+        assert_eq!(
+            doc.published.and_then(Published::day),
+            Some(date!(2023 - 05 - 20))
+        );
         // ...but not when it is the same moment in another time zone.
         let doc = extract(
             &article(
@@ -472,7 +480,10 @@ mod tests {
             None,
         )
         .unwrap();
-        assert_eq!(doc.published, Some(date!(2023 - 05 - 26)));
+        assert_eq!(
+            doc.published.and_then(Published::day),
+            Some(date!(2023 - 05 - 26))
+        );
         // A printed update date is not the publication date.
         let doc = extract(
             &article(
@@ -482,7 +493,10 @@ mod tests {
             None,
         )
         .unwrap();
-        assert_eq!(doc.published, Some(date!(2023 - 05 - 26)));
+        assert_eq!(
+            doc.published.and_then(Published::day),
+            Some(date!(2023 - 05 - 26))
+        );
         // Dates inside the prose are about its subject.
         let doc = extract(
             &article(
@@ -492,7 +506,10 @@ mod tests {
             None,
         )
         .unwrap();
-        assert_eq!(doc.published, Some(date!(2023 - 05 - 26)));
+        assert_eq!(
+            doc.published.and_then(Published::day),
+            Some(date!(2023 - 05 - 26))
+        );
         // Day-first reading for a British page, confirmed by nothing else.
         let page = article(
             "",
@@ -500,7 +517,10 @@ mod tests {
         )
         .replace("lang=\"en-GB\"", "lang=\"fr\"");
         let doc = extract(&page, None).unwrap();
-        assert_eq!(doc.published, Some(date!(2023 - 10 - 03)));
+        assert_eq!(
+            doc.published.and_then(Published::day),
+            Some(date!(2023 - 10 - 03))
+        );
     }
 
     #[test]
@@ -512,7 +532,7 @@ mod tests {
         );
         let page = article("", &inner).replace("lang=\"en-GB\"", "lang=\"en\"");
         assert_eq!(
-            extract(&page, None).unwrap().published,
+            extract(&page, None).unwrap().published.and_then(Published::day),
             Some(date!(2025 - 12 - 02))
         );
         // og:url stands in for a canonical link that is not a URL; its path has the date.
@@ -521,7 +541,7 @@ mod tests {
         let inner = format!("<p class=\"date\">03/10/2023</p><p>{P1}</p><p>{P2}</p>");
         let page = article(head, &inner).replace("lang=\"en-GB\"", "lang=\"en\"");
         assert_eq!(
-            extract(&page, None).unwrap().published,
+            extract(&page, None).unwrap().published.and_then(Published::day),
             Some(date!(2023 - 10 - 03))
         );
     }
@@ -537,7 +557,7 @@ mod tests {
              <div class=\"content\"><p>{P1}</p><p>{P2}</p><p>{P3}</p></div></body></html>"
         );
         assert_eq!(
-            extract(&html, None).unwrap().published,
+            extract(&html, None).unwrap().published.and_then(Published::day),
             Some(date!(2025 - 12 - 17))
         );
     }
@@ -549,7 +569,10 @@ mod tests {
             "<div id=\"main\">",
             "<div id=\"main\"><p id=\"todays-date\">Friday, December 19, 2025</p>",
         );
-        assert_eq!(extract(&page, None).unwrap().published, None);
+        assert_eq!(
+            extract(&page, None).unwrap().published.and_then(Published::day),
+            None
+        );
     }
 
     #[test]
@@ -562,7 +585,10 @@ mod tests {
              <div class=\"footer-meta\"><span>Posted on April 13, 2023</span></div>"
         );
         assert_eq!(
-            extract(&article("", &inner), None).unwrap().published,
+            extract(&article("", &inner), None)
+                .unwrap()
+                .published
+                .and_then(Published::day),
             Some(date!(2023 - 04 - 13))
         );
         // The label may sit two text nodes before its date.
@@ -570,7 +596,10 @@ mod tests {
             "{filler}<div><p>Written by <a href=\"/a/kim\">Moses Kim</a></p><p>April 8, 2024</p></div>"
         );
         assert_eq!(
-            extract(&article("", &inner), None).unwrap().published,
+            extract(&article("", &inner), None)
+                .unwrap()
+                .published
+                .and_then(Published::day),
             Some(date!(2024 - 04 - 08))
         );
         // A printed, labelled date comes before the modification time of the metadata.
@@ -578,7 +607,7 @@ mod tests {
         let inner = format!("{filler}<div>Post time: 01-04-2024</div>");
         let page = article(head, &inner).replace("lang=\"en-GB\"", "lang=\"en\"");
         assert_eq!(
-            extract(&page, None).unwrap().published,
+            extract(&page, None).unwrap().published.and_then(Published::day),
             Some(date!(2024 - 01 - 04))
         );
     }
@@ -591,7 +620,10 @@ mod tests {
              <aside><div class=\"post-date\">Dec 2, 2025</div><a href=\"/b\">Another post</a></aside>"
         );
         assert_eq!(
-            extract(&article("", &inner), None).unwrap().published,
+            extract(&article("", &inner), None)
+                .unwrap()
+                .published
+                .and_then(Published::day),
             Some(date!(2025 - 12 - 12))
         );
     }
@@ -607,7 +639,10 @@ mod tests {
         );
         let doc = extract(&html, None).unwrap();
         assert_eq!(doc.title.as_deref(), Some("关于加强数字政府建设的指导意见"));
-        assert_eq!(doc.published, Some(date!(2023 - 05 - 25)));
+        assert_eq!(
+            doc.published.and_then(Published::day),
+            Some(date!(2023 - 05 - 25))
+        );
         assert_eq!(doc.lang.as_deref(), Some("zh"));
         assert_eq!(doc.blocks.len(), 2);
         assert!(!doc.text().contains("版权"));
