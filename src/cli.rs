@@ -731,28 +731,31 @@ fn extract_files(files: &[PathBuf], json: bool) -> Result<()> {
         let result = std::fs::read(path)
             .map_err(|e| e.to_string())
             .and_then(|b| decode::decode(&b, None).map_err(|e| e.to_string()))
-            .and_then(|d| extract::extract(&d.text, None).map_err(|e| e.to_string()));
-        let record = match result {
-            Ok(doc) => Extracted {
-                path: &p,
-                text: doc.text(),
-                title: doc.title,
-                published: doc.published.map(|d| d.to_string()),
-                lang: doc.lang,
-                error: None,
-            },
-            Err(e) => {
-                failed += 1;
-                eprintln!("{p}: {e}");
-                Extracted {
-                    path: &p,
-                    title: None,
-                    published: None,
-                    lang: None,
-                    text: String::new(),
-                    error: Some(e),
-                }
+            .map(|d| extract::extract(&d.text, None));
+        // A page without article text still reports the metadata it has.
+        let (doc, error) = match result {
+            Ok(Ok(doc)) => (doc, None),
+            Ok(Err(e)) => {
+                let message = e.to_string();
+                let doc = match e {
+                    extract::ExtractError::NoText(doc) => *doc,
+                    extract::ExtractError::TooLarge(..) => extract::Document::default(),
+                };
+                (doc, Some(message))
             }
+            Err(e) => (extract::Document::default(), Some(e)),
+        };
+        if let Some(e) = &error {
+            failed += 1;
+            eprintln!("{p}: {e}");
+        }
+        let record = Extracted {
+            path: &p,
+            text: doc.text(),
+            title: doc.title,
+            published: doc.published.map(|d| d.to_string()),
+            lang: doc.lang,
+            error,
         };
         if json {
             serde_json::to_writer(&mut out, &record).map_err(std::io::Error::from)?;

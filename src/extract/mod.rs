@@ -24,7 +24,7 @@ pub const MAX_INPUT: usize = 16 * 1024 * 1024;
 /// pages nest well under 100 levels; the cap bounds html5ever's per-tag scope walks.
 const MAX_DEPTH: usize = 512;
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Document {
     pub title: Option<String>,
     #[serde(serialize_with = "serialize_date")]
@@ -68,8 +68,10 @@ impl Document {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExtractError {
+    /// The page has no article text; what metadata it has (title, date, language) is kept,
+    /// for callers that report it. Blank input has none.
     #[error("no readable text in the page")]
-    NoText,
+    NoText(Box<Document>),
     #[error("page too large to extract ({0} bytes; limit {1})")]
     TooLarge(usize, usize),
 }
@@ -79,7 +81,7 @@ pub fn extract(html: &str, base_url: Option<&url::Url>) -> Result<Document, Extr
         return Err(ExtractError::TooLarge(html.len(), MAX_INPUT));
     }
     if html.trim().is_empty() {
-        return Err(ExtractError::NoText);
+        return Err(ExtractError::NoText(Box::default()));
     }
     let html = depth::cap_depth(html, MAX_DEPTH);
     let dom = Html::parse_document(&html);
@@ -103,9 +105,6 @@ pub fn extract(html: &str, base_url: Option<&url::Url>) -> Result<Document, Extr
         let key = squash(t);
         blocks.retain(|b| b.kind != BlockKind::Heading || squash(&b.text) != key);
     }
-    if blocks.is_empty() {
-        return Err(ExtractError::NoText);
-    }
 
     let canonical = m.canonical.and_then(|href| {
         let href = href.trim();
@@ -123,13 +122,17 @@ pub fn extract(html: &str, base_url: Option<&url::Url>) -> Result<Document, Extr
     let published = meta::date(&tree, &m, &html, page_url, headline);
     let lang = meta::declared_lang(&m).or_else(|| guess_lang(&blocks));
 
-    Ok(Document {
+    let doc = Document {
         title,
         published,
         lang,
         canonical,
         blocks,
-    })
+    };
+    if doc.blocks.is_empty() {
+        return Err(ExtractError::NoText(Box::new(doc)));
+    }
+    Ok(doc)
 }
 
 /// Collapses whitespace runs to one space; newlines from `<br>` survive as single newlines.
@@ -351,14 +354,27 @@ mod tests {
 
     #[test]
     fn empty_and_too_large() {
-        assert!(matches!(extract("", None), Err(ExtractError::NoText)));
-        assert!(matches!(extract("   \n ", None), Err(ExtractError::NoText)));
+        assert!(matches!(extract("", None), Err(ExtractError::NoText(_))));
+        assert!(matches!(extract("   \n ", None), Err(ExtractError::NoText(_))));
         assert!(matches!(
             extract("<html><body><script>var a=1;</script></body></html>", None),
-            Err(ExtractError::NoText)
+            Err(ExtractError::NoText(_))
         ));
         let big = "a".repeat(MAX_INPUT + 1);
         assert!(matches!(extract(&big, None), Err(ExtractError::TooLarge(_, _))));
+        // A page with no text (a video, a listing rendered by script) keeps its metadata.
+        let bare = r#"<html lang="en"><head><title>Board meeting video</title>
+            <meta property="article:published_time" content="2024-06-03"></head>
+            <body><div id="player"></div></body></html>"#;
+        let Err(ExtractError::NoText(doc)) = extract(bare, None) else {
+            panic!("a page without text is NoText");
+        };
+        assert_eq!(doc.title.as_deref(), Some("Board meeting video"));
+        assert_eq!(
+            doc.published.map(|p| p.to_string()).as_deref(),
+            Some("2024-06-03")
+        );
+        assert!(doc.blocks.is_empty());
     }
 
     #[test]
