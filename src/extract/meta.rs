@@ -349,15 +349,14 @@ fn ascii_quotes(s: &str) -> String {
 /// The publication date.
 ///
 /// Metadata says what the CMS stored; the date printed between the headline and the
-/// prose says what the reader is told, and is right where a migration reset the stored
-/// date or where the stored field belongs to another item. So the printed date wins over
-/// stored metadata, unless it is presented as an update ("Last updated: ...") or is only a
-/// time-zone shift of the stored timestamp (one day apart). Without stored metadata, a
-/// printed date presented as a date comes first, then `<time>`, the URL, date-classed
-/// elements, any printed date near the top, a labelled date anywhere ("Posted on ..."),
-/// and finally the modification date.
-/// and finally the modification date. A page dated by month only ("November 2003", under
-/// the headline or a "Date" label) gets that month, before the modification date.
+/// prose (or in a `<time pubdate>`) says what the reader is told, and is right where a
+/// migration reset the stored date or where the stored field belongs to another item. So the printed date wins
+/// over stored metadata, unless it is presented as an update ("Last updated: ...") or is
+/// only a time-zone shift of the stored timestamp (one day apart). Without stored metadata,
+/// a printed date presented as a date comes first, then `<time>`, the URL, date-classed
+/// elements, any printed date near the top, and a labelled date anywhere ("Posted on ...").
+/// A page dated by month only ("November 2003", under the headline or a "Date" label) gets
+/// that month. The modification date is the last resort.
 pub fn date(tree: &Tree, m: &Meta, raw: &str, url: Option<&str>, anchor: Option<usize>) -> Option<Published> {
     let anchor = anchor.or_else(|| m.h1s.first().map(|h| h.0)).or(m.first_h2);
     if let Some(d) = day(tree, m, raw, url, anchor) {
@@ -414,6 +413,12 @@ fn day(tree: &Tree, m: &Meta, raw: &str, url: Option<&str>, anchor: Option<usize
     }
     let shown = shown_date(tree, m, anchor, day_first);
     if let Some(p) = published {
+        // `<time pubdate>` is HTML's own mark for the article's publication date, printed
+        // for the reader; stored fields disagreeing with it were reset by a migration or a
+        // republication.
+        if let Some(d) = pubdate(tree, m) {
+            return Some(d);
+        }
         // A date shown as an update says when the page changed, not when it appeared.
         let Some(v) = shown.filter(|v| !v.updated) else {
             return Some(p);
@@ -530,6 +535,17 @@ fn month_only(tree: &Tree, anchor: Option<usize>) -> Option<(i32, time::Month)> 
         prev = if t.len() < 60 { t } else { "" };
     }
     None
+}
+
+/// The date of the live `<time pubdate>` elements, when they agree on one (several dates
+/// are a listing's, not the article's).
+fn pubdate(tree: &Tree, m: &Meta) -> Option<Date> {
+    let mut marked = m.times.iter().filter_map(|&(i, dt, _)| match tree.nodes[i] {
+        Node::Element(e) if e.attr("pubdate").is_some() && !tree.removed[i] => dates::parse_machine(dt),
+        _ => None,
+    });
+    let first = marked.next()?;
+    marked.all(|d| d == first).then_some(first)
 }
 
 /// The first date anywhere in the body that follows a label such as "Posted on" or "Last
@@ -707,7 +723,7 @@ fn window(
     let mut pieces: Vec<(usize, &str)> = Vec::new();
     let mut len = 0;
     let mut i = start;
-    let mut skipped_standfirst = false;
+    let mut skipped_standfirst: Option<&str> = None;
     loop {
         if forward {
             if i >= tree.len() {
@@ -732,14 +748,17 @@ fn window(
             if stop_at_prose && tree.chars[i] >= PROSE && i != start {
                 // A standfirst, the sentence or two set under the headline, often comes
                 // before the byline: passed over (its dates are about the subject), once.
+                // Its copy for another screen size is passed over too.
                 let standfirst = forward
-                    && !skipped_standfirst
                     && t.len() < STANDFIRST
-                    && pieces.iter().all(|(n, _)| *n < tree.end[start] as usize);
+                    && match skipped_standfirst {
+                        None => pieces.iter().all(|(n, _)| *n < tree.end[start] as usize),
+                        Some(first) => first == t.trim(),
+                    };
                 if !standfirst {
                     break;
                 }
-                skipped_standfirst = true;
+                skipped_standfirst = Some(t.trim());
                 i += 1;
                 continue;
             }
@@ -959,12 +978,35 @@ mod tests {
         );
         // The byline's date, not the one inside the standfirst.
         assert_eq!(date_of(&html, None), Some(date!(2024 - 03 - 05)));
+        // A copy of the standfirst (one per screen size) is passed over too.
+        let html = page(
+            head,
+            &format!("{standfirst}{standfirst}<div>By Ana Ruiz | March 5, 2024</div>"),
+        );
+        assert_eq!(date_of(&html, None), Some(date!(2024 - 03 - 05)));
         // Only one standfirst is passed over: beyond it is the article's prose.
         let html = page(
             head,
             &format!("{standfirst}<p>{PROSE_2}</p><div>By Ana Ruiz | March 5, 2024</div>"),
         );
         assert_eq!(date_of(&html, None), Some(date!(2024 - 02 - 20)));
+    }
+
+    #[test]
+    fn time_pubdate_is_the_printed_publication_date() {
+        let head = r#"<meta property="article:published_time" content="2025-08-08T00:00:00-04:00">"#;
+        let footer = r#"<div class="published">Published <time pubdate datetime="2025-08-13">August 13, 2025</time></div>"#;
+        let html = format!(
+            "<html lang=\"en\"><head>{head}</head><body><h1>Free accounting tools</h1>\
+             <p>{PROSE_1}</p><p>{PROSE_2}</p>{footer}</body></html>"
+        );
+        assert_eq!(date_of(&html, None), Some(date!(2025 - 08 - 13)));
+        // Marks that disagree belong to a listing; the stored date stands.
+        let listing = html.replace(
+            "</body>",
+            r#"<ul><li><time pubdate datetime="2025-07-01">July 1</time></li></ul></body>"#,
+        );
+        assert_eq!(date_of(&listing, None), Some(date!(2025 - 08 - 08)));
     }
 
     #[test]
