@@ -350,9 +350,10 @@ fn ascii_quotes(s: &str) -> String {
 ///
 /// Metadata says what the CMS stored; the date printed between the headline and the
 /// prose (or in a `<time pubdate>`) says what the reader is told, and is right where a
-/// migration reset the stored date or where the stored field belongs to another item. So the printed date wins
-/// over stored metadata, unless it is presented as an update ("Last updated: ...") or is
-/// only a time-zone shift of the stored timestamp (one day apart). Without stored metadata,
+/// migration reset the stored date or where the stored field belongs to another item. So
+/// the printed date wins over stored metadata, unless it is presented as an update ("Last
+/// updated: ...") or is only a time-zone shift of the stored timestamp (one day apart).
+/// Without stored metadata,
 /// a printed date presented as a date comes first, then `<time>`, the URL, date-classed
 /// elements, any printed date near the top, and a labelled date anywhere ("Posted on ...").
 /// A page dated by month only ("November 2003", under the headline or a "Date" label) gets
@@ -502,7 +503,8 @@ fn day(tree: &Tree, m: &Meta, raw: &str, url: Option<&str>, anchor: Option<usize
 }
 
 /// A text that is only "Month Year", within the opening text after the headline or after a
-/// label ("Date", "Published").
+/// label ("Date", "Published"). Links are passed over: a month that links somewhere is an
+/// archive menu ("November 2025", "October 2025", ...), not the page's date.
 fn month_only(tree: &Tree, anchor: Option<usize>) -> Option<(i32, time::Month)> {
     let body = tree.body as usize;
     let stop = (tree.end[body] as usize).min(tree.len());
@@ -525,7 +527,7 @@ fn month_only(tree: &Tree, anchor: Option<usize>) -> Option<(i32, time::Month)> 
         if i >= start {
             after_start += t.len();
         }
-        if let Some(ym) = dates::month_only(t) {
+        if let Some(ym) = dates::month_only(t).filter(|_| !in_link(tree, i)) {
             let near = i >= start && after_start <= 1500;
             let lead = prev.to_lowercase();
             if near || LABELS.iter().any(|w| lead.contains(w)) {
@@ -535,6 +537,21 @@ fn month_only(tree: &Tree, anchor: Option<usize>) -> Option<(i32, time::Month)> 
         prev = if t.len() < 60 { t } else { "" };
     }
     None
+}
+
+/// Whether a text node sits inside a link (within two levels).
+fn in_link(tree: &Tree, node: usize) -> bool {
+    let mut p = tree.parent[node];
+    for _ in 0..2 {
+        if p == u32::MAX {
+            return false;
+        }
+        if tree.tag(p as usize) == "a" {
+            return true;
+        }
+        p = tree.parent[p as usize];
+    }
+    false
 }
 
 /// The date of the live `<time pubdate>` elements, when they agree on one (several dates
@@ -1050,6 +1067,12 @@ mod tests {
              <p>{PROSE_2}</p><p>{PROSE_1}</p><p>{PROSE_2}</p><aside><h6>Date</h6><p>Nov. 2003</p></aside></body></html>"
         );
         assert_eq!(month(&html).as_deref(), Some("2003-11"));
+        // An archive menu of months under the headline is not the page's date.
+        let archive = page(
+            "",
+            "<ul><li><a href=\"/2015/11\">November 2015</a></li><li><a href=\"/2015/10\">October 2015</a></li></ul>",
+        );
+        assert_eq!(month(&archive), None);
         // Without the label, a month far from the headline says nothing; the stored date stands.
         let unlabelled = html.replace("<h6>Date</h6>", "<h6>Topics</h6>");
         assert_eq!(month(&unlabelled).as_deref(), Some("2025-09-17"));
