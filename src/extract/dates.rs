@@ -374,15 +374,10 @@ pub fn find_date(text: &str, day_first: bool) -> Option<Found> {
         // Day first (most of Europe), though American pages write 09.10.2024 month first.
         let (a, b) = (num(&c[1]).unwrap_or(0), num(&c[2]).unwrap_or(0));
         let y: Option<i32> = c[3].parse().ok();
-        let alt = if a <= 12 && b <= 12 && a != b {
-            y.and_then(|y| ymd(y, a, b))
-        } else {
-            None
-        };
         consider_alt(
             y.and_then(|y| ymd(y, b, a)),
             c.get(0).map_or(0, |m| m.start()),
-            alt,
+            other_reading(y, a, b),
         );
     }
     if let Some(c) = SLASHED.captures(text) {
@@ -394,18 +389,22 @@ pub fn find_date(text: &str, day_first: bool) -> Option<Found> {
         } else {
             (a, b)
         };
-        let alt = if a <= 12 && b <= 12 && a != b {
-            y.and_then(|y| ymd(y, d, m))
-        } else {
-            None
-        };
         consider_alt(
             y.and_then(|y| ymd(y, m, d)),
             c.get(0).map_or(0, |m| m.start()),
-            alt,
+            other_reading(y, d, m),
         );
     }
     best
+}
+
+/// The other reading of an ambiguous numeric date (03/10/2023): `month` and `day` as given,
+/// when both could be a month and they differ, so that the two readings are different days.
+fn other_reading(y: Option<i32>, month: u32, day: u32) -> Option<Date> {
+    if month > 12 || day > 12 || month == day {
+        return None;
+    }
+    ymd(y?, month, day)
 }
 
 static URL_DATE: LazyLock<Regex> = LazyLock::new(|| {

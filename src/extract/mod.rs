@@ -271,6 +271,11 @@ mod tests {
         )
     }
 
+    /// The publication day `extract` finds on a page; `None` also for a month-only date.
+    fn day_of(page: &str) -> Option<time::Date> {
+        extract(page, None).unwrap().published.and_then(Published::day)
+    }
+
     fn body() -> String {
         format!(
             r##"<div class="meta">Views: 1234</div>
@@ -474,56 +479,29 @@ mod tests {
     fn printed_date_and_metadata() {
         let meta = r#"<meta property="article:published_time" content="2023-05-26T02:00:00+00:00">
             <meta property="article:modified_time" content="2024-01-10T09:00:00+00:00">"#;
+        let under_headline =
+            |printed: &str| day_of(&article(meta, &format!("{printed}<p>{P1}</p><p>{P2}</p>")));
         // The date printed under the headline wins over the stored one...
-        let doc = extract(
-            &article(
-                meta,
-                &format!("<p class=\"byline\">May 20, 2023</p><p>{P1}</p><p>{P2}</p>"),
-            ),
-            None,
-        )
-        .unwrap();
         assert_eq!(
-            doc.published.and_then(Published::day),
+            under_headline("<p class=\"byline\">May 20, 2023</p>"),
             Some(date!(2023 - 05 - 20))
         );
         // ...but not when it is the same moment in another time zone.
-        let doc = extract(
-            &article(
-                meta,
-                &format!("<p class=\"byline\">May 25, 2023</p><p>{P1}</p><p>{P2}</p>"),
-            ),
-            None,
-        )
-        .unwrap();
         assert_eq!(
-            doc.published.and_then(Published::day),
+            under_headline("<p class=\"byline\">May 25, 2023</p>"),
             Some(date!(2023 - 05 - 26))
         );
         // A printed update date is not the publication date.
-        let doc = extract(
-            &article(
-                meta,
-                &format!("<p>Last updated: January 10, 2024</p><p>{P1}</p><p>{P2}</p>"),
-            ),
-            None,
-        )
-        .unwrap();
         assert_eq!(
-            doc.published.and_then(Published::day),
+            under_headline("<p>Last updated: January 10, 2024</p>"),
             Some(date!(2023 - 05 - 26))
         );
         // Dates inside the prose are about its subject.
-        let doc = extract(
-            &article(
+        assert_eq!(
+            day_of(&article(
                 meta,
                 &format!("<p>{P1} The act took effect on March 1, 2021.</p><p>{P2}</p>"),
-            ),
-            None,
-        )
-        .unwrap();
-        assert_eq!(
-            doc.published.and_then(Published::day),
+            )),
             Some(date!(2023 - 05 - 26))
         );
         // Day-first reading for a British page, confirmed by nothing else.
@@ -532,11 +510,7 @@ mod tests {
             &format!("<p class=\"date\">03/10/2023</p><p>{P1}</p><p>{P2}</p>"),
         )
         .replace("lang=\"en-GB\"", "lang=\"fr\"");
-        let doc = extract(&page, None).unwrap();
-        assert_eq!(
-            doc.published.and_then(Published::day),
-            Some(date!(2023 - 10 - 03))
-        );
+        assert_eq!(day_of(&page), Some(date!(2023 - 10 - 03)));
     }
 
     #[test]
@@ -547,19 +521,13 @@ mod tests {
              <aside><time datetime=\"2025-12-02\">December 02, 2025</time></aside>"
         );
         let page = article("", &inner).replace("lang=\"en-GB\"", "lang=\"en\"");
-        assert_eq!(
-            extract(&page, None).unwrap().published.and_then(Published::day),
-            Some(date!(2025 - 12 - 02))
-        );
+        assert_eq!(day_of(&page), Some(date!(2025 - 12 - 02)));
         // og:url stands in for a canonical link that is not a URL; its path has the date.
         let head = r#"<link rel="canonical" href="What are the types of wine?">
             <meta property="og:url" content="https://example.org/blog/2023/october/03/wine">"#;
         let inner = format!("<p class=\"date\">03/10/2023</p><p>{P1}</p><p>{P2}</p>");
         let page = article(head, &inner).replace("lang=\"en-GB\"", "lang=\"en\"");
-        assert_eq!(
-            extract(&page, None).unwrap().published.and_then(Published::day),
-            Some(date!(2023 - 10 - 03))
-        );
+        assert_eq!(day_of(&page), Some(date!(2023 - 10 - 03)));
     }
 
     #[test]
@@ -572,10 +540,7 @@ mod tests {
              <div class=\"author\"><p>Luke Kim</p><small>December 17, 2025</small></div></div>\
              <div class=\"content\"><p>{P1}</p><p>{P2}</p><p>{P3}</p></div></body></html>"
         );
-        assert_eq!(
-            extract(&html, None).unwrap().published.and_then(Published::day),
-            Some(date!(2025 - 12 - 17))
-        );
+        assert_eq!(day_of(&html), Some(date!(2025 - 12 - 17)));
     }
 
     #[test]
@@ -585,10 +550,7 @@ mod tests {
             "<div id=\"main\">",
             "<div id=\"main\"><p id=\"todays-date\">Friday, December 19, 2025</p>",
         );
-        assert_eq!(
-            extract(&page, None).unwrap().published.and_then(Published::day),
-            None
-        );
+        assert_eq!(extract(&page, None).unwrap().published, None);
     }
 
     #[test]
@@ -600,32 +562,17 @@ mod tests {
              of June 2017 and updated on the 18th of July 2025.</p>\
              <div class=\"footer-meta\"><span>Posted on April 13, 2023</span></div>"
         );
-        assert_eq!(
-            extract(&article("", &inner), None)
-                .unwrap()
-                .published
-                .and_then(Published::day),
-            Some(date!(2023 - 04 - 13))
-        );
+        assert_eq!(day_of(&article("", &inner)), Some(date!(2023 - 04 - 13)));
         // The label may sit two text nodes before its date.
         let inner = format!(
             "{filler}<div><p>Written by <a href=\"/a/kim\">Moses Kim</a></p><p>April 8, 2024</p></div>"
         );
-        assert_eq!(
-            extract(&article("", &inner), None)
-                .unwrap()
-                .published
-                .and_then(Published::day),
-            Some(date!(2024 - 04 - 08))
-        );
+        assert_eq!(day_of(&article("", &inner)), Some(date!(2024 - 04 - 08)));
         // A printed, labelled date comes before the modification time of the metadata.
         let head = r#"<meta property="article:modified_time" content="2025-12-23T10:00:00+00:00">"#;
         let inner = format!("{filler}<div>Post time: 01-04-2024</div>");
         let page = article(head, &inner).replace("lang=\"en-GB\"", "lang=\"en\"");
-        assert_eq!(
-            extract(&page, None).unwrap().published.and_then(Published::day),
-            Some(date!(2024 - 01 - 04))
-        );
+        assert_eq!(day_of(&page), Some(date!(2024 - 01 - 04)));
     }
 
     #[test]
@@ -635,13 +582,7 @@ mod tests {
             "<p>Last updated: Dec 12, 2025</p><p>{P1}</p><p>{P2}</p>\
              <aside><div class=\"post-date\">Dec 2, 2025</div><a href=\"/b\">Another post</a></aside>"
         );
-        assert_eq!(
-            extract(&article("", &inner), None)
-                .unwrap()
-                .published
-                .and_then(Published::day),
-            Some(date!(2025 - 12 - 12))
-        );
+        assert_eq!(day_of(&article("", &inner)), Some(date!(2025 - 12 - 12)));
     }
 
     #[test]
