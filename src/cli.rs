@@ -213,6 +213,7 @@ fn context(config_path: &Path) -> Result<Context> {
     let store = open_store(&config)?;
     Ok(Context {
         fetcher: Fetcher::new(&config.fetch)?,
+        slots: Arc::new(tokio::sync::Semaphore::new(config.fetch.concurrency)),
         hosts: Arc::new(Hosts::new(&config.fetch, store.hosts()?)),
         config: Arc::new(config),
         store: Arc::new(Mutex::new(store)),

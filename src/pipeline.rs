@@ -140,6 +140,8 @@ pub struct Context {
     pub hosts: Arc<Hosts>,
     pub store: Arc<Mutex<Store>>,
     pub stop: StopFlag,
+    /// Checks in flight at once, over every pass of the process (`fetch.concurrency`).
+    pub slots: Arc<Semaphore>,
 }
 
 /// Callers waiting for the store wait here, asynchronously, rather than each on its own blocking
@@ -218,8 +220,70 @@ pub async fn run_pass(ctx: &Context, sel: &Selection) -> Result<PassReport, Pipe
     let due = {
         let watches = watches.clone();
         let all = sel.all;
-        with_store(&ctx.store, move |s| due_documents(s, &watches, all)).await?
+        with_store(&ctx.store, move |s| {
+            let due = due_documents(s, &watches, all)?;
+            claim(s, due)
+        })
+        .await?
     };
+    let _renewer = Renewer::start(&ctx.store);
+    // Every document this pass claimed; those no result let go of are let go at the end.
+    let mut claimed: Vec<i64> = due.iter().map(|(d, _)| d.id).collect();
+    let result = run_claimed(ctx, due, &mut claimed).await;
+    let ids = claimed;
+    let released = with_store(&ctx.store, move |s| s.release_documents(&ids)).await;
+    let report = result?;
+    released?;
+    Ok(report)
+}
+
+/// Renews this process's claims every [`crate::store::RENEW_EVERY`] while a pass runs, so a
+/// pass longer than a claim's lease keeps what it claimed; stops when dropped.
+struct Renewer(tokio::task::JoinHandle<()>);
+
+impl Renewer {
+    fn start(store: &Arc<Mutex<Store>>) -> Renewer {
+        let store = store.clone();
+        Renewer(tokio::spawn(async move {
+            let mut every = tokio::time::interval(crate::store::RENEW_EVERY);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            every.tick().await;
+            loop {
+                every.tick().await;
+                if let Err(e) = with_store(&store, |s| s.renew_claims()).await {
+                    warn!(error = %e, "claims not renewed; other processes may take them over");
+                }
+            }
+        }))
+    }
+}
+
+impl Drop for Renewer {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Claims `due` for this process (see [`Store::claim_documents`]) and keeps what it got: a
+/// document another process is checking is left to it.
+fn claim(store: &mut Store, due: Vec<(DocumentRow, Watch)>) -> Result<Vec<(DocumentRow, Watch)>, StoreError> {
+    let ids: Vec<i64> = due.iter().map(|(d, _)| d.id).collect();
+    let got: HashSet<i64> = store.claim_documents(&ids)?.into_iter().collect();
+    if got.len() < ids.len() {
+        info!(
+            documents = ids.len() - got.len(),
+            "left to the process that is checking them"
+        );
+    }
+    Ok(due.into_iter().filter(|(d, _)| got.contains(&d.id)).collect())
+}
+
+/// A pass over documents claimed for it; `claimed` grows with the documents listings add.
+async fn run_claimed(
+    ctx: &Context,
+    due: Vec<(DocumentRow, Watch)>,
+    claimed: &mut Vec<i64>,
+) -> Result<PassReport, PipelineError> {
     let (mut listings, mut queue): (Vec<_>, Vec<_>) =
         due.into_iter().partition(|(d, _)| d.role == DocRole::Index);
 
@@ -229,18 +293,20 @@ pub async fn run_pass(ctx: &Context, sel: &Selection) -> Result<PassReport, Pipe
     // in the same pass. A sitemap index names sitemaps, which are listings in turn; each URL
     // comes back at most once, so this ends.
     while !listings.is_empty() {
-        let mut next = Vec::new();
+        let mut found = Vec::new();
         for (doc, watch, outcome, new_docs) in run_checks(ctx, std::mem::take(&mut listings)).await? {
             report.add(&doc.url, &outcome);
-            for d in new_docs {
-                if d.role == DocRole::Index {
-                    next.push((d, watch.clone()));
-                } else if queued.insert(d.id) {
-                    queue.push((d, watch.clone()));
-                }
+            found.extend(new_docs.into_iter().map(|d| (d, watch.clone())));
+        }
+        let found = with_store(&ctx.store, move |s| claim(s, found)).await?;
+        claimed.extend(found.iter().map(|(d, _)| d.id));
+        for (d, watch) in found {
+            if d.role == DocRole::Index {
+                listings.push((d, watch));
+            } else if queued.insert(d.id) {
+                queue.push((d, watch));
             }
         }
-        listings = next;
     }
     let result = run_checks(ctx, queue).await;
     save_host_updates(ctx).await?;
@@ -337,7 +403,7 @@ async fn save_host_updates(ctx: &Context) -> Result<(), StoreError> {
 /// Checks documents concurrently: at most `fetch.concurrency` at once, and per origin as
 /// [`Hosts`] allows (by default one at a time, a second apart).
 async fn run_checks(ctx: &Context, docs: Vec<(DocumentRow, Watch)>) -> Result<Vec<Checked>, PipelineError> {
-    let global = Arc::new(Semaphore::new(ctx.config.fetch.concurrency));
+    let global = ctx.slots.clone();
     let (docs, origins) = interleave_by_origin(docs);
     // Tasks are started as others finish, not all at once: a pass over 10,000 pages must not
     // hold 10,000 of them in memory. The window is wide enough that every origin can have one
@@ -818,6 +884,8 @@ struct Prepared {
     links: Vec<Listed>,
     validators: Validators,
     had_previous: bool,
+    /// The stored version this page was compared with (its snapshot id).
+    previous_id: Option<i64>,
     unchanged: bool,
     signature: Option<Signature>,
     /// A new version of a document stored before: what changed.
@@ -870,6 +938,7 @@ fn prepare(p: Parsed, basis: Basis, host: Option<String>) -> Prepared {
         links: p.links,
         validators: p.page.validators,
         had_previous: previous.is_some(),
+        previous_id: previous.as_ref().map(|(m, _)| m.id),
         unchanged,
         signature,
         change,
@@ -890,6 +959,13 @@ fn record(
     p: Prepared,
     next_due_at: String,
 ) -> Result<(Outcome, Vec<DocumentRow>), StoreError> {
+    // Another process may have checked this document since its basis was read (its claim on
+    // it ran out and was taken over): then that result stands and this one is dropped, so one
+    // edit is one event, however many processes saw it.
+    if !store.may_write(doc.id)? || store.latest_snapshot_id(doc.id)? != p.previous_id {
+        info!("another process recorded this document meanwhile; this check is dropped");
+        return Ok((Outcome::Skipped, Vec::new()));
+    }
     let is_index = doc.role == DocRole::Index;
     let text = &p.text;
     let mut events = Vec::new();

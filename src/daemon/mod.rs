@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use tokio::task::JoinSet;
 use tokio::time::{MissedTickBehavior, interval};
 use tracing::{error, info, warn};
 
@@ -40,6 +41,9 @@ const DB_ANSWER: Duration = Duration::from_secs(5);
 /// The longest the loop sleeps without looking at the outbox (a digest scheduled while it
 /// slept, a retry whose time came): it otherwise wakes exactly when the next delivery is due.
 const OUTBOX_LOOK: Duration = Duration::from_secs(300);
+/// Passes running at once at most. A pass held up by a slow or paused site keeps its own
+/// documents; the next ticks' passes take the others. Past this many, ticks are skipped.
+const MAX_PASSES: usize = 4;
 /// After the sender itself failed (not one delivery), the outbox is looked at again this late.
 const SENDER_BROKEN_WAIT: Duration = Duration::from_secs(60);
 
@@ -175,64 +179,85 @@ pub async fn run(mut ctx: Context) -> Result<(), DaemonError> {
 
     // When the next delivery (a retry, a scheduled digest) falls due.
     let mut mail_at = next_delivery(&ctx).await;
-    'run: loop {
-        let mut pass = true;
+    // Passes and mail rounds run as tasks beside the loop: a pass held up by a slow site must
+    // not hold up the next tick's pass over other sites, nor the heartbeat. Two passes never
+    // check the same document: each claims what it checks (see `store::claims`), and a later
+    // pass passes over what an earlier one still holds.
+    let mut work: JoinSet<Done> = JoinSet::new();
+    // The mail round running, if any: one at a time, and never a second while one is slow.
+    let mut mailing: Option<tokio::task::Id> = None;
+    loop {
         tokio::select! {
-            _ = ticks.tick() => {}
-            _ = tokio::time::sleep_until(mail_at) => { pass = false; }
-            _ = beat.tick() => { state.beat(); continue; }
+            _ = ticks.tick() => {
+                let passes = work.len() - usize::from(mailing.is_some());
+                if passes < MAX_PASSES {
+                    work.spawn(pass(ctx.clone()));
+                } else {
+                    warn!(passes, "every pass slot is busy; this tick is skipped");
+                }
+            }
+            _ = tokio::time::sleep_until(mail_at), if mailing.is_none() => {
+                let ctx = ctx.clone();
+                let task = work.spawn(async move { Done::Mail { sender_broken: !mail(&ctx).await } });
+                mailing = Some(task.id());
+            }
+            _ = beat.tick() => state.beat(),
             _ = reload.notified() => {
                 notifier.reloading();
                 if reload_config(&mut ctx, &state) {
                     ticks = ticker(&ctx.config);
                 }
                 notifier.ready(&state.status().await);
-                continue;
+            }
+            Some(done) = work.join_next_with_id() => {
+                let sender_broken = match done {
+                    Ok((_, Done::Pass { report, sender_broken })) => {
+                        if let Some(r) = &report {
+                            state.pass_done(r);
+                        }
+                        sender_broken
+                    }
+                    Ok((_, Done::Mail { sender_broken })) => {
+                        mailing = None;
+                        sender_broken
+                    }
+                    Err(e) => {
+                        // A panic in a task is a bug; the daemon goes on with the next tick.
+                        error!(error = %e, "a pass or mail round ended abnormally");
+                        if mailing == Some(e.id()) {
+                            mailing = None;
+                        }
+                        false
+                    }
+                };
+                mail_at = next_delivery(&ctx).await;
+                if sender_broken {
+                    // The sender itself failed (a template that does not render, an unreadable
+                    // CA file): its rows are still due, and retrying every second would only
+                    // fill the log.
+                    mail_at = mail_at.max(tokio::time::Instant::now() + SENDER_BROKEN_WAIT);
+                }
+                notifier.status(&state.status().await);
             }
             _ = ctx.stop.stopped() => break,
         }
-
-        let mut sender_broken = false;
-        let work = async {
-            if !pass {
-                sender_broken = !mail(&ctx).await;
-                return;
-            }
-            let checked = match run_pass(&ctx, &Selection::default()).await {
-                Ok(report) => {
-                    state.pass_done(&report);
-                    report.checked > 0
-                }
-                // The database is what failed; the next tick tries again rather than dying, so
-                // a full disk that is freed later heals by itself.
-                Err(e) => {
-                    error!(error = %e, "pass failed");
-                    false
-                }
-            };
-            // Each delivery row has its own retry time: sending what is due costs one query.
-            sender_broken = !mail(&ctx).await;
-            if checked {
-                crate::cli::update_feed(&ctx).await;
-            }
-        };
-        if drive(work, &mut beat, &state, give_up.as_mut()).await.is_none() {
-            warn!(
-                stop_timeout = ?stop_timeout,
-                "checks still running at the stop timeout are abandoned; nothing of them was committed"
-            );
-            break 'run;
-        }
-        mail_at = next_delivery(&ctx).await;
-        if sender_broken {
-            // The sender itself failed (a template that does not render, an unreadable CA
-            // file): its rows are still due, and retrying every second would only fill the log.
-            mail_at = mail_at.max(tokio::time::Instant::now() + SENDER_BROKEN_WAIT);
-        }
-        notifier.status(&state.status().await);
-        if ctx.stop.is_stopped() {
-            break;
-        }
+    }
+    let drain = async { while work.join_next().await.is_some() {} };
+    if drive(drain, &mut beat, &state, give_up.as_mut()).await.is_none() {
+        warn!(
+            stop_timeout = ?stop_timeout,
+            "checks still running at the stop timeout are abandoned; nothing of them was committed"
+        );
+        work.abort_all();
+    }
+    // Checks skipped or abandoned at the stop leave their documents to whoever runs next.
+    let released = tokio::time::timeout(
+        Duration::from_secs(1),
+        with_store(&ctx.store, |s| s.release_claims()),
+    )
+    .await;
+    if let Ok(Err(e)) = released {
+        warn!(error = %e, "claims not let go; they run out by themselves");
     }
     notifier.stopping();
     // Every recorded check and sent mail is in the database: the pass committed its last group
@@ -247,6 +272,39 @@ pub async fn run(mut ctx: Context) -> Result<(), DaemonError> {
         _ => info!("govwatch stopped"),
     }
     Ok(())
+}
+
+/// What a task of the loop reports when it ends.
+enum Done {
+    Pass {
+        report: Option<PassReport>,
+        sender_broken: bool,
+    },
+    Mail {
+        sender_broken: bool,
+    },
+}
+
+/// One pass over what is due, then the mail it found (and any other that is due).
+async fn pass(ctx: Context) -> Done {
+    let report = match run_pass(&ctx, &Selection::default()).await {
+        Ok(report) => Some(report),
+        // The database is what failed; the next tick tries again rather than dying, so a full
+        // disk that is freed later heals by itself.
+        Err(e) => {
+            error!(error = %e, "pass failed");
+            None
+        }
+    };
+    // Each delivery row has its own retry time: sending what is due costs one query.
+    let sender_broken = !mail(&ctx).await;
+    if report.as_ref().is_some_and(|r| r.checked > 0) {
+        crate::cli::update_feed(&ctx).await;
+    }
+    Done::Pass {
+        report,
+        sender_broken,
+    }
 }
 
 /// Polls `work` to completion while keeping the heartbeat going; `None` if `give_up` resolved

@@ -318,40 +318,90 @@ pub async fn send_due(
         return Err(NotifyError::NotConfigured);
     }
     adopt_orphans(store, config).await?;
-    let batches = with_store(store, move |s| s.due_batches(&due)).await?;
+    let batches = with_store(store, move |s| s.claim_due_batches(&due)).await?;
     let mut report = SendReport::default();
     if batches.is_empty() {
         return Ok(report);
     }
-    let templates = Templates::load(&template_dir(&config.source))?;
-    let mailer = match &config.email {
-        Some(e) if batches.iter().any(|b| b.channel == Channel::Email) => {
-            Some(Mailer::new(e, &config.storage.outbox_dir())?)
+    let tools = (|| -> Result<_, NotifyError> {
+        let templates = Templates::load(&template_dir(&config.source))?;
+        let mailer = match &config.email {
+            Some(e) if batches.iter().any(|b| b.channel == Channel::Email) => {
+                Some(Mailer::new(e, &config.storage.outbox_dir())?)
+            }
+            _ => None,
+        };
+        Ok((templates, mailer, webhook::Client::new(config)?))
+    })();
+    let (templates, mailer, hooks) = match tools {
+        Ok(t) => t,
+        Err(e) => {
+            release(store, &batches).await;
+            return Err(e);
         }
-        _ => None,
     };
-    let hooks = webhook::Client::new(config)?;
-    for batch in batches {
+    let mut batches = batches.into_iter();
+    while let Some(batch) = batches.next() {
+        if let Err(e) = send_batch(
+            store,
+            config,
+            &batch,
+            mailer.as_ref(),
+            &templates,
+            &hooks,
+            &mut report,
+        )
+        .await
+        {
+            // The sender broke (a template, the database): what it did not get to stays pending,
+            // claimed by nobody, for the next round here or in another process.
+            let rest: Vec<Batch> = std::iter::once(batch).chain(batches).collect();
+            release(store, &rest).await;
+            return Err(e);
+        }
+    }
+    Ok(report)
+}
+
+/// Lets go of the claims on `batches`, which this process will not send after all.
+async fn release(store: &Arc<Mutex<Store>>, batches: &[Batch]) {
+    let ids: Vec<i64> = batches
+        .iter()
+        .flat_map(|b| b.delivery_ids.iter().copied())
+        .collect();
+    if let Err(e) = with_store(store, move |s| s.release_deliveries(&ids)).await {
+        tracing::warn!(error = %e, "could not let go of mail claims; they run out by themselves");
+    }
+}
+
+/// Sends one batch and records how it went.
+async fn send_batch(
+    store: &Arc<Mutex<Store>>,
+    config: &Config,
+    batch: &Batch,
+    mailer: Option<&Mailer>,
+    templates: &Templates,
+    hooks: &webhook::Client,
+    report: &mut SendReport,
+) -> Result<(), NotifyError> {
+    {
         let recipient = config.recipients.iter().find(|r| r.key() == batch.recipient);
         let outcome = match (recipient, batch.channel) {
             (None, _) => Err(transport::SendFailure {
                 reason: format!("{} is no longer a recipient in the config", batch.recipient),
                 permanent: true,
             }),
-            (Some(r), Channel::Email) => match (&config.email, &mailer) {
-                (Some(email), Some(mailer)) => {
-                    send_email(store, email, r, &batch, mailer, &templates).await?
-                }
+            (Some(r), Channel::Email) => match (&config.email, mailer) {
+                (Some(email), Some(mailer)) => send_email(store, email, r, batch, mailer, templates).await?,
                 _ => Err(transport::SendFailure {
                     reason: "no [email] section in the config".into(),
                     permanent: false,
                 }),
             },
-            (Some(r), Channel::Webhook) => send_webhook(store, config, r, &batch, &hooks).await?,
+            (Some(r), Channel::Webhook) => send_webhook(store, config, r, batch, hooks).await?,
         };
-        record(store, config, &batch, outcome, &mut report).await?;
+        record(store, config, batch, outcome, report).await
     }
-    Ok(report)
 }
 
 type Outcome = Result<String, transport::SendFailure>;

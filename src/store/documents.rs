@@ -147,10 +147,13 @@ impl Store {
 
     /// Puts a check off until `until` without counting a failure: the host asked for a pause.
     pub fn defer(&mut self, id: i64, until: &str, reason: &str) -> Result<()> {
-        self.conn.execute(
+        let tx = self.conn.savepoint()?;
+        tx.execute(
             "UPDATE documents SET next_due_at = ?2, last_error = ?3 WHERE id = ?1",
             params![id, until, reason],
         )?;
+        super::claims::release_document(&tx, id, &self.holder)?;
+        tx.commit()?;
         Ok(())
     }
 
@@ -190,11 +193,14 @@ impl Store {
 
     /// Records a failed check: the reason, one more failure in a row, and when to try again.
     pub fn record_failure(&mut self, id: i64, reason: &str, next_due_at: &str) -> Result<()> {
-        self.conn.execute(
+        let tx = self.conn.savepoint()?;
+        tx.execute(
             "UPDATE documents SET failures = failures + 1, total_failures = total_failures + 1,
                  last_error = ?2, last_checked_at = ?3, next_due_at = ?4 WHERE id = ?1",
             params![id, reason, crate::timefmt::now(), next_due_at],
         )?;
+        super::claims::release_document(&tx, id, &self.holder)?;
+        tx.commit()?;
         Ok(())
     }
 }

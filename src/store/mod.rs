@@ -4,10 +4,12 @@
 //! written together ([`Store::commit_check`]) so a kill at any moment leaves either all of it or
 //! none. During a busy pass, checks are committed in groups ([`Store::begin_batch`]).
 
+mod claims;
 mod corpus;
 mod documents;
 mod events;
 mod hosts;
+mod leases;
 mod outbox;
 mod snapshots;
 mod templates;
@@ -16,10 +18,12 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags};
 
+pub use claims::{LEASE, RENEW_EVERY};
 pub use corpus::{Candidate, ImportOutcome, NewCorpusEntry, imported_share};
 pub use documents::{DocRole, DocumentRow};
 pub use events::{EventKind, EventRow, NewEvent};
 pub use hosts::HostRow;
+pub use leases::{Lease, Leases};
 pub use outbox::{Batch, Channel, DeliveryRow, Due, Mode, OutboxCounts, Target};
 pub use snapshots::{NewSnapshot, SnapshotMeta};
 
@@ -43,6 +47,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../../migrations/0005_corpus_layout.sql"),
     ),
     ("0006_outbox", include_str!("../../migrations/0006_outbox.sql")),
+    ("0007_claims", include_str!("../../migrations/0007_claims.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +83,9 @@ pub struct Store {
     readers: corpus::Readers,
     /// The open group of checks, if any (see [`Store::begin_batch`]).
     batch: Option<OpenBatch>,
+    /// This process's name on the work it claims (see [`claims`]).
+    holder: String,
+    path: PathBuf,
 }
 
 /// Checks written since a group commit began.
@@ -147,6 +155,8 @@ impl Store {
             conn,
             readers: corpus::Readers::new(path),
             batch: None,
+            holder: claims::new_holder(),
+            path: path.to_path_buf(),
         };
         store.migrate(version as usize)?;
         let indexed = store.index_missing()?;
@@ -158,7 +168,16 @@ impl Store {
 
     fn migrate(&mut self, from: usize) -> Result<()> {
         for (i, (name, sql)) in MIGRATIONS.iter().enumerate().skip(from) {
-            let tx = self.conn.transaction()?;
+            // Several processes may open a new database at once: the write lock is taken first
+            // and the version read again under it, so a migration another process applied
+            // meanwhile is skipped instead of failing on "table already exists".
+            let tx = self
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let current: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+            if current as usize > i {
+                continue;
+            }
             tx.execute_batch(sql)
                 .and_then(|()| tx.pragma_update(None, "user_version", (i + 1) as i64))
                 .map_err(|source| StoreError::Migration { name, source })?;
@@ -166,6 +185,11 @@ impl Store {
             tracing::info!(migration = name, "applied database migration");
         }
         Ok(())
+    }
+
+    /// The origin leases of this process, on a connection of their own (see [`leases`]).
+    pub fn leases(&self) -> Result<Leases> {
+        Leases::open(&self.path, self.holder.clone())
     }
 
     /// `PRAGMA integrity_check`'s answer: "ok" for a sound database.
@@ -239,6 +263,7 @@ impl Store {
             }
         }
         documents::record_success(&tx, &rec, snapshot_id.is_some(), &now)?;
+        claims::release_document(&tx, rec.document_id, &self.holder)?;
         tx.commit()?;
         if let Some(b) = &mut self.batch {
             b.checks += 1;

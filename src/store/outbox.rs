@@ -159,61 +159,31 @@ impl Store {
 
     /// Pending rows that are due, as batches: rows that already carry a Message-ID stay
     /// together under it; the others are grouped by recipient, channel and mode.
+    /// What is shown, not sent: rows another process is sending are included.
     pub fn due_batches(&self, due: &Due) -> Result<Vec<Batch>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT d.id, d.event_id, d.recipient, d.channel, d.mode, d.message_id, d.attempts
-             FROM deliveries d JOIN events e ON e.id = d.event_id
-             WHERE d.state = 'pending'
-               AND d.next_attempt_at <= CASE WHEN d.mode = 'digest' AND d.attempts = 0 THEN ?2 ELSE ?1 END
-             ORDER BY d.recipient, d.channel, d.mode, e.significance DESC, d.event_id",
-        )?;
-        let rows = stmt.query_map(params![due.retries_until, due.digests_until], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, String>(4)?,
-                r.get::<_, Option<String>>(5)?,
-                r.get::<_, u32>(6)?,
-            ))
-        })?;
-        let mut batches: Vec<Batch> = Vec::new();
-        for row in rows {
-            let (id, event_id, recipient, channel, mode, message_id, attempts) = row?;
-            let channel = if channel == "webhook" {
-                Channel::Webhook
-            } else {
-                Channel::Email
-            };
-            let mode = if mode == "digest" {
-                Mode::Digest
-            } else {
-                Mode::Immediate
-            };
-            let found = batches.iter_mut().find(|b| {
-                b.recipient == recipient
-                    && b.channel == channel
-                    && b.mode == mode
-                    && b.message_id == message_id
-            });
-            match found {
-                Some(b) => {
-                    b.delivery_ids.push(id);
-                    b.event_ids.push(event_id);
-                    b.attempts = b.attempts.max(attempts);
-                }
-                None => batches.push(Batch {
-                    recipient,
-                    channel,
-                    mode,
-                    message_id,
-                    delivery_ids: vec![id],
-                    event_ids: vec![event_id],
-                    attempts,
-                }),
+        due_batches_in(&self.conn, due, None)
+    }
+
+    /// The due batches nobody else is sending, claimed for this process (see
+    /// [`super::claims`]): two processes sending at once never send the same delivery twice.
+    /// Committed at once; [`Store::mark_sent`] and [`Store::mark_failed`] let go of the claims.
+    pub fn claim_due_batches(&mut self, due: &Due) -> Result<Vec<Batch>> {
+        self.end_batch()?;
+        self.clear_gone_holders()?;
+        let now = crate::timefmt::now();
+        let until = crate::timefmt::after(super::LEASE);
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let batches = due_batches_in(&tx, due, Some(&now))?;
+        {
+            let mut claim =
+                tx.prepare("UPDATE deliveries SET claimed_by = ?2, claimed_until = ?3 WHERE id = ?1")?;
+            for id in batches.iter().flat_map(|b| &b.delivery_ids) {
+                claim.execute(params![id, self.holder, until])?;
             }
         }
+        tx.commit()?;
         Ok(batches)
     }
 
@@ -239,7 +209,8 @@ impl Store {
         let tx = self.conn.transaction()?;
         {
             let mut sent = tx.prepare(
-                "UPDATE deliveries SET state = 'sent', sent_at = ?2, attempts = attempts + 1, last_error = NULL
+                "UPDATE deliveries SET state = 'sent', sent_at = ?2, attempts = attempts + 1, last_error = NULL,
+                        claimed_by = NULL, claimed_until = NULL
                  WHERE id = ?1 AND state = 'pending'",
             )?;
             for id in delivery_ids {
@@ -266,13 +237,30 @@ impl Store {
         {
             let mut stmt = tx.prepare(
                 "UPDATE deliveries SET attempts = attempts + 1, last_error = ?2, next_attempt_at = ?3,
-                        state = CASE WHEN ?4 OR attempts + 1 >= ?5 THEN 'failed' ELSE 'pending' END
+                        state = CASE WHEN ?4 OR attempts + 1 >= ?5 THEN 'failed' ELSE 'pending' END,
+                        claimed_by = NULL, claimed_until = NULL
                  WHERE id = ?1 AND state = 'pending'",
             )?;
             for id in delivery_ids {
                 stmt.execute(params![id, error, retry_at, permanent, max_attempts])?;
             }
             settle_events(&tx, delivery_ids, &now, None)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Lets go of this process's claims on deliveries it did not get to (a sender that failed
+    /// before them), so that the next round, here or in another process, sends them.
+    pub fn release_deliveries(&mut self, delivery_ids: &[i64]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut stmt = tx.prepare(
+                "UPDATE deliveries SET claimed_by = NULL, claimed_until = NULL WHERE id = ?1 AND claimed_by = ?2",
+            )?;
+            for id in delivery_ids {
+                stmt.execute(params![id, self.holder])?;
+            }
         }
         tx.commit()?;
         Ok(())
@@ -348,4 +336,66 @@ fn settle_events(
         stmt.execute(params![id, now, message_id])?;
     }
     Ok(())
+}
+
+/// Pending rows that are due, as batches. With `unclaimed_at` (now), only rows nobody has a live
+/// claim on: rows this process claimed are being sent by it already.
+fn due_batches_in(conn: &Connection, due: &Due, unclaimed_at: Option<&str>) -> Result<Vec<Batch>> {
+    let now = unclaimed_at.unwrap_or("");
+    let mut stmt = conn.prepare_cached(
+        "SELECT d.id, d.event_id, d.recipient, d.channel, d.mode, d.message_id, d.attempts
+         FROM deliveries d JOIN events e ON e.id = d.event_id
+         WHERE d.state = 'pending'
+           AND d.next_attempt_at <= CASE WHEN d.mode = 'digest' AND d.attempts = 0 THEN ?2 ELSE ?1 END
+           AND (?3 = 0 OR d.claimed_by IS NULL OR d.claimed_until < ?4)
+         ORDER BY d.recipient, d.channel, d.mode, e.significance DESC, d.event_id",
+    )?;
+    let rows = stmt.query_map(
+        params![due.retries_until, due.digests_until, unclaimed_at.is_some(), now],
+        |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, Option<String>>(5)?,
+                r.get::<_, u32>(6)?,
+            ))
+        },
+    )?;
+    let mut batches: Vec<Batch> = Vec::new();
+    for row in rows {
+        let (id, event_id, recipient, channel, mode, message_id, attempts) = row?;
+        let channel = if channel == "webhook" {
+            Channel::Webhook
+        } else {
+            Channel::Email
+        };
+        let mode = if mode == "digest" {
+            Mode::Digest
+        } else {
+            Mode::Immediate
+        };
+        let found = batches.iter_mut().find(|b| {
+            b.recipient == recipient && b.channel == channel && b.mode == mode && b.message_id == message_id
+        });
+        match found {
+            Some(b) => {
+                b.delivery_ids.push(id);
+                b.event_ids.push(event_id);
+                b.attempts = b.attempts.max(attempts);
+            }
+            None => batches.push(Batch {
+                recipient,
+                channel,
+                mode,
+                message_id,
+                delivery_ids: vec![id],
+                event_ids: vec![event_id],
+                attempts,
+            }),
+        }
+    }
+    Ok(batches)
 }

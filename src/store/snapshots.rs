@@ -113,6 +113,16 @@ impl Store {
         }
     }
 
+    /// The id of a document's newest version: what a result about to be written was compared
+    /// with must still be the newest, or another process wrote in between.
+    pub fn latest_snapshot_id(&self, document_id: i64) -> Result<Option<i64>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT id FROM snapshots WHERE document_id = ?1 ORDER BY version DESC LIMIT 1")?
+            .query_row([document_id], |r| r.get(0))
+            .optional()?)
+    }
+
     /// Every version of a document, oldest first.
     pub fn snapshots(&self, document_id: i64) -> Result<Vec<SnapshotMeta>> {
         let mut stmt = self.conn.prepare(&format!(
