@@ -650,3 +650,36 @@ fn watchdog_stops_while_the_database_does_not_answer_and_resumes_after() {
     let (status, _, log) = daemon.wait_exit(30);
     assert!(status.success(), "exit {status:?}:\n{log}");
 }
+
+#[test]
+fn a_site_that_hangs_does_not_hold_up_the_schedule_of_other_sites() {
+    // Regression: a pass waited for every check, so one site answering slowly (or pausing the
+    // pass) kept a watch due every 2 s from being fetched for as long as the slow fetch took.
+    let connections = Arc::new(AtomicUsize::new(0));
+    let addr = dripping_server(connections.clone());
+    let site = Site::start();
+    site.set("/fast.html", article(""));
+    let gw = Govwatch::new(&format!(
+        "[fetch]\ntimeout = \"120s\"\n\n[daemon]\nstop_timeout = \"1s\"\n\n{}robots = false\n\n\
+         [[watch]]\nname = \"fast\"\nurl = \"{}\"\nkind = \"page\"\nevery = \"2s\"\n",
+        page_watch("slow", &format!("http://{addr}/slow.html")),
+        site.url("/fast.html")
+    ));
+    let daemon = Daemon::start(gw.command());
+    wait_until("the slow fetch under way", 20, || {
+        connections.load(Ordering::SeqCst) >= 1
+    });
+    let before = site.hits("/fast.html");
+    std::thread::sleep(Duration::from_secs(9));
+    let during = site.hits("/fast.html") - before;
+    assert!(
+        during >= 3,
+        "the 2 s watch was fetched {during} times in 9 s while another site hung:\n{}",
+        daemon.log()
+    );
+    // The hanging check is still one check: it was not started again by later passes.
+    assert_eq!(connections.load(Ordering::SeqCst), 1, "{}", daemon.log());
+    daemon.signal("TERM");
+    let (status, _, log) = daemon.wait_exit(20);
+    assert!(status.success(), "exit {status:?}:\n{log}");
+}
