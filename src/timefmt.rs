@@ -32,6 +32,10 @@ pub fn add(t: OffsetDateTime, d: Duration) -> OffsetDateTime {
         .unwrap_or(time::PrimitiveDateTime::MAX.assume_utc())
 }
 
+pub fn parse(s: &str) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(s, &Rfc3339).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -46,8 +50,4 @@ mod tests {
         let t = parse("2026-01-01T00:00:00Z").unwrap();
         assert_eq!(format(add(t, Duration::from_secs(3600))), "2026-01-01T01:00:00Z");
     }
-}
-
-pub fn parse(s: &str) -> Option<OffsetDateTime> {
-    OffsetDateTime::parse(s, &Rfc3339).ok()
 }
