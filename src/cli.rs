@@ -1,7 +1,6 @@
 //! The command line: clap definitions and one function per command. Output for people goes to
 //! stdout; logs go to stderr.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -15,6 +14,10 @@ use crate::pipeline::{self, Context, PipelineError, Selection, StopFlag};
 use crate::polite::Hosts;
 use crate::store::{DocumentRow, ImportOutcome, Store, StoreError};
 use crate::{compare, daemon, decode, extract};
+
+pub mod term;
+
+use term::Out;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -146,6 +149,12 @@ pub enum CliError {
 }
 
 impl CliError {
+    /// The reader of standard output went away (`govwatch show X | head`): what it wanted has
+    /// been printed, so this ends the command quietly rather than as a failure.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, CliError::Io(e) if e.kind() == std::io::ErrorKind::BrokenPipe)
+    }
+
     /// 2 for what the user must fix in the config or the command line, 1 for the rest.
     pub fn exit_code(&self) -> u8 {
         match self {
@@ -169,11 +178,13 @@ pub async fn run(cli: Cli) -> Result<()> {
             command: ConfigCommand::Check,
         } => config_check(&Config::load(&config_path)?),
         Command::Run => {
-            let ctx = context(&config_path)?;
+            let ctx = context_with_watches(&config_path)?;
             daemon::run(ctx).await?;
             Ok(())
         }
-        Command::Check { all, names } => check(&context(&config_path)?, Selection { all, names }).await,
+        Command::Check { all, names } => {
+            check(&context_with_watches(&config_path)?, Selection { all, names }).await
+        }
         Command::Corpus {
             command: CorpusCommand::Import { paths },
         } => corpus_import(&config_path, &paths),
@@ -208,7 +219,18 @@ fn open_store(config: &Config) -> Result<Store> {
 }
 
 fn context(config_path: &Path) -> Result<Context> {
+    context_for(Config::load(config_path)?)
+}
+
+/// For `run` and `check`, which have nothing to do without a watch: said before the database is
+/// opened or created.
+fn context_with_watches(config_path: &Path) -> Result<Context> {
     let config = Config::load(config_path)?;
+    config.require_watches()?;
+    context_for(config)
+}
+
+fn context_for(config: Config) -> Result<Context> {
     crate::logging::apply_config(&config.log);
     let store = open_store(&config)?;
     Ok(Context {
@@ -223,7 +245,19 @@ fn context(config_path: &Path) -> Result<Context> {
 
 async fn check(ctx: &Context, sel: Selection) -> Result<()> {
     let report = pipeline::run_pass(ctx, &sel).await?;
-    let mut out = std::io::stdout().lock();
+    // Mail and the feed go out before anything is printed: a reader that stops reading
+    // (`govwatch check | head -1`) ends the output, never the pass's work.
+    let sent = notify::send_due(&ctx.store, &ctx.config, notify::due_for_check()).await;
+    let unsent = match &sent {
+        Err(NotifyError::NotConfigured) => pipeline::with_store(&ctx.store, |s| s.pending_events())
+            .await?
+            .len(),
+        _ => 0,
+    };
+    if !matches!(sent, Err(NotifyError::Store(_))) {
+        update_feed(ctx).await;
+    }
+    let mut out = Out::stdout();
     writeln!(
         out,
         "checked {}: {} baseline, {} unchanged, {} changed, {} new documents, {} links discovered, {} failed, {} deferred",
@@ -242,29 +276,27 @@ async fn check(ctx: &Context, sel: Selection) -> Result<()> {
     for (url, why) in &report.deferrals {
         writeln!(out, "  deferred {url}: {why}")?;
     }
-    drop(out);
-    match notify::send_due(&ctx.store, &ctx.config, notify::due_for_check()).await {
-        Ok(r) => print_send_report(&r),
-        Err(NotifyError::NotConfigured) => {
-            let n = pipeline::with_store(&ctx.store, |s| s.pending_events())
-                .await?
-                .len();
-            if n > 0 {
-                println!("{n} events pending; no [email] configured to send them");
-            }
+    match sent {
+        Ok(r) => print_send_report(&mut out, &r)?,
+        Err(NotifyError::NotConfigured) if unsent > 0 => {
+            writeln!(out, "{unsent} events pending; no [email] configured to send them")?;
+        }
+        Err(NotifyError::NotConfigured) => {}
+        Err(NotifyError::Store(e)) => {
+            out.flush()?;
+            return Err(e.into());
         }
         // Mail trouble is not govwatch failing: the events stay pending for the next pass.
-        Err(NotifyError::Store(e)) => return Err(e.into()),
-        Err(e) => println!("mail not sent, events stay pending: {e}"),
+        Err(e) => writeln!(out, "mail not sent, events stay pending: {e}")?,
     }
-    update_feed(ctx).await;
+    out.flush()?;
     Ok(())
 }
 
-fn print_send_report(r: &SendReport) {
+fn print_send_report(out: &mut Out, r: &SendReport) -> std::io::Result<()> {
     let events = r.events_sent();
     if !r.sent.is_empty() {
-        println!("mailed {events} events in {} messages", r.sent.len());
+        writeln!(out, "mailed {events} events in {} messages", r.sent.len())?;
     }
     for f in &r.failed {
         let what = if f.permanent {
@@ -272,13 +304,15 @@ fn print_send_report(r: &SendReport) {
         } else {
             "stays pending"
         };
-        println!(
+        writeln!(
+            out,
             "mail not sent to {} ({}): {}; {what}",
             f.recipient,
             f.channel.as_str(),
             f.reason
-        );
+        )?;
     }
+    Ok(())
 }
 
 /// Rewrites `[feed] path`, if configured. A feed that cannot be written is logged, not fatal:
@@ -300,29 +334,34 @@ pub async fn update_feed(ctx: &Context) {
     }
 }
 
-fn feed(store: &Store, config: &Config, out: Option<&Path>) -> Result<()> {
+fn feed(store: &Store, config: &Config, file: Option<&Path>) -> Result<()> {
     let events = store.recent_relevant_events(config.feed.max_entries)?;
     let xml = notify::feed::atom(&events, &config.feed);
-    match out {
+    let mut out = Out::stdout();
+    match file {
         Some(path) => {
             notify::feed::write_atomically(path, &xml)?;
-            println!("wrote {} entries to {}", events.len(), path.display());
+            writeln!(out, "wrote {} entries to {}", events.len(), path.display())?;
         }
-        None => print!("{xml}"),
+        None => out.xml(&xml)?,
     }
+    out.flush()?;
     Ok(())
 }
 
 fn outbox(store: &Store, json: bool) -> Result<()> {
     let rows = store.deliveries()?;
+    let mut out = Out::stdout();
     if json {
-        println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
+        out.json(&rows, true)?;
+        out.flush()?;
         return Ok(());
     }
     let c = store.outbox_counts()?;
-    println!("{} pending, {} sent, {} failed", c.pending, c.sent, c.failed);
+    writeln!(out, "{} pending, {} sent, {} failed", c.pending, c.sent, c.failed)?;
     for d in rows.iter().filter(|d| d.state != "sent") {
-        println!(
+        writeln!(
+            out,
             "  event {:<6} {:<30} {:<7} {:<9} {:<7} attempts {} next {}{}",
             d.event_id,
             d.recipient,
@@ -335,27 +374,35 @@ fn outbox(store: &Store, json: bool) -> Result<()> {
                 .as_deref()
                 .map(|e| format!(": {e}"))
                 .unwrap_or_default()
-        );
+        )?;
     }
+    out.flush()?;
     Ok(())
 }
 
+/// Validates what `run` needs, the watches included: a config `run` would refuse is not ok.
 fn config_check(config: &Config) -> Result<()> {
-    println!("{}: ok", config.source.display());
-    println!("database: {}", config.storage.path.display());
+    config.require_watches()?;
+    let mut out = Out::stdout();
+    writeln!(out, "{}: ok", config.source.display())?;
+    writeln!(out, "database: {}", config.storage.path.display())?;
     match &config.email {
         Some(e) => {
             let via = match &e.smtp {
                 Some(s) => s.display.clone(),
                 None => format!("outbox {}", config.storage.outbox_dir().display()),
             };
-            println!(
+            writeln!(
+                out,
                 "mail: from {} via {via}{}",
                 e.from,
                 if e.dkim.is_some() { ", DKIM-signed" } else { "" }
-            );
+            )?;
         }
-        None => println!("mail: none ([email] not configured; events are only recorded)"),
+        None => writeln!(
+            out,
+            "mail: none ([email] not configured; events are only recorded)"
+        )?,
     }
     for r in &config.recipients {
         let mut how = Vec::new();
@@ -378,13 +425,13 @@ fn config_check(config: &Config) -> Result<()> {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        println!("recipient: {} <- {follows}; {}", r.address, how.join(" + "));
+        writeln!(out, "recipient: {} <- {follows}; {}", r.address, how.join(" + "))?;
     }
     let templates = notify::Templates::load(&notify::template_dir(&config.source))?;
     for p in &templates.overrides {
-        println!("template: {}", p.display());
+        writeln!(out, "template: {}", p.display())?;
     }
-    println!("{} watches:", config.watches.len());
+    writeln!(out, "{} watches:", config.watches.len())?;
     for w in &config.watches {
         let extra = match w.kind {
             WatchKind::Index | WatchKind::Feed | WatchKind::Sitemap => {
@@ -397,14 +444,16 @@ fn config_check(config: &Config) -> Result<()> {
         } else {
             format!("{extra}, robots.txt not honoured")
         };
-        println!(
+        writeln!(
+            out,
             "  {:<28} {:<7} every {:<8} {}{extra}",
             w.name,
             w.kind.as_str(),
             humantime::format_duration(w.every).to_string(),
             w.url
-        );
+        )?;
     }
+    out.flush()?;
     Ok(())
 }
 
@@ -412,6 +461,7 @@ fn corpus_import(config_path: &Path, paths: &[PathBuf]) -> Result<()> {
     let config = Config::load(config_path)?;
     let mut store = open_store(&config)?;
     let results = corpus_import::import(&mut store, paths)?;
+    let mut out = Out::stdout();
     let (mut added, mut skipped) = (0, 0);
     for r in &results {
         match r {
@@ -427,27 +477,29 @@ fn corpus_import(config_path: &Path, paths: &[PathBuf]) -> Result<()> {
                     }
                     ImportOutcome::Unchanged => "already known",
                 };
-                println!("{what:<14} {name} ({words} words)");
+                writeln!(out, "{what:<14} {name} ({words} words)")?;
             }
             FileResult::Skipped { path, reason } => {
                 skipped += 1;
-                eprintln!("skipped        {}: {reason}", path.display());
+                term::warn(format_args!("skipped        {}: {reason}", path.display()));
             }
         }
     }
     let (imports, stored) = store.corpus_counts()?;
-    println!(
+    writeln!(
+        out,
         "{added} added or updated, {skipped} skipped; the corpus holds {imports} imported and {stored} stored documents"
-    );
+    )?;
+    out.flush()?;
     Ok(())
 }
 
 fn changes(store: &Store, json: bool) -> Result<()> {
     let events = store.events()?;
-    let mut out = std::io::stdout().lock();
+    let mut out = Out::stdout();
     if json {
-        serde_json::to_writer_pretty(&mut out, &events).map_err(std::io::Error::from)?;
-        writeln!(out)?;
+        out.json(&events, true)?;
+        out.flush()?;
         return Ok(());
     }
     if events.is_empty() {
@@ -480,6 +532,7 @@ fn changes(store: &Store, json: bool) -> Result<()> {
             }
         }
     }
+    out.flush()?;
     Ok(())
 }
 
@@ -491,32 +544,43 @@ fn notify_title(e: &crate::store::EventRow) -> String {
 }
 
 async fn digest(ctx: &Context, send: bool) -> Result<()> {
+    let mut out = Out::stdout();
     if !send {
         let previews = notify::preview(&ctx.store, &ctx.config).await?;
         if previews.is_empty() {
-            println!("nothing pending: every event has been mailed");
+            writeln!(out, "nothing pending: every event has been mailed")?;
         }
         let from = ctx.config.email.as_ref().map(|e| &e.from);
         for (i, (to, d)) in previews.iter().enumerate() {
             if i > 0 {
-                println!("\n{}\n", "-".repeat(72));
+                writeln!(out, "\n{}\n", "-".repeat(72))?;
             }
-            print!("{}", d.preview(from, to.as_deref()));
+            write!(out, "{}", d.preview(from, to.as_deref()))?;
         }
+        out.flush()?;
         return Ok(());
     }
     let report = notify::send_due(&ctx.store, &ctx.config, notify::everything()).await?;
+    // Before printing, so that a closed pipe cannot skip it.
+    update_feed(ctx).await;
     if report.sent.is_empty() && report.failed.is_empty() {
-        println!("nothing pending: every event has been mailed");
+        writeln!(out, "nothing pending: every event has been mailed")?;
     }
     for d in &report.sent {
-        println!("sent {} events to {} as {}", d.events, d.recipient, d.message_id);
+        writeln!(
+            out,
+            "sent {} events to {} as {}",
+            d.events, d.recipient, d.message_id
+        )?;
     }
-    print_send_report(&SendReport {
-        sent: Vec::new(),
-        failed: report.failed.clone(),
-    });
-    update_feed(ctx).await;
+    print_send_report(
+        &mut out,
+        &SendReport {
+            sent: Vec::new(),
+            failed: report.failed.clone(),
+        },
+    )?;
+    out.flush()?;
     if let Some(f) = report.failed.first() {
         return Err(NotifyError::Smtp {
             server: f.recipient.clone(),
@@ -580,7 +644,9 @@ fn status(store: &Store, config: &Config, names: &[String], json: bool) -> Resul
                 })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default());
+        let mut out = Out::stdout();
+        out.json(&rows, true)?;
+        out.flush()?;
         return Ok(());
     }
     let short = |t: &Option<String>| match t {
@@ -588,7 +654,7 @@ fn status(store: &Store, config: &Config, names: &[String], json: bool) -> Resul
         Some(t) => t.get(..16).unwrap_or(t).replace('T', " "),
         None => "-".into(),
     };
-    let mut out = std::io::stdout().lock();
+    let mut out = Out::stdout();
     writeln!(
         out,
         "{:<16} {:<8} {:<16} {:<16} {:<16} URL",
@@ -625,21 +691,24 @@ fn status(store: &Store, config: &Config, names: &[String], json: bool) -> Resul
     if docs.is_empty() {
         writeln!(out, "nothing checked yet")?;
     }
+    out.flush()?;
     Ok(())
 }
 
 fn history(store: &Store, config: &Config, target: &str) -> Result<()> {
     let doc = resolve(store, config, target)?;
     let versions = store.snapshots(doc.id)?;
-    println!("{} ({}, watch {})", doc.url, doc.role.as_str(), doc.watch);
+    let mut out = Out::stdout();
+    writeln!(out, "{} ({}, watch {})", doc.url, doc.role.as_str(), doc.watch)?;
     if let Some(err) = &doc.last_error {
-        println!("last check failed ({} in a row): {err}", doc.failures);
+        writeln!(out, "last check failed ({} in a row): {err}", doc.failures)?;
     }
     if versions.is_empty() {
-        println!("no versions stored yet");
+        writeln!(out, "no versions stored yet")?;
     }
     for v in versions {
-        println!(
+        writeln!(
+            out,
             "  v{:<3} {}  {:>6} words  {}  {}",
             v.version,
             v.fetched_at,
@@ -649,8 +718,9 @@ fn history(store: &Store, config: &Config, target: &str) -> Result<()> {
                 .as_deref()
                 .map(|t| notify::one_line(t, 80))
                 .unwrap_or_default()
-        );
+        )?;
     }
+    out.flush()?;
     Ok(())
 }
 
@@ -663,31 +733,37 @@ fn show(store: &Store, config: &Config, target: &str, version: Option<i64>) -> R
     }
     .ok_or_else(|| CliError::Usage(format!("{} has no such version stored", doc.url)))?;
     let text = store.snapshot_text(doc.id, meta.version)?.unwrap_or_default();
-    println!("{} v{} fetched {}", doc.url, meta.version, meta.fetched_at);
+    let mut out = Out::stdout();
+    writeln!(out, "{} v{} fetched {}", doc.url, meta.version, meta.fetched_at)?;
     if let Some(t) = &meta.title {
-        println!("title: {t}");
+        // One line, so that a title cannot print a line of its own that looks like ours.
+        writeln!(out, "title: {}", notify::one_line(t, usize::MAX))?;
     }
     if let Some(p) = &meta.published {
-        println!("published: {p}");
+        writeln!(out, "published: {p}")?;
     }
-    println!("\n{text}");
+    writeln!(out, "\n{text}")?;
+    out.flush()?;
     Ok(())
 }
 
 fn diff(store: &Store, config: &Config, target: &str, from: Option<i64>, to: Option<i64>) -> Result<()> {
     let doc = resolve(store, config, target)?;
     let versions = store.snapshots(doc.id)?;
+    let mut out = Out::stdout();
     let (from, to) = match (from, to) {
         (Some(f), Some(t)) => (f, t),
         (Some(_), None) | (None, Some(_)) => {
             return Err(CliError::Usage("give both FROM and TO, or neither".into()));
         }
         (None, None) if versions.len() < 2 => {
-            println!(
+            writeln!(
+                out,
                 "{}: {} version(s) stored, nothing to compare",
                 doc.url,
                 versions.len()
-            );
+            )?;
+            out.flush()?;
             return Ok(());
         }
         (None, None) => (
@@ -701,7 +777,8 @@ fn diff(store: &Store, config: &Config, target: &str, from: Option<i64>, to: Opt
             .ok_or_else(|| CliError::Usage(format!("{} has no version {v}", doc.url)))
     };
     let (a, b) = (text(from)?, text(to)?);
-    print!(
+    write!(
+        out,
         "{}",
         compare::diff::unified(
             &a,
@@ -709,7 +786,8 @@ fn diff(store: &Store, config: &Config, target: &str, from: Option<i64>, to: Opt
             &format!("{} v{from}", doc.url),
             &format!("{} v{to}", doc.url)
         )
-    );
+    )?;
+    out.flush()?;
     Ok(())
 }
 
@@ -725,7 +803,7 @@ struct Extracted<'a> {
 }
 
 fn extract_files(files: &[PathBuf], json: bool) -> Result<()> {
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut out = Out::stdout();
     let mut failed = 0;
     for path in files {
         let p = path.display().to_string();
@@ -748,7 +826,7 @@ fn extract_files(files: &[PathBuf], json: bool) -> Result<()> {
         };
         if let Some(e) = &error {
             failed += 1;
-            eprintln!("{p}: {e}");
+            term::warn(format_args!("{p}: {e}"));
         }
         let record = Extracted {
             path: &p,
@@ -759,8 +837,7 @@ fn extract_files(files: &[PathBuf], json: bool) -> Result<()> {
             error,
         };
         if json {
-            serde_json::to_writer(&mut out, &record).map_err(std::io::Error::from)?;
-            writeln!(out)?;
+            out.json(&record, false)?;
         } else {
             writeln!(out, "==> {p}")?;
             if let Some(t) = &record.title {

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use govwatch::cli::{self, Cli};
+use govwatch::cli::{self, Cli, term};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -22,7 +22,7 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            term::warn(format_args!("error: cannot start the async runtime: {e}"));
             return ExitCode::FAILURE;
         }
     };
@@ -32,8 +32,11 @@ fn main() -> ExitCode {
     runtime.shutdown_timeout(std::time::Duration::from_secs(5));
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // As `cat` or ripgrep do when their reader is gone: no message, not a failure.
+        Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            // Messages may quote a page or a server (a title, a reason): escaped like stdout.
+            term::warn(format_args!("error: {e}"));
             ExitCode::from(e.exit_code())
         }
     }

@@ -172,3 +172,107 @@ fn extract_prints_json_lines() {
         "{text}"
     );
 }
+
+#[test]
+fn huge_every_is_refused_by_config_check_not_a_panic_in_check() {
+    let gw = Govwatch::new("[[watch]]\nname = \"a\"\nurl = \"http://127.0.0.1:9/\"\nevery = \"10000y\"\n");
+    for args in [&["config", "check"][..], &["check"]] {
+        let out = gw.run(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains("govwatch.toml:7:") && err.contains("watch[0].every") && err.contains("at most 1y"),
+            "{args:?}: {err}"
+        );
+    }
+    assert!(!gw.db_path().exists(), "a bad config must not create a database");
+}
+
+#[test]
+fn wrong_type_names_the_key_and_line() {
+    let gw =
+        Govwatch::new("[[watch]]\nname = \"a\"\nurl = \"http://127.0.0.1:9/\"\nmax_documents = \"many\"\n");
+    let out = gw.run(&["config", "check"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("govwatch.toml:7:") && err.contains("`watch[0].max_documents`") && err.contains("many"),
+        "{err}"
+    );
+}
+
+#[test]
+fn no_watches_is_an_error_for_run_check_and_config_check() {
+    let gw = Govwatch::new("[log]\nlevel = \"info\"\n");
+    for args in [&["config", "check"][..], &["check", "--all"], &["run"]] {
+        let mut child = gw
+            .command_with(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // `run` used to start a daemon with nothing to do: give it a few seconds, then fail.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while child.try_wait().unwrap().is_none() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap();
+        }
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains("no [[watch]]") && err.contains("[[watch]]\nname = ") && err.contains("url = "),
+            "{args:?}: {err}"
+        );
+    }
+    assert!(
+        !gw.db_path().exists(),
+        "nothing to watch must not create a database"
+    );
+    // Commands that only read what is stored still work without watches.
+    assert!(gw.ok(&["changes"]).contains("nothing found yet"));
+}
+
+#[test]
+fn too_new_database_is_refused_before_anything_in_it_changes() {
+    use rusqlite::config::DbConfig;
+    // Rollback journal: the WAL switch rewrote the header. WAL with its last commits not yet
+    // copied into the file (a newer govwatch killed mid-pass): closing copied them.
+    for wal in [false, true] {
+        let gw = Govwatch::new("[[watch]]\nname = \"a\"\nurl = \"http://127.0.0.1:9/\"\n");
+        {
+            let conn = rusqlite::Connection::open(gw.db_path()).unwrap();
+            if wal {
+                conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+                conn.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
+                conn.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
+                    .unwrap();
+            }
+            conn.execute_batch(
+                "CREATE TABLE from_the_future (x TEXT); INSERT INTO from_the_future VALUES ('kept');
+                 PRAGMA user_version = 1000;",
+            )
+            .unwrap();
+        }
+        let wal_path = gw.dir.path().join("govwatch.db-wal");
+        let db_before = std::fs::read(gw.db_path()).unwrap();
+        let wal_before = std::fs::read(&wal_path).ok();
+        assert_eq!(wal_before.is_some(), wal);
+        for args in [&["check", "--all"][..], &["status"], &["changes"]] {
+            let out = gw.run(args);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "wal {wal} {args:?}: {err}");
+            assert!(err.contains("newer than this govwatch"), "{err}");
+            assert!(
+                std::fs::read(gw.db_path()).unwrap() == db_before,
+                "wal {wal} {args:?}: the database file changed"
+            );
+            assert!(
+                std::fs::read(&wal_path).ok() == wal_before,
+                "wal {wal} {args:?}: the WAL changed"
+            );
+        }
+    }
+}

@@ -504,7 +504,10 @@ fn metrics_and_healthz_report_checks_failures_events_and_mail() {
 fn listen_address_in_use_is_a_clear_startup_error() {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap();
-    let gw = Govwatch::new(&format!("[http]\nlisten = \"{addr}\"\n"));
+    // A watch, since `run` refuses a config without one before it gets to listening.
+    let gw = Govwatch::new(&format!(
+        "[http]\nlisten = \"{addr}\"\n\n[[watch]]\nname = \"a\"\nurl = \"http://127.0.0.1:9/\"\n"
+    ));
     let out = gw.command().arg("run").output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");

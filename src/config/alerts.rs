@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use url::Url;
 
-use super::{ConfigError, Validator, raw};
+use super::{ConfigError, Max, Validator, raw};
 
 /// How an SMTP connection is secured. Read from the scheme and `?tls=` of `smtp_url`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -235,7 +235,7 @@ impl Validator<'_> {
             display: shown.to_string(),
             tls_ca,
             timeout: match &e.timeout {
-                Some(t) => self.duration("email.timeout", t)?,
+                Some(t) => self.duration("email.timeout", t, Max::HOUR)?,
                 None => Duration::from_secs(30),
             },
             pool_size: match &e.pool_size {
@@ -298,13 +298,13 @@ impl Validator<'_> {
     pub(super) fn delivery(&self, e: &raw::RawEmail) -> Result<Delivery, ConfigError> {
         let d = Delivery::default();
         let retry_after = match &e.retry_after {
-            Some(t) => self.duration("email.retry_after", t)?,
+            Some(t) => self.duration("email.retry_after", t, Max::DAY)?,
             None => d.retry_after,
         };
         Ok(Delivery {
             retry_after,
             retry_max: match &e.retry_max {
-                Some(t) => self.duration("email.retry_max", t)?.max(retry_after),
+                Some(t) => self.duration("email.retry_max", t, Max::MONTH)?.max(retry_after),
                 None => d.retry_max.max(retry_after),
             },
             max_attempts: match &e.max_attempts {

@@ -241,6 +241,15 @@ pub enum ConfigError {
     },
     #[error("{path}: {message}")]
     Missing { path: PathBuf, message: String },
+    #[error(
+        "{path}: no [[watch]], so there is nothing to check; add one for each page to watch, for example:\n\n\
+         [[watch]]\n\
+         name = \"position-papers\"\n\
+         url = \"https://www.example.org/position-papers/\"\n\
+         every = \"6h\"\n\n\
+         (config/govwatch.example.toml documents every key)"
+    )]
+    NoWatches { path: PathBuf },
 }
 
 impl Config {
@@ -253,19 +262,96 @@ impl Config {
         Config::parse(&text, path)
     }
 
+    /// For the commands that check pages (`run`, `check`, `config check`): a config without
+    /// watches is valid for reading the database, but a daemon or a pass over it would silently
+    /// do nothing.
+    pub fn require_watches(&self) -> Result<(), ConfigError> {
+        if self.watches.is_empty() {
+            return Err(ConfigError::NoWatches {
+                path: self.source.clone(),
+            });
+        }
+        Ok(())
+    }
+
     /// Parses and validates TOML text; `path` only labels messages.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let raw: raw::RawConfig = toml::from_str(text).map_err(|e| {
+        let syntax = |e: &toml::de::Error, key: Option<String>| {
             let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
+            // serde names Rust types; the person editing the file thinks in numbers.
+            let message = e
+                .message()
+                .trim()
+                .replace("unknown field", "unknown key")
+                .replace("expected u32", "expected a whole number")
+                .replace("expected u64", "expected a whole number")
+                .replace("expected f64", "expected a number");
             ConfigError::Syntax {
                 path: path.to_path_buf(),
                 line,
                 column,
-                message: e.message().trim().replace("unknown field", "unknown key"),
+                message: match key {
+                    Some(key) => format!("`{key}`: {message}"),
+                    None => message,
+                },
             }
+        };
+        let document = toml::Deserializer::parse(text).map_err(|e| syntax(&e, None))?;
+        // The path to the value is tracked so that a wrong type names its key, as validation
+        // errors do: toml's own message only has the line.
+        let raw: raw::RawConfig = serde_path_to_error::deserialize(document).map_err(|e| {
+            let key = key_path(e.path());
+            // An unknown key is named in the message already.
+            let key = (!key.is_empty() && !e.inner().message().contains("unknown field")).then_some(key);
+            syntax(e.inner(), key)
         })?;
         Validator { text, path }.config(raw)
     }
+}
+
+/// `watch[0].every` for the path serde took to a value. `Spanned` wraps each value in a struct
+/// of its own, whose private field names are left out.
+fn key_path(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut key = String::new();
+    for segment in path.iter() {
+        match segment {
+            Segment::Seq { index } => key.push_str(&format!("[{index}]")),
+            Segment::Map { key: k } | Segment::Enum { variant: k } => {
+                if k.starts_with("$__") {
+                    continue;
+                }
+                if !key.is_empty() {
+                    key.push('.');
+                }
+                key.push_str(k);
+            }
+            Segment::Unknown => {}
+        }
+    }
+    key
+}
+
+/// The longest a duration may be, and how the limit is written in messages.
+///
+/// Every duration is bounded: an interval is added to the current date to store when a check or
+/// a retry is next due, and a timeout becomes a timer; `"10000y"` made both overflow. The
+/// bounds are far beyond any sensible value, so they only catch typos and runaway numbers.
+#[derive(Debug, Clone, Copy)]
+struct Max(Duration, &'static str);
+
+impl Max {
+    /// Timeouts and delays: a request, an SMTP command or a shutdown waiting longer is broken.
+    const HOUR: Max = Max(Duration::from_secs(3600), "1h");
+    /// A first mail retry.
+    const DAY: Max = Max(Duration::from_secs(86_400), "1d");
+    /// Caches and retry caps: robots.txt kept, mail retried.
+    const MONTH: Max = Max(Duration::from_secs(30 * 86_400), "30d");
+    /// Schedules: how often a page is checked, the longest backoff. humantime's year (365.25
+    /// days), so that `"1y"` itself is allowed.
+    const YEAR: Max = Max(Duration::from_secs(31_557_600), "1y");
+    /// Ages of documents in `[schedule] recheck`: only compared, never added to a date.
+    const DECADE: Max = Max(Duration::from_secs(10 * 31_557_600), "10y");
 }
 
 /// 1-based line and column of a byte offset.
@@ -296,8 +382,14 @@ impl Validator<'_> {
         })
     }
 
-    fn duration(&self, key: &str, v: &Spanned<String>) -> Result<Duration, ConfigError> {
+    /// A duration of at least a second and at most `max`.
+    fn duration(&self, key: &str, v: &Spanned<String>, max: Max) -> Result<Duration, ConfigError> {
         match humantime::parse_duration(v.get_ref().trim()) {
+            Ok(d) if d > max.0 => self.err(
+                key,
+                v.span(),
+                format!("`{}` is too long: at most {}", v.get_ref().trim(), max.1),
+            ),
             Ok(d) if d >= Duration::from_secs(1) => Ok(d),
             Ok(_) => self.err(key, v.span(), "must be at least 1s"),
             Err(e) => self.err(
@@ -312,10 +404,10 @@ impl Validator<'_> {
     }
 
     /// A duration that may be zero (`"0s"` turns a delay off).
-    fn duration_or_zero(&self, key: &str, v: &Spanned<String>) -> Result<Duration, ConfigError> {
+    fn duration_or_zero(&self, key: &str, v: &Spanned<String>, max: Max) -> Result<Duration, ConfigError> {
         match v.get_ref().trim() {
             "0" | "0s" => Ok(Duration::ZERO),
-            _ => self.duration(key, v),
+            _ => self.duration(key, v, max),
         }
     }
 
@@ -331,10 +423,10 @@ impl Validator<'_> {
         let mut out: Vec<Recheck> = Vec::new();
         for (i, step) in steps.iter().enumerate() {
             let key = |k: &str| format!("schedule.recheck[{i}].{k}");
-            let every = self.duration(&key("every"), &step.every)?;
+            let every = self.duration(&key("every"), &step.every, Max::YEAR)?;
             let last = i + 1 == steps.len();
             let younger_than = match (&step.younger_than, last) {
-                (Some(y), _) => Some(self.duration(&key("younger_than"), y)?),
+                (Some(y), _) => Some(self.duration(&key("younger_than"), y, Max::DECADE)?),
                 (None, true) => None,
                 (None, false) => {
                     return self.err(
@@ -426,11 +518,11 @@ impl Validator<'_> {
                 }
             }),
             timeout: match &f.timeout {
-                Some(t) => self.duration("fetch.timeout", t)?,
+                Some(t) => self.duration("fetch.timeout", t, Max::HOUR)?,
                 None => Duration::from_secs(30),
             },
             connect_timeout: match &f.connect_timeout {
-                Some(t) => self.duration("fetch.connect_timeout", t)?,
+                Some(t) => self.duration("fetch.connect_timeout", t, Max::HOUR)?,
                 None => Duration::from_secs(10),
             },
             max_body_bytes: match f.max_body_bytes {
@@ -449,7 +541,7 @@ impl Validator<'_> {
                 None => 8,
             },
             read_timeout: match &f.read_timeout {
-                Some(t) => self.duration("fetch.read_timeout", t)?,
+                Some(t) => self.duration("fetch.read_timeout", t, Max::HOUR)?,
                 None => Duration::from_secs(20),
             },
             per_host_concurrency: match f.per_host_concurrency {
@@ -460,15 +552,15 @@ impl Validator<'_> {
                 None => 1,
             },
             per_host_delay: match &f.per_host_delay {
-                Some(t) => self.duration_or_zero("fetch.per_host_delay", t)?,
+                Some(t) => self.duration_or_zero("fetch.per_host_delay", t, Max::HOUR)?,
                 None => Duration::from_secs(1),
             },
             max_backoff: match &f.max_backoff {
-                Some(t) => self.duration("fetch.max_backoff", t)?,
+                Some(t) => self.duration("fetch.max_backoff", t, Max::YEAR)?,
                 None => Duration::from_secs(86_400),
             },
             robots_ttl: match &f.robots_ttl {
-                Some(t) => self.duration("fetch.robots_ttl", t)?,
+                Some(t) => self.duration("fetch.robots_ttl", t, Max::MONTH)?,
                 None => Duration::from_secs(86_400),
             },
         };
@@ -529,7 +621,7 @@ impl Validator<'_> {
 
         let daemon = Daemon {
             stop_timeout: match raw.daemon.and_then(|d| d.stop_timeout) {
-                Some(t) => self.duration("daemon.stop_timeout", &t)?,
+                Some(t) => self.duration("daemon.stop_timeout", &t, Max::HOUR)?,
                 None => Duration::from_secs(30),
             },
         };
@@ -561,7 +653,7 @@ impl Validator<'_> {
                 return self.err(&key("url"), w.url.span(), "must be an http or https URL");
             }
             let every = match &w.every {
-                Some(e) => self.duration(&key("every"), e)?,
+                Some(e) => self.duration(&key("every"), e, Max::YEAR)?,
                 None => Duration::from_secs(3600),
             };
             let max_documents = match w.max_documents {
@@ -719,6 +811,99 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("t.toml:2") && e.contains("daemon.stop_timeout"), "{e}");
+    }
+
+    #[test]
+    fn huge_every_is_an_error_naming_key_line_and_bound() {
+        let e = parse("[[watch]]\nname = \"a\"\nurl = \"https://example.org/\"\nevery = \"10000y\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("t.toml:4") && e.contains("watch[0].every") && e.contains("at most 1y"),
+            "{e}"
+        );
+        // The bound itself is allowed.
+        let c = parse("[[watch]]\nname = \"a\"\nurl = \"https://example.org/\"\nevery = \"1y\"\n").unwrap();
+        assert_eq!(c.watches[0].every, Duration::from_secs(31_557_600));
+    }
+
+    #[test]
+    fn every_duration_key_is_bounded() {
+        let cases = [
+            ("[fetch]\ntimeout = \"2h\"\n", "fetch.timeout", "1h"),
+            (
+                "[fetch]\nconnect_timeout = \"2h\"\n",
+                "fetch.connect_timeout",
+                "1h",
+            ),
+            ("[fetch]\nread_timeout = \"2h\"\n", "fetch.read_timeout", "1h"),
+            ("[fetch]\nper_host_delay = \"2h\"\n", "fetch.per_host_delay", "1h"),
+            ("[fetch]\nmax_backoff = \"2y\"\n", "fetch.max_backoff", "1y"),
+            ("[fetch]\nrobots_ttl = \"60d\"\n", "fetch.robots_ttl", "30d"),
+            ("[daemon]\nstop_timeout = \"2h\"\n", "daemon.stop_timeout", "1h"),
+            (
+                "[schedule]\nrecheck = [\n  { younger_than = \"1d\", every = \"2y\" },\n  { every = \"7d\" },\n]\n",
+                "schedule.recheck[0].every",
+                "1y",
+            ),
+            (
+                "[schedule]\nrecheck = [\n  { younger_than = \"20y\", every = \"1h\" },\n  { every = \"7d\" },\n]\n",
+                "schedule.recheck[0].younger_than",
+                "10y",
+            ),
+            (
+                "[email]\nfrom = \"g@example.org\"\nto = [\"a@example.org\"]\nsmtp_url = \"smtp://h\"\ntimeout = \"2h\"\n",
+                "email.timeout",
+                "1h",
+            ),
+            (
+                "[email]\nfrom = \"g@example.org\"\nto = [\"a@example.org\"]\nretry_after = \"2d\"\n",
+                "email.retry_after",
+                "1d",
+            ),
+            (
+                "[email]\nfrom = \"g@example.org\"\nto = [\"a@example.org\"]\nretry_max = \"60d\"\n",
+                "email.retry_max",
+                "30d",
+            ),
+        ];
+        for (toml, key, bound) in cases {
+            let e = parse(toml).unwrap_err().to_string();
+            let line = toml.lines().count();
+            let line = if key.starts_with("schedule") { 3 } else { line };
+            assert!(
+                e.contains(&format!("t.toml:{line}:"))
+                    && e.contains(key)
+                    && e.contains(&format!("at most {bound}")),
+                "{key}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn wrong_type_names_key_and_line() {
+        let e = parse("[[watch]]\nname = \"a\"\nurl = \"https://example.org/\"\nmax_documents = \"many\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("t.toml:4:") && e.contains("`watch[0].max_documents`") && e.contains("many"),
+            "{e}"
+        );
+        let e = parse("[fetch]\nconcurrency = 2\nrobots_ttl = 5\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("t.toml:3:") && e.contains("`fetch.robots_ttl`"), "{e}");
+        let e = parse("[topics]\nterms = [\"a\", 3]\n").unwrap_err().to_string();
+        assert!(e.contains("t.toml:2:") && e.contains("`topics.terms[1]`"), "{e}");
+    }
+
+    #[test]
+    fn no_watches_is_reported_with_an_example() {
+        let c = parse("").unwrap();
+        let e = c.require_watches().unwrap_err().to_string();
+        assert!(e.contains("no [[watch]]") && e.contains("url = "), "{e}");
+        let c = parse("[[watch]]\nname = \"a\"\nurl = \"https://example.org/\"\n").unwrap();
+        assert!(c.require_watches().is_ok());
     }
 
     #[test]

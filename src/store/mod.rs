@@ -132,6 +132,17 @@ impl Store {
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(not_a_db)?;
+        // Refused before any pragma below writes to it (journal_mode rewrites the header): the
+        // newer govwatch that made it must find it exactly as it left it. Closing the last
+        // connection to a WAL database would also copy the WAL into the file, so not this one.
+        if version as usize > MIGRATIONS.len() {
+            let _ = conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true);
+            return Err(StoreError::TooNew {
+                path: path.to_path_buf(),
+                found: version,
+                known: MIGRATIONS.len(),
+            });
+        }
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(not_a_db)?;
         // With WAL, NORMAL is durable across application crashes and only loses the last
@@ -144,13 +155,6 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
 
-        if version as usize > MIGRATIONS.len() {
-            return Err(StoreError::TooNew {
-                path: path.to_path_buf(),
-                found: version,
-                known: MIGRATIONS.len(),
-            });
-        }
         let mut store = Store {
             conn,
             readers: corpus::Readers::new(path),
