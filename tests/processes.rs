@@ -143,3 +143,85 @@ fn processes_opening_a_new_database_at_once_migrate_it_once() {
         assert!(status.contains("p0"), "{status}");
     }
 }
+
+/// `count` page watches on `site` under a strict politeness setting: one request at a time per
+/// origin, `delay` apart.
+fn polite_config(site: &Site, count: usize, delay_s: u64) -> String {
+    let mut c = format!("[fetch]\nper_host_concurrency = 1\nper_host_delay = \"{delay_s}s\"\n\n");
+    for i in 0..count {
+        c.push_str(&format!(
+            "[[watch]]\nname = \"p{i}\"\nurl = \"{}\"\nevery = \"1h\"\nrobots = false\n\n",
+            site.url(&format!("/p{i}.html"))
+        ));
+    }
+    c
+}
+
+#[test]
+fn politeness_holds_over_two_processes_on_one_origin() {
+    // Regression: each process kept its own per-origin gate, so two processes on one origin
+    // sent requests side by side, closer than `per_host_delay`.
+    const N: usize = 8;
+    const DELAY_MS: u64 = 1000;
+    let site = Site::start();
+    set_round(&site, N, 1);
+    let gw = Govwatch::new(&polite_config(&site, N, DELAY_MS / 1000));
+    gw.ok(&["status"]);
+    let names = |r: std::ops::Range<usize>| r.map(|i| format!("p{i}")).collect::<Vec<_>>();
+    let (first, second) = (names(0..N / 2), names(N / 2..N));
+    let args = |names: &[String]| {
+        let mut a = vec!["check".to_string()];
+        a.extend(names.iter().cloned());
+        a
+    };
+    let (a, b) = (args(&first), args(&second));
+    let a = spawn(&gw, &a.iter().map(String::as_str).collect::<Vec<_>>());
+    let b = spawn(&gw, &b.iter().map(String::as_str).collect::<Vec<_>>());
+    succeeded(a.wait_with_output().unwrap());
+    succeeded(b.wait_with_output().unwrap());
+
+    let mut starts: Vec<_> = site.all_hits().into_iter().map(|(_, t)| t).collect();
+    starts.sort();
+    assert_eq!(starts.len(), N, "every page fetched once");
+    for pair in starts.windows(2) {
+        let gap = pair[1] - pair[0];
+        // A little slack for the clock of a loaded machine; two processes racing each other
+        // start requests within milliseconds.
+        assert!(
+            gap >= std::time::Duration::from_millis(DELAY_MS - 50),
+            "two requests to one origin {gap:?} apart, under the {DELAY_MS} ms delay"
+        );
+    }
+}
+
+#[test]
+fn a_pause_learnt_by_one_process_is_honoured_by_another_running_at_the_same_time() {
+    const N: usize = 8;
+    let site = Site::start();
+    set_round(&site, N, 1);
+    // The origin's third page asks for an hour's pause.
+    site.set("/p2.html", Resp::status(429, &[("Retry-After", "3600")]));
+    let gw = Govwatch::new(&polite_config(&site, N, 1));
+    gw.ok(&["status"]);
+    let a = spawn(&gw, &["check", "p0", "p1", "p2", "p3"]);
+    let b = spawn(&gw, &["check", "p4", "p5", "p6", "p7"]);
+    let (out_a, out_b) = (
+        succeeded(a.wait_with_output().unwrap()),
+        succeeded(b.wait_with_output().unwrap()),
+    );
+    let hits = site.all_hits();
+    let paused_at = hits
+        .iter()
+        .find(|(p, _)| p == "/p2.html")
+        .map(|(_, t)| *t)
+        .expect("the page that pauses was asked for");
+    let after: Vec<_> = hits.iter().filter(|(_, t)| *t > paused_at).collect();
+    assert!(
+        after.is_empty(),
+        "requests after the origin asked for a pause: {after:?}\n{out_a}\n{out_b}"
+    );
+    assert!(
+        out_a.contains("deferred") || out_b.contains("deferred"),
+        "{out_a}\n{out_b}"
+    );
+}

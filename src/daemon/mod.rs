@@ -330,7 +330,8 @@ async fn drive<F: Future<Output = ()>>(
 /// True if the new config is in force.
 fn reload_config(ctx: &mut Context, state: &State) -> bool {
     let old = ctx.config.clone();
-    let mut new = match Config::load(&old.source) {
+    // A file with no watches left would make the daemon idle without saying so: refused too.
+    let mut new = match Config::load(&old.source).and_then(|c| c.require_watches().map(|()| c)) {
         Ok(c) => c,
         Err(e) => {
             error!(error = %e, "config not reloaded; the running config stays in force");

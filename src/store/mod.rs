@@ -128,6 +128,10 @@ impl Store {
                 source: e,
             },
         };
+        // Set before anything else: another process opening a new database at the same moment
+        // holds its lock while it switches it to WAL, and this one must wait, not fail.
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(not_a_db)?;
         // The first statement that reads the file is where a non-database shows itself.
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
@@ -153,7 +157,6 @@ impl Store {
         // so rarer checkpoints mean far fewer writes and fsyncs.
         conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
 
         let mut store = Store {
             conn,
