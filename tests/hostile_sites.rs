@@ -139,6 +139,26 @@ fn a_pause_is_stored_when_learnt_so_a_killed_pass_still_honours_it() {
     assert!(status.contains("host paused until"), "{status}");
 }
 
+#[test]
+fn a_pause_asked_on_robots_txt_defers_the_origin_and_is_stored() {
+    let a = Site::start();
+    a.set("/robots.txt", Resp::status(503, &[("retry-after", "3600")]));
+    a.set("/a1.html", Resp::html(article(0)));
+    a.set("/a2.html", Resp::html(article(1)));
+    let gw = Govwatch::new(&format!(
+        "[fetch]\nper_host_delay = \"1s\"\n\n{}{}",
+        watch("a1", &a.url("/a1.html"), ""),
+        watch("a2", &a.url("/a2.html"), ""),
+    ));
+    // Not a failure of the pages (a closed site): the server asked for a pause.
+    let out = run_within(&gw, &["check", "--all"], Duration::from_secs(15));
+    assert!(out.contains("0 failed, 2 deferred"), "{out}");
+    assert!(out.contains("HTTP 503"), "{out}");
+    let out = run_within(&gw, &["check", "--all"], Duration::from_secs(15));
+    assert!(out.contains("2 deferred"), "{out}");
+    assert_eq!(a.all_hits().len(), 1, "{:?}", a.all_hits());
+}
+
 // ------------------------------------------------------------------ point 7: redirects
 
 #[test]
