@@ -48,6 +48,21 @@ pub enum Admission {
     Deferred { until: String, why: String },
 }
 
+/// A pause in force: no request before `until`.
+struct Paused {
+    until: String,
+    why: String,
+}
+
+impl From<Paused> for Admission {
+    fn from(p: Paused) -> Admission {
+        Admission::Deferred {
+            until: p.until,
+            why: p.why,
+        }
+    }
+}
+
 /// One of an origin's request slots.
 pub struct HostPermit {
     _permit: OwnedSemaphorePermit,
@@ -188,19 +203,23 @@ impl Hosts {
         let gate = async {
             let permit = self
                 .until_paused(&origin, origin.slots.clone().acquire_owned())
-                .await?
+                .await
+                .map_err(Admission::from)?
                 .expect("host semaphore is never closed");
             if robots {
                 let allowed = self
                     .until_paused(&origin, self.robots_allow(fetcher, &key, &origin, url))
-                    .await?;
+                    .await
+                    .map_err(Admission::from)?;
                 // robots.txt itself may have answered with a pause: that is no verdict on the URL.
                 if let Some(d) = self.deferred(&origin) {
                     return Err(d);
                 }
                 allowed.map_err(Admission::Denied)?;
             }
-            self.until_paused(&origin, self.wait_turn(&origin)).await?;
+            self.until_paused(&origin, self.wait_turn(&origin))
+                .await
+                .map_err(Admission::from)?;
             Ok(permit)
         };
         match gate.await {
@@ -251,8 +270,7 @@ impl Hosts {
                 () = &mut stopped => return Gated::Stopped,
                 s = self.until_paused(&origin, global.clone().acquire_owned()) => match s {
                     Ok(s) => s.expect("the pass's semaphore is never closed"),
-                    Err(Admission::Deferred { until, why }) => return Gated::Deferred { until, why },
-                    Err(_) => unreachable!("until_paused only defers"),
+                    Err(Paused { until, why }) => return Gated::Deferred { until, why },
                 },
             };
             if stopped.as_mut().now_or_never().is_some() {
@@ -297,15 +315,15 @@ impl Hosts {
     /// Runs `fut` unless the origin is paused, before or while it runs: then it is dropped (its
     /// wait abandoned) and the deferral returned. This is what keeps a Retry-After from turning
     /// into a sleep for every check queued behind the request that brought it.
-    async fn until_paused<T>(&self, origin: &Origin, fut: impl Future<Output = T>) -> Result<T, Admission> {
+    async fn until_paused<T>(&self, origin: &Origin, fut: impl Future<Output = T>) -> Result<T, Paused> {
         tokio::pin!(fut);
         loop {
             let paused = origin.paused.notified();
             tokio::pin!(paused);
             // Registered before looking, so a pause noted between the two still wakes us.
             paused.as_mut().enable();
-            if let Some(d) = self.deferred(origin) {
-                return Err(d);
+            if let Some(p) = self.paused(origin) {
+                return Err(p);
             }
             tokio::select! {
                 biased;
@@ -351,9 +369,13 @@ impl Hosts {
     }
 
     fn deferred(&self, origin: &Origin) -> Option<Admission> {
+        self.paused(origin).map(Admission::from)
+    }
+
+    fn paused(&self, origin: &Origin) -> Option<Paused> {
         let st = origin.state.lock().unwrap_or_else(|p| p.into_inner());
         let (until, why) = st.not_before.as_ref()?;
-        (*until > OffsetDateTime::now_utc()).then(|| Admission::Deferred {
+        (*until > OffsetDateTime::now_utc()).then(|| Paused {
             until: timefmt::format(*until),
             why: format!("{why}; no request before {}", timefmt::format(*until)),
         })
