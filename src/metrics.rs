@@ -12,15 +12,20 @@ use std::time::Duration;
 /// Outcomes of a check, as labelled in `govwatch_checks_total{outcome=...}`.
 pub const OUTCOMES: [&str; 6] = ["baseline", "unchanged", "changed", "found", "indexed", "failed"];
 /// Why a check failed, as labelled in `govwatch_check_failures_total{reason=...}`.
-pub const REASONS: [&str; 11] = [
+pub const REASONS: [&str; 16] = [
     "timeout",
+    "read_timeout",
+    "closed",
+    "reset",
     "connect",
     "status",
     "too_large",
     "redirects",
+    "inward_redirect",
     "body",
     "content_type",
     "blocked",
+    "robots",
     "request",
     "bad_url",
     "extract",

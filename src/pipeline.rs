@@ -19,7 +19,7 @@ use crate::compare::{self, diff, relevance, statements};
 use crate::config::{Config, Watch, WatchKind};
 use crate::discover::Listed;
 use crate::fetch::{FetchError, Fetched, Fetcher, Page, Validators, Want};
-use crate::polite::{Admission, HostUpdate, Hosts};
+use crate::polite::{Gated, HostUpdate, Hosts, Request};
 use crate::store::{
     Candidate, CheckRecord, DocRole, DocumentRow, EventKind, NewCorpusEntry, NewEvent, NewSnapshot,
     SnapshotMeta, Store, StoreError,
@@ -538,30 +538,6 @@ async fn fetch_and_parse(
             return Ok(Step::Done(outcome, Vec::new()));
         }
     };
-    let admission = tokio::select! {
-        a = ctx.hosts.admit(&ctx.fetcher, &url, watch.robots) => a,
-        () = ctx.stop.stopped() => return Ok(Step::Done(Outcome::Skipped, Vec::new())),
-    };
-    let _host = match admission {
-        Admission::Go(permit) => permit,
-        Admission::Denied(why) => {
-            let outcome = fail(ctx, doc, watch, "robots", why, None).await?;
-            return Ok(Step::Done(outcome, Vec::new()));
-        }
-        Admission::Deferred { until, why } => {
-            info!(outcome = "deferred", reason = %why, "host asked for a pause; not checked");
-            metrics::check("deferred");
-            let (id, reason) = (doc.id, why.clone());
-            with_store_grouped(&ctx.store, move |s| s.defer(id, &until, &reason)).await?;
-            return Ok(Step::Done(Outcome::Deferred(why), Vec::new()));
-        }
-    };
-    // The slot is held until the page is stored (it travels in `Parsed`): pages parsed faster
-    // than the database takes them must not pile up in memory.
-    let slot = global.acquire_owned().await.expect("semaphore never closed");
-    if ctx.stop.is_stopped() {
-        return Ok(Step::Done(Outcome::Skipped, Vec::new()));
-    }
     let validators = Validators {
         etag: doc.etag.clone(),
         last_modified: doc.last_modified.clone(),
@@ -571,27 +547,50 @@ async fn fetch_and_parse(
     } else {
         Want::Page
     };
-    let started = std::time::Instant::now();
-    let fetched = ctx.fetcher.get(&url, &validators, want).await;
-    metrics::fetch_latency(started.elapsed());
-    drop(_host);
-    let page = match fetched {
-        Ok(Fetched::Page(p)) => p,
-        Ok(Fetched::NotModified) => {
+    // The pass's slot comes back with the page and is held until the page is stored (it travels
+    // in `Parsed`): pages parsed faster than the database takes them must not pile up in memory.
+    let gated = ctx
+        .hosts
+        .fetch(
+            &ctx.fetcher,
+            Request {
+                url: &url,
+                validators: &validators,
+                want,
+                robots: watch.robots,
+            },
+            &global,
+            ctx.stop.stopped(),
+        )
+        .await;
+    // A pause (or robots.txt) learnt is stored now, not at the end of the pass: a pass killed
+    // meanwhile must not leave the next one asking a host that asked for a pause.
+    save_host_updates(ctx).await?;
+    let (page, slot) = match gated {
+        Gated::Fetched(Fetched::Page(p), slot) => (p, slot),
+        Gated::Fetched(Fetched::NotModified, _) => {
             // A 304 costs no extraction and no comparison: only the schedule moves.
             let outcome = unchanged(ctx, doc, watch, Validators::default()).await?;
             info!(outcome = "unchanged", "not modified (304)");
             return Ok(Step::Done(outcome, Vec::new()));
         }
-        Err(e) => {
-            let mut retry = None;
-            if let FetchError::Status {
-                status, retry_after, ..
-            } = &e
-            {
-                ctx.hosts.after_status(&url, *status, *retry_after);
-                retry = *retry_after;
-            }
+        Gated::Stopped => return Ok(Step::Done(Outcome::Skipped, Vec::new())),
+        Gated::Denied(why) => {
+            let outcome = fail(ctx, doc, watch, "robots", why, None).await?;
+            return Ok(Step::Done(outcome, Vec::new()));
+        }
+        Gated::Deferred { until, why } => {
+            info!(outcome = "deferred", reason = %why, "host asked for a pause; not checked");
+            metrics::check("deferred");
+            let (id, reason) = (doc.id, why.clone());
+            with_store_grouped(&ctx.store, move |s| s.defer(id, &until, &reason)).await?;
+            return Ok(Step::Done(Outcome::Deferred(why), Vec::new()));
+        }
+        Gated::Failed(e) => {
+            let retry = match &e {
+                FetchError::Status { retry_after, .. } => *retry_after,
+                _ => None,
+            };
             let outcome = fail(ctx, doc, watch, e.kind(), e.to_string(), retry).await?;
             return Ok(Step::Done(outcome, Vec::new()));
         }

@@ -2,20 +2,28 @@
 //! least delay between them per origin (shared by every watch on it), and a server's Retry-After.
 //!
 //! Government servers are often small and slow; a monitor that hammers them gets blocked, and
-//! deserves to. Every request govwatch makes to a site goes through [`Hosts::admit`].
+//! deserves to. Every request govwatch makes to a site goes through [`Hosts::admit`], redirect
+//! hops included ([`Hosts::fetch`] follows them one by one).
+//!
+//! A pause (Retry-After) is never waited out: the checks of a paused origin are deferred at once,
+//! including those already waiting for its slot or its turn, so one slow-down request never holds
+//! up a pass or the other origins.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use time::OffsetDateTime;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 use url::Url;
 
 use crate::config;
-use crate::fetch::Fetcher;
+use crate::fetch::addr::AddrClass;
+use crate::fetch::{self, FetchError, Fetched, Fetcher, Hop, Validators, Want};
 use crate::store::HostRow;
 use crate::timefmt;
 
@@ -40,9 +48,47 @@ pub enum Admission {
     Deferred { until: String, why: String },
 }
 
+/// A pause in force: no request before `until`.
+struct Paused {
+    until: String,
+    why: String,
+}
+
+impl From<Paused> for Admission {
+    fn from(p: Paused) -> Admission {
+        Admission::Deferred {
+            until: p.until,
+            why: p.why,
+        }
+    }
+}
+
 /// One of an origin's request slots.
 pub struct HostPermit {
     _permit: OwnedSemaphorePermit,
+}
+
+/// A GET to make through the gate: what to ask, and whether robots.txt applies.
+pub struct Request<'a> {
+    pub url: &'a Url,
+    /// Sent with every hop: a redirect is the same resource, moved.
+    pub validators: &'a Validators,
+    pub want: Want,
+    pub robots: bool,
+}
+
+/// What a fetch through the gate came to.
+pub enum Gated {
+    /// The answer of the last hop, and the caller's slot (see [`Hosts::fetch`]), still held.
+    Fetched(Fetched, OwnedSemaphorePermit),
+    /// robots.txt of the URL's origin, or of a redirect's, disallows it or could not be read.
+    Denied(String),
+    /// The origin of the URL, or of a redirect, is paused: no request was made to it.
+    Deferred { until: String, why: String },
+    /// A request failed (a pause the server asked for has been noted).
+    Failed(FetchError),
+    /// Stopped (shutdown) before a request could start.
+    Stopped,
 }
 
 /// A facts change worth keeping in the database.
@@ -76,6 +122,8 @@ struct Origin {
     slots: Arc<Semaphore>,
     /// Held while robots.txt is fetched, so concurrent checks on one origin fetch it once.
     robots_lock: tokio::sync::Mutex<()>,
+    /// Woken when the origin is paused, so every check waiting on it gives up at once.
+    paused: Notify,
     state: Mutex<OriginState>,
 }
 
@@ -83,8 +131,7 @@ struct Origin {
 struct OriginState {
     /// When the latest request booked started (or will start).
     last_start: Option<Instant>,
-    /// No request before this (a Retry-After, in the clock that sleeps use).
-    resume_at: Option<Instant>,
+    /// No request before this (a Retry-After); checks meanwhile are deferred, never kept waiting.
     not_before: Option<(OffsetDateTime, String)>,
     robots: Option<Robots>,
 }
@@ -139,6 +186,7 @@ impl Hosts {
                 Arc::new(Origin {
                     slots: Arc::new(Semaphore::new(self.settings.per_host)),
                     robots_lock: tokio::sync::Mutex::new(()),
+                    paused: Notify::new(),
                     state: Mutex::new(OriginState::default()),
                 })
             })
@@ -147,30 +195,142 @@ impl Hosts {
 
     /// Waits for a request slot on `url`'s origin and for the delay since the last request to
     /// have passed; checks robots.txt first when `robots` is on (fetching it if it is unknown or
-    /// stale, which itself counts as a request).
+    /// stale, which itself counts as a request). A pause of the origin, known before or learnt
+    /// during any of these waits, ends them at once with [`Admission::Deferred`].
     pub async fn admit(&self, fetcher: &Fetcher, url: &Url, robots: bool) -> Admission {
         let key = url.origin().ascii_serialization();
         let origin = self.origin(&key);
-        if let Some(d) = self.deferred(&origin) {
-            return d;
+        let gate = async {
+            let permit = self
+                .until_paused(&origin, origin.slots.clone().acquire_owned())
+                .await
+                .map_err(Admission::from)?
+                .expect("host semaphore is never closed");
+            if robots {
+                let allowed = self
+                    .until_paused(&origin, self.robots_allow(fetcher, &key, &origin, url))
+                    .await
+                    .map_err(Admission::from)?;
+                // robots.txt itself may have answered with a pause: that is no verdict on the URL.
+                if let Some(d) = self.deferred(&origin) {
+                    return Err(d);
+                }
+                allowed.map_err(Admission::Denied)?;
+            }
+            self.until_paused(&origin, self.wait_turn(&origin))
+                .await
+                .map_err(Admission::from)?;
+            Ok(permit)
+        };
+        match gate.await {
+            Ok(permit) => Admission::Go(HostPermit { _permit: permit }),
+            Err(refused) => refused,
         }
-        let permit = origin
-            .slots
-            .clone()
-            .acquire_owned()
-            .await
-            .expect("host semaphore is never closed");
-        if robots {
-            if let Err(why) = self.robots_allow(fetcher, &key, &origin, url).await {
-                return Admission::Denied(why);
+    }
+
+    /// GETs `url` through the gate, following redirects by hand: every hop is admitted by its
+    /// own origin (robots.txt, slots, delay, pause), a redirect from a public address into an
+    /// internal one is refused, and at most `max_redirects` are followed. `global` is the
+    /// caller's limit on fetches at once: a slot is taken once a hop is admitted and, for the
+    /// last hop, handed back with the answer; between hops it is let go, since waiting for an
+    /// origin while holding one could starve the checks that hold that origin's slot.
+    /// `stopped` resolves on shutdown, which ends any wait before a request.
+    pub async fn fetch(
+        &self,
+        fetcher: &Fetcher,
+        req: Request<'_>,
+        global: &Arc<Semaphore>,
+        stopped: impl Future<Output = ()>,
+    ) -> Gated {
+        let Request {
+            validators,
+            want,
+            robots,
+            ..
+        } = req;
+        tokio::pin!(stopped);
+        let mut url = req.url.clone();
+        // The kind of address the fetch began on, learnt at its first redirect.
+        let mut start: Option<AddrClass> = None;
+        let mut redirects = 0;
+        loop {
+            let origin = self.origin(&url.origin().ascii_serialization());
+            let admission = tokio::select! {
+                biased;
+                () = &mut stopped => return Gated::Stopped,
+                a = self.admit(fetcher, &url, robots) => a,
+            };
+            let host = match admission {
+                Admission::Go(permit) => permit,
+                Admission::Denied(why) => return Gated::Denied(why),
+                Admission::Deferred { until, why } => return Gated::Deferred { until, why },
+            };
+            let slot = tokio::select! {
+                biased;
+                () = &mut stopped => return Gated::Stopped,
+                s = self.until_paused(&origin, global.clone().acquire_owned()) => match s {
+                    Ok(s) => s.expect("the pass's semaphore is never closed"),
+                    Err(Paused { until, why }) => return Gated::Deferred { until, why },
+                },
+            };
+            if stopped.as_mut().now_or_never().is_some() {
+                return Gated::Stopped;
+            }
+            let started = std::time::Instant::now();
+            let hop = fetcher.get(&url, validators, want, start).await;
+            crate::metrics::fetch_latency(started.elapsed());
+            drop(host);
+            match hop {
+                Ok(Hop::Done(fetched)) => return Gated::Fetched(fetched, slot),
+                Ok(Hop::Redirect { to, via }) => {
+                    drop(slot);
+                    redirects += 1;
+                    if redirects > fetcher.max_redirects() {
+                        return Gated::Failed(FetchError::Redirects(fetcher.max_redirects()));
+                    }
+                    let from = match start {
+                        Some(c) => c,
+                        None => *start.insert(fetch::start_class(&url, via).await),
+                    };
+                    if let Err(e) = fetch::check_redirect(from, &to).await {
+                        warn!(from = %url, to = %to, reason = %e, "redirect refused");
+                        return Gated::Failed(e);
+                    }
+                    debug!(from = %url, to = %to, "following redirect");
+                    url = to;
+                }
+                Err(e) => {
+                    if let FetchError::Status {
+                        status, retry_after, ..
+                    } = &e
+                    {
+                        self.after_status(&url, *status, *retry_after);
+                    }
+                    return Gated::Failed(e);
+                }
             }
         }
-        self.wait_turn(&origin).await;
-        // A request that finished while we waited may have brought a Retry-After.
-        if let Some(d) = self.deferred(&origin) {
-            return d;
+    }
+
+    /// Runs `fut` unless the origin is paused, before or while it runs: then it is dropped (its
+    /// wait abandoned) and the deferral returned. This is what keeps a Retry-After from turning
+    /// into a sleep for every check queued behind the request that brought it.
+    async fn until_paused<T>(&self, origin: &Origin, fut: impl Future<Output = T>) -> Result<T, Paused> {
+        tokio::pin!(fut);
+        loop {
+            let paused = origin.paused.notified();
+            tokio::pin!(paused);
+            // Registered before looking, so a pause noted between the two still wakes us.
+            paused.as_mut().enable();
+            if let Some(p) = self.paused(origin) {
+                return Err(p);
+            }
+            tokio::select! {
+                biased;
+                () = &mut paused => {}
+                out = &mut fut => return Ok(out),
+            }
         }
-        Admission::Go(HostPermit { _permit: permit })
     }
 
     /// Notes a failed response: a 429 or 503 with Retry-After (and a 429 without one) pauses
@@ -189,13 +349,14 @@ impl Hosts {
         {
             let mut st = origin.state.lock().unwrap_or_else(|p| p.into_inner());
             st.not_before = Some((until, reason.clone()));
-            st.resume_at = Some(Instant::now() + pause);
         }
         self.push(HostUpdate::NotBefore {
             origin: key,
             until: timefmt::format(until),
             reason,
         });
+        // After the state is set, so that every waiter woken sees the pause.
+        origin.paused.notify_waiters();
     }
 
     /// Facts changed since the last call, for the database.
@@ -208,9 +369,13 @@ impl Hosts {
     }
 
     fn deferred(&self, origin: &Origin) -> Option<Admission> {
+        self.paused(origin).map(Admission::from)
+    }
+
+    fn paused(&self, origin: &Origin) -> Option<Paused> {
         let st = origin.state.lock().unwrap_or_else(|p| p.into_inner());
         let (until, why) = st.not_before.as_ref()?;
-        (*until > OffsetDateTime::now_utc()).then(|| Admission::Deferred {
+        (*until > OffsetDateTime::now_utc()).then(|| Paused {
             until: timefmt::format(*until),
             why: format!("{why}; no request before {}", timefmt::format(*until)),
         })
@@ -218,13 +383,14 @@ impl Hosts {
 
     /// Sleeps until this origin's next request may start, and books that moment. The delay is
     /// read now rather than when the previous request was booked, so a `Crawl-delay` learnt from
-    /// robots.txt in between already counts.
+    /// robots.txt in between already counts. A pause is not waited for here: callers run this
+    /// under [`Hosts::until_paused`].
     async fn wait_turn(&self, origin: &Origin) {
         let start = {
             let mut st = origin.state.lock().unwrap_or_else(|p| p.into_inner());
             let now = Instant::now();
             let spaced = st.last_start.map_or(now, |t| t + self.delay_for(&st));
-            let start = spaced.max(st.resume_at.unwrap_or(now)).max(now);
+            let start = spaced.max(now);
             st.last_start = Some(start);
             start
         };
@@ -288,11 +454,13 @@ impl Hosts {
             ..HostRow::default()
         };
         match fetcher.get_robots(&robots_url, ROBOTS_CAP).await {
-            Ok((status, body)) => {
-                row.robots_status = Some(status);
-                if (200..300).contains(&status) {
-                    row.robots = Some(String::from_utf8_lossy(&body).into_owned());
+            Ok(file) => {
+                row.robots_status = Some(file.status);
+                if (200..300).contains(&file.status) {
+                    row.robots = Some(String::from_utf8_lossy(&file.body).into_owned());
                 }
+                // A slow-down asked on robots.txt is asked of the whole origin.
+                self.after_status(&robots_url, file.status, file.retry_after);
             }
             Err(e) => row.robots_error = Some(e.to_string()),
         }
@@ -412,6 +580,40 @@ mod tests {
         assert_eq!(Instant::now() - t0, Duration::from_secs(2));
         h.wait_turn(&a).await;
         assert_eq!(Instant::now() - t0, Duration::from_secs(4));
+    }
+
+    /// Issue 12: a check waiting for a paused origin's slot, or for its turn, used to sleep
+    /// until the pause ended; it must give up as soon as the pause is learnt.
+    #[tokio::test(start_paused = true)]
+    async fn a_pause_ends_every_wait_on_the_origin_at_once() {
+        let mut cfg = crate::config::Config::parse("", std::path::Path::new("t.toml"))
+            .unwrap()
+            .fetch;
+        cfg.per_host_concurrency = 2;
+        cfg.per_host_delay = Duration::from_secs(3600);
+        let h = Arc::new(Hosts::new(&cfg, Vec::new()));
+        let fetcher = Fetcher::new(&cfg).unwrap();
+        let url = Url::parse("http://a.example/x").unwrap();
+        let Admission::Go(_first) = h.admit(&fetcher, &url, false).await else {
+            panic!("the first request goes ahead")
+        };
+        let t0 = Instant::now();
+        // The second has a slot and waits for its turn an hour away; the third waits for a slot.
+        let waiting: Vec<_> = (0..2)
+            .map(|_| {
+                let (h, fetcher, url) = (h.clone(), fetcher.clone(), url.clone());
+                tokio::spawn(async move { h.admit(&fetcher, &url, false).await })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        h.after_status(&url, 429, Some(Duration::from_secs(600)));
+        for w in waiting {
+            assert!(matches!(w.await.unwrap(), Admission::Deferred { .. }));
+        }
+        assert!(Instant::now() - t0 < Duration::from_secs(2));
+        // Another origin is not held up by it.
+        let b = Url::parse("http://b.example/x").unwrap();
+        assert!(matches!(h.admit(&fetcher, &b, false).await, Admission::Go(_)));
     }
 
     #[test]

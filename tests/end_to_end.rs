@@ -482,7 +482,7 @@ fn huge_truncated_and_unreachable_responses_fail_with_reasons() {
         "{out}"
     );
     assert!(out.contains("cannot connect"), "{out}");
-    assert!(out.contains("/t.html: response body broken off"), "{out}");
+    assert!(out.contains("/t.html: connection closed early"), "{out}");
     assert!(gw.changes().is_empty());
 }
 

@@ -247,7 +247,7 @@ fn misbehaving_servers_fail_with_reasons_and_the_pass_goes_on() {
         ("/loop.html", "too many redirects"),
         ("/bomb.html", "response larger than the 1048576-byte cap"),
         ("/slow.html", "timed out after 3s"),
-        ("/r.html", "response body broken off"),
+        ("/r.html", "connection reset"),
         ("/e.html", "response larger than the 1048576-byte cap"),
         ("/t.html", "cannot connect"),
     ] {

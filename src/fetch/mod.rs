@@ -1,21 +1,37 @@
-//! HTTP: one shared client with timeouts, a redirect limit, compressed transfer, conditional GET,
-//! and a body cap enforced while streaming (on the decompressed bytes, so a gzip bomb stops at
-//! the cap). Block pages are recognised in [`block`].
+//! HTTP: one shared client with timeouts, compressed transfer, conditional GET, and a body cap
+//! enforced while streaming (on the decompressed bytes, so a gzip bomb stops at the cap). One
+//! request is one hop: redirects are returned, not followed, so that each hop can pass the
+//! politeness gate of its own origin ([`crate::polite::Hosts::fetch`]) and the address rules of
+//! [`addr`]. Block pages are recognised in [`block`].
 
+pub mod addr;
 pub mod block;
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use reqwest::header::{CONTENT_TYPE, ETAG, HeaderMap, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED};
+use reqwest::header::{
+    CONTENT_TYPE, ETAG, HeaderMap, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, LOCATION,
+};
 
 use crate::config;
 
 /// Why a fetch did not produce a page. Each is a failed check, never a change.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
-    #[error("timed out after {0:?}")]
+    /// The whole response (headers and body) did not arrive within `fetch.timeout`.
+    #[error("timed out after {0:?} (the time allowed for a whole response)")]
     Timeout(Duration),
+    /// The server went quiet: nothing arrived for `fetch.read_timeout`.
+    #[error("read timed out: nothing received for {0:?}")]
+    ReadTimeout(Duration),
+    /// The server ended the connection before the response was complete (a FIN, not a reset).
+    #[error("connection closed early by the server ({0})")]
+    ClosedEarly(String),
+    /// The connection was reset (an RST: a crashed server, a middlebox, a firewall).
+    #[error("connection reset ({0})")]
+    Reset(String),
     #[error("cannot connect: {0}")]
     Connect(String),
     #[error("HTTP {status}{}{}",
@@ -29,11 +45,21 @@ pub enum FetchError {
     },
     #[error("response larger than the {0}-byte cap")]
     TooLarge(usize),
-    #[error("too many redirects")]
-    Redirects,
+    #[error("too many redirects (more than {0})")]
+    Redirects(usize),
+    /// A 3xx without a usable Location, or one to a scheme govwatch does not fetch.
+    #[error("bad redirect: {0}")]
+    BadRedirect(String),
+    /// A redirect from a public address into an internal network (see [`addr`]).
+    #[error("redirect from a {from} address to a {to} address refused ({url})")]
+    InwardRedirect {
+        from: addr::AddrClass,
+        to: addr::AddrClass,
+        url: String,
+    },
     #[error("response body broken off: {0}")]
     Body(String),
-    #[error("unsupported content type {0}")]
+    #[error("not a page: content type {0}")]
     ContentType(String),
     #[error("blocked: {0}")]
     Blocked(String),
@@ -46,10 +72,15 @@ impl FetchError {
     pub fn kind(&self) -> &'static str {
         match self {
             FetchError::Timeout(_) => "timeout",
+            FetchError::ReadTimeout(_) => "read_timeout",
+            FetchError::ClosedEarly(_) => "closed",
+            FetchError::Reset(_) => "reset",
             FetchError::Connect(_) => "connect",
             FetchError::Status { .. } => "status",
             FetchError::TooLarge(_) => "too_large",
-            FetchError::Redirects => "redirects",
+            FetchError::Redirects(_) => "redirects",
+            FetchError::BadRedirect(_) => "redirects",
+            FetchError::InwardRedirect { .. } => "inward_redirect",
             FetchError::Body(_) => "body",
             FetchError::ContentType(_) => "content_type",
             FetchError::Blocked(_) => "blocked",
@@ -92,11 +123,36 @@ pub enum Fetched {
     Page(Page),
 }
 
+/// What one request brought.
+#[derive(Debug)]
+pub enum Hop {
+    /// The answer: a page or a 304.
+    Done(Fetched),
+    /// A redirect to `to`, for the caller to follow (or not); `via` is the address of the server
+    /// that sent it, when known.
+    Redirect { to: url::Url, via: Option<IpAddr> },
+}
+
+/// robots.txt as served: its status, at most the cap of its body, and a Retry-After if the
+/// server asked for a pause instead of answering.
+#[derive(Debug)]
+pub struct RobotsFile {
+    pub status: u16,
+    pub body: Vec<u8>,
+    pub retry_after: Option<Duration>,
+}
+
+/// RFC 9309 asks crawlers to follow at least five redirects for robots.txt.
+const ROBOTS_REDIRECTS: usize = 5;
+
 #[derive(Clone)]
 pub struct Fetcher {
     client: reqwest::Client,
     timeout: Duration,
+    read_timeout: Duration,
+    connect_timeout: Duration,
     max_body: usize,
+    max_redirects: usize,
 }
 
 /// Installs the TLS crypto provider once; reqwest and lettre both use rustls with ring.
@@ -105,19 +161,47 @@ pub fn init_tls() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
+/// How far a response had come when its connection failed, for the failure's wording.
+#[derive(Debug, Clone, Copy)]
+enum Progress {
+    /// No complete response head yet.
+    Head,
+    /// Reading the body: bytes received so far, and the length the server announced.
+    Body { received: usize, announced: Option<u64> },
+}
+
+impl std::fmt::Display for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Progress::Head => f.write_str("before a complete response"),
+            Progress::Body {
+                received,
+                announced: Some(n),
+            } => write!(f, "after {received} of {n} bytes of the body"),
+            Progress::Body {
+                received,
+                announced: None,
+            } => write!(f, "after {received} bytes of the body"),
+        }
+    }
+}
+
 impl Fetcher {
     pub fn new(cfg: &config::Fetch) -> Result<Fetcher, FetchError> {
         init_tls();
         let client = reqwest::Client::builder()
             .user_agent(cfg.user_agent.clone())
             .connect_timeout(cfg.connect_timeout)
-            .timeout(cfg.timeout)
+            // The total timeout is applied around each request here rather than by reqwest, so
+            // that it can be told apart from the read timeout (reqwest reports both alike).
             .read_timeout(cfg.read_timeout)
             // Keep-alive saves a handshake per request to a host, but every idle connection keeps
             // its buffers: over hundreds of hosts, a few per host is plenty.
             .pool_max_idle_per_host(cfg.per_host_concurrency.min(4))
             .pool_idle_timeout(Duration::from_secs(30))
-            .redirect(reqwest::redirect::Policy::limited(cfg.max_redirects))
+            // Redirects are followed by the caller, hop by hop, each through the politeness gate
+            // of its own origin and the address rules of [`addr`].
+            .redirect(reqwest::redirect::Policy::none())
             .gzip(true)
             .brotli(true)
             .deflate(true)
@@ -126,17 +210,41 @@ impl Fetcher {
         Ok(Fetcher {
             client,
             timeout: cfg.timeout,
+            read_timeout: cfg.read_timeout,
+            connect_timeout: cfg.connect_timeout,
             max_body: cfg.max_body_bytes,
+            max_redirects: cfg.max_redirects,
         })
     }
 
-    /// GETs `url`, conditionally when `validators` has any, and reads at most the body cap.
+    /// How many redirects one fetch may follow.
+    pub fn max_redirects(&self) -> usize {
+        self.max_redirects
+    }
+
+    /// GETs `url` once, conditionally when `validators` has any, and reads at most the body cap.
+    /// A redirect is returned, not followed. `start` is the kind of address the fetch began on,
+    /// for a hop after a redirect: a server found on an address a redirect from there may not
+    /// lead to is refused (the name may have resolved differently since it was checked).
     pub async fn get(
         &self,
         url: &url::Url,
         validators: &Validators,
         want: Want,
-    ) -> Result<Fetched, FetchError> {
+        start: Option<addr::AddrClass>,
+    ) -> Result<Hop, FetchError> {
+        tokio::time::timeout(self.timeout, self.get_once(url, validators, want, start))
+            .await
+            .unwrap_or(Err(FetchError::Timeout(self.timeout)))
+    }
+
+    async fn get_once(
+        &self,
+        url: &url::Url,
+        validators: &Validators,
+        want: Want,
+        start: Option<addr::AddrClass>,
+    ) -> Result<Hop, FetchError> {
         let accept = match want {
             Want::Page => "text/html,application/xhtml+xml,text/plain;q=0.9,*/*;q=0.5",
             Want::Listing => {
@@ -154,10 +262,21 @@ impl Fetcher {
         if let Some(lm) = &validators.last_modified {
             req = req.header(IF_MODIFIED_SINCE, lm);
         }
-        let resp = req.send().await.map_err(|e| self.classify(e))?;
+        let resp = req.send().await.map_err(|e| self.classify(e, Progress::Head))?;
+        let via = resp.remote_addr().map(|a| a.ip());
+        if let (Some(start), Some(ip)) = (start, via) {
+            addr::redirect_allowed(start, &[ip]).map_err(|to| FetchError::InwardRedirect {
+                from: start,
+                to,
+                url: url.to_string(),
+            })?;
+        }
         let status = resp.status();
         if status == reqwest::StatusCode::NOT_MODIFIED {
-            return Ok(Fetched::NotModified);
+            return Ok(Hop::Done(Fetched::NotModified));
+        }
+        if let Some(to) = redirect_target(url, status, resp.headers())? {
+            return Ok(Hop::Redirect { to, via });
         }
         let headers = resp.headers().clone();
         let final_url = resp.url().clone();
@@ -192,7 +311,7 @@ impl Fetcher {
         if let Some(b) = block::detect(&body) {
             return Err(FetchError::Blocked(b.to_string()));
         }
-        Ok(Fetched::Page(Page {
+        Ok(Hop::Done(Fetched::Page(Page {
             status: status.as_u16(),
             url: final_url,
             content_type,
@@ -201,39 +320,93 @@ impl Fetcher {
                 last_modified: header(&headers, LAST_MODIFIED),
             },
             body,
-        }))
+        })))
     }
 
     /// GETs an origin's /robots.txt: its status and at most `cap` bytes of it. Any status is an
-    /// answer here (a 404 means no rules); only a failure to get one is an error.
-    pub async fn get_robots(&self, url: &url::Url, cap: usize) -> Result<(u16, Vec<u8>), FetchError> {
-        let resp = self
-            .client
-            .get(url.clone())
-            .header(reqwest::header::ACCEPT, "text/plain,*/*;q=0.5")
-            .send()
+    /// answer here (a 404 means no rules); only a failure to get one is an error. Redirects are
+    /// followed here (RFC 9309: the rules found apply to the origin asked), without a gate of
+    /// their own: the caller already holds the origin's turn for this one fetch, and the target
+    /// is asked for one small file. The address rules still apply.
+    pub async fn get_robots(&self, url: &url::Url, cap: usize) -> Result<RobotsFile, FetchError> {
+        tokio::time::timeout(self.timeout, self.get_robots_once(url, cap))
             .await
-            .map_err(|e| self.classify(e))?;
+            .unwrap_or(Err(FetchError::Timeout(self.timeout)))
+    }
+
+    async fn get_robots_once(&self, url: &url::Url, cap: usize) -> Result<RobotsFile, FetchError> {
+        let mut url = url.clone();
+        let mut start = None;
+        let mut hops = 0;
+        let resp = loop {
+            let resp = self
+                .client
+                .get(url.clone())
+                .header(reqwest::header::ACCEPT, "text/plain,*/*;q=0.5")
+                .send()
+                .await
+                .map_err(|e| self.classify(e, Progress::Head))?;
+            let via = resp.remote_addr().map(|a| a.ip());
+            let Some(to) = redirect_target(&url, resp.status(), resp.headers())? else {
+                break resp;
+            };
+            hops += 1;
+            if hops > ROBOTS_REDIRECTS {
+                return Err(FetchError::Redirects(ROBOTS_REDIRECTS));
+            }
+            let start = match start {
+                Some(s) => s,
+                None => *start.insert(start_class(&url, via).await),
+            };
+            check_redirect(start, &to).await?;
+            url = to;
+        };
         let status = resp.status().as_u16();
+        let retry_after = match status {
+            429 | 503 => retry_after(resp.headers()),
+            _ => None,
+        };
+        let announced = resp.content_length();
         let mut body = Vec::new();
         let mut stream = resp.bytes_stream();
         // Rules past the cap are ignored, as RFC 9309 allows; what was read still counts.
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| self.classify(e))?;
+            let chunk = chunk.map_err(|e| {
+                self.classify(
+                    e,
+                    Progress::Body {
+                        received: body.len(),
+                        announced,
+                    },
+                )
+            })?;
             let room = cap - body.len();
             body.extend_from_slice(&chunk[..chunk.len().min(room)]);
             if body.len() >= cap {
                 break;
             }
         }
-        Ok((status, body))
+        Ok(RobotsFile {
+            status,
+            body,
+            retry_after,
+        })
     }
 
     async fn read_capped(&self, resp: reqwest::Response) -> Result<Vec<u8>, FetchError> {
+        let announced = resp.content_length();
         let mut body = Vec::new();
         let mut stream = resp.bytes_stream();
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| self.classify(e))?;
+            let chunk = chunk.map_err(|e| {
+                self.classify(
+                    e,
+                    Progress::Body {
+                        received: body.len(),
+                        announced,
+                    },
+                )
+            })?;
             if body.len() + chunk.len() > self.max_body {
                 return Err(FetchError::TooLarge(self.max_body));
             }
@@ -242,19 +415,107 @@ impl Fetcher {
         Ok(body)
     }
 
-    fn classify(&self, e: reqwest::Error) -> FetchError {
-        if e.is_timeout() {
-            FetchError::Timeout(self.timeout)
-        } else if e.is_redirect() {
-            FetchError::Redirects
-        } else if e.is_connect() {
-            FetchError::Connect(root_cause(&e))
+    /// Names what went wrong from reqwest's error: its kinds say little (a read timeout and a
+    /// total timeout look alike to it, a reset and a close are both "body"), so the I/O error or
+    /// hyper error underneath decides.
+    fn classify(&self, e: reqwest::Error, progress: Progress) -> FetchError {
+        let io = io_kind(&e);
+        if e.is_connect() {
+            if e.is_timeout() {
+                FetchError::Connect(format!("no connection within {:?}", self.connect_timeout))
+            } else {
+                FetchError::Connect(root_cause(&e))
+            }
+        } else if e.is_timeout() {
+            FetchError::ReadTimeout(self.read_timeout)
+        } else if matches!(
+            io,
+            Some(std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::ConnectionAborted)
+        ) {
+            FetchError::Reset(format!("by the server {progress}"))
+        } else if io == Some(std::io::ErrorKind::UnexpectedEof) || incomplete_message(&e) {
+            FetchError::ClosedEarly(progress.to_string())
         } else if e.is_body() || e.is_decode() {
             FetchError::Body(root_cause(&e))
         } else {
             FetchError::Other(root_cause(&e))
         }
     }
+}
+
+/// The kind of network the first URL of a fetch is on: the address its server answered from, or
+/// else what its name resolves to (any internal address makes it that kind). A name that does
+/// not resolve counts as public, the strictest start.
+pub async fn start_class(url: &url::Url, via: Option<IpAddr>) -> addr::AddrClass {
+    let addrs = match via {
+        Some(ip) => vec![ip],
+        None => addr::addresses(url).await,
+    };
+    addrs
+        .into_iter()
+        .map(addr::classify)
+        .find(|c| *c != addr::AddrClass::Public)
+        .unwrap_or(addr::AddrClass::Public)
+}
+
+/// Refuses a redirect to `to` when its host is on an internal address that a fetch started on a
+/// `start` address may not reach (see [`addr::redirect_allowed`]).
+pub async fn check_redirect(start: addr::AddrClass, to: &url::Url) -> Result<(), FetchError> {
+    let addrs = addr::addresses(to).await;
+    addr::redirect_allowed(start, &addrs).map_err(|class| FetchError::InwardRedirect {
+        from: start,
+        to: class,
+        url: to.to_string(),
+    })
+}
+
+/// Where a 3xx response sends the client, if it is a redirect to follow.
+fn redirect_target(
+    url: &url::Url,
+    status: reqwest::StatusCode,
+    headers: &HeaderMap,
+) -> Result<Option<url::Url>, FetchError> {
+    if !matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308) {
+        return Ok(None);
+    }
+    let location = header(headers, LOCATION)
+        .ok_or_else(|| FetchError::BadRedirect(format!("HTTP {} without a Location", status.as_u16())))?;
+    let mut to = url
+        .join(location.trim())
+        .map_err(|e| FetchError::BadRedirect(format!("Location {location:?}: {e}")))?;
+    if !matches!(to.scheme(), "http" | "https") {
+        return Err(FetchError::BadRedirect(format!("to a {} URL", to.scheme())));
+    }
+    // A fragment is for the browser; the request is the same without it.
+    to.set_fragment(None);
+    Ok(Some(to))
+}
+
+/// The kind of the first I/O error under `e`, if any.
+fn io_kind(e: &(dyn std::error::Error + 'static)) -> Option<std::io::ErrorKind> {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            return Some(io.kind());
+        }
+        cur = err.source();
+    }
+    None
+}
+
+/// Whether hyper saw the connection end before the response head was complete.
+fn incomplete_message(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if err
+            .downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_incomplete_message)
+        {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
 }
 
 fn header(h: &HeaderMap, name: reqwest::header::HeaderName) -> Option<String> {
