@@ -236,7 +236,7 @@ fn context_for(config: Config) -> Result<Context> {
     Ok(Context {
         fetcher: Fetcher::new(&config.fetch)?,
         slots: Arc::new(tokio::sync::Semaphore::new(config.fetch.concurrency)),
-        hosts: Arc::new(Hosts::new(&config.fetch, store.hosts()?)),
+        hosts: Arc::new(Hosts::new(&config.fetch, store.hosts()?).with_leases(Arc::new(store.leases()?))),
         config: Arc::new(config),
         store: Arc::new(Mutex::new(store)),
         stop: StopFlag::default(),

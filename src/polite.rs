@@ -8,6 +8,12 @@
 //! A pause (Retry-After) is never waited out: the checks of a paused origin are deferred at once,
 //! including those already waiting for its slot or its turn, so one slow-down request never holds
 //! up a pass or the other origins.
+//!
+//! With several govwatch processes on one database, one of them at a time talks to an origin: it
+//! holds the origin's lease ([`crate::store::Leases`]) from its first request there until it has
+//! no more checks for it ([`Hosts::release_idle`]). The others wait for the lease (at most
+//! [`LEASE_WAIT`], then defer), and on taking it keep the delay after the last holder's last
+//! request and honour any pause it stored.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -24,7 +30,7 @@ use url::Url;
 use crate::config;
 use crate::fetch::addr::AddrClass;
 use crate::fetch::{self, FetchError, Fetched, Fetcher, Hop, Validators, Want};
-use crate::store::HostRow;
+use crate::store::{HostRow, Lease, Leases};
 use crate::timefmt;
 
 /// Bytes of robots.txt read; RFC 9309 lets crawlers stop at 500 KiB.
@@ -36,6 +42,10 @@ const ROBOTS_RETRY: Duration = Duration::from_secs(10 * 60);
 const MAX_CRAWL_DELAY: Duration = Duration::from_secs(60);
 /// A 429 without Retry-After still means "slower": the origin is left alone this long.
 const DEFAULT_429_PAUSE: Duration = Duration::from_secs(60);
+/// How long a check waits for another process to let go of an origin before it is deferred.
+pub const LEASE_WAIT: Duration = Duration::from_secs(60);
+/// How often a waiting check asks whether the origin's lease is free.
+const LEASE_POLL: Duration = Duration::from_millis(250);
 
 /// Whether a request may go ahead.
 pub enum Admission {
@@ -66,6 +76,18 @@ impl From<Paused> for Admission {
 /// One of an origin's request slots.
 pub struct HostPermit {
     _permit: OwnedSemaphorePermit,
+    _use: Use,
+}
+
+/// A check of this process that uses an origin, from its admission until its request ends:
+/// while an origin has any, its lease is kept.
+struct Use(Arc<Origin>);
+
+impl Drop for Use {
+    fn drop(&mut self) {
+        let mut st = self.0.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.users = st.users.saturating_sub(1);
+    }
 }
 
 /// A GET to make through the gate: what to ask, and whether robots.txt applies.
@@ -109,6 +131,8 @@ pub struct Hosts {
     origins: Mutex<HashMap<String, Arc<Origin>>>,
     /// Changes not yet written to the database; [`Hosts::take_updates`] drains them.
     updates: Mutex<Vec<HostUpdate>>,
+    /// Origin leases shared with other processes on the database; `None`: this process alone.
+    leases: Option<Arc<Leases>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -124,6 +148,8 @@ struct Origin {
     robots_lock: tokio::sync::Mutex<()>,
     /// Woken when the origin is paused, so every check waiting on it gives up at once.
     paused: Notify,
+    /// Held while the origin's lease is taken or let go, so that the two never cross.
+    lease: tokio::sync::Mutex<()>,
     state: Mutex<OriginState>,
 }
 
@@ -131,6 +157,12 @@ struct Origin {
 struct OriginState {
     /// When the latest request booked started (or will start).
     last_start: Option<Instant>,
+    /// The same moment on the wall clock, for the next process to hold the origin.
+    last_start_wall: Option<OffsetDateTime>,
+    /// Checks of this process between admission and the end of their request.
+    users: usize,
+    /// Whether this process holds the origin's lease.
+    leased: bool,
     /// No request before this (a Retry-After); checks meanwhile are deferred, never kept waiting.
     not_before: Option<(OffsetDateTime, String)>,
     robots: Option<Robots>,
@@ -161,6 +193,7 @@ impl Hosts {
             agent: robots_agent(&cfg.user_agent),
             origins: Mutex::new(HashMap::new()),
             updates: Mutex::new(Vec::new()),
+            leases: None,
         };
         for row in rows {
             let origin = hosts.origin(&row.origin);
@@ -179,6 +212,17 @@ impl Hosts {
         hosts
     }
 
+    /// Shares the origins with the other processes on the database (see the module's doc).
+    pub fn with_leases(mut self, leases: Arc<Leases>) -> Hosts {
+        self.leases = Some(leases);
+        self
+    }
+
+    /// The leases this table shares origins through, if any.
+    pub fn leases(&self) -> Option<Arc<Leases>> {
+        self.leases.clone()
+    }
+
     fn origin(&self, key: &str) -> Arc<Origin> {
         let mut map = self.origins.lock().unwrap_or_else(|p| p.into_inner());
         map.entry(key.to_string())
@@ -187,6 +231,7 @@ impl Hosts {
                     slots: Arc::new(Semaphore::new(self.settings.per_host)),
                     robots_lock: tokio::sync::Mutex::new(()),
                     paused: Notify::new(),
+                    lease: tokio::sync::Mutex::new(()),
                     state: Mutex::new(OriginState::default()),
                 })
             })
@@ -201,6 +246,7 @@ impl Hosts {
         let key = url.origin().ascii_serialization();
         let origin = self.origin(&key);
         let gate = async {
+            let using = self.enter(&key, &origin).await?;
             let permit = self
                 .until_paused(&origin, origin.slots.clone().acquire_owned())
                 .await
@@ -220,11 +266,122 @@ impl Hosts {
             self.until_paused(&origin, self.wait_turn(&origin))
                 .await
                 .map_err(Admission::from)?;
-            Ok(permit)
+            Ok((permit, using))
         };
         match gate.await {
-            Ok(permit) => Admission::Go(HostPermit { _permit: permit }),
+            Ok((permit, using)) => Admission::Go(HostPermit {
+                _permit: permit,
+                _use: using,
+            }),
             Err(refused) => refused,
+        }
+    }
+
+    /// Counts a check as using `origin` and makes sure this process holds the origin's lease,
+    /// waiting up to [`LEASE_WAIT`] for another process to let go of it.
+    async fn enter(&self, key: &str, origin: &Arc<Origin>) -> Result<Use, Admission> {
+        let leased = {
+            let mut st = origin.state.lock().unwrap_or_else(|p| p.into_inner());
+            st.users += 1;
+            st.leased
+        };
+        let using = Use(origin.clone());
+        let Some(leases) = self.leases.as_ref().filter(|_| !leased) else {
+            return Ok(using);
+        };
+        let _turn = origin.lease.lock().await;
+        if origin.state.lock().unwrap_or_else(|p| p.into_inner()).leased {
+            return Ok(using);
+        }
+        let deadline = Instant::now() + LEASE_WAIT;
+        loop {
+            let (l, k) = (leases.clone(), key.to_string());
+            match tokio::task::spawn_blocking(move || l.take(&k)).await {
+                Ok(Ok(Lease::Granted {
+                    last_request_at,
+                    not_before,
+                })) => {
+                    self.granted(origin, last_request_at, not_before);
+                    return Ok(using);
+                }
+                Ok(Ok(Lease::Held { by, until })) if Instant::now() >= deadline => {
+                    return Err(Admission::Deferred {
+                        until: timefmt::format(until),
+                        why: format!("another govwatch process ({by}) is fetching from this origin"),
+                    });
+                }
+                Ok(Ok(Lease::Held { .. })) => tokio::time::sleep(LEASE_POLL).await,
+                // The database being busy for longer than its timeout must not stop checks: this
+                // process goes on alone, as it would without other processes.
+                Ok(Err(e)) => {
+                    warn!(origin = %key, error = %e, "origin lease not taken; going on without it");
+                    return Ok(using);
+                }
+                Err(e) => {
+                    warn!(origin = %key, error = %e, "origin lease not taken; going on without it");
+                    return Ok(using);
+                }
+            }
+        }
+    }
+
+    /// This process now holds `origin`: it keeps the delay after the last holder's last request
+    /// and honours a pause stored by any process.
+    fn granted(
+        &self,
+        origin: &Origin,
+        last_request_at: Option<OffsetDateTime>,
+        not_before: Option<(OffsetDateTime, String)>,
+    ) {
+        let mut st = origin.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.leased = true;
+        if let Some(last) = last_request_at {
+            let ago = Duration::try_from(OffsetDateTime::now_utc() - last).unwrap_or(Duration::ZERO);
+            if let Some(then) = Instant::now().checked_sub(ago) {
+                st.last_start = Some(st.last_start.map_or(then, |t| t.max(then)));
+            }
+        }
+        let Some((until, why)) = not_before else { return };
+        if st.not_before.as_ref().is_none_or(|(t, _)| *t < until) {
+            st.not_before = Some((until, why));
+            drop(st);
+            origin.paused.notify_waiters();
+        }
+    }
+
+    /// Lets go of the leases of origins that no check of this process uses any more, so other
+    /// processes can talk to them. Called as checks end; costs nothing without leases.
+    pub async fn release_idle(&self) {
+        let Some(leases) = &self.leases else { return };
+        let idle: Vec<(String, Arc<Origin>)> = {
+            let map = self.origins.lock().unwrap_or_else(|p| p.into_inner());
+            map.iter()
+                .filter(|(_, o)| {
+                    let st = o.state.lock().unwrap_or_else(|p| p.into_inner());
+                    st.leased && st.users == 0
+                })
+                .map(|(k, o)| (k.clone(), o.clone()))
+                .collect()
+        };
+        for (key, origin) in idle {
+            let _turn = origin.lease.lock().await;
+            let last = {
+                let mut st = origin.state.lock().unwrap_or_else(|p| p.into_inner());
+                if !st.leased || st.users > 0 {
+                    continue;
+                }
+                st.leased = false;
+                st.last_start_wall
+            };
+            let l = leases.clone();
+            let k = key.clone();
+            match tokio::task::spawn_blocking(move || l.release(&k, last)).await {
+                Ok(Ok(())) => debug!(origin = %key, "origin let go"),
+                Ok(Err(e)) => {
+                    warn!(origin = %key, error = %e, "origin lease not let go; it runs out by itself")
+                }
+                Err(e) => warn!(origin = %key, error = %e, "origin lease not let go; it runs out by itself"),
+            }
         }
     }
 
@@ -392,6 +549,7 @@ impl Hosts {
             let spaced = st.last_start.map_or(now, |t| t + self.delay_for(&st));
             let start = spaced.max(now);
             st.last_start = Some(start);
+            st.last_start_wall = Some(OffsetDateTime::now_utc() + (start - now));
             start
         };
         tokio::time::sleep_until(start).await;

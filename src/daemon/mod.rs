@@ -397,7 +397,13 @@ fn reload_config(ctx: &mut Context, state: &State) -> bool {
     {
         let rows = ctx.store.lock().unwrap_or_else(|p| p.into_inner()).hosts();
         match rows {
-            Ok(rows) => ctx.hosts = Arc::new(crate::polite::Hosts::new(&new.fetch, rows)),
+            Ok(rows) => {
+                let mut hosts = crate::polite::Hosts::new(&new.fetch, rows);
+                if let Some(leases) = ctx.hosts.leases() {
+                    hosts = hosts.with_leases(leases);
+                }
+                ctx.hosts = Arc::new(hosts);
+            }
             Err(e) => {
                 error!(error = %e, "config not reloaded; the running config stays in force");
                 return false;
