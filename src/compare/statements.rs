@@ -65,13 +65,16 @@ impl StatementChange {
 
 /// Two sentences this alike (Jaccard of their word sets) are one sentence edited.
 const ALTERED_SIMILARITY: f64 = 0.5;
+// The index's bounds ([`pair_altered`]: prefixes of n/2 + 1 words, a third of both sets shared,
+// sizes within twofold) are worked out for 1/2; another threshold needs them worked out again.
+const _: () = assert!(ALTERED_SIMILARITY == 0.5);
 
 /// At most this many added sentences are measured against one removed sentence. The index
 /// offers those sharing the removed sentence's rarest words first, so the cap only drops
 /// candidates that share commoner words. Below both caps (any change of up to this many added
 /// sentences of ordinary length) pairing is exactly that of comparing every pair; above them it
 /// stays linear in the size of the change.
-const MAX_CANDIDATES: usize = 256;
+const MAX_CANDIDATES: usize = 128;
 /// At most this many index entries are looked at for one removed sentence (entries of sentences
 /// already paired, or of another length, cost a look too): without it, a short sentence of stock
 /// words would walk the long lists of those words on every probe of a huge page.
@@ -163,30 +166,37 @@ fn statement_change(change: &TextChange, pairs: &[Option<usize>]) -> StatementCh
 /// their rarest words. Two word sets with Jaccard at least 1/2 share at least half of the
 /// larger one, so each shares a word with the other's rarest `n/2 + 1` words (its prefix): only
 /// prefixes need indexing and probing, and those are the rare words with short lists. Pairs
-/// whose sizes differ more than twofold cannot reach 1/2 and are not measured.
+/// whose sizes differ more than twofold cannot reach 1/2 and are not measured, nor are pairs
+/// met first so late in their prefixes that too few words are left to share.
 pub fn pair_altered(removed: &[String], added: &[String]) -> Vec<Option<usize>> {
     let (removed_sets, added_sets) = ranked_word_sets(removed, added);
     // The index: for each word rank, the added sentences with that word in their prefix, in order.
-    let mut postings: Vec<Vec<u32>> = Vec::new();
+    // Entries are (sentence, where in it the word stands).
+    let mut postings: Vec<Vec<Entry>> = Vec::new();
     // Added sentences without any word are only ever alike each other (Jaccard taken as 1).
     let mut empty_added: Vec<usize> = Vec::new();
     for (j, set) in added_sets.iter().enumerate() {
         if set.is_empty() {
             empty_added.push(j);
         }
-        for &r in prefix(set) {
+        for (at, &r) in prefix(set).iter().enumerate() {
             let r = r as usize;
             if postings.len() <= r {
                 postings.resize_with(r + 1, Vec::new);
             }
-            postings[r].push(j as u32);
+            postings[r].push(Entry {
+                sentence: j as u32,
+                at: at as u32,
+                words: set.len() as u32,
+            });
         }
     }
     let mut taken = vec![false; added.len()];
     // `seen[j] == i + 1`: added sentence `j` was already measured for removed sentence `i`.
-    let mut seen = vec![0usize; added.len()];
+    let mut seen = vec![0u32; added.len()];
     let mut out = Vec::with_capacity(removed.len());
     for (i, a) in removed_sets.iter().enumerate() {
+        let stamp = i as u32 + 1;
         if a.is_empty() {
             // Of equally alike sentences the later is chosen, as `max_by` does.
             let j = empty_added.pop();
@@ -198,28 +208,36 @@ pub fn pair_altered(removed: &[String], added: &[String]) -> Vec<Option<usize>> 
         }
         let (mut measured, mut scanned) = (0, 0);
         let mut best: Option<(usize, f64)> = None;
-        'probe: for &r in prefix(a) {
+        'probe: for (at, &r) in prefix(a).iter().enumerate() {
             let Some(list) = postings.get_mut(r as usize) else {
                 continue;
             };
             let mut dead = 0;
-            for &j in list.iter() {
-                let j = j as usize;
+            for e in list.iter() {
+                let j = e.sentence as usize;
                 scanned += 1;
                 if taken[j] {
                     dead += 1;
-                } else if seen[j] != i + 1 {
-                    seen[j] = i + 1;
-                    let b = &added_sets[j];
-                    if 2 * a.len().min(b.len()) >= a.len().max(b.len()) {
+                } else if seen[j] != stamp {
+                    seen[j] = stamp;
+                    let (n, m) = (a.len(), e.words as usize);
+                    // Met first here, the sets share no rarer word (one in both prefixes would
+                    // have been met before): they share only words from here on, in both. And
+                    // Jaccard 1/2 needs a third of both sets' words shared.
+                    let most = 1 + (n - at - 1).min(m - e.at as usize - 1);
+                    if 2 * n.min(m) >= n.max(m) && 3 * most >= n + m {
                         measured += 1;
-                        let sim = jaccard(a, b);
-                        let better = best.is_none_or(|(bj, bs)| match sim.total_cmp(&bs) {
-                            std::cmp::Ordering::Equal => j > bj,
-                            o => o.is_gt(),
-                        });
-                        if sim >= ALTERED_SIMILARITY && better {
-                            best = Some((j, sim));
+                        let b = &added_sets[j][e.at as usize..];
+                        if let Some(shared) = shared_words(&a[at..], b, (n + m).div_ceil(3)) {
+                            // As `similarity` computes it, so that ties are ties.
+                            let sim = shared as f64 / (n + m - shared) as f64;
+                            let better = best.is_none_or(|(bj, bs)| match sim.total_cmp(&bs) {
+                                std::cmp::Ordering::Equal => j > bj,
+                                o => o.is_gt(),
+                            });
+                            if sim >= ALTERED_SIMILARITY && better {
+                                best = Some((j, sim));
+                            }
                         }
                     }
                 }
@@ -230,7 +248,7 @@ pub fn pair_altered(removed: &[String], added: &[String]) -> Vec<Option<usize>> 
             // Entries of paired sentences are dropped once they are most of a list, so that
             // lists are not walked again and again over them (each entry is dropped once).
             if 2 * dead > list.len() {
-                list.retain(|&j| !taken[j as usize]);
+                list.retain(|e| !taken[e.sentence as usize]);
             }
             if measured >= MAX_CANDIDATES || scanned >= MAX_SCANNED {
                 break 'probe;
@@ -243,6 +261,15 @@ pub fn pair_altered(removed: &[String], added: &[String]) -> Vec<Option<usize>> 
         out.push(j);
     }
     out
+}
+
+/// An added sentence in the index under one of its prefix words.
+struct Entry {
+    sentence: u32,
+    /// Where in the sentence's word set the word stands.
+    at: u32,
+    /// The size of its word set.
+    words: u32,
 }
 
 /// The word sets of both sides as sorted, distinct word ranks: rank 0 is the word in fewest
@@ -292,10 +319,14 @@ fn prefix(set: &[u32]) -> &[u32] {
     &set[..(set.len() / 2 + 1).min(set.len())]
 }
 
-/// Jaccard of two sorted, distinct rank sets, computed as [`similarity`] computes it.
-fn jaccard(a: &[u32], b: &[u32]) -> f64 {
-    let (mut x, mut y, mut shared) = (0, 0, 0usize);
+/// How many words two sorted, distinct rank sets share, if at least `need`; `None` as soon as
+/// what is left of them cannot make up `need`, which for most candidates is early.
+fn shared_words(a: &[u32], b: &[u32], need: usize) -> Option<usize> {
+    let (mut x, mut y, mut shared) = (0, 0, 0);
     while x < a.len() && y < b.len() {
+        if shared + (a.len() - x).min(b.len() - y) < need {
+            return None;
+        }
         match a[x].cmp(&b[y]) {
             std::cmp::Ordering::Less => x += 1,
             std::cmp::Ordering::Greater => y += 1,
@@ -306,7 +337,7 @@ fn jaccard(a: &[u32], b: &[u32]) -> f64 {
             }
         }
     }
-    shared as f64 / (a.len() + b.len() - shared) as f64
+    (shared >= need).then_some(shared)
 }
 
 /// `[-old-]{+new+}` inline, by word (by character for CJK, which has no spaces).
