@@ -2,7 +2,7 @@
 //! the page's size, against the all-pairs comparison it replaced, measured in the same run.
 //!
 //!     scripts/bench-rewrite                        # 0.1, 1 and 10 MB; the old way at 0.1 MB
-//!     scripts/bench-rewrite --sizes 0.1,1,15 --old-up-to 1
+//!     scripts/bench-rewrite --sizes 0.1,1,15 --old-up-to 1 --old-runs 1
 //!
 //! Pages are real articles (the public extraction datasets under `shared/bench/extraction/`
 //! and `shared/corpus/`) in a ministry site's chrome. The articles are dealt into two piles; a
@@ -29,6 +29,7 @@ struct Args {
     sizes: Vec<f64>,
     old_up_to: f64,
     runs: usize,
+    old_runs: usize,
     shared: PathBuf,
 }
 
@@ -37,6 +38,7 @@ fn args() -> Args {
         sizes: vec![0.1, 1.0, 10.0],
         old_up_to: 0.1,
         runs: 3,
+        old_runs: 3,
         shared: std::env::var_os("SHARED").map_or_else(
             || Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"),
             PathBuf::from,
@@ -54,6 +56,8 @@ fn args() -> Args {
             }
             "--old-up-to" => a.old_up_to = value.parse().expect("--old-up-to: megabytes"),
             "--runs" => a.runs = value.parse().expect("--runs: a count"),
+            // The old way at 1 MB takes minutes a run.
+            "--old-runs" => a.old_runs = value.parse().expect("--old-runs: a count"),
             "--shared" => a.shared = PathBuf::from(value),
             other => panic!("unknown flag {other}"),
         }
@@ -270,7 +274,8 @@ fn main() {
         for whole in ways {
             let mut runs = Vec::new();
             let mut shape = (0, 0, 0);
-            for _ in 0..a.runs.max(1) {
+            let n = if whole { a.old_runs } else { a.runs };
+            for _ in 0..n.max(1) {
                 let (s, change, altered) = judge_once(&old_text, &new_html, whole, &topics);
                 shape = (change.removed.len(), change.added.len(), altered);
                 runs.push(s);
