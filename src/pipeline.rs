@@ -152,9 +152,37 @@ static STORE_TURN: Semaphore = Semaphore::const_new(1);
 /// How many callers wait for [`STORE_TURN`]: a group of checks is committed once none does.
 static STORE_WAITING: AtomicUsize = AtomicUsize::new(0);
 
-/// Parsing is CPU work; more of it at once than there are cores only costs memory.
+/// Parsing and comparing are CPU work; more of it at once than there are cores only costs memory.
 static PARSE_TURN: std::sync::LazyLock<Semaphore> =
     std::sync::LazyLock::new(|| Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())));
+
+/// Runs CPU work (extracting, comparing) on a thread of its own, at most as many at once as
+/// there are cores, and never on the async workers or in a turn of the store: a page of many
+/// megabytes takes a while, and other checks and the daemon loop go on meanwhile. Not on
+/// tokio's blocking pool either: the runtime waits for that pool's tasks when it shuts down, so
+/// work abandoned at the stop timeout would hold up the exit for as long as it still ran; a
+/// thread of its own just ends with the process. A panic in `f` is resumed here.
+async fn cpu<T, F>(f: F) -> T
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    let turn = PARSE_TURN.acquire().await.expect("never closed");
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("govwatch-cpu".into())
+        .spawn(move || {
+            // The turn is the thread's: a check abandoned meanwhile does not free it early.
+            let _turn = turn;
+            let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
+        })
+        // As tokio's own blocking pool does when the system has no thread to give.
+        .expect("cannot start a thread for CPU work");
+    match rx.await.expect("the CPU thread always answers") {
+        Ok(out) => out,
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
+}
 
 /// Runs `f` on a blocking thread with the store: SQLite calls must not stall the async workers.
 /// Checks written before, in a group, are committed first.
@@ -610,12 +638,7 @@ async fn fetch_and_parse(
 
     let (doc2, watch2) = (doc.clone(), watch.clone());
     // Parsing is CPU work on owned data; it never holds the store lock.
-    let parsed = {
-        let _turn = PARSE_TURN.acquire().await.expect("never closed");
-        tokio::task::spawn_blocking(move || parse_page(page, &doc2, &watch2))
-            .await
-            .expect("parse task panicked")
-    };
+    let parsed = cpu(move || parse_page(page, &doc2, &watch2)).await;
     match parsed {
         Ok(mut p) => {
             p.slot = Some(slot);
@@ -693,9 +716,10 @@ fn backoff(every: Duration, failures: i64, max: Duration, retry_after: Option<Du
     retry_after.map_or(jittered, |r| jittered.max(r))
 }
 
-/// Compares and stores a parsed page: the second half of a check. The store is taken twice, for
-/// short turns: to read what the page is compared with, and to write the result; the work in
-/// between (template, signature, diff, compression) runs beside other checks' turns.
+/// Compares and stores a parsed page: the second half of a check. The store is taken for short
+/// turns only: to read what the page is compared with (and, where judging needs it, what the
+/// corpus holds), and to write the result; the work in between (template, signature, diff,
+/// pairing sentences, verdict, compression) runs on [`cpu`] threads, beside other checks.
 async fn record_parsed(
     ctx: &Context,
     doc: &DocumentRow,
@@ -717,11 +741,28 @@ async fn record_parsed(
         })
     })
     .await?;
-    let prepared = {
-        let _turn = PARSE_TURN.acquire().await.expect("never closed");
-        tokio::task::spawn_blocking(move || prepare(parsed, basis, host))
-            .await
-            .expect("prepare task panicked")
+    let prepared = cpu(move || prepare(parsed, basis, host)).await;
+    // What the corpus holds is read in a short turn; the verdict, which compares texts, is
+    // worked out after it, so the turn to write does nothing but write.
+    let (doc2, needs) = (doc.clone(), corpus_needs(doc, &prepared));
+    let (prepared, candidates, known) = match needs {
+        None => (prepared, Vec::new(), None),
+        Some(verdict) => {
+            with_store_grouped(&ctx.store, move |s| {
+                let (candidates, known) = corpus_lookup(s, &doc2, &prepared, verdict)?;
+                Ok((prepared, candidates, known))
+            })
+            .await?
+        }
+    };
+    let (doc2, topics) = (doc.clone(), ctx.config.topics_for(watch));
+    let thresholds = corpus::Thresholds {
+        republication_share: ctx.config.corpus.republication_share,
+        quote_share: ctx.config.corpus.quote_share,
+    };
+    let prepared = match prepared.signature {
+        Some(_) => cpu(move || judge(prepared, &doc2, &topics, thresholds, candidates, known)).await,
+        None => prepared,
     };
     let (doc2, watch2, config) = (doc.clone(), watch.clone(), ctx.config.clone());
     let (outcome, new_docs) = with_store_grouped(&ctx.store, move |s| {
@@ -890,8 +931,11 @@ struct Prepared {
     previous_id: Option<i64>,
     unchanged: bool,
     signature: Option<Signature>,
-    /// A new version of a document stored before: what changed.
+    /// A new version of a document stored before: what changed; after [`judge`], also what a
+    /// newly listed document was found to be.
     change: Option<Finding>,
+    /// Set by [`judge`] where there is a finding.
+    relevance: Option<relevance::Relevance>,
     snapshot: Option<NewSnapshot>,
     /// The page's host and block keys, from which the host's template is learnt.
     template_blocks: Option<(String, Vec<i64>)>,
@@ -944,6 +988,7 @@ fn prepare(p: Parsed, basis: Basis, host: Option<String>) -> Prepared {
         unchanged,
         signature,
         change,
+        relevance: None,
         snapshot,
         template_blocks,
         body_hash,
@@ -951,8 +996,71 @@ fn prepare(p: Parsed, basis: Basis, host: Option<String>) -> Prepared {
     }
 }
 
-/// Judges a prepared page against what is stored and writes the result in one transaction (a
-/// savepoint, in a group commit).
+/// Whether judging a prepared page needs the corpus: `Some(true)` for a newly listed document's
+/// verdict, `Some(false)` for only the relevance of a listed document's new version (how much of
+/// an imported document it reproduces). A page watched by name is relevant by definition.
+fn corpus_needs(doc: &DocumentRow, p: &Prepared) -> Option<bool> {
+    let needed = p.signature.is_some() && (doc.announce || (p.had_previous && doc.role != DocRole::Page));
+    needed.then_some(doc.announce && p.change.is_none())
+}
+
+/// What the corpus holds for a prepared page ([`corpus_needs`]): its candidates and, for a
+/// verdict, what the verdict reads besides.
+fn corpus_lookup(
+    store: &Store,
+    doc: &DocumentRow,
+    p: &Prepared,
+    verdict: bool,
+) -> Result<(Vec<Candidate>, Option<compare::Known>), StoreError> {
+    let (Some(sig), Some(snapshot)) = (&p.signature, &p.snapshot) else {
+        return Ok((Vec::new(), None));
+    };
+    let candidates = store.corpus_candidates(sig, Some(doc.id))?;
+    let known = match verdict {
+        true => Some(compare::Known::read(
+            store,
+            &snapshot.text_hash,
+            sig,
+            &candidates,
+            Some(doc.id),
+        )?),
+        false => None,
+    };
+    Ok((candidates, known))
+}
+
+/// The CPU half of judging a prepared page, after [`corpus_lookup`]: a newly listed document's
+/// verdict (for a version of a known text, a diff of the two) and the relevance of what was
+/// found.
+fn judge(
+    mut p: Prepared,
+    doc: &DocumentRow,
+    topics: &relevance::Topics,
+    thresholds: corpus::Thresholds,
+    candidates: Vec<Candidate>,
+    known: Option<compare::Known>,
+) -> Prepared {
+    let Some(sig) = &p.signature else {
+        return p;
+    };
+    if let (None, Some(known)) = (&p.change, known) {
+        let verdict = known.verdict(&p.text, sig, &candidates, thresholds);
+        p.change = Some(Finding::judged(verdict, &p.text));
+    }
+    if p.change.is_some() {
+        // Pages the user named are theirs to follow; documents found on listings must concern
+        // the topics to be mailed. Quoting an imported document is a topic of its own.
+        let corpus_share = crate::store::imported_share(&candidates);
+        let mut rel = relevance::score(&p.text, topics, corpus_share);
+        if doc.role == DocRole::Page {
+            rel.relevant = true;
+        }
+        p.relevance = Some(rel);
+    }
+    p
+}
+
+/// Writes a judged page ([`judge`]) in one transaction (a savepoint, in a group commit).
 fn record(
     store: &mut Store,
     config: &Config,
@@ -969,7 +1077,6 @@ fn record(
         return Ok((Outcome::Skipped, Vec::new()));
     }
     let is_index = doc.role == DocRole::Index;
-    let text = &p.text;
     let mut events = Vec::new();
     let mut outcome = if p.unchanged {
         Outcome::Unchanged
@@ -1003,35 +1110,13 @@ fn record(
                 .filter(|d| d.announce && d.role == DocRole::Document)
                 .count(),
         };
-    } else if let Some(sig) = &p.signature {
-        // The index is consulted to judge a newly listed document, and for the relevance of a
-        // listed document's new version; a page watched by name is relevant by definition.
-        let needs_candidates = doc.announce || (p.had_previous && doc.role != DocRole::Page);
-        let candidates = if needs_candidates {
-            store.corpus_candidates(sig, Some(doc.id))?
-        } else {
-            Vec::new()
+    } else if let (Some(f), Some(rel)) = (p.change, &p.relevance) {
+        outcome = match f.kind {
+            EventKind::Changed => Outcome::Changed { event: f.has_event },
+            kind => Outcome::Found(kind),
         };
-        let found = match p.change {
-            Some(f) => Some(f),
-            None if doc.announce => Some(Finding::judge(store, config, doc.id, text, sig, &candidates)?),
-            None => None,
-        };
-        if let Some(f) = found {
-            // Pages the user named are theirs to follow; documents found on listings must
-            // concern the topics to be mailed. Quoting an imported document is a topic of its own.
-            let corpus_share = crate::store::imported_share(&candidates);
-            let mut rel = relevance::score(text, &config.topics_for(watch), corpus_share);
-            if doc.role == DocRole::Page {
-                rel.relevant = true;
-            }
-            outcome = match f.kind {
-                EventKind::Changed => Outcome::Changed { event: f.has_event },
-                kind => Outcome::Found(kind),
-            };
-            if f.has_event {
-                events.push(f.into_event(watch, doc, p.title.clone(), &rel));
-            }
+        if f.has_event {
+            events.push(f.into_event(watch, doc, p.title.clone(), rel));
         }
     }
 
@@ -1099,19 +1184,7 @@ impl Finding {
     }
 
     /// A newly listed document, judged against the corpus.
-    fn judge(
-        store: &Store,
-        config: &Config,
-        document_id: i64,
-        text: &str,
-        sig: &Signature,
-        candidates: &[Candidate],
-    ) -> Result<Finding, StoreError> {
-        let thresholds = corpus::Thresholds {
-            republication_share: config.corpus.republication_share,
-            quote_share: config.corpus.quote_share,
-        };
-        let verdict = compare::judge(store, text, sig, candidates, Some(document_id), thresholds)?;
+    fn judged(verdict: Verdict, text: &str) -> Finding {
         let mut f = Finding {
             kind: EventKind::New,
             has_event: true,
@@ -1165,7 +1238,7 @@ impl Finding {
                 });
             }
         }
-        Ok(f)
+        f
     }
 
     fn into_event(

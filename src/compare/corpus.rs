@@ -101,6 +101,24 @@ fn containment(c: &Candidate, my_fps: usize) -> (f64, f64) {
     (c.share_of_known(), c.share_of_new(my_fps))
 }
 
+/// The candidate a text (of `my_fps` fingerprints) is a version of, if any: the most alike of
+/// those it resembles closely or that mostly consist of each other. Its text is the only one a
+/// verdict reads.
+pub fn same_document(candidates: &[Candidate], my_fps: usize) -> Option<&Candidate> {
+    candidates
+        .iter()
+        .filter(|c| c.fp_count >= MIN_KNOWN_FPS)
+        .filter(|c| {
+            let (k, m) = containment(c, my_fps);
+            c.resemblance >= SAME_DOCUMENT || (k >= MUTUAL_CONTAINMENT && m >= MUTUAL_CONTAINMENT)
+        })
+        .max_by(|a, b| {
+            a.resemblance
+                .total_cmp(&b.resemblance)
+                .then(b.corpus_id.cmp(&a.corpus_id))
+        })
+}
+
 /// The verdict on a new text. `exact` is a known document with exactly this text, if any;
 /// `known_text` fetches a candidate's text (by corpus id) when versions must be compared.
 pub fn verdict(
@@ -118,19 +136,7 @@ pub fn verdict(
         };
     }
     // Versions of one document: the most alike candidate, compared sentence by sentence.
-    let same_doc = candidates
-        .iter()
-        .filter(|c| c.fp_count >= MIN_KNOWN_FPS)
-        .filter(|c| {
-            let (k, m) = containment(c, my_fps);
-            c.resemblance >= SAME_DOCUMENT || (k >= MUTUAL_CONTAINMENT && m >= MUTUAL_CONTAINMENT)
-        })
-        .max_by(|a, b| {
-            a.resemblance
-                .total_cmp(&b.resemblance)
-                .then(b.corpus_id.cmp(&a.corpus_id))
-        });
-    if let Some(c) = same_doc
+    if let Some(c) = same_document(candidates, my_fps)
         && let Some(old) = known_text(c.corpus_id)
     {
         let change = diff::changes(&old, text);

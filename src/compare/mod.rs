@@ -75,16 +75,55 @@ pub fn judge(
     exclude: Option<i64>,
     t: corpus::Thresholds,
 ) -> Result<corpus::Verdict, crate::store::StoreError> {
-    let exact = store
-        .corpus_by_hash(&text_hash(text), exclude)?
-        .map(|(name, _)| name);
-    let mut texts = |id: i64| store.corpus_text(id).ok().flatten();
-    Ok(corpus::verdict(
-        text,
-        sig.fp_set.len(),
-        exact,
-        candidates,
-        &mut texts,
-        t,
-    ))
+    let known = Known::read(store, &text_hash(text), sig, candidates, exclude)?;
+    Ok(known.verdict(text, sig, candidates, t))
+}
+
+/// What a verdict reads from the store besides the candidates: a known document with exactly
+/// the text, and the text of the candidate it may be a version of. Reading it is short; the
+/// verdict that follows ([`Known::verdict`]) compares texts, which for a long one takes a
+/// while, so the pipeline runs it outside its turn of the store.
+#[derive(Debug, Clone, Default)]
+pub struct Known {
+    exact: Option<String>,
+    version_of: Option<(i64, String)>,
+}
+
+impl Known {
+    /// `hash` is the new text's [`text_hash`].
+    pub fn read(
+        store: &crate::store::Store,
+        hash: &str,
+        sig: &index::Signature,
+        candidates: &[crate::store::Candidate],
+        exclude: Option<i64>,
+    ) -> Result<Known, crate::store::StoreError> {
+        let exact = store.corpus_by_hash(hash, exclude)?.map(|(name, _)| name);
+        // As the verdict would fetch it: only without an exact match, and a text that cannot be
+        // read is no version to compare with.
+        let version_of = match exact {
+            Some(_) => None,
+            None => corpus::same_document(candidates, sig.fp_set.len()).and_then(|c| {
+                let text = store.corpus_text(c.corpus_id).ok().flatten()?;
+                Some((c.corpus_id, text))
+            }),
+        };
+        Ok(Known { exact, version_of })
+    }
+
+    /// The verdict, without the store.
+    pub fn verdict(
+        self,
+        text: &str,
+        sig: &index::Signature,
+        candidates: &[crate::store::Candidate],
+        t: corpus::Thresholds,
+    ) -> corpus::Verdict {
+        let mut version_of = self.version_of;
+        let mut texts = |id: i64| match &version_of {
+            Some((known, _)) if *known == id => version_of.take().map(|(_, text)| text),
+            _ => None,
+        };
+        corpus::verdict(text, sig.fp_set.len(), self.exact, candidates, &mut texts, t)
+    }
 }
