@@ -233,12 +233,14 @@ fn context_with_watches(config_path: &Path) -> Result<Context> {
 fn context_for(config: Config) -> Result<Context> {
     crate::logging::apply_config(&config.log);
     let store = open_store(&config)?;
+    let hosts = Hosts::new(&config.fetch, store.hosts()?);
+    let store = Arc::new(Mutex::new(store));
     Ok(Context {
         fetcher: Fetcher::new(&config.fetch)?,
         slots: Arc::new(tokio::sync::Semaphore::new(config.fetch.concurrency)),
-        hosts: Arc::new(Hosts::new(&config.fetch, store.hosts()?).with_leases(Arc::new(store.leases()?))),
+        hosts: Arc::new(hosts.with_leases(Arc::new(pipeline::StoreLeases(store.clone())))),
         config: Arc::new(config),
-        store: Arc::new(Mutex::new(store)),
+        store,
         stop: StopFlag::default(),
     })
 }

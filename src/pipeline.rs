@@ -144,6 +144,29 @@ pub struct Context {
     pub slots: Arc<Semaphore>,
 }
 
+/// Origin leases (see [`crate::polite`]) kept in the store, taken and let go in its turn like
+/// any other write, so they neither wait behind nor cut short a busy pass's group commits.
+pub struct StoreLeases(pub Arc<Mutex<Store>>);
+
+impl crate::polite::OriginLeases for StoreLeases {
+    fn take(
+        &self,
+        origin: &str,
+    ) -> futures_util::future::BoxFuture<'static, Result<crate::store::Lease, StoreError>> {
+        let (store, origin) = (self.0.clone(), origin.to_string());
+        Box::pin(async move { with_store(&store, move |s| s.take_origin(&origin)).await })
+    }
+
+    fn release(
+        &self,
+        origin: &str,
+        last_request_at: Option<time::OffsetDateTime>,
+    ) -> futures_util::future::BoxFuture<'static, Result<(), StoreError>> {
+        let (store, origin) = (self.0.clone(), origin.to_string());
+        Box::pin(async move { with_store(&store, move |s| s.release_origin(&origin, last_request_at)).await })
+    }
+}
+
 /// Callers waiting for the store wait here, asynchronously, rather than each on its own blocking
 /// thread parked on the mutex: a pass over thousands of pages would otherwise start hundreds of
 /// threads (each with its own allocator arena) to wait in line for one connection.

@@ -10,7 +10,7 @@
 //! up a pass or the other origins.
 //!
 //! With several govwatch processes on one database, one of them at a time talks to an origin: it
-//! holds the origin's lease ([`crate::store::Leases`]) from its first request there until it has
+//! holds the origin's lease (kept by an [`OriginLeases`], the database) from its first request there until it has
 //! no more checks for it ([`Hosts::release_idle`]). The others wait for the lease (at most
 //! [`LEASE_WAIT`], then defer), and on taking it keep the delay after the last holder's last
 //! request and honour any pause it stored.
@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
 use time::OffsetDateTime;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
@@ -30,7 +31,7 @@ use url::Url;
 use crate::config;
 use crate::fetch::addr::AddrClass;
 use crate::fetch::{self, FetchError, Fetched, Fetcher, Hop, Validators, Want};
-use crate::store::{HostRow, Lease, Leases};
+use crate::store::{HostRow, Lease, StoreError};
 use crate::timefmt;
 
 /// Bytes of robots.txt read; RFC 9309 lets crawlers stop at 500 KiB.
@@ -73,6 +74,19 @@ impl From<Paused> for Admission {
     }
 }
 
+/// Where origin leases are kept: the database, shared by every govwatch process on it. Taking
+/// and letting go are writes, made in the store's turn by whoever owns the store.
+pub trait OriginLeases: Send + Sync {
+    /// Takes `origin`'s lease for this process unless another live process holds it.
+    fn take(&self, origin: &str) -> BoxFuture<'static, Result<Lease, StoreError>>;
+    /// Lets go of it, noting when this process's last request there started.
+    fn release(
+        &self,
+        origin: &str,
+        last_request_at: Option<OffsetDateTime>,
+    ) -> BoxFuture<'static, Result<(), StoreError>>;
+}
+
 /// One of an origin's request slots.
 pub struct HostPermit {
     _permit: OwnedSemaphorePermit,
@@ -82,6 +96,13 @@ pub struct HostPermit {
 /// A check of this process that uses an origin, from its admission until its request ends:
 /// while an origin has any, its lease is kept.
 struct Use(Arc<Origin>);
+
+impl Use {
+    fn new(origin: &Arc<Origin>) -> Use {
+        origin.state.lock().unwrap_or_else(|p| p.into_inner()).users += 1;
+        Use(origin.clone())
+    }
+}
 
 impl Drop for Use {
     fn drop(&mut self) {
@@ -132,7 +153,7 @@ pub struct Hosts {
     /// Changes not yet written to the database; [`Hosts::take_updates`] drains them.
     updates: Mutex<Vec<HostUpdate>>,
     /// Origin leases shared with other processes on the database; `None`: this process alone.
-    leases: Option<Arc<Leases>>,
+    leases: Option<Arc<dyn OriginLeases>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -213,13 +234,13 @@ impl Hosts {
     }
 
     /// Shares the origins with the other processes on the database (see the module's doc).
-    pub fn with_leases(mut self, leases: Arc<Leases>) -> Hosts {
+    pub fn with_leases(mut self, leases: Arc<dyn OriginLeases>) -> Hosts {
         self.leases = Some(leases);
         self
     }
 
     /// The leases this table shares origins through, if any.
-    pub fn leases(&self) -> Option<Arc<Leases>> {
+    pub fn leases(&self) -> Option<Arc<dyn OriginLeases>> {
         self.leases.clone()
     }
 
@@ -246,12 +267,16 @@ impl Hosts {
         let key = url.origin().ascii_serialization();
         let origin = self.origin(&key);
         let gate = async {
-            let using = self.enter(&key, &origin).await?;
+            // Counted as using the origin from now, so its lease is not let go while this check
+            // waits for a slot; the lease is made sure of once the slot is ours, so checks still
+            // take the origin's slots in the order they asked.
+            let using = Use::new(&origin);
             let permit = self
                 .until_paused(&origin, origin.slots.clone().acquire_owned())
                 .await
                 .map_err(Admission::from)?
                 .expect("host semaphore is never closed");
+            self.lease(&key, &origin).await?;
             if robots {
                 let allowed = self
                     .until_paused(&origin, self.robots_allow(fetcher, &key, &origin, url))
@@ -277,49 +302,39 @@ impl Hosts {
         }
     }
 
-    /// Counts a check as using `origin` and makes sure this process holds the origin's lease,
-    /// waiting up to [`LEASE_WAIT`] for another process to let go of it.
-    async fn enter(&self, key: &str, origin: &Arc<Origin>) -> Result<Use, Admission> {
-        let leased = {
-            let mut st = origin.state.lock().unwrap_or_else(|p| p.into_inner());
-            st.users += 1;
-            st.leased
-        };
-        let using = Use(origin.clone());
-        let Some(leases) = self.leases.as_ref().filter(|_| !leased) else {
-            return Ok(using);
+    /// Makes sure this process holds `origin`'s lease, waiting up to [`LEASE_WAIT`] for another
+    /// process to let go of it.
+    async fn lease(&self, key: &str, origin: &Arc<Origin>) -> Result<(), Admission> {
+        let leased = || origin.state.lock().unwrap_or_else(|p| p.into_inner()).leased;
+        let Some(leases) = self.leases.as_ref().filter(|_| !leased()) else {
+            return Ok(());
         };
         let _turn = origin.lease.lock().await;
-        if origin.state.lock().unwrap_or_else(|p| p.into_inner()).leased {
-            return Ok(using);
+        if leased() {
+            return Ok(());
         }
         let deadline = Instant::now() + LEASE_WAIT;
         loop {
-            let (l, k) = (leases.clone(), key.to_string());
-            match tokio::task::spawn_blocking(move || l.take(&k)).await {
-                Ok(Ok(Lease::Granted {
+            match leases.take(key).await {
+                Ok(Lease::Granted {
                     last_request_at,
                     not_before,
-                })) => {
+                }) => {
                     self.granted(origin, last_request_at, not_before);
-                    return Ok(using);
+                    return Ok(());
                 }
-                Ok(Ok(Lease::Held { by, until })) if Instant::now() >= deadline => {
+                Ok(Lease::Held { by, until }) if Instant::now() >= deadline => {
                     return Err(Admission::Deferred {
                         until: timefmt::format(until),
                         why: format!("another govwatch process ({by}) is fetching from this origin"),
                     });
                 }
-                Ok(Ok(Lease::Held { .. })) => tokio::time::sleep(LEASE_POLL).await,
+                Ok(Lease::Held { .. }) => tokio::time::sleep(LEASE_POLL).await,
                 // The database being busy for longer than its timeout must not stop checks: this
                 // process goes on alone, as it would without other processes.
-                Ok(Err(e)) => {
-                    warn!(origin = %key, error = %e, "origin lease not taken; going on without it");
-                    return Ok(using);
-                }
                 Err(e) => {
                     warn!(origin = %key, error = %e, "origin lease not taken; going on without it");
-                    return Ok(using);
+                    return Ok(());
                 }
             }
         }
@@ -373,13 +388,8 @@ impl Hosts {
                 st.leased = false;
                 st.last_start_wall
             };
-            let l = leases.clone();
-            let k = key.clone();
-            match tokio::task::spawn_blocking(move || l.release(&k, last)).await {
-                Ok(Ok(())) => debug!(origin = %key, "origin let go"),
-                Ok(Err(e)) => {
-                    warn!(origin = %key, error = %e, "origin lease not let go; it runs out by itself")
-                }
+            match leases.release(&key, last).await {
+                Ok(()) => debug!(origin = %key, "origin let go"),
                 Err(e) => warn!(origin = %key, error = %e, "origin lease not let go; it runs out by itself"),
             }
         }

@@ -9,16 +9,14 @@
 //! any other process stored. A lease is taken once per origin and stretch of work, not once per
 //! request, so a busy pass costs a handful of writes.
 //!
-//! Leases use a connection of their own, in autocommit mode: taking one must be seen by other
-//! processes at once, and must not wait for (or cut short) the main connection's group commits.
+//! Leases are taken and let go on the store's one connection, in its turn like any other write:
+//! a second connection waiting for the write lock between two group commits was starved by them
+//! (SQLite's busy handler kept missing the short gaps), and a pass stalled ten seconds per origin.
 
-use std::path::Path;
-use std::sync::Mutex;
-
-use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 use time::OffsetDateTime;
 
-use super::{Result, StoreError};
+use super::{Result, Store};
 
 /// What taking an origin's lease found.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,42 +32,16 @@ pub enum Lease {
     Held { by: String, until: OffsetDateTime },
 }
 
-/// The lease side of the database, for [`crate::polite::Hosts`].
-pub struct Leases {
-    conn: Mutex<Connection>,
-    holder: String,
-}
-
-impl Leases {
-    pub(super) fn open(path: &Path, holder: String) -> Result<Leases> {
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|source| StoreError::Open {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        // A group commit of the main connection holds the write lock for up to half a second.
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        Ok(Leases {
-            conn: Mutex::new(conn),
-            holder,
-        })
-    }
-
-    /// This process's name on its leases (the same as on its claims).
-    pub fn holder(&self) -> &str {
-        &self.holder
-    }
-
+impl Store {
     /// Takes `origin`'s lease for this process unless another live process holds it.
-    /// Blocking: call it off the async workers.
-    pub fn take(&self, origin: &str) -> Result<Lease> {
-        let mut conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+    /// Committed at once (any open group of checks first), for other processes to see.
+    pub fn take_origin(&mut self, origin: &str) -> Result<Lease> {
+        self.end_batch()?;
         let now = OffsetDateTime::now_utc();
         let until = crate::timefmt::format(now + super::LEASE);
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         tx.execute(
             "INSERT INTO hosts (origin) VALUES (?1) ON CONFLICT (origin) DO NOTHING",
             [origin],
@@ -107,15 +79,15 @@ impl Leases {
     }
 
     /// Lets go of `origin`'s lease, noting when this process's last request there started.
-    pub fn release(&self, origin: &str, last_request_at: Option<OffsetDateTime>) -> Result<()> {
-        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+    pub fn release_origin(&mut self, origin: &str, last_request_at: Option<OffsetDateTime>) -> Result<()> {
+        self.end_batch()?;
         // Sub-second precision: the next holder keeps `per_host_delay` after this start, and
         // delays are often under a second.
         let last = last_request_at.map(|t| {
             t.format(&time::format_description::well_known::Rfc3339)
                 .unwrap_or_default()
         });
-        conn.execute(
+        self.conn.execute(
             "UPDATE hosts SET lease_holder = NULL, lease_until = NULL,
                  last_request_at = COALESCE(?3, last_request_at)
              WHERE origin = ?1 AND lease_holder = ?2",
@@ -125,9 +97,9 @@ impl Leases {
     }
 
     /// The holder of `origin`'s lease, if a live one is held (for `status` and tests).
-    pub fn holder_of(&self, origin: &str) -> Result<Option<String>> {
-        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
-        Ok(conn
+    pub fn origin_holder(&self, origin: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
             .query_row(
                 "SELECT lease_holder FROM hosts WHERE origin = ?1 AND lease_until > ?2",
                 params![origin, crate::timefmt::now()],

@@ -23,7 +23,7 @@ pub use corpus::{Candidate, ImportOutcome, NewCorpusEntry, imported_share};
 pub use documents::{DocRole, DocumentRow};
 pub use events::{EventKind, EventRow, NewEvent};
 pub use hosts::HostRow;
-pub use leases::{Lease, Leases};
+pub use leases::Lease;
 pub use outbox::{Batch, Channel, DeliveryRow, Due, Mode, OutboxCounts, Target};
 pub use snapshots::{NewSnapshot, SnapshotMeta};
 
@@ -85,7 +85,6 @@ pub struct Store {
     batch: Option<OpenBatch>,
     /// This process's name on the work it claims (see [`claims`]).
     holder: String,
-    path: PathBuf,
 }
 
 /// Checks written since a group commit began.
@@ -163,7 +162,6 @@ impl Store {
             readers: corpus::Readers::new(path),
             batch: None,
             holder: claims::new_holder(),
-            path: path.to_path_buf(),
         };
         store.migrate(version as usize)?;
         let indexed = store.index_missing()?;
@@ -192,11 +190,6 @@ impl Store {
             tracing::info!(migration = name, "applied database migration");
         }
         Ok(())
-    }
-
-    /// The origin leases of this process, on a connection of their own (see [`leases`]).
-    pub fn leases(&self) -> Result<Leases> {
-        Leases::open(&self.path, self.holder.clone())
     }
 
     /// `PRAGMA integrity_check`'s answer: "ok" for a sound database.
