@@ -281,7 +281,7 @@ pub async fn run_pass(ctx: &Context, sel: &Selection) -> Result<PassReport, Pipe
     // Every document this pass claimed; those no result let go of are let go at the end.
     let mut claimed: Vec<i64> = due.iter().map(|(d, _)| d.id).collect();
     let result = run_claimed(ctx, due, &mut claimed).await;
-    ctx.hosts.release_idle().await;
+    ctx.hosts.release_idle(Duration::ZERO).await;
     let ids = claimed;
     let released = with_store(&ctx.store, move |s| s.release_documents(&ids)).await;
     let report = result?;
@@ -498,8 +498,8 @@ async fn run_checks(ctx: &Context, docs: Vec<(DocumentRow, Watch)>) -> Result<Ve
         if let Some(item) = queue.next() {
             spawn(&mut set, item);
         }
-        // An origin this pass is done with is let go at once, for other processes to use.
-        ctx.hosts.release_idle().await;
+        // An origin this pass has not used for a while is let go, for other processes to use.
+        ctx.hosts.release_idle(crate::polite::LEASE_IDLE).await;
         match joined.expect("check task panicked") {
             Ok((doc, watch, Step::Done(outcome, new_docs))) => out.push((doc, watch, outcome, new_docs)),
             Ok((doc, watch, Step::Parsed(mut parsed, next_due))) => {

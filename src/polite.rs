@@ -45,6 +45,8 @@ const MAX_CRAWL_DELAY: Duration = Duration::from_secs(60);
 const DEFAULT_429_PAUSE: Duration = Duration::from_secs(60);
 /// How long a check waits for another process to let go of an origin before it is deferred.
 pub const LEASE_WAIT: Duration = Duration::from_secs(60);
+/// An origin no check of this process has used for this long is let go during a pass.
+pub const LEASE_IDLE: Duration = Duration::from_secs(2);
 /// How often a waiting check asks whether the origin's lease is free.
 const LEASE_POLL: Duration = Duration::from_millis(250);
 
@@ -99,7 +101,9 @@ struct Use(Arc<Origin>);
 
 impl Use {
     fn new(origin: &Arc<Origin>) -> Use {
-        origin.state.lock().unwrap_or_else(|p| p.into_inner()).users += 1;
+        let mut st = origin.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.users += 1;
+        st.idle_since = None;
         Use(origin.clone())
     }
 }
@@ -108,6 +112,9 @@ impl Drop for Use {
     fn drop(&mut self) {
         let mut st = self.0.state.lock().unwrap_or_else(|p| p.into_inner());
         st.users = st.users.saturating_sub(1);
+        if st.users == 0 {
+            st.idle_since = Some(Instant::now());
+        }
     }
 }
 
@@ -184,6 +191,8 @@ struct OriginState {
     users: usize,
     /// Whether this process holds the origin's lease.
     leased: bool,
+    /// Since when no check of this process has used the origin.
+    idle_since: Option<Instant>,
     /// No request before this (a Retry-After); checks meanwhile are deferred, never kept waiting.
     not_before: Option<(OffsetDateTime, String)>,
     robots: Option<Robots>,
@@ -364,25 +373,27 @@ impl Hosts {
         }
     }
 
-    /// Lets go of the leases of origins that no check of this process uses any more, so other
-    /// processes can talk to them. Called as checks end; costs nothing without leases.
-    pub async fn release_idle(&self) {
+    /// Lets go of the leases of origins that no check of this process has used for `idle`, so
+    /// other processes can talk to them. Called as checks end (with a short `idle`, so that an
+    /// origin whose checks come one after another keeps its lease between them: each taking and
+    /// letting go is a write) and at the end of a pass (with none); costs nothing without leases.
+    pub async fn release_idle(&self, idle: Duration) {
         let Some(leases) = &self.leases else { return };
-        let idle: Vec<(String, Arc<Origin>)> = {
+        let unused: Vec<(String, Arc<Origin>)> = {
             let map = self.origins.lock().unwrap_or_else(|p| p.into_inner());
             map.iter()
                 .filter(|(_, o)| {
                     let st = o.state.lock().unwrap_or_else(|p| p.into_inner());
-                    st.leased && st.users == 0
+                    st.leased && st.users == 0 && st.idle_since.is_none_or(|t| t.elapsed() >= idle)
                 })
                 .map(|(k, o)| (k.clone(), o.clone()))
                 .collect()
         };
-        for (key, origin) in idle {
+        for (key, origin) in unused {
             let _turn = origin.lease.lock().await;
             let last = {
                 let mut st = origin.state.lock().unwrap_or_else(|p| p.into_inner());
-                if !st.leased || st.users > 0 {
+                if !st.leased || st.users > 0 || st.idle_since.is_some_and(|t| t.elapsed() < idle) {
                     continue;
                 }
                 st.leased = false;
