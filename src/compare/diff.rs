@@ -282,48 +282,70 @@ fn units(s: &str) -> Vec<Unit<'_>> {
     out
 }
 
-/// Words in a piece of text, as the cleanup weighs it: letters-and-digits runs and CJK
-/// characters; punctuation and spaces weigh nothing.
-fn weight(s: &str) -> usize {
-    units(s)
-        .iter()
-        .filter(|u| u.core.chars().next().is_some_and(char::is_alphanumeric))
-        .count()
+/// A stretch of a word diff while it is tidied: text both have, or a change (text removed and
+/// text added, either possibly empty). Each side counts its words (letters-and-digits runs and
+/// CJK characters; punctuation and spaces weigh nothing) as it grows, so that weighing a change
+/// that has taken in thousands of others costs nothing.
+enum Piece {
+    Same(Side),
+    Change { removed: Side, added: Side },
 }
 
-/// A stretch of a word diff while it is tidied: text both have, or a change (text removed and
-/// text added, either possibly empty) with the words of each side.
-enum Piece {
-    Same(String),
-    Change { removed: String, added: String },
+#[derive(Default)]
+struct Side {
+    text: String,
+    words: usize,
+}
+
+impl Side {
+    /// Appends one unit's core or space.
+    fn push_unit(&mut self, unit_text: &str) {
+        self.text.push_str(unit_text);
+        self.words += usize::from(unit_text.chars().next().is_some_and(char::is_alphanumeric));
+    }
+
+    fn append(&mut self, other: &Side) {
+        self.text.push_str(&other.text);
+        self.words += other.words;
+    }
 }
 
 impl Piece {
-    fn push(pieces: &mut Vec<Piece>, op: WordOp, text: &str) {
-        if text.is_empty() {
+    /// Appends one unit's core or space to the last piece, or starts a piece.
+    fn push(pieces: &mut Vec<Piece>, op: WordOp, unit_text: &str) {
+        if unit_text.is_empty() {
             return;
         }
-        match (pieces.last_mut(), op) {
-            (Some(Piece::Same(s)), WordOp::Same) => s.push_str(text),
-            (Some(Piece::Change { removed, .. }), WordOp::Removed) => removed.push_str(text),
-            (Some(Piece::Change { added, .. }), WordOp::Added) => added.push_str(text),
-            (_, WordOp::Same) => pieces.push(Piece::Same(text.to_string())),
-            (_, WordOp::Removed) => pieces.push(Piece::Change {
-                removed: text.to_string(),
-                added: String::new(),
-            }),
-            (_, WordOp::Added) => pieces.push(Piece::Change {
-                removed: String::new(),
-                added: text.to_string(),
-            }),
-        }
+        let side = match (pieces.last_mut(), op) {
+            (Some(Piece::Same(s)), WordOp::Same) => s,
+            (Some(Piece::Change { removed, .. }), WordOp::Removed) => removed,
+            (Some(Piece::Change { added, .. }), WordOp::Added) => added,
+            (_, WordOp::Same) => {
+                pieces.push(Piece::Same(Side::default()));
+                let Some(Piece::Same(s)) = pieces.last_mut() else {
+                    unreachable!("just pushed")
+                };
+                s
+            }
+            (_, op) => {
+                pieces.push(Piece::Change {
+                    removed: Side::default(),
+                    added: Side::default(),
+                });
+                let Some(Piece::Change { removed, added }) = pieces.last_mut() else {
+                    unreachable!("just pushed")
+                };
+                if op == WordOp::Removed { removed } else { added }
+            }
+        };
+        side.push_unit(unit_text);
     }
 
     /// The larger side of a change, in words.
     fn size(&self) -> usize {
         match self {
             Piece::Same(_) => 0,
-            Piece::Change { removed, added } => weight(removed).max(weight(added)),
+            Piece::Change { removed, added } => removed.words.max(added.words),
         }
     }
 }
@@ -399,12 +421,14 @@ pub fn words(old: &str, new: &str) -> Vec<WordRun> {
     };
     for piece in &pieces {
         match piece {
-            Piece::Same(s) => emit(WordOp::Same, s),
-            Piece::Change { removed, added } if removed.is_empty() || added.is_empty() => {
+            Piece::Same(s) => emit(WordOp::Same, &s.text),
+            Piece::Change { removed, added } if removed.text.is_empty() || added.text.is_empty() => {
+                let (removed, added) = (&removed.text, &added.text);
                 emit(WordOp::Removed, removed);
                 emit(WordOp::Added, added);
             }
             Piece::Change { removed, added } => {
+                let (removed, added) = (&removed.text, &added.text);
                 // "[-free -]{+orderly +}flow" reads as "[-free-]{+orderly+} flow": whitespace
                 // both sides have at a change's edges is shown as kept.
                 let lead = common_space(removed.chars(), added.chars());
@@ -447,7 +471,7 @@ fn absorb_small_sameness(pieces: Vec<Piece>) -> Vec<Piece> {
             else {
                 break;
             };
-            let kept = weight(same);
+            let kept = same.words;
             if kept > 0 && 2 * kept > out[n - 3].size().min(out[n - 1].size()) {
                 break;
             }
@@ -464,10 +488,10 @@ fn absorb_small_sameness(pieces: Vec<Piece>) -> Vec<Piece> {
             let Some(Piece::Change { removed, added }) = out.last_mut() else {
                 unreachable!("matched above")
             };
-            removed.push_str(&same);
-            removed.push_str(&r2);
-            added.push_str(&same);
-            added.push_str(&a2);
+            removed.append(&same);
+            removed.append(&r2);
+            added.append(&same);
+            added.append(&a2);
         }
     }
     out
