@@ -1,6 +1,7 @@
 //! The command line: clap definitions and one function per command. Output for people goes to
 //! stdout; logs go to stderr.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -528,9 +529,19 @@ fn changes(store: &Store, json: bool) -> Result<()> {
                 .unwrap_or_default();
             writeln!(out, "    source: {src}{share}")?;
         }
-        for (sign, body) in [('-', &e.removed), ('+', &e.added)] {
+        // Altered statements as word diffs (the runs the mail shows), then the sentences
+        // added and removed that are not one side of an alteration.
+        let altered = notify::altered_statements(e);
+        for (_, _, line) in &altered {
+            writeln!(out, "    ~ {line}")?;
+        }
+        let before: HashSet<&str> = altered.iter().filter_map(|a| a.0.as_deref()).collect();
+        let after: HashSet<&str> = altered.iter().filter_map(|a| a.1.as_deref()).collect();
+        for (sign, body, paired) in [('-', &e.removed, &before), ('+', &e.added, &after)] {
             for line in body.iter().flat_map(|b| b.lines()) {
-                writeln!(out, "    {sign} {line}")?;
+                if !paired.contains(line) {
+                    writeln!(out, "    {sign} {line}")?;
+                }
             }
         }
     }
@@ -789,6 +800,14 @@ fn diff(store: &Store, config: &Config, target: &str, from: Option<i64>, to: Opt
             &format!("{} v{to}", doc.url)
         )
     )?;
+    // Sentences edited rather than replaced, word by word, as `changes` and the mail show them.
+    let altered = compare::statements::classify(&compare::diff::changes(&a, &b)).altered;
+    if !altered.is_empty() {
+        writeln!(out, "\nwords changed:")?;
+        for a in &altered {
+            writeln!(out, "~ {}", a.diff)?;
+        }
+    }
     out.flush()?;
     Ok(())
 }

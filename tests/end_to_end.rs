@@ -101,17 +101,18 @@ fn page_baseline_then_boilerplate_silence_then_one_changed_sentence() {
     assert_eq!(mails.len(), 1);
     let text = mail_text(&mails[0].data);
     assert!(text.contains("Subject: [govwatch] 1 changed"), "{text}");
-    // The text part shows the altered position statement word by word.
+    // The text part shows the altered position statement word by word: the two words replaced
+    // side by side as one phrase.
     assert!(
         text.contains(
-            "*~ ICT products and services providers [-should-]{+must+} [-not-]{+never+} install backdoors"
+            "*~ ICT products and services providers [-should not-]{+must never+} install backdoors"
         ),
         "{text}"
     );
     assert!(text.contains("multipart/alternative"), "{text}");
     let html = mail_part(&mails[0].data, true);
     assert!(
-        html.contains("<del class=\"gw-del\"") && html.contains(">must</ins>"),
+        html.contains(">should not</del>") && html.contains(">must never</ins>"),
         "{html}"
     );
 

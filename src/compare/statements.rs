@@ -9,7 +9,7 @@ use regex::Regex;
 use serde::Serialize;
 
 use super::corpus::tokens;
-use super::diff::TextChange;
+use super::diff::{self, TextChange, WordRun};
 
 /// Normative forms in English and Chinese. Word-bounded, case-insensitive.
 static NORMATIVE: LazyLock<Regex> = LazyLock::new(|| {
@@ -38,11 +38,19 @@ pub struct Statement {
     pub position: bool,
 }
 
+/// A sentence edited. In an event's `details.statements.altered[]` it reads `before`, `after`,
+/// `words` (the word diff as `[op, text]` runs, see [`diff::words`]), `diff` and `position`.
+/// Events stored before `words` existed have `old`, `new` and `diff` only; readers compute the
+/// runs from `old` and `new` for those.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Altered {
+    #[serde(rename = "before")]
     pub old: String,
+    #[serde(rename = "after")]
     pub new: String,
-    /// Word-level: `[-removed-]{+added+}` inline.
+    /// The word diff, from which mail and terminal draw what they show.
+    pub words: Vec<WordRun>,
+    /// The same runs inline, `[-removed-]{+added+}`, for readers of the JSON that knew only it.
     pub diff: String,
     pub position: bool,
 }
@@ -131,8 +139,10 @@ fn statement_change(change: &TextChange, pairs: &[Option<usize>]) -> StatementCh
             Some(i) => {
                 paired[i] = true;
                 let new = &change.added[i];
+                let words = diff::words(old, new);
                 out.altered.push(Altered {
-                    diff: word_diff(old, new),
+                    diff: diff::marked(&words),
+                    words,
                     position: is_position(old) || is_position(new),
                     old: old.clone(),
                     new: new.clone(),
@@ -340,37 +350,6 @@ fn shared_words(a: &[u32], b: &[u32], need: usize) -> Option<usize> {
     (shared >= need).then_some(shared)
 }
 
-/// `[-old-]{+new+}` inline, by word (by character for CJK, which has no spaces).
-pub fn word_diff(old: &str, new: &str) -> String {
-    let diff = if old.chars().any(super::corpus::is_cjk) {
-        similar::TextDiff::from_chars(old, new)
-    } else {
-        similar::TextDiff::from_words(old, new)
-    };
-    let mut out = String::new();
-    let mut pending: Option<(similar::ChangeTag, String)> = None;
-    let flush = |out: &mut String, p: &mut Option<(similar::ChangeTag, String)>| {
-        if let Some((tag, s)) = p.take() {
-            match tag {
-                similar::ChangeTag::Delete => out.push_str(&format!("[-{s}-]")),
-                similar::ChangeTag::Insert => out.push_str(&format!("{{+{s}+}}")),
-                similar::ChangeTag::Equal => out.push_str(&s),
-            }
-        }
-    };
-    for c in diff.iter_all_changes() {
-        match &mut pending {
-            Some((tag, s)) if *tag == c.tag() => s.push_str(c.value()),
-            _ => {
-                flush(&mut out, &mut pending);
-                pending = Some((c.tag(), c.value().to_string()));
-            }
-        }
-    }
-    flush(&mut out, &mut pending);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -503,5 +482,36 @@ mod tests {
             c.altered[0].diff,
             "The fund will provide [-20-]{+30+} billion dollars."
         );
+    }
+
+    #[test]
+    fn altered_statements_serialise_before_after_and_word_runs() {
+        let c = classify(&TextChange {
+            removed: vec!["States should ensure free flow of data in an orderly manner.".into()],
+            added: vec!["States should ensure orderly flow of data in accordance with the law.".into()],
+        });
+        let json = serde_json::to_value(&c).unwrap();
+        let a = &json["altered"][0];
+        assert_eq!(
+            a["before"],
+            "States should ensure free flow of data in an orderly manner."
+        );
+        assert_eq!(
+            a["after"],
+            "States should ensure orderly flow of data in accordance with the law."
+        );
+        assert_eq!(
+            a["words"],
+            serde_json::json!([
+                ["=", "States should ensure "],
+                ["-", "free"],
+                ["+", "orderly"],
+                ["=", " flow of data in "],
+                ["-", "an orderly manner"],
+                ["+", "accordance with the law"],
+                ["=", "."]
+            ])
+        );
+        assert_eq!(a["diff"], crate::compare::diff::marked(&c.altered[0].words));
     }
 }

@@ -8,6 +8,7 @@
 
 use serde::Serialize;
 
+use crate::compare::diff::{self, WordOp, WordRun};
 use crate::store::{EventKind, EventRow};
 
 /// The order kinds are counted in the subject: news first.
@@ -182,18 +183,30 @@ fn quoted(e: &EventRow) -> Vec<(String, f64)> {
         .collect()
 }
 
+/// A change line before it is bounded for the message.
+struct ChangeLine {
+    /// `~` altered, `+` added, `-` removed.
+    sign: char,
+    /// The sentence, or for an altered one its `[-old-]{+new+}` text.
+    text: String,
+    position: bool,
+    /// An altered sentence's word diff.
+    runs: Option<Vec<WordRun>>,
+}
+
 /// The lines of a change: statements altered (word diff), added and removed, positions first.
 /// Falls back to the plain added/removed sentences.
-fn change_lines(e: &EventRow) -> Vec<(char, String, bool)> {
+fn change_lines(e: &EventRow) -> Vec<ChangeLine> {
     let st = e.details.as_ref().and_then(|d| d.get("statements"));
     let Some(st) = st else {
         let mut out = Vec::new();
         for (sign, body) in [('-', &e.removed), ('+', &e.added)] {
-            out.extend(
-                body.iter()
-                    .flat_map(|b| b.lines())
-                    .map(|l| (sign, l.to_string(), false)),
-            );
+            out.extend(body.iter().flat_map(|b| b.lines()).map(|l| ChangeLine {
+                sign,
+                text: l.to_string(),
+                position: false,
+                runs: None,
+            }));
         }
         return out;
     };
@@ -205,12 +218,111 @@ fn change_lines(e: &EventRow) -> Vec<(char, String, bool)> {
     };
     let flag = |v: &serde_json::Value| v.get("position").and_then(|p| p.as_bool()).unwrap_or(false);
     let text = |v: &serde_json::Value, k: &str| v.get(k).and_then(|t| t.as_str()).unwrap_or("").to_string();
-    let mut out: Vec<(char, String, bool)> = Vec::new();
-    out.extend(items("altered").iter().map(|a| ('~', text(a, "diff"), flag(a))));
-    out.extend(items("added").iter().map(|a| ('+', text(a, "text"), flag(a))));
-    out.extend(items("removed").iter().map(|a| ('-', text(a, "text"), flag(a))));
-    out.sort_by_key(|l| !l.2);
+    let mut out: Vec<ChangeLine> = Vec::new();
+    out.extend(items("altered").iter().map(|a| {
+        let runs = altered_runs(a);
+        ChangeLine {
+            sign: '~',
+            text: runs.as_deref().map_or_else(|| text(a, "diff"), diff::marked),
+            position: flag(a),
+            runs,
+        }
+    }));
+    for (sign, key) in [('+', "added"), ('-', "removed")] {
+        out.extend(items(key).iter().map(|a| ChangeLine {
+            sign,
+            text: text(a, "text"),
+            position: flag(a),
+            runs: None,
+        }));
+    }
+    out.sort_by_key(|l| !l.position);
     out
+}
+
+/// An altered statement's word diff: its `words` as stored; for an event stored before events
+/// had them, computed from its two sentences (`old` and `new` then), so that it reads as a new
+/// one does. `None` when neither is there (only the marker text, which is then parsed).
+fn altered_runs(a: &serde_json::Value) -> Option<Vec<WordRun>> {
+    if let Some(w) = a.get("words") {
+        return serde_json::from_value(w.clone()).ok();
+    }
+    let side = |keys: [&str; 2]| keys.iter().find_map(|k| a.get(*k)?.as_str());
+    Some(diff::words(side(["before", "old"])?, side(["after", "new"])?))
+}
+
+/// An event's altered statements as the terminal shows them: the sentence before and after
+/// (when stored) and the word diff as one `[-removed-]{+added+}` line, the same runs the mail
+/// shows.
+pub fn altered_statements(e: &EventRow) -> Vec<(Option<String>, Option<String>, String)> {
+    let altered = e
+        .details
+        .as_ref()
+        .and_then(|d| d.get("statements")?.get("altered")?.as_array().cloned())
+        .unwrap_or_default();
+    altered
+        .iter()
+        .map(|a| {
+            let side = |keys: [&str; 2]| keys.iter().find_map(|k| a.get(*k)?.as_str()).map(str::to_string);
+            let line = match altered_runs(a) {
+                Some(runs) => diff::marked(&runs),
+                None => a.get("diff").and_then(|d| d.as_str()).unwrap_or("").to_string(),
+            };
+            (side(["before", "old"]), side(["after", "new"]), line)
+        })
+        .collect()
+}
+
+/// Word diff runs as segments for the message: control and invisible characters made spaces,
+/// spaces folded (but kept at the edges, where they separate a run from the next), and at most
+/// `max_chars` characters in all, the last run cut with "…".
+fn run_segments(runs: &[WordRun], max_chars: usize) -> Vec<Segment> {
+    let mut left = max_chars;
+    let mut out = Vec::new();
+    for WordRun(op, text) in runs {
+        if left == 0 {
+            break;
+        }
+        let mut flat = String::with_capacity(text.len());
+        for c in text.chars() {
+            let c = if c.is_control() || is_invisible(c) || c.is_whitespace() {
+                ' '
+            } else {
+                c
+            };
+            if !(c == ' ' && flat.ends_with(' ')) {
+                flat.push(c);
+            }
+        }
+        let n = flat.chars().count();
+        if n > left {
+            flat = flat.chars().take(left.saturating_sub(1)).collect::<String>() + "…";
+            left = 0;
+        } else {
+            left -= n;
+        }
+        out.push(Segment {
+            op: match op {
+                WordOp::Same => "eq",
+                WordOp::Removed => "del",
+                WordOp::Added => "ins",
+            },
+            text: flat,
+        });
+    }
+    out
+}
+
+/// Segments as one line with `[-removed-]{+added+}` markers, as the text part shows them.
+fn segments_text(segments: &[Segment]) -> String {
+    segments
+        .iter()
+        .map(|s| match s.op {
+            "del" => format!("[-{}-]", s.text),
+            "ins" => format!("{{+{}+}}", s.text),
+            _ => s.text.clone(),
+        })
+        .collect()
 }
 
 /// How many change lines an item shows: a new document's first position statements, or a
@@ -264,12 +376,21 @@ fn item(e: &EventRow) -> Item {
     let lines = all
         .iter()
         .take(n)
-        .map(|(sign, text, position)| {
-            let text = one_line(text, 2000);
+        .map(|l| {
+            if let Some(runs) = &l.runs {
+                let segments = run_segments(runs, 2000);
+                return Line {
+                    sign: l.sign,
+                    position: l.position,
+                    text: segments_text(&segments),
+                    segments,
+                };
+            }
+            let text = one_line(&l.text, 2000);
             Line {
-                sign: *sign,
-                position: *position,
-                segments: if *sign == '~' {
+                sign: l.sign,
+                position: l.position,
+                segments: if l.sign == '~' {
                     segments(&text)
                 } else {
                     vec![Segment {
@@ -550,5 +671,95 @@ mod tests {
         assert_eq!(shown, 50);
         assert_eq!(shown + m.briefs.len() + m.more, 10_000);
         assert!(m.more > 9000);
+    }
+
+    const CLAUSE_OLD: &str =
+        "States should ensure free flow of data in an orderly manner and in accordance with the law.";
+    const CLAUSE_NEW: &str = "States should ensure orderly flow of data in accordance with the law and the requirements of national security.";
+
+    fn altered_event(altered: serde_json::Value) -> EventRow {
+        let mut e = ev(1, EventKind::Changed, "Paper");
+        e.details = Some(serde_json::json!({
+            "statements": { "added": [], "removed": [], "altered": [altered] }
+        }));
+        e
+    }
+
+    fn line_ops(m: &Model) -> Vec<(&'static str, String)> {
+        m.groups[0].items[0].lines[0]
+            .segments
+            .iter()
+            .map(|s| (s.op, s.text.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn altered_statement_lines_show_the_stored_word_runs() {
+        let st = crate::compare::statements::classify(&crate::compare::diff::TextChange {
+            removed: vec![CLAUSE_OLD.into()],
+            added: vec![CLAUSE_NEW.into()],
+        });
+        let stored = serde_json::to_value(&st.altered[0]).unwrap();
+        let m = Model::build(&[altered_event(stored)], "[g]", None, CAPS).unwrap();
+        let ops = line_ops(&m);
+        let changed: Vec<&(&str, String)> = ops.iter().filter(|(op, _)| *op != "eq").collect();
+        assert_eq!(
+            changed,
+            [
+                &("del", "free".to_string()),
+                &("ins", "orderly".to_string()),
+                &("del", "an orderly manner and in ".to_string()),
+                &("ins", " and the requirements of national security".to_string()),
+            ]
+        );
+        let line = &m.groups[0].items[0].lines[0];
+        assert_eq!(line.text, crate::compare::diff::marked(&st.altered[0].words));
+        assert!(line.position);
+    }
+
+    /// An event stored before events had `words`: its `diff` paired words off by position. Its
+    /// runs are computed from its two sentences instead, as a new event's are.
+    #[test]
+    fn old_events_without_word_runs_are_diffed_again_from_their_sentences() {
+        let e = altered_event(serde_json::json!({
+            "old": CLAUSE_OLD,
+            "new": CLAUSE_NEW,
+            "diff": "States should ensure [-free-]{+orderly+} flow of data in [-an-]{+accordance with+} [-orderly-]{+the+} [-manner-]{+law+} and [-in-]{+the+} …",
+            "position": true,
+        }));
+        let m = Model::build(&[e], "[g]", None, CAPS).unwrap();
+        let runs = crate::compare::diff::words(CLAUSE_OLD, CLAUSE_NEW);
+        assert_eq!(
+            m.groups[0].items[0].lines[0].text,
+            crate::compare::diff::marked(&runs)
+        );
+        assert!(line_ops(&m).contains(&("del", "an orderly manner and in ".to_string())));
+        // With neither runs nor sentences, the stored marker text is what there is.
+        let e = altered_event(serde_json::json!({ "diff": "States [-should-]{+must+} act." }));
+        let m = Model::build(&[e], "[g]", None, CAPS).unwrap();
+        assert_eq!(
+            line_ops(&m),
+            [
+                ("eq", "States ".to_string()),
+                ("del", "should".to_string()),
+                ("ins", "must".to_string()),
+                ("eq", " act.".to_string())
+            ]
+        );
+    }
+
+    #[test]
+    fn word_runs_are_made_safe_and_bounded_for_a_message() {
+        let long = "word ".repeat(1_000);
+        let e = altered_event(serde_json::json!({
+            "words": [["=", "States\u{1b}[2J "], ["-", "should\u{2028}"], ["+", &long], ["=", " act."]],
+            "position": false,
+        }));
+        let m = Model::build(&[e], "[g]", None, CAPS).unwrap();
+        let line = &m.groups[0].items[0].lines[0];
+        assert!(!line.text.contains(['\u{1b}', '\u{2028}']), "{}", line.text);
+        let chars: usize = line.segments.iter().map(|s| s.text.chars().count()).sum();
+        assert_eq!(chars, 2000);
+        assert!(line.segments.last().unwrap().text.ends_with('…'));
     }
 }

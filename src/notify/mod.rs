@@ -21,7 +21,7 @@ use lettre::Message;
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 
-pub use digest::{Caps, Model, id_ranges, one_line};
+pub use digest::{Caps, Model, altered_statements, id_ranges, one_line};
 pub use render::{Templates, template_dir};
 pub use transport::Mailer;
 
