@@ -13,7 +13,9 @@ use crate::fetch::{FetchError, Fetcher};
 use crate::notify::{self, NotifyError, SendReport};
 use crate::pipeline::{self, Context, PipelineError, Selection, StopFlag};
 use crate::polite::Hosts;
-use crate::store::{DocumentRow, EventFilter, EventKind, ImportOutcome, Store, StoreError};
+use crate::store::{
+    DocumentRow, EventDelivery, EventFilter, EventKind, ImportOutcome, RetryRefusal, Store, StoreError,
+};
 use crate::{compare, daemon, decode, extract};
 
 pub mod term;
@@ -94,6 +96,14 @@ pub enum Command {
     Outbox {
         #[arg(long)]
         json: bool,
+        #[command(subcommand)]
+        command: Option<OutboxCommand>,
+    },
+    /// Send a test message through the configured SMTP server (or the outbox folder) and print
+    /// what the server answered.
+    TestMail {
+        /// Who gets it [default: the first configured recipient].
+        address: Option<String>,
     },
     /// The stored versions of a page.
     History {
@@ -147,6 +157,19 @@ pub enum CorpusCommand {
     Remove {
         #[arg(required = true)]
         names: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OutboxCommand {
+    /// Put failed deliveries back in the queue: pending, due now, with a full set of attempts.
+    /// They go out with the next send (`digest --send`, `check`, or the running daemon).
+    Retry {
+        /// Every failed delivery.
+        #[arg(long, conflicts_with = "ids", required_unless_present = "ids")]
+        failed: bool,
+        /// These failed deliveries (the ids `outbox --json` and `changes --json` show).
+        ids: Vec<i64>,
     },
 }
 
@@ -243,7 +266,12 @@ pub async fn run(cli: Cli) -> Result<()> {
             let config = Config::load(&config_path)?;
             feed(&open_store(&config)?, &config, out.as_deref())
         }
-        Command::Outbox { json } => outbox(&open_store(&Config::load(&config_path)?)?, json),
+        Command::Outbox {
+            command: Some(OutboxCommand::Retry { failed: _, ids }),
+            ..
+        } => outbox_retry(&mut open_store(&Config::load(&config_path)?)?, &ids),
+        Command::Outbox { json, command: None } => outbox(&open_store(&Config::load(&config_path)?)?, json),
+        Command::TestMail { address } => test_mail(&Config::load(&config_path)?, address.as_deref()).await,
         Command::History { target } => {
             let config = Config::load(&config_path)?;
             history(&open_store(&config)?, &config, &target)
@@ -428,6 +456,93 @@ fn outbox(store: &Store, json: bool) -> Result<()> {
     }
     out.flush()?;
     Ok(())
+}
+
+/// `ids` empty: every failed delivery (clap requires `--failed` then).
+fn outbox_retry(store: &mut Store, ids: &[i64]) -> Result<()> {
+    let refused = store.retry_refusals(ids)?;
+    if !refused.is_empty() {
+        let why: Vec<String> = refused
+            .iter()
+            .map(|r| match r {
+                RetryRefusal::Unknown(id) => format!("{id}: no such delivery"),
+                RetryRefusal::NotFailed { id, state } => format!("{id}: {state}, not failed"),
+            })
+            .collect();
+        return Err(CliError::Usage(format!(
+            "nothing requeued: {} (see govwatch outbox)",
+            why.join("; ")
+        )));
+    }
+    let requeued = store.retry_failed((!ids.is_empty()).then_some(ids))?;
+    let mut out = Out::stdout();
+    if requeued.is_empty() {
+        writeln!(out, "no failed deliveries")?;
+    } else {
+        writeln!(
+            out,
+            "{} deliveries back in the queue, due now; they go out with the next send \
+             (govwatch digest --send, govwatch check, or the running daemon)",
+            requeued.len()
+        )?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// One message, outside the outbox (nothing is recorded): a setup check. Exit 1 when it did not
+/// go, with the server's or the connection's reason.
+async fn test_mail(config: &Config, address: Option<&str>) -> Result<()> {
+    let Some(email) = &config.email else {
+        return Err(CliError::Usage(
+            "no [email] section in the config: there is nothing to test".into(),
+        ));
+    };
+    let to: lettre::message::Mailbox = match address {
+        Some(a) => a
+            .parse()
+            .map_err(|e| CliError::Usage(format!("`{a}` is not an address: {e}")))?,
+        None => config
+            .recipients
+            .first()
+            .map(|r| r.address.clone())
+            .ok_or_else(|| CliError::Usage("no recipient configured: give an ADDRESS".into()))?,
+    };
+    let mailer = notify::Mailer::new(email, &config.storage.outbox_dir())?;
+    let host = hostname();
+    let message = lettre::Message::builder()
+        .from(email.from.clone())
+        .to(to.clone())
+        .subject("govwatch test message")
+        .header(lettre::message::header::ContentType::TEXT_PLAIN)
+        .body(format!(
+            "This is a test message from govwatch on {host}, sent {} through {mailer}.\n\
+             If you read it, alerts can reach this address.\n",
+            crate::timefmt::now()
+        ))
+        .map_err(|e| NotifyError::Build(e.to_string()))?;
+    let mut out = Out::stdout();
+    match mailer.send_answered(message).await {
+        Ok(answer) => {
+            writeln!(out, "sent to {} via {mailer}: {answer}", to.email)?;
+            out.flush()?;
+            Ok(())
+        }
+        Err(f) => Err(NotifyError::Smtp {
+            server: mailer.to_string(),
+            reason: format!("test message to {} not sent: {}", to.email, f.reason),
+        }
+        .into()),
+    }
+}
+
+/// For the test message's text: which machine sent it.
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "this host".into())
 }
 
 /// Validates what `run` needs, the watches included: a config `run` would refuse is not ok.
@@ -615,11 +730,28 @@ fn since_time(s: &str) -> Result<String> {
     }
 }
 
+/// An event as `changes --json` lists it: its fields, and its deliveries.
+#[derive(serde::Serialize)]
+struct ListedEvent<'a> {
+    #[serde(flatten)]
+    event: &'a crate::store::EventRow,
+    deliveries: Vec<EventDelivery>,
+}
+
 fn changes(store: &Store, filter: &EventFilter, json: bool) -> Result<()> {
     let events = store.events_matching(filter)?;
+    let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
+    let mut deliveries = store.deliveries_of_events(&ids)?;
     let mut out = Out::stdout();
     if json {
-        out.json(&events, true)?;
+        let listed: Vec<ListedEvent> = events
+            .iter()
+            .map(|event| ListedEvent {
+                event,
+                deliveries: deliveries.remove(&event.id).unwrap_or_default(),
+            })
+            .collect();
+        out.json(&listed, true)?;
         out.flush()?;
         return Ok(());
     }
@@ -639,12 +771,33 @@ fn changes(store: &Store, filter: &EventFilter, json: bool) -> Result<()> {
             e.kind.as_str(),
             match (e.notified, e.relevant) {
                 (true, _) => "mailed",
+                // Settled, but not every delivery went: refused or given up on.
+                (false, _) if e.notified_at.is_some() => "failed",
                 (false, true) => "pending",
                 (false, false) => "off-topic",
             },
             notify_title(e)
         )?;
         writeln!(out, "    {}", e.url)?;
+        for d in deliveries
+            .get(&e.id)
+            .into_iter()
+            .flatten()
+            .filter(|d| d.state == "failed")
+        {
+            writeln!(
+                out,
+                "    delivery {} to {} ({}) {}{}",
+                d.id,
+                d.recipient,
+                d.channel,
+                d.state,
+                d.last_error
+                    .as_deref()
+                    .map(|e| format!(": {}", notify::one_line(e, 160)))
+                    .unwrap_or_default()
+            )?;
+        }
         if let Some(src) = &e.source {
             let share = e
                 .overlap

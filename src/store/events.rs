@@ -85,6 +85,7 @@ pub struct EventRow {
     pub title: Option<String>,
     pub watch: String,
     pub detected_at: String,
+    /// Every delivery of the event was sent (one refused or given up on makes it `false`).
     #[serde(default)]
     pub notified: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -155,12 +156,16 @@ impl Store {
     fn events_where_with(&self, filter: &str, args: &[&dyn rusqlite::ToSql]) -> Result<Vec<EventRow>> {
         let mut stmt = self.conn.prepare(&format!(
             "SELECT e.id, e.kind, e.url, e.title, e.watch, e.detected_at, e.notified_at, e.source, e.overlap,
-                    e.added, e.removed, s.published, e.relevant, e.significance, e.details
+                    e.added, e.removed, s.published, e.relevant, e.significance, e.details,
+                    EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.state != 'sent')
              FROM events e LEFT JOIN snapshots s ON s.id = e.snapshot_id
              {filter}"
         ))?;
         let rows = stmt.query_map(args, |r| {
             let notified_at: Option<String> = r.get(6)?;
+            // `notified_at` says the event is settled (nothing left to try); it was notified only
+            // if every delivery went. A recipient the server refused for good is not notified.
+            let unsent: bool = r.get(15)?;
             Ok(EventRow {
                 id: r.get(0)?,
                 kind: EventKind::parse(&r.get::<_, String>(1)?),
@@ -168,7 +173,7 @@ impl Store {
                 title: r.get(3)?,
                 watch: r.get(4)?,
                 detected_at: r.get(5)?,
-                notified: notified_at.is_some(),
+                notified: notified_at.is_some() && !unsent,
                 notified_at,
                 source: r.get(7)?,
                 overlap: r.get(8)?,
