@@ -13,7 +13,9 @@ use crate::fetch::{FetchError, Fetcher};
 use crate::notify::{self, NotifyError, SendReport};
 use crate::pipeline::{self, Context, PipelineError, Selection, StopFlag};
 use crate::polite::Hosts;
-use crate::store::{DocumentRow, ImportOutcome, Store, StoreError};
+use crate::store::{
+    DocumentRow, EventDelivery, EventFilter, EventKind, ImportOutcome, RetryRefusal, Store, StoreError,
+};
 use crate::{compare, daemon, decode, extract};
 
 pub mod term;
@@ -63,6 +65,20 @@ pub enum Command {
     Changes {
         #[arg(long)]
         json: bool,
+        /// Only what was found since then: a date (2026-11-23), a time (2026-11-23T10:00:00Z)
+        /// or a duration back from now (7d, 12h, 30m).
+        #[arg(long, value_name = "WHEN")]
+        since: Option<String>,
+        /// Only what this watch found (repeatable).
+        #[arg(long = "watch", value_name = "NAME")]
+        watches: Vec<String>,
+        /// Only events of this kind: new, changed, republication, duplicate, quotes, revision
+        /// (repeatable).
+        #[arg(long = "kind", value_name = "KIND")]
+        kinds: Vec<String>,
+        /// Only the newest N (still listed oldest first).
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
     },
     /// Print the email that would go out now for everything not yet mailed (one per recipient).
     Digest {
@@ -80,24 +96,34 @@ pub enum Command {
     Outbox {
         #[arg(long)]
         json: bool,
+        #[command(subcommand)]
+        command: Option<OutboxCommand>,
+    },
+    /// Send a test message through the configured SMTP server (or the outbox folder) and print
+    /// what the server answered.
+    TestMail {
+        /// Who gets it [default: the first configured recipient].
+        address: Option<String>,
     },
     /// The stored versions of a page.
     History {
-        /// A watch name or a URL.
+        /// A watch name, a URL, or a title (or the unique beginning of one).
         target: String,
     },
     /// The stored text of one version of a page (default: the newest).
     Show {
-        /// A watch name or a URL.
+        /// A watch name, a URL, or a title (or the unique beginning of one).
         target: String,
-        version: Option<i64>,
+        /// A version as `history` labels it: v1, v2, … (or just its number).
+        version: Option<String>,
     },
     /// The difference between two versions of a page (default: the last two).
     Diff {
-        /// A watch name or a URL.
+        /// A watch name, a URL, or a title (or the unique beginning of one).
         target: String,
-        from: Option<i64>,
-        to: Option<i64>,
+        /// A version as `history` labels it: v1, v2, … (or just its number).
+        from: Option<String>,
+        to: Option<String>,
     },
     /// Run the extraction stage on saved pages (bytes as served).
     Extract {
@@ -119,6 +145,31 @@ pub enum CorpusCommand {
     Import {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+    },
+    /// The imported files: name, words, title, when imported.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// The text of one imported file, by the name `corpus list` shows.
+    Show { name: String },
+    /// Take imported files out of the corpus (and its index): later verdicts no longer cite them.
+    Remove {
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OutboxCommand {
+    /// Put failed deliveries back in the queue: pending, due now, with a full set of attempts.
+    /// They go out with the next send (`digest --send`, `check`, or the running daemon).
+    Retry {
+        /// Every failed delivery.
+        #[arg(long, conflicts_with = "ids", required_unless_present = "ids")]
+        failed: bool,
+        /// These failed deliveries (the ids `outbox --json` and `changes --json` show).
+        ids: Vec<i64>,
     },
 }
 
@@ -186,10 +237,26 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Check { all, names } => {
             check(&context_with_watches(&config_path)?, Selection { all, names }).await
         }
-        Command::Corpus {
-            command: CorpusCommand::Import { paths },
-        } => corpus_import(&config_path, &paths),
-        Command::Changes { json } => changes(&open_store(&Config::load(&config_path)?)?, json),
+        Command::Corpus { command } => match command {
+            CorpusCommand::Import { paths } => corpus_import(&config_path, &paths),
+            CorpusCommand::List { json } => corpus_list(&open_store(&Config::load(&config_path)?)?, json),
+            CorpusCommand::Show { name } => corpus_show(&open_store(&Config::load(&config_path)?)?, &name),
+            CorpusCommand::Remove { names } => {
+                corpus_remove(&mut open_store(&Config::load(&config_path)?)?, &names)
+            }
+        },
+        Command::Changes {
+            json,
+            since,
+            watches,
+            kinds,
+            limit,
+        } => {
+            let config = Config::load(&config_path)?;
+            let store = open_store(&config)?;
+            let filter = event_filter(&store, &config, since, watches, &kinds, limit)?;
+            changes(&store, &filter, json)
+        }
         Command::Digest { send } => digest(&context(&config_path)?, send).await,
         Command::Status { names, json } => {
             let config = Config::load(&config_path)?;
@@ -199,17 +266,25 @@ pub async fn run(cli: Cli) -> Result<()> {
             let config = Config::load(&config_path)?;
             feed(&open_store(&config)?, &config, out.as_deref())
         }
-        Command::Outbox { json } => outbox(&open_store(&Config::load(&config_path)?)?, json),
+        Command::Outbox {
+            command: Some(OutboxCommand::Retry { failed: _, ids }),
+            ..
+        } => outbox_retry(&mut open_store(&Config::load(&config_path)?)?, &ids),
+        Command::Outbox { json, command: None } => outbox(&open_store(&Config::load(&config_path)?)?, json),
+        Command::TestMail { address } => test_mail(&Config::load(&config_path)?, address.as_deref()).await,
         Command::History { target } => {
             let config = Config::load(&config_path)?;
             history(&open_store(&config)?, &config, &target)
         }
         Command::Show { target, version } => {
             let config = Config::load(&config_path)?;
+            let version = version.as_deref().map(version_label).transpose()?;
             show(&open_store(&config)?, &config, &target, version)
         }
         Command::Diff { target, from, to } => {
             let config = Config::load(&config_path)?;
+            let from = from.as_deref().map(version_label).transpose()?;
+            let to = to.as_deref().map(version_label).transpose()?;
             diff(&open_store(&config)?, &config, &target, from, to)
         }
     }
@@ -383,6 +458,93 @@ fn outbox(store: &Store, json: bool) -> Result<()> {
     Ok(())
 }
 
+/// `ids` empty: every failed delivery (clap requires `--failed` then).
+fn outbox_retry(store: &mut Store, ids: &[i64]) -> Result<()> {
+    let refused = store.retry_refusals(ids)?;
+    if !refused.is_empty() {
+        let why: Vec<String> = refused
+            .iter()
+            .map(|r| match r {
+                RetryRefusal::Unknown(id) => format!("{id}: no such delivery"),
+                RetryRefusal::NotFailed { id, state } => format!("{id}: {state}, not failed"),
+            })
+            .collect();
+        return Err(CliError::Usage(format!(
+            "nothing requeued: {} (see govwatch outbox)",
+            why.join("; ")
+        )));
+    }
+    let requeued = store.retry_failed((!ids.is_empty()).then_some(ids))?;
+    let mut out = Out::stdout();
+    if requeued.is_empty() {
+        writeln!(out, "no failed deliveries")?;
+    } else {
+        writeln!(
+            out,
+            "{} deliveries back in the queue, due now; they go out with the next send \
+             (govwatch digest --send, govwatch check, or the running daemon)",
+            requeued.len()
+        )?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// One message, outside the outbox (nothing is recorded): a setup check. Exit 1 when it did not
+/// go, with the server's or the connection's reason.
+async fn test_mail(config: &Config, address: Option<&str>) -> Result<()> {
+    let Some(email) = &config.email else {
+        return Err(CliError::Usage(
+            "no [email] section in the config: there is nothing to test".into(),
+        ));
+    };
+    let to: lettre::message::Mailbox = match address {
+        Some(a) => a
+            .parse()
+            .map_err(|e| CliError::Usage(format!("`{a}` is not an address: {e}")))?,
+        None => config
+            .recipients
+            .first()
+            .map(|r| r.address.clone())
+            .ok_or_else(|| CliError::Usage("no recipient configured: give an ADDRESS".into()))?,
+    };
+    let mailer = notify::Mailer::new(email, &config.storage.outbox_dir())?;
+    let host = hostname();
+    let message = lettre::Message::builder()
+        .from(email.from.clone())
+        .to(to.clone())
+        .subject("govwatch test message")
+        .header(lettre::message::header::ContentType::TEXT_PLAIN)
+        .body(format!(
+            "This is a test message from govwatch on {host}, sent {} through {mailer}.\n\
+             If you read it, alerts can reach this address.\n",
+            crate::timefmt::now()
+        ))
+        .map_err(|e| NotifyError::Build(e.to_string()))?;
+    let mut out = Out::stdout();
+    match mailer.send_answered(message).await {
+        Ok(answer) => {
+            writeln!(out, "sent to {} via {mailer}: {answer}", to.email)?;
+            out.flush()?;
+            Ok(())
+        }
+        Err(f) => Err(NotifyError::Smtp {
+            server: mailer.to_string(),
+            reason: format!("test message to {} not sent: {}", to.email, f.reason),
+        }
+        .into()),
+    }
+}
+
+/// For the test message's text: which machine sent it.
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "this host".into())
+}
+
 /// Validates what `run` needs, the watches included: a config `run` would refuse is not ok.
 fn config_check(config: &Config) -> Result<()> {
     config.require_watches()?;
@@ -497,16 +659,109 @@ fn corpus_import(config_path: &Path, paths: &[PathBuf]) -> Result<()> {
     Ok(())
 }
 
-fn changes(store: &Store, json: bool) -> Result<()> {
-    let events = store.events()?;
+/// `changes`' flags as a store filter; a kind or a watch nobody knows is a usage error rather
+/// than an empty list, which would read as "nothing happened".
+fn event_filter(
+    store: &Store,
+    config: &Config,
+    since: Option<String>,
+    watches: Vec<String>,
+    kinds: &[String],
+    limit: Option<usize>,
+) -> Result<EventFilter> {
+    for w in &watches {
+        if !config.watches.iter().any(|c| &c.name == w) && !store.has_events_of(w)? {
+            return Err(CliError::Usage(format!(
+                "--watch {w}: no watch of that name in the config or in what was found"
+            )));
+        }
+    }
+    let kinds = kinds
+        .iter()
+        .map(|k| {
+            EventKind::from_name(k).ok_or_else(|| {
+                let all: Vec<&str> = EventKind::ALL.iter().map(|k| k.as_str()).collect();
+                CliError::Usage(format!("--kind {k}: not a kind; one of {}", all.join(", ")))
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let since = since.as_deref().map(since_time).transpose()?;
+    Ok(EventFilter {
+        since,
+        watches,
+        kinds,
+        limit,
+    })
+}
+
+/// `--since` as a stored timestamp: RFC 3339, a date (midnight UTC), a date and time without
+/// zone (UTC, as every stored time), or a duration back from now.
+fn since_time(s: &str) -> Result<String> {
+    use time::macros::format_description;
+    let t = s.trim();
+    if let Some(at) = crate::timefmt::parse(t) {
+        return Ok(crate::timefmt::format(at.to_offset(time::UtcOffset::UTC)));
+    }
+    if let Ok(d) = time::Date::parse(t, format_description!("[year]-[month]-[day]")) {
+        return Ok(crate::timefmt::format(d.midnight().assume_utc()));
+    }
+    for f in [
+        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]"),
+        format_description!("[year]-[month]-[day] [hour]:[minute]:[second]"),
+        format_description!("[year]-[month]-[day] [hour]:[minute]"),
+        format_description!("[year]-[month]-[day]T[hour]:[minute]"),
+    ] {
+        if let Ok(dt) = time::PrimitiveDateTime::parse(t, f) {
+            return Ok(crate::timefmt::format(dt.assume_utc()));
+        }
+    }
+    match humantime::parse_duration(t) {
+        Ok(d) => {
+            let now = time::OffsetDateTime::now_utc();
+            let back = time::Duration::try_from(d).ok().and_then(|d| now.checked_sub(d));
+            // Further back than time can go: everything.
+            Ok(crate::timefmt::format(
+                back.unwrap_or(time::PrimitiveDateTime::MIN.assume_utc()),
+            ))
+        }
+        Err(_) => Err(CliError::Usage(format!(
+            "--since {s}: not a date (2026-11-23), a time (2026-11-23T10:00:00Z) or a duration (7d, 12h)"
+        ))),
+    }
+}
+
+/// An event as `changes --json` lists it: its fields, and its deliveries.
+#[derive(serde::Serialize)]
+struct ListedEvent<'a> {
+    #[serde(flatten)]
+    event: &'a crate::store::EventRow,
+    deliveries: Vec<EventDelivery>,
+}
+
+fn changes(store: &Store, filter: &EventFilter, json: bool) -> Result<()> {
+    let events = store.events_matching(filter)?;
+    let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
+    let mut deliveries = store.deliveries_of_events(&ids)?;
     let mut out = Out::stdout();
     if json {
-        out.json(&events, true)?;
+        let listed: Vec<ListedEvent> = events
+            .iter()
+            .map(|event| ListedEvent {
+                event,
+                deliveries: deliveries.remove(&event.id).unwrap_or_default(),
+            })
+            .collect();
+        out.json(&listed, true)?;
         out.flush()?;
         return Ok(());
     }
     if events.is_empty() {
-        writeln!(out, "nothing found yet")?;
+        let filtered = filter.since.is_some() || !filter.watches.is_empty() || !filter.kinds.is_empty();
+        if filtered {
+            writeln!(out, "nothing found that matches")?;
+        } else {
+            writeln!(out, "nothing found yet")?;
+        }
     }
     for e in &events {
         writeln!(
@@ -516,12 +771,33 @@ fn changes(store: &Store, json: bool) -> Result<()> {
             e.kind.as_str(),
             match (e.notified, e.relevant) {
                 (true, _) => "mailed",
+                // Settled, but not every delivery went: refused or given up on.
+                (false, _) if e.notified_at.is_some() => "failed",
                 (false, true) => "pending",
                 (false, false) => "off-topic",
             },
             notify_title(e)
         )?;
         writeln!(out, "    {}", e.url)?;
+        for d in deliveries
+            .get(&e.id)
+            .into_iter()
+            .flatten()
+            .filter(|d| d.state == "failed")
+        {
+            writeln!(
+                out,
+                "    delivery {} to {} ({}) {}{}",
+                d.id,
+                d.recipient,
+                d.channel,
+                d.state,
+                d.last_error
+                    .as_deref()
+                    .map(|e| format!(": {}", notify::one_line(e, 160)))
+                    .unwrap_or_default()
+            )?;
+        }
         if let Some(src) = &e.source {
             let share = e
                 .overlap
@@ -543,6 +819,79 @@ fn changes(store: &Store, json: bool) -> Result<()> {
                     writeln!(out, "    {sign} {line}")?;
                 }
             }
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn corpus_list(store: &Store, json: bool) -> Result<()> {
+    let rows = store.corpus_imports()?;
+    let mut out = Out::stdout();
+    if json {
+        out.json(&rows, true)?;
+        out.flush()?;
+        return Ok(());
+    }
+    if rows.is_empty() {
+        writeln!(out, "no files imported (govwatch corpus import PATH...)")?;
+    }
+    for c in &rows {
+        writeln!(
+            out,
+            "{}  {:>6} words  imported {}  {}",
+            c.name,
+            c.words,
+            c.added_at,
+            c.title
+                .as_deref()
+                .map(|t| notify::one_line(t, 80))
+                .unwrap_or_default()
+        )?;
+    }
+    let (imports, stored) = store.corpus_counts()?;
+    writeln!(
+        out,
+        "{imports} imported files; the corpus also holds {stored} stored documents"
+    )?;
+    out.flush()?;
+    Ok(())
+}
+
+fn unknown_import(name: &str) -> CliError {
+    CliError::Usage(format!(
+        "`{name}` is not an imported file (see govwatch corpus list)"
+    ))
+}
+
+fn corpus_show(store: &Store, name: &str) -> Result<()> {
+    let entry = store.corpus_import(name)?.ok_or_else(|| unknown_import(name))?;
+    let text = store.corpus_text(entry.id)?.unwrap_or_default();
+    let mut out = Out::stdout();
+    writeln!(
+        out,
+        "{} imported {}, {} words",
+        entry.name, entry.added_at, entry.words
+    )?;
+    if let Some(t) = &entry.title {
+        writeln!(out, "title: {}", notify::one_line(t, usize::MAX))?;
+    }
+    writeln!(out, "\n{text}")?;
+    out.flush()?;
+    Ok(())
+}
+
+/// Every name is checked before anything is removed: a typo in the list removes nothing.
+fn corpus_remove(store: &mut Store, names: &[String]) -> Result<()> {
+    for n in names {
+        if store.corpus_import(n)?.is_none() {
+            return Err(unknown_import(n));
+        }
+    }
+    let mut out = Out::stdout();
+    for n in names {
+        if store.remove_corpus_import(n)? {
+            writeln!(out, "removed {n}")?;
         }
     }
     out.flush()?;
@@ -604,7 +953,8 @@ async fn digest(ctx: &Context, send: bool) -> Result<()> {
     Ok(())
 }
 
-/// A watch name (its own page) or a URL.
+/// A watch name (its own page), a URL, or a document's title or the unique beginning of one,
+/// tried in that order: a name or URL is exact, a title is what people remember.
 fn resolve(store: &Store, config: &Config, target: &str) -> Result<DocumentRow> {
     let url = match config.watches.iter().find(|w| w.name == target) {
         Some(w) => w.url.to_string(),
@@ -617,7 +967,63 @@ fn resolve(store: &Store, config: &Config, target: &str) -> Result<DocumentRow> 
             Err(_) => None,
         },
     };
-    found.ok_or_else(|| CliError::Usage(format!("`{target}` is neither a checked watch nor a stored URL")))
+    if let Some(d) = found {
+        return Ok(d);
+    }
+    let url = resolve_title(store, target)?;
+    store
+        .document_by_url(&url)?
+        .ok_or_else(|| CliError::Usage(format!("`{target}`: {url} is no longer stored")))
+}
+
+/// The URL of the one document whose title is `target`, or else starts with it (case and
+/// runs of spaces aside). Several documents: the error lists them, so the user can pick.
+fn resolve_title(store: &Store, target: &str) -> Result<String> {
+    let fold = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+    let want = fold(target);
+    if want.is_empty() {
+        return Err(CliError::Usage(
+            "name a document: a watch name, a URL or a title".into(),
+        ));
+    }
+    let titled = store.document_titles()?;
+    let exact: Vec<_> = titled.iter().filter(|d| fold(&d.title) == want).collect();
+    let matches = if exact.is_empty() {
+        titled
+            .iter()
+            .filter(|d| fold(&d.title).starts_with(&want))
+            .collect()
+    } else {
+        exact
+    };
+    match matches.as_slice() {
+        [] => Err(CliError::Usage(format!(
+            "`{target}` is not a watch name, a stored URL or the beginning of a stored title"
+        ))),
+        [one] => Ok(one.url.clone()),
+        many => {
+            let list: Vec<String> = many
+                .iter()
+                .map(|d| format!("  {}  {}", notify::one_line(&d.title, 80), d.url))
+                .collect();
+            Err(CliError::Usage(format!(
+                "`{target}` names {} documents; say which (by URL or more of the title):\n{}",
+                many.len(),
+                list.join("\n")
+            )))
+        }
+    }
+}
+
+/// A version as `history` prints it (`v3`), or its bare number.
+fn version_label(s: &str) -> Result<i64> {
+    let digits = s.strip_prefix(['v', 'V']).unwrap_or(s);
+    match digits.parse::<i64>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(CliError::Usage(format!(
+            "`{s}` is not a version: use a label `history` prints (v1, v2, …)"
+        ))),
+    }
 }
 
 fn status(store: &Store, config: &Config, names: &[String], json: bool) -> Result<()> {

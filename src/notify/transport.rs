@@ -80,13 +80,20 @@ impl Mailer {
 
     /// Sends one message; Ok only once the server answered 250 to its data (or the file is
     /// written).
-    pub async fn send(&self, mut message: Message) -> Result<(), SendFailure> {
+    pub async fn send(&self, message: Message) -> Result<(), SendFailure> {
+        self.send_answered(message).await.map(|_| ())
+    }
+
+    /// [`Mailer::send`], returning what the server answered to the data ("250 2.0.0 queued as
+    /// …"), or where the file went: `govwatch test-mail` shows it, since that answer is what
+    /// tells a relay that queued the message from one that silently dropped it.
+    pub async fn send_answered(&self, mut message: Message) -> Result<String, SendFailure> {
         match self {
             Mailer::Smtp { transport, dkim, .. } => {
                 if let Some(d) = dkim {
                     message.sign(d);
                 }
-                transport.send(message).await.map_err(|e| {
+                let answer = transport.send(message).await.map_err(|e| {
                     // 53x is about our login, not this message: fixing the config fixes it.
                     let auth = e.status().is_some_and(|c| c.to_string().starts_with("53"));
                     SendFailure {
@@ -94,8 +101,10 @@ impl Mailer {
                         reason: error_chain(&e),
                     }
                 })?;
+                let lines: Vec<&str> = answer.message().collect();
+                Ok(format!("{} {}", answer.code(), lines.join(" ")))
             }
-            Mailer::Outbox { transport, dkim, .. } => {
+            Mailer::Outbox { transport, dkim, dir } => {
                 if let Some(d) = dkim {
                     message.sign(d);
                 }
@@ -103,9 +112,9 @@ impl Mailer {
                     permanent: false,
                     reason: error_chain(&e),
                 })?;
+                Ok(format!("written to the outbox folder {}", dir.display()))
             }
         }
-        Ok(())
     }
 }
 

@@ -66,6 +66,17 @@ pub struct NewCorpusEntry {
     pub signature: Signature,
 }
 
+/// An imported file in the corpus.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CorpusImport {
+    pub id: i64,
+    /// The file name it was imported under: how `corpus show` and `corpus remove` name it.
+    pub name: String,
+    pub title: Option<String>,
+    pub words: i64,
+    pub added_at: String,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ImportOutcome {
     Added,
@@ -655,6 +666,47 @@ impl Store {
             [],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?)
+    }
+
+    /// The imported files, by name: what `govwatch corpus list` shows.
+    pub fn corpus_imports(&self) -> Result<Vec<CorpusImport>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, name, title, words, added_at FROM corpus WHERE origin = 'import' ORDER BY name",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(CorpusImport {
+                id: r.get(0)?,
+                name: r.get(1)?,
+                title: r.get(2)?,
+                words: r.get(3)?,
+                added_at: r.get(4)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// One imported file by its name.
+    pub fn corpus_import(&self, name: &str) -> Result<Option<CorpusImport>> {
+        Ok(self.corpus_imports()?.into_iter().find(|c| c.name == name))
+    }
+
+    /// Takes an imported file out of the corpus and out of its index, in one transaction, so
+    /// that no later verdict finds it. `false` if no import has that name.
+    pub fn remove_corpus_import(&mut self, name: &str) -> Result<bool> {
+        let tx = self.conn.transaction()?;
+        let id: Option<i64> = tx
+            .query_row(
+                "SELECT id FROM corpus WHERE origin = 'import' AND name = ?1",
+                [name],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(id) = id else { return Ok(false) };
+        // Before the row goes: its stored text is how its index rows are found.
+        unindex(&tx, id)?;
+        tx.execute("DELETE FROM corpus WHERE id = ?1", [id])?;
+        tx.commit()?;
+        Ok(true)
     }
 
     /// Indexes corpus entries that have no signature yet (entries from before the index existed).

@@ -236,3 +236,31 @@ pub(super) fn record_success(
     ])?;
     Ok(())
 }
+
+/// A document with the title of its newest version: what `history`, `show` and `diff` match a
+/// title against.
+#[derive(Debug, Clone)]
+pub struct TitledDocument {
+    pub url: String,
+    pub title: String,
+}
+
+impl Store {
+    /// Every document whose newest version has a title. The newest title is the one `history`
+    /// and the mails show, so it is the one a user types.
+    pub fn document_titles(&self) -> Result<Vec<TitledDocument>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT d.url, s.title FROM documents d JOIN snapshots s ON s.document_id = d.id
+             WHERE s.title IS NOT NULL
+               AND s.version = (SELECT MAX(version) FROM snapshots WHERE document_id = d.id)
+             ORDER BY d.id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(TitledDocument {
+                url: r.get(0)?,
+                title: r.get(1)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}

@@ -33,6 +33,22 @@ impl EventKind {
         }
     }
 
+    /// Every kind, in the order `changes --kind` lists them.
+    pub const ALL: [EventKind; 6] = [
+        EventKind::New,
+        EventKind::Changed,
+        EventKind::Republication,
+        EventKind::Duplicate,
+        EventKind::Quotes,
+        EventKind::Revision,
+    ];
+
+    /// The kind named `s` (as stored and shown), or `None`: unlike the database reader, a user's
+    /// word must not fall back to a kind.
+    pub fn from_name(s: &str) -> Option<EventKind> {
+        EventKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
     fn parse(s: &str) -> EventKind {
         match s {
             "new" => EventKind::New,
@@ -69,6 +85,7 @@ pub struct EventRow {
     pub title: Option<String>,
     pub watch: String,
     pub detected_at: String,
+    /// Every delivery of the event was sent (one refused or given up on makes it `false`).
     #[serde(default)]
     pub notified: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -120,16 +137,35 @@ pub(super) fn insert(
     Ok(tx.last_insert_rowid())
 }
 
+/// Which events `govwatch changes` lists; empty fields filter nothing.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    /// Detected at or after this time (RFC 3339 UTC, as stored).
+    pub since: Option<String>,
+    pub watches: Vec<String>,
+    pub kinds: Vec<EventKind>,
+    /// Only the newest this many (of those that pass the rest).
+    pub limit: Option<usize>,
+}
+
 impl Store {
     fn events_where(&self, filter: &str) -> Result<Vec<EventRow>> {
+        self.events_where_with(filter, &[])
+    }
+
+    fn events_where_with(&self, filter: &str, args: &[&dyn rusqlite::ToSql]) -> Result<Vec<EventRow>> {
         let mut stmt = self.conn.prepare(&format!(
             "SELECT e.id, e.kind, e.url, e.title, e.watch, e.detected_at, e.notified_at, e.source, e.overlap,
-                    e.added, e.removed, s.published, e.relevant, e.significance, e.details
+                    e.added, e.removed, s.published, e.relevant, e.significance, e.details,
+                    EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.state != 'sent')
              FROM events e LEFT JOIN snapshots s ON s.id = e.snapshot_id
              {filter}"
         ))?;
-        let rows = stmt.query_map([], |r| {
+        let rows = stmt.query_map(args, |r| {
             let notified_at: Option<String> = r.get(6)?;
+            // `notified_at` says the event is settled (nothing left to try); it was notified only
+            // if every delivery went. A recipient the server refused for good is not notified.
+            let unsent: bool = r.get(15)?;
             Ok(EventRow {
                 id: r.get(0)?,
                 kind: EventKind::parse(&r.get::<_, String>(1)?),
@@ -137,7 +173,7 @@ impl Store {
                 title: r.get(3)?,
                 watch: r.get(4)?,
                 detected_at: r.get(5)?,
-                notified: notified_at.is_some(),
+                notified: notified_at.is_some() && !unsent,
                 notified_at,
                 source: r.get(7)?,
                 overlap: r.get(8)?,
@@ -171,6 +207,34 @@ impl Store {
     /// Every event, oldest first.
     pub fn events(&self) -> Result<Vec<EventRow>> {
         self.events_where("ORDER BY e.id")
+    }
+
+    /// The events `filter` lets through, oldest first (with a limit, the newest that many).
+    pub fn events_matching(&self, filter: &EventFilter) -> Result<Vec<EventRow>> {
+        // Lists travel as JSON arrays (json_each), so the SQL text is the same whatever they hold.
+        let watches = serde_json::to_string(&filter.watches).unwrap_or_else(|_| "[]".into());
+        let kinds: Vec<&str> = filter.kinds.iter().map(|k| k.as_str()).collect();
+        let kinds = serde_json::to_string(&kinds).unwrap_or_else(|_| "[]".into());
+        let limit = filter.limit.map_or(-1, |n| n.min(i64::MAX as usize) as i64);
+        let mut rows = self.events_where_with(
+            "WHERE (?1 IS NULL OR e.detected_at >= ?1)
+               AND (json_array_length(?2) = 0 OR e.watch IN (SELECT value FROM json_each(?2)))
+               AND (json_array_length(?3) = 0 OR e.kind IN (SELECT value FROM json_each(?3)))
+             ORDER BY e.id DESC LIMIT ?4",
+            &[&filter.since, &watches, &kinds, &limit],
+        )?;
+        rows.reverse();
+        Ok(rows)
+    }
+
+    /// Whether any event was found by a watch of this name (one since removed from the config
+    /// included).
+    pub fn has_events_of(&self, watch: &str) -> Result<bool> {
+        Ok(self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM events WHERE watch = ?1)",
+            [watch],
+            |r| r.get(0),
+        )?)
     }
 
     /// Relevant events not yet mailed, most significant first.

@@ -19,12 +19,12 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags};
 
 pub use claims::{LEASE, RENEW_EVERY};
-pub use corpus::{Candidate, ImportOutcome, NewCorpusEntry, imported_share};
-pub use documents::{DocRole, DocumentRow};
-pub use events::{EventKind, EventRow, NewEvent};
+pub use corpus::{Candidate, CorpusImport, ImportOutcome, NewCorpusEntry, imported_share};
+pub use documents::{DocRole, DocumentRow, TitledDocument};
+pub use events::{EventFilter, EventKind, EventRow, NewEvent};
 pub use hosts::HostRow;
 pub use leases::Lease;
-pub use outbox::{Batch, Channel, DeliveryRow, Due, Mode, OutboxCounts, Target};
+pub use outbox::{Batch, Channel, DeliveryRow, Due, EventDelivery, Mode, OutboxCounts, RetryRefusal, Target};
 pub use snapshots::{NewSnapshot, SnapshotMeta};
 
 /// The schema, in order. Each runs in its own transaction and bumps `PRAGMA user_version`.

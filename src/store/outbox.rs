@@ -3,7 +3,9 @@
 //! batch (a Message-ID) before the first attempt, and marks them sent only after the server
 //! accepted the message.
 
-use rusqlite::{Connection, Transaction, params};
+use std::collections::HashMap;
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::{Result, Store};
 
@@ -315,6 +317,106 @@ impl Store {
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+/// One delivery of an event, as `govwatch changes --json` shows it under the event.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct EventDelivery {
+    /// The delivery's id: what `govwatch outbox retry ID` takes.
+    pub id: i64,
+    pub recipient: String,
+    pub channel: String,
+    pub mode: String,
+    pub state: String,
+    /// Kept as `null` rather than left out, so that a reader can rely on the key.
+    pub last_error: Option<String>,
+    pub attempts: u32,
+    pub sent_at: Option<String>,
+}
+
+/// Why `govwatch outbox retry ID...` will not requeue what it was given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RetryRefusal {
+    /// No delivery has this id.
+    Unknown(i64),
+    /// The delivery is pending or sent: there is nothing to retry.
+    NotFailed { id: i64, state: String },
+}
+
+impl Store {
+    /// The deliveries of these events, each event's in id order.
+    pub fn deliveries_of_events(&self, event_ids: &[i64]) -> Result<HashMap<i64, Vec<EventDelivery>>> {
+        let ids = serde_json::to_string(event_ids).unwrap_or_else(|_| "[]".into());
+        let mut stmt = self.conn.prepare(
+            "SELECT event_id, id, recipient, channel, mode, state, last_error, attempts, sent_at
+             FROM deliveries WHERE event_id IN (SELECT value FROM json_each(?1)) ORDER BY id",
+        )?;
+        let rows = stmt.query_map([ids], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                EventDelivery {
+                    id: r.get(1)?,
+                    recipient: r.get(2)?,
+                    channel: r.get(3)?,
+                    mode: r.get(4)?,
+                    state: r.get(5)?,
+                    last_error: r.get(6)?,
+                    attempts: r.get(7)?,
+                    sent_at: r.get(8)?,
+                },
+            ))
+        })?;
+        let mut out: HashMap<i64, Vec<EventDelivery>> = HashMap::new();
+        for row in rows {
+            let (event, d) = row?;
+            out.entry(event).or_default().push(d);
+        }
+        Ok(out)
+    }
+
+    /// Which of `ids` cannot be retried (unknown, or not failed), checked before anything is
+    /// changed, so that a mistyped id requeues nothing.
+    pub fn retry_refusals(&self, ids: &[i64]) -> Result<Vec<RetryRefusal>> {
+        let mut stmt = self.conn.prepare("SELECT state FROM deliveries WHERE id = ?1")?;
+        let mut out = Vec::new();
+        for &id in ids {
+            match stmt.query_row([id], |r| r.get::<_, String>(0)).optional()? {
+                None => out.push(RetryRefusal::Unknown(id)),
+                Some(state) if state != "failed" => out.push(RetryRefusal::NotFailed { id, state }),
+                Some(_) => {}
+            }
+        }
+        Ok(out)
+    }
+
+    /// Puts failed deliveries back in the queue (`ids`, or every failed one): pending, due now,
+    /// with their attempts reset so they get the full set of retries again, and their events
+    /// waiting for mail again. The last error stays until the next attempt replaces or clears
+    /// it. Returns the ids requeued.
+    pub fn retry_failed(&mut self, ids: Option<&[i64]>) -> Result<Vec<i64>> {
+        let now = crate::timefmt::now();
+        let only = ids.map(|i| serde_json::to_string(i).unwrap_or_else(|_| "[]".into()));
+        let tx = self.conn.transaction()?;
+        let requeued: Vec<i64> = {
+            let mut stmt = tx.prepare(
+                "UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?1,
+                        claimed_by = NULL, claimed_until = NULL
+                 WHERE state = 'failed' AND (?2 IS NULL OR id IN (SELECT value FROM json_each(?2)))
+                 RETURNING id",
+            )?;
+            stmt.query_map(params![now, only], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?
+        };
+        // Their events are pending mail again: `digest` shows them, and the sender settles them
+        // (with the Message-ID that completes them) once the deliveries go.
+        tx.execute(
+            "UPDATE events SET notified_at = NULL
+             WHERE id IN (SELECT event_id FROM deliveries WHERE id IN (SELECT value FROM json_each(?1)))",
+            [serde_json::to_string(&requeued).unwrap_or_else(|_| "[]".into())],
+        )?;
+        tx.commit()?;
+        Ok(requeued)
     }
 }
 
