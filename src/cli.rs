@@ -608,10 +608,8 @@ fn resolve(store: &Store, config: &Config, target: &str) -> Result<DocumentRow> 
 }
 
 fn status(store: &Store, config: &Config, names: &[String], json: bool) -> Result<()> {
-    for n in names {
-        if !config.watches.iter().any(|w| &w.name == n) {
-            return Err(PipelineError::UnknownWatch(n.clone()).into());
-        }
+    if let Some(n) = config.unknown_watch(names) {
+        return Err(PipelineError::UnknownWatch(n.to_string()).into());
     }
     let hosts = store.hosts()?;
     let now = crate::timefmt::now();

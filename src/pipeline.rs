@@ -19,6 +19,7 @@ use crate::compare::{self, diff, relevance, statements};
 use crate::config::{Config, Watch, WatchKind};
 use crate::discover::Listed;
 use crate::fetch::{FetchError, Fetched, Fetcher, Page, Validators, Want};
+use crate::model::{CheckLabel, FailureReason};
 use crate::polite::{Gated, HostUpdate, Hosts, Request};
 use crate::store::{
     Candidate, CheckRecord, DocRole, DocumentRow, EventKind, NewCorpusEntry, NewEvent, NewSnapshot,
@@ -360,10 +361,8 @@ async fn run_claimed(
 }
 
 fn select_watches(config: &Config, sel: &Selection) -> Result<Vec<Watch>, PipelineError> {
-    for n in &sel.names {
-        if !config.watches.iter().any(|w| &w.name == n) {
-            return Err(PipelineError::UnknownWatch(n.clone()));
-        }
+    if let Some(n) = config.unknown_watch(&sel.names) {
+        return Err(PipelineError::UnknownWatch(n.to_string()));
     }
     Ok(config
         .watches
@@ -533,19 +532,6 @@ fn interleave_by_origin(docs: Vec<(DocumentRow, Watch)>) -> (Vec<(DocumentRow, W
     (out, origins)
 }
 
-/// Checks one document. Site trouble is an `Outcome::Failed`; only database trouble is an error.
-pub async fn check_document(
-    ctx: &Context,
-    doc: &DocumentRow,
-    watch: &Watch,
-) -> Result<(Outcome, Vec<DocumentRow>), PipelineError> {
-    let global = Arc::new(Semaphore::new(1));
-    match fetch_and_parse(ctx, doc, watch, global).await? {
-        Step::Done(outcome, new_docs) => Ok((outcome, new_docs)),
-        Step::Parsed(parsed, next_due) => record_parsed(ctx, doc, watch, *parsed, next_due).await,
-    }
-}
-
 /// Where a check stands after fetching and parsing.
 enum Step {
     /// Finished: a failure, or a 304.
@@ -565,7 +551,15 @@ async fn fetch_and_parse(
     let url = match Url::parse(&doc.url) {
         Ok(u) => u,
         Err(e) => {
-            let outcome = fail(ctx, doc, watch, "bad_url", format!("bad URL: {e}"), None).await?;
+            let outcome = fail(
+                ctx,
+                doc,
+                watch,
+                FailureReason::BadUrl,
+                format!("bad URL: {e}"),
+                None,
+            )
+            .await?;
             return Ok(Step::Done(outcome, Vec::new()));
         }
     };
@@ -607,12 +601,12 @@ async fn fetch_and_parse(
         }
         Gated::Stopped => return Ok(Step::Done(Outcome::Skipped, Vec::new())),
         Gated::Denied(why) => {
-            let outcome = fail(ctx, doc, watch, "robots", why, None).await?;
+            let outcome = fail(ctx, doc, watch, FailureReason::Robots, why, None).await?;
             return Ok(Step::Done(outcome, Vec::new()));
         }
         Gated::Deferred { until, why } => {
             info!(outcome = "deferred", reason = %why, "host asked for a pause; not checked");
-            metrics::check("deferred");
+            metrics::check(CheckLabel::Deferred);
             let (id, reason) = (doc.id, why.clone());
             with_store_grouped(&ctx.store, move |s| s.defer(id, &until, &reason)).await?;
             return Ok(Step::Done(Outcome::Deferred(why), Vec::new()));
@@ -646,7 +640,7 @@ async fn fetch_and_parse(
             Ok(Step::Parsed(Box::new(p), next_due))
         }
         Err(why) => Ok(Step::Done(
-            fail(ctx, doc, watch, "extract", why, None).await?,
+            fail(ctx, doc, watch, FailureReason::Extract, why, None).await?,
             Vec::new(),
         )),
     }
@@ -677,7 +671,7 @@ async fn unchanged(
         })
     })
     .await?;
-    metrics::check("unchanged");
+    metrics::check(CheckLabel::Unchanged);
     Ok(Outcome::Unchanged)
 }
 
@@ -710,9 +704,12 @@ fn interval(config: &Config, doc: &DocumentRow, watch: &Watch, published: Option
 /// the interval), with up to a quarter added at random so that many documents failing together
 /// (a site down) do not all come back in the same second. A server's Retry-After wins if later.
 fn backoff(every: Duration, failures: i64, max: Duration, retry_after: Option<Duration>) -> Duration {
-    let doublings = failures.saturating_sub(1).clamp(0, 20) as u32;
-    let base = every.saturating_mul(1 << doublings).min(max.max(every));
-    let jittered = base + base.mul_f64(fastrand::f64() * 0.25);
+    let rule = crate::backoff::Backoff {
+        first: every,
+        cap: max.max(every),
+        jitter: 1.0..=1.25,
+    };
+    let jittered = rule.wait(failures.saturating_sub(1).clamp(0, 20) as u32, fastrand::f64());
     retry_after.map_or(jittered, |r| jittered.max(r))
 }
 
@@ -784,19 +781,19 @@ async fn record_parsed(
 /// Counts a stored check for `/metrics` (failures are counted in [`fail`], with their reason).
 fn count(outcome: &Outcome) {
     match outcome {
-        Outcome::Baseline => metrics::check("baseline"),
-        Outcome::Unchanged => metrics::check("unchanged"),
+        Outcome::Baseline => metrics::check(CheckLabel::Baseline),
+        Outcome::Unchanged => metrics::check(CheckLabel::Unchanged),
         Outcome::Changed { event } => {
-            metrics::check("changed");
+            metrics::check(CheckLabel::Changed);
             if *event {
-                metrics::event(EventKind::Changed.as_str());
+                metrics::event(EventKind::Changed);
             }
         }
         Outcome::Found(kind) => {
-            metrics::check("found");
-            metrics::event(kind.as_str());
+            metrics::check(CheckLabel::Found);
+            metrics::event(*kind);
         }
-        Outcome::Indexed { .. } => metrics::check("indexed"),
+        Outcome::Indexed { .. } => metrics::check(CheckLabel::Indexed),
         Outcome::Failed(_) | Outcome::Deferred(_) | Outcome::Skipped => {}
     }
 }
@@ -807,7 +804,7 @@ async fn fail(
     ctx: &Context,
     doc: &DocumentRow,
     watch: &Watch,
-    reason: &'static str,
+    reason: FailureReason,
     why: String,
     retry_after: Option<Duration>,
 ) -> Result<Outcome, StoreError> {

@@ -47,12 +47,12 @@ pub fn word_count(text: &str) -> usize {
 /// How much an event matters, 0 to 1, for ordering digests: what was found, how relevant the
 /// document is, how many position statements it touches, and how much of the text changed.
 pub fn significance(
-    kind: crate::store::EventKind,
+    kind: crate::model::EventKind,
     relevance: f64,
     positions_affected: usize,
     changed_share: f64,
 ) -> f64 {
-    use crate::store::EventKind::*;
+    use crate::model::EventKind::*;
     let base = match kind {
         New => 0.8,
         Revision | Changed => 0.45 + 0.35 * (positions_affected.min(3) as f64 / 3.0),
@@ -71,7 +71,7 @@ pub fn judge(
     store: &crate::store::Store,
     text: &str,
     sig: &index::Signature,
-    candidates: &[crate::store::Candidate],
+    candidates: &[crate::model::Candidate],
     exclude: Option<i64>,
     t: corpus::Thresholds,
 ) -> Result<corpus::Verdict, crate::store::StoreError> {
@@ -95,7 +95,7 @@ impl Known {
         store: &crate::store::Store,
         hash: &str,
         sig: &index::Signature,
-        candidates: &[crate::store::Candidate],
+        candidates: &[crate::model::Candidate],
         exclude: Option<i64>,
     ) -> Result<Known, crate::store::StoreError> {
         let exact = store.corpus_by_hash(hash, exclude)?.map(|(name, _)| name);
@@ -116,7 +116,7 @@ impl Known {
         self,
         text: &str,
         sig: &index::Signature,
-        candidates: &[crate::store::Candidate],
+        candidates: &[crate::model::Candidate],
         t: corpus::Thresholds,
     ) -> corpus::Verdict {
         let mut version_of = self.version_of;

@@ -370,13 +370,8 @@ fn reload_config(ctx: &mut Context, state: &State) -> bool {
         .watches
         .iter()
         .filter(|w| {
-            old.watches.iter().any(|o| {
-                o.name == w.name
-                    && (o.url != w.url
-                        || o.kind != w.kind
-                        || o.every != w.every
-                        || o.max_documents != w.max_documents)
-            })
+            // The whole watch: a change to its topics, robots or tags is a change too.
+            old.watches.iter().any(|o| o.name == w.name && o != *w)
         })
         .map(|w| w.name.clone())
         .collect();

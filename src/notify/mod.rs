@@ -524,14 +524,17 @@ async fn record(
 /// Exponential backoff from `retry_after`, capped at `retry_max`, with ±20% jitter so that
 /// recipients failing together do not retry in lockstep.
 fn backoff(d: &crate::config::Delivery, attempts: u32, salt: i64) -> Duration {
-    let base = d.retry_after.as_secs_f64() * 2f64.powi(attempts.min(30) as i32);
-    let capped = base.min(d.retry_max.as_secs_f64());
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |t| t.subsec_nanos());
     let r = xxhash_rust::xxh3::xxh3_64(&[salt.to_le_bytes(), i64::from(nanos).to_le_bytes()].concat());
-    let jitter = 0.8 + 0.4 * (r % 10_000) as f64 / 10_000.0;
-    Duration::from_secs_f64((capped * jitter).max(1.0))
+    let rule = crate::backoff::Backoff {
+        first: d.retry_after,
+        cap: d.retry_max,
+        jitter: 0.8..=1.2,
+    };
+    rule.wait(attempts, (r % 10_000) as f64 / 10_000.0)
+        .max(Duration::from_secs(1))
 }
 
 #[cfg(test)]

@@ -11,53 +11,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
 use super::{Result, Store, compress, decompress_text};
 use crate::compare::index::{self, Signature};
 
-/// A known document that shares something with a new text, with what it shares.
-#[derive(Debug, Clone)]
-pub struct Candidate {
-    pub corpus_id: i64,
-    /// The file name of an import, or the URL of a stored document.
-    pub name: String,
-    pub document_id: Option<i64>,
-    pub title: Option<String>,
-    pub text_hash: String,
-    /// Estimated Jaccard resemblance of the two texts' shingle sets.
-    pub resemblance: f64,
-    /// Fingerprint hashes the two texts share.
-    pub shared: Vec<i64>,
-    /// The known document's distinct fingerprint count.
-    pub fp_count: usize,
-    /// Imported by the user (as opposed to a stored page).
-    pub imported: bool,
-}
-
-impl Candidate {
-    /// The share of the known document that the new text reproduces.
-    pub fn share_of_known(&self) -> f64 {
-        if self.fp_count == 0 {
-            0.0
-        } else {
-            (self.shared.len() as f64 / self.fp_count as f64).min(1.0)
-        }
-    }
-
-    /// The share of the new text (with `my_fps` fingerprints) that is the known document's.
-    pub fn share_of_new(&self, my_fps: usize) -> f64 {
-        if my_fps == 0 {
-            0.0
-        } else {
-            (self.shared.len() as f64 / my_fps as f64).min(1.0)
-        }
-    }
-}
-
-/// The largest share of an imported document that a text reproduces.
-pub fn imported_share(candidates: &[Candidate]) -> f64 {
-    candidates
-        .iter()
-        .filter(|c| c.imported)
-        .map(Candidate::share_of_known)
-        .fold(0.0, f64::max)
-}
+pub use crate::model::{Candidate, imported_share};
 
 pub struct NewCorpusEntry {
     pub title: Option<String>,

@@ -222,6 +222,18 @@ pub fn compress(bytes: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Column `i` of `r`, a word of the model read back; a word this govwatch does not know is an
+/// error (a conversion failure naming the column), never a guess.
+fn parsed<T>(
+    r: &rusqlite::Row,
+    i: usize,
+    parse: impl Fn(&str) -> std::result::Result<T, crate::model::ModelError>,
+) -> rusqlite::Result<T> {
+    let s: String = r.get(i)?;
+    parse(&s)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e)))
+}
+
 fn decompress_text(blob: &[u8]) -> Result<String> {
     let bytes = zstd::decode_all(blob)?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
