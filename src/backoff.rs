@@ -1,5 +1,5 @@
 //! How long to wait before trying again after failures in a row: the one rule behind a check's
-//! retry ([`crate::pipeline`]) and a delivery's ([`crate::notify`]). Pure: the random draw
+//! retry and a delivery's (in the outbox). Pure: the random draw
 //! that spreads retries is passed in, so the rule is unit-tested exactly.
 
 use std::ops::RangeInclusive;

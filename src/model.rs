@@ -281,6 +281,11 @@ impl Timestamp {
             .map_or_else(Timestamp::max, Timestamp::from_datetime)
     }
 
+    /// The same moment for the code that schedules with `chrono` (recipients' time zones).
+    pub fn to_chrono(self) -> chrono::DateTime<chrono::Utc> {
+        chrono::DateTime::from_timestamp(self.0.unix_timestamp(), 0).unwrap_or_default()
+    }
+
     /// How long from `earlier` to `self`; zero if `earlier` is later.
     pub fn since(self, earlier: Timestamp) -> Duration {
         (self.0 - earlier.0).try_into().unwrap_or(Duration::ZERO)

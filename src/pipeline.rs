@@ -3,8 +3,8 @@
 //! blocking threads with owned data.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use std::time::Duration;
 
@@ -23,7 +23,7 @@ use crate::model::{CheckLabel, FailureReason};
 use crate::polite::{Gated, HostUpdate, Hosts, Request};
 use crate::store::{
     Candidate, CheckRecord, DocRole, DocumentRow, EventKind, NewCorpusEntry, NewEvent, NewSnapshot,
-    SnapshotMeta, Store, StoreError,
+    SnapshotMeta, Store, StoreError, StoreHandle,
 };
 use crate::{decode, discover, extract, metrics, template, timefmt};
 
@@ -139,19 +139,11 @@ pub struct Context {
     pub fetcher: Fetcher,
     /// Politeness state per origin; lives as long as the process, across passes.
     pub hosts: Arc<Hosts>,
-    pub store: Arc<Mutex<Store>>,
+    pub store: StoreHandle,
     pub stop: StopFlag,
     /// Checks in flight at once, over every pass of the process (`fetch.concurrency`).
     pub slots: Arc<Semaphore>,
 }
-
-/// Callers waiting for the store wait here, asynchronously, rather than each on its own blocking
-/// thread parked on the mutex: a pass over thousands of pages would otherwise start hundreds of
-/// threads (each with its own allocator arena) to wait in line for one connection.
-static STORE_TURN: Semaphore = Semaphore::const_new(1);
-
-/// How many callers wait for [`STORE_TURN`]: a group of checks is committed once none does.
-static STORE_WAITING: AtomicUsize = AtomicUsize::new(0);
 
 /// Parsing and comparing are CPU work; more of it at once than there are cores only costs memory.
 static PARSE_TURN: std::sync::LazyLock<Semaphore> =
@@ -185,63 +177,6 @@ where
     }
 }
 
-/// Runs `f` on a blocking thread with the store: SQLite calls must not stall the async workers.
-/// Checks written before, in a group, are committed first.
-pub async fn with_store<T, F>(store: &Arc<Mutex<Store>>, f: F) -> Result<T, StoreError>
-where
-    T: Send + 'static,
-    F: FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
-{
-    store_turn(store, false, f).await
-}
-
-/// [`with_store`] for the steps of a check: they join the open group commit (or open one),
-/// which is committed once nobody else is waiting for the store, or when it is full. An idle
-/// daemon thus still commits every check at once, and a busy pass commits many together.
-async fn with_store_grouped<T, F>(store: &Arc<Mutex<Store>>, f: F) -> Result<T, StoreError>
-where
-    T: Send + 'static,
-    F: FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
-{
-    store_turn(store, true, f).await
-}
-
-async fn store_turn<T, F>(store: &Arc<Mutex<Store>>, grouped: bool, f: F) -> Result<T, StoreError>
-where
-    T: Send + 'static,
-    F: FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
-{
-    /// Counts a waiter until its turn comes, or it stops waiting (a cancelled check).
-    struct Waiting;
-    impl Drop for Waiting {
-        fn drop(&mut self) {
-            STORE_WAITING.fetch_sub(1, Ordering::SeqCst);
-        }
-    }
-    let store = store.clone();
-    STORE_WAITING.fetch_add(1, Ordering::SeqCst);
-    let waiting = Waiting;
-    let _turn = STORE_TURN.acquire().await.expect("never closed");
-    drop(waiting);
-    tokio::task::spawn_blocking(move || {
-        // A panic elsewhere cannot leave the connection mid-transaction: rusqlite rolls back on
-        // drop. So a poisoned lock is still a usable store.
-        let mut guard = store.lock().unwrap_or_else(|p| p.into_inner());
-        if grouped {
-            guard.begin_batch()?;
-        } else {
-            guard.end_batch()?;
-        }
-        let out = f(&mut guard);
-        if grouped && (STORE_WAITING.load(Ordering::SeqCst) == 0 || guard.batch_full()) {
-            guard.end_batch()?;
-        }
-        out
-    })
-    .await
-    .expect("store task panicked")
-}
-
 /// One pass: index pages first, so documents they newly list are checked in the same pass; then
 /// every due page and document.
 pub async fn run_pass(ctx: &Context, sel: &Selection) -> Result<PassReport, PipelineError> {
@@ -249,11 +184,12 @@ pub async fn run_pass(ctx: &Context, sel: &Selection) -> Result<PassReport, Pipe
     let due = {
         let watches = watches.clone();
         let all = sel.all;
-        with_store(&ctx.store, move |s| {
-            let due = due_documents(s, &watches, all)?;
-            claim(s, due)
-        })
-        .await?
+        ctx.store
+            .run(move |s| {
+                let due = due_documents(s, &watches, all)?;
+                claim(s, due)
+            })
+            .await?
     };
     let _renewer = Renewer::start(&ctx.store);
     // Every document this pass claimed; those no result let go of are let go at the end.
@@ -261,7 +197,7 @@ pub async fn run_pass(ctx: &Context, sel: &Selection) -> Result<PassReport, Pipe
     let result = run_claimed(ctx, due, &mut claimed).await;
     ctx.hosts.release_idle().await;
     let ids = claimed;
-    let released = with_store(&ctx.store, move |s| s.release_documents(&ids)).await;
+    let released = ctx.store.run(move |s| s.release_documents(&ids)).await;
     let report = result?;
     released?;
     Ok(report)
@@ -272,7 +208,7 @@ pub async fn run_pass(ctx: &Context, sel: &Selection) -> Result<PassReport, Pipe
 struct Renewer(tokio::task::JoinHandle<()>);
 
 impl Renewer {
-    fn start(store: &Arc<Mutex<Store>>) -> Renewer {
+    fn start(store: &StoreHandle) -> Renewer {
         let store = store.clone();
         Renewer(tokio::spawn(async move {
             let mut every = tokio::time::interval(crate::store::RENEW_EVERY);
@@ -280,7 +216,7 @@ impl Renewer {
             every.tick().await;
             loop {
                 every.tick().await;
-                if let Err(e) = with_store(&store, |s| s.renew_claims()).await {
+                if let Err(e) = store.run(|s| s.renew_claims()).await {
                     warn!(error = %e, "claims not renewed; other processes may take them over");
                 }
             }
@@ -328,7 +264,7 @@ async fn run_claimed(
             report.add(&doc.url, &outcome);
             found.extend(new_docs.into_iter().map(|d| (d, watch.clone())));
         }
-        let found = with_store(&ctx.store, move |s| claim(s, found)).await?;
+        let found = ctx.store.run(move |s| claim(s, found)).await?;
         claimed.extend(found.iter().map(|(d, _)| d.id));
         for (d, watch) in found {
             if d.role == DocRole::Index {
@@ -341,7 +277,7 @@ async fn run_claimed(
     let result = run_checks(ctx, queue).await;
     save_host_updates(ctx).await?;
     // The pass's last group of checks is committed before anything reads them (the digest).
-    with_store(&ctx.store, |_| Ok(())).await?;
+    ctx.store.run(|_| Ok(())).await?;
     for (doc, _, outcome, _) in result? {
         report.add(&doc.url, &outcome);
     }
@@ -412,20 +348,21 @@ async fn save_host_updates(ctx: &Context) -> Result<(), StoreError> {
     if updates.is_empty() {
         return Ok(());
     }
-    with_store(&ctx.store, move |s| {
-        for u in updates {
-            match u {
-                HostUpdate::Robots(row) => s.save_robots(&row)?,
-                HostUpdate::NotBefore {
-                    origin,
-                    until,
-                    reason,
-                } => s.save_not_before(&origin, &until, &reason)?,
+    ctx.store
+        .run(move |s| {
+            for u in updates {
+                match u {
+                    HostUpdate::Robots(row) => s.save_robots(&row)?,
+                    HostUpdate::NotBefore {
+                        origin,
+                        until,
+                        reason,
+                    } => s.save_not_before(&origin, &until, &reason)?,
+                }
             }
-        }
-        Ok(())
-    })
-    .await
+            Ok(())
+        })
+        .await
 }
 
 /// Checks documents concurrently: at most `fetch.concurrency` at once, and per origin as
@@ -608,7 +545,7 @@ async fn fetch_and_parse(
             info!(outcome = "deferred", reason = %why, "host asked for a pause; not checked");
             metrics::check(CheckLabel::Deferred);
             let (id, reason) = (doc.id, why.clone());
-            with_store_grouped(&ctx.store, move |s| s.defer(id, &until, &reason)).await?;
+            ctx.store.grouped(move |s| s.defer(id, &until, &reason)).await?;
             return Ok(Step::Done(Outcome::Deferred(why), Vec::new()));
         }
         Gated::Failed(e) => {
@@ -656,21 +593,22 @@ async fn unchanged(
 ) -> Result<Outcome, StoreError> {
     let id = doc.id;
     let next_due = timefmt::after(interval(&ctx.config, doc, watch, None));
-    with_store_grouped(&ctx.store, move |s| {
-        s.commit_check(CheckRecord {
-            document_id: id,
-            etag: v.etag,
-            last_modified: v.last_modified,
-            next_due_at: next_due,
-            snapshot: None,
-            corpus: None,
-            events: Vec::new(),
-            targets: Vec::new(),
-            template_blocks: None,
-            body_hash: None,
+    ctx.store
+        .grouped(move |s| {
+            s.commit_check(CheckRecord {
+                document_id: id,
+                etag: v.etag,
+                last_modified: v.last_modified,
+                next_due_at: next_due,
+                snapshot: None,
+                corpus: None,
+                events: Vec::new(),
+                targets: Vec::new(),
+                template_blocks: None,
+                body_hash: None,
+            })
         })
-    })
-    .await?;
+        .await?;
     metrics::check(CheckLabel::Unchanged);
     Ok(Outcome::Unchanged)
 }
@@ -727,17 +665,19 @@ async fn record_parsed(
     // Indexes are not documents: they have no template and never enter the corpus.
     let host = (doc.role != DocRole::Index).then(|| template::host_of(&doc.url));
     let (id, for_basis) = (doc.id, host.clone());
-    let basis = with_store_grouped(&ctx.store, move |s| {
-        let template = match &for_basis {
-            Some(h) => s.host_template(h, id, template::MIN_OTHER_PAGES)?,
-            None => HashSet::new(),
-        };
-        Ok(Basis {
-            template,
-            previous: s.latest_snapshot(id)?,
+    let basis = ctx
+        .store
+        .grouped(move |s| {
+            let template = match &for_basis {
+                Some(h) => s.host_template(h, id, template::MIN_OTHER_PAGES)?,
+                None => HashSet::new(),
+            };
+            Ok(Basis {
+                template,
+                previous: s.latest_snapshot(id)?,
+            })
         })
-    })
-    .await?;
+        .await?;
     let prepared = cpu(move || prepare(parsed, basis, host)).await;
     // What the corpus holds is read in a short turn; the verdict, which compares texts, is
     // worked out after it, so the turn to write does nothing but write.
@@ -745,11 +685,12 @@ async fn record_parsed(
     let (prepared, candidates, known) = match needs {
         None => (prepared, Vec::new(), None),
         Some(verdict) => {
-            with_store_grouped(&ctx.store, move |s| {
-                let (candidates, known) = corpus_lookup(s, &doc2, &prepared, verdict)?;
-                Ok((prepared, candidates, known))
-            })
-            .await?
+            ctx.store
+                .grouped(move |s| {
+                    let (candidates, known) = corpus_lookup(s, &doc2, &prepared, verdict)?;
+                    Ok((prepared, candidates, known))
+                })
+                .await?
         }
     };
     let (doc2, topics) = (doc.clone(), ctx.config.topics_for(watch));
@@ -762,10 +703,10 @@ async fn record_parsed(
         None => prepared,
     };
     let (doc2, watch2, config) = (doc.clone(), watch.clone(), ctx.config.clone());
-    let (outcome, new_docs) = with_store_grouped(&ctx.store, move |s| {
-        record(s, &config, &doc2, &watch2, prepared, next_due)
-    })
-    .await?;
+    let (outcome, new_docs) = ctx
+        .store
+        .grouped(move |s| record(s, &config, &doc2, &watch2, prepared, next_due))
+        .await?;
     match &outcome {
         Outcome::Unchanged => info!(outcome = "unchanged", "checked"),
         Outcome::Baseline => info!(outcome = "baseline", "stored first version"),
@@ -824,7 +765,9 @@ async fn fail(
     );
     metrics::failure(reason);
     let (id, reason, next_due) = (doc.id, why.clone(), timefmt::after(wait));
-    with_store_grouped(&ctx.store, move |s| s.record_failure(id, &reason, &next_due)).await?;
+    ctx.store
+        .grouped(move |s| s.record_failure(id, &reason, &next_due))
+        .await?;
     Ok(Outcome::Failed(why))
 }
 
@@ -928,6 +871,8 @@ struct Prepared {
     previous_id: Option<i64>,
     unchanged: bool,
     signature: Option<Signature>,
+    /// The fingerprints of the corpus entry this version replaces (see [`NewCorpusEntry`]).
+    replaces_fps: Vec<i64>,
     /// A new version of a document stored before: what changed; after [`judge`], also what a
     /// newly listed document was found to be.
     change: Option<Finding>,
@@ -951,6 +896,7 @@ fn prepare(p: Parsed, basis: Basis, host: Option<String>) -> Prepared {
     let hash = compare::text_hash(&text);
     // The previous version is seen through today's template: a block that has since turned out
     // to be the site's boilerplate is not a removal.
+    let basis_previous_text = basis.previous.as_ref().map(|(_, old)| old.clone());
     let previous = basis.previous.map(|(m, old)| {
         let old = compare::normalize(&template::strip(old.split("\n\n"), template).join("\n\n"));
         (m, old)
@@ -959,6 +905,13 @@ fn prepare(p: Parsed, basis: Basis, host: Option<String>) -> Prepared {
         .as_ref()
         .is_some_and(|(m, old)| m.text_hash == hash || compare::text_hash(old) == hash);
     let signature = (!is_index && !unchanged).then(|| Signature::of(&text));
+    // The corpus entry this version replaces was made from the previous version's text as
+    // stored: its fingerprints find the old index rows, and are worked out here, not in the
+    // store's turn.
+    let replaces_fps = match (&signature, &basis_previous_text) {
+        (Some(_), Some(old)) => Signature::of(old).fp_set,
+        _ => Vec::new(),
+    };
     let change = match &previous {
         Some((_, old)) if !is_index && !unchanged => {
             Some(Finding::changed(diff::changes(old, &text), old, &text))
@@ -984,6 +937,7 @@ fn prepare(p: Parsed, basis: Basis, host: Option<String>) -> Prepared {
         previous_id: previous.as_ref().map(|(m, _)| m.id),
         unchanged,
         signature,
+        replaces_fps,
         change,
         relevance: None,
         snapshot,
@@ -1014,13 +968,7 @@ fn corpus_lookup(
     };
     let candidates = store.corpus_candidates(sig, Some(doc.id))?;
     let known = match verdict {
-        true => Some(compare::Known::read(
-            store,
-            &snapshot.text_hash,
-            sig,
-            &candidates,
-            Some(doc.id),
-        )?),
+        true => Some(store.known(&snapshot.text_hash, sig, &candidates, Some(doc.id))?),
         false => None,
     };
     Ok((candidates, known))
@@ -1126,6 +1074,7 @@ fn record(
             words: s.words as usize,
             text_hash: s.text_hash.clone(),
             signature,
+            replaces_fps: p.replaces_fps,
         });
     store.commit_check(CheckRecord {
         document_id: doc.id,
@@ -1137,7 +1086,7 @@ fn record(
         targets: if events.is_empty() {
             Vec::new()
         } else {
-            crate::notify::targets(config, &watch.name, &watch.tags)
+            crate::store::targets_at(config, &watch.name, &watch.tags, chrono::Utc::now())
         },
         events,
         template_blocks: p.template_blocks,

@@ -1,7 +1,7 @@
 //! HTTP: one shared client with timeouts, compressed transfer, conditional GET, and a body cap
 //! enforced while streaming (on the decompressed bytes, so a gzip bomb stops at the cap). One
 //! request is one hop: redirects are returned, not followed, so that each hop can pass the
-//! politeness gate of its own origin ([`crate::polite::Hosts::fetch`]) and the address rules of
+//! politeness gate of its own origin (`Hosts::fetch`, in the module above this one) and the address rules of
 //! [`addr`]. Block pages are recognised in [`block`].
 
 pub mod addr;

@@ -34,7 +34,8 @@ pub enum Lease {
     Held { by: String, until: OffsetDateTime },
 }
 
-/// The lease side of the database, for [`crate::polite::Hosts`].
+/// The lease side of the database, for the politeness gate (`polite::Hosts`, which uses the
+/// store; the store knows nothing of it).
 pub struct Leases {
     conn: Mutex<Connection>,
     holder: String,

@@ -8,6 +8,7 @@ mod claims;
 mod corpus;
 mod documents;
 mod events;
+mod handle;
 mod hosts;
 mod leases;
 mod outbox;
@@ -22,9 +23,10 @@ pub use claims::{LEASE, RENEW_EVERY};
 pub use corpus::{Candidate, ImportOutcome, NewCorpusEntry, imported_share};
 pub use documents::{DocRole, DocumentRow};
 pub use events::{EventKind, EventRow, NewEvent};
+pub use handle::StoreHandle;
 pub use hosts::HostRow;
 pub use leases::{Lease, Leases};
-pub use outbox::{Batch, Channel, DeliveryRow, Due, Mode, OutboxCounts, Target};
+pub use outbox::{Batch, Channel, DeliveryRow, Due, Mode, OutboxCounts, Target, targets_at};
 pub use snapshots::{NewSnapshot, SnapshotMeta};
 
 /// The schema, in order. Each runs in its own transaction and bumps `PRAGMA user_version`.
@@ -166,10 +168,6 @@ impl Store {
             path: path.to_path_buf(),
         };
         store.migrate(version as usize)?;
-        let indexed = store.index_missing()?;
-        if indexed > 0 {
-            tracing::info!(documents = indexed, "indexed corpus documents");
-        }
         Ok(store)
     }
 
