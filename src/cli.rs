@@ -240,6 +240,7 @@ fn context_for(config: Config) -> Result<Context> {
         hosts: Arc::new(Hosts::new(&config.fetch, store.hosts()?).with_leases(Arc::new(store.leases()?))),
         config: Arc::new(config),
         store: StoreHandle::new(store),
+        clock: Arc::new(crate::check::SystemClock),
         stop: StopFlag::default(),
     })
 }

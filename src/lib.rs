@@ -24,7 +24,8 @@
 //! - [`compare`]: version diffs, corpus similarity verdicts, relevance and significance.
 //! - [`store`]: the SQLite database: documents, snapshots, corpus, events, outbox, claims.
 //! - [`corpus_import`]: reading a folder of known documents into the corpus.
-//! - [`pipeline`]: one check of one document, and a pass over what is due.
+//! - [`check`]: one check of one document: fetch, then a pure decision, then one write.
+//! - [`pipeline`]: a pass over what is due, checks side by side.
 //! - [`notify`]: digests rendered as text and HTML, sent by SMTP or written to an outbox.
 //! - [`daemon`]: the scheduler loop and its lifecycle: signals, sd_notify, `/metrics`.
 //! - [`metrics`]: counters for `/metrics`.
@@ -32,6 +33,7 @@
 //! - [`cli`]: the commands; prints and picks exit codes with `main`.
 
 pub mod backoff;
+pub mod check;
 pub mod cli;
 pub mod compare;
 pub mod config;
