@@ -8,7 +8,7 @@
 //!    ([`prepare`]) and the corpus read for it.
 //! 3. **write** ([`write::write`]): the one write of every decision, in one turn of the store.
 //!
-//! The pass over everything due ([`crate::pipeline`]) runs checks side by side.
+//! A pass over everything due (the pass runner, one module up) runs checks side by side.
 
 pub mod decide;
 pub mod parse;
