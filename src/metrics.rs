@@ -114,9 +114,9 @@ pub fn render(g: &Gauges) -> String {
             let _ = writeln!(out, "{name}{suffix} {value}");
         }
     };
-    let labelled = |label: &str, names: Vec<&str>, counters: &[AtomicU64]| {
+    let labelled = |label: &str, names: &[&str], counters: &[AtomicU64]| {
         names
-            .into_iter()
+            .iter()
             .zip(counters)
             .map(|(n, c)| (format!("{{{label}=\"{n}\"}}"), c.load(Relaxed).to_string()))
             .collect::<Vec<_>>()
@@ -129,7 +129,7 @@ pub fn render(g: &Gauges) -> String {
         "Checks finished, by outcome.",
         labelled(
             "outcome",
-            CheckLabel::ALL.map(CheckLabel::as_str).to_vec(),
+            &CheckLabel::ALL.map(CheckLabel::as_str),
             &METRICS.checks,
         ),
     );
@@ -139,7 +139,7 @@ pub fn render(g: &Gauges) -> String {
         "Failed checks, by reason.",
         labelled(
             "reason",
-            FailureReason::ALL.map(FailureReason::as_str).to_vec(),
+            &FailureReason::ALL.map(FailureReason::as_str),
             &METRICS.failures,
         ),
     );
@@ -147,11 +147,7 @@ pub fn render(g: &Gauges) -> String {
         "govwatch_events_total",
         "counter",
         "Events recorded, by kind.",
-        labelled(
-            "kind",
-            EventKind::ALL.map(EventKind::as_str).to_vec(),
-            &METRICS.events,
-        ),
+        labelled("kind", &EventKind::ALL.map(EventKind::as_str), &METRICS.events),
     );
     family(
         "govwatch_passes_total",

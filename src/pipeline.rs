@@ -257,24 +257,8 @@ async fn run_checks(ctx: &Context, docs: Vec<(DocumentRow, Watch)>) -> Result<Ve
         let span = info_span!("check", watch = %watch.name, url = %doc.url);
         set.spawn(
             async move {
-                if ctx.stop.is_stopped() {
-                    return Ok((doc, watch, Done::Checked(Outcome::Skipped, Vec::new())));
-                }
-                let done = match check::fetch(&ctx, &doc, &watch, global).await? {
-                    Step::Stopped => Done::Checked(Outcome::Skipped, Vec::new()),
-                    Step::Settled(seen, why) => {
-                        let (outcome, new_docs) = check::settle(&ctx, &doc, &watch, seen, why).await?;
-                        Done::Checked(outcome, new_docs)
-                    }
-                    // A newly listed document waits for the others (see below).
-                    Step::Parsed(parsed) if doc.announce => Done::Waiting(parsed),
-                    Step::Parsed(parsed) => {
-                        let (outcome, new_docs) =
-                            check::compare_and_write(&ctx, &doc, &watch, *parsed).await?;
-                        Done::Checked(outcome, new_docs)
-                    }
-                };
-                Ok::<_, PipelineError>((doc, watch, done))
+                let done = check_one(&ctx, &doc, &watch, global).await;
+                done.map(|d| (doc, watch, d))
             }
             .instrument(span),
         );
@@ -325,6 +309,31 @@ async fn run_checks(ctx: &Context, docs: Vec<(DocumentRow, Watch)>) -> Result<Ve
         out.push((doc, watch, outcome, new_docs));
     }
     Ok(out)
+}
+
+/// One task of [`run_checks`]: fetch, then decide and write at once, unless the document is
+/// newly listed (then it waits for the others, see [`run_checks`]).
+async fn check_one(
+    ctx: &Context,
+    doc: &DocumentRow,
+    watch: &Watch,
+    global: std::sync::Arc<tokio::sync::Semaphore>,
+) -> Result<Done, PipelineError> {
+    if ctx.stop.is_stopped() {
+        return Ok(Done::Checked(Outcome::Skipped, Vec::new()));
+    }
+    Ok(match check::fetch(ctx, doc, watch, global).await? {
+        Step::Stopped => Done::Checked(Outcome::Skipped, Vec::new()),
+        Step::Settled(seen, why) => {
+            let (outcome, new_docs) = check::settle(ctx, doc, watch, seen, why).await?;
+            Done::Checked(outcome, new_docs)
+        }
+        Step::Parsed(parsed) if doc.announce => Done::Waiting(parsed),
+        Step::Parsed(parsed) => {
+            let (outcome, new_docs) = check::compare_and_write(ctx, doc, watch, *parsed).await?;
+            Done::Checked(outcome, new_docs)
+        }
+    })
 }
 
 /// Where one task of [`run_checks`] left its check.
