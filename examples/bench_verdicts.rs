@@ -398,8 +398,10 @@ fn main() {
                 let sig = Signature::of(&text);
                 let cands = store.corpus_candidates(&sig, None).expect("lookup");
                 let share = govwatch::store::imported_share(&cands);
-                let v =
-                    compare::judge(&store, &text, &sig, &cands, None, Thresholds::default()).expect("judge");
+                let v = store
+                    .known(&compare::text_hash(&text), &sig, &cands, None)
+                    .expect("judge")
+                    .verdict(&text, &sig, &cands, Thresholds::default());
                 if std::env::var_os("BENCH_DEBUG").is_some() {
                     for k in &cands {
                         println!(

@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
@@ -15,6 +15,7 @@ use crate::pipeline::{self, Context, PipelineError, Selection, StopFlag};
 use crate::polite::Hosts;
 use crate::store::{
     DocumentRow, EventDelivery, EventFilter, EventKind, ImportOutcome, RetryRefusal, Store, StoreError,
+    StoreHandle,
 };
 use crate::{compare, daemon, decode, extract};
 
@@ -308,15 +309,17 @@ fn context_with_watches(config_path: &Path) -> Result<Context> {
 
 fn context_for(config: Config) -> Result<Context> {
     crate::logging::apply_config(&config.log);
-    let store = open_store(&config)?;
+    let mut store = open_store(&config)?;
+    corpus_import::index_missing(&mut store)?;
     let hosts = Hosts::new(&config.fetch, store.hosts()?);
-    let store = Arc::new(Mutex::new(store));
+    let store = StoreHandle::new(store);
     Ok(Context {
         fetcher: Fetcher::new(&config.fetch)?,
         slots: Arc::new(tokio::sync::Semaphore::new(config.fetch.concurrency)),
         hosts: Arc::new(hosts.with_leases(Arc::new(pipeline::StoreLeases(store.clone())))),
         config: Arc::new(config),
         store,
+        clock: Arc::new(crate::check::SystemClock),
         stop: StopFlag::default(),
     })
 }
@@ -327,13 +330,11 @@ async fn check(ctx: &Context, sel: Selection) -> Result<()> {
     // (`govwatch check | head -1`) ends the output, never the pass's work.
     let sent = notify::send_due(&ctx.store, &ctx.config, notify::due_for_check()).await;
     let unsent = match &sent {
-        Err(NotifyError::NotConfigured) => pipeline::with_store(&ctx.store, |s| s.pending_events())
-            .await?
-            .len(),
+        Err(NotifyError::NotConfigured) => ctx.store.run(|s| s.pending_events()).await?.len(),
         _ => 0,
     };
     if !matches!(sent, Err(NotifyError::Store(_))) {
-        update_feed(ctx).await;
+        notify::feed::update(&ctx.store, &ctx.config).await;
     }
     let mut out = Out::stdout();
     writeln!(
@@ -391,25 +392,6 @@ fn print_send_report(out: &mut Out, r: &SendReport) -> std::io::Result<()> {
         )?;
     }
     Ok(())
-}
-
-/// Rewrites `[feed] path`, if configured. A feed that cannot be written is logged, not fatal:
-/// the events are in the database and the next pass writes it again.
-pub async fn update_feed(ctx: &Context) {
-    let Some(path) = ctx.config.feed.path.clone() else {
-        return;
-    };
-    let max = ctx.config.feed.max_entries;
-    match pipeline::with_store(&ctx.store, move |s| s.recent_relevant_events(max)).await {
-        Ok(events) => {
-            if let Err(e) =
-                notify::feed::write_atomically(&path, &notify::feed::atom(&events, &ctx.config.feed))
-            {
-                tracing::warn!(error = %e, "feed not written");
-            }
-        }
-        Err(e) => tracing::warn!(error = %e, "feed not written"),
-    }
 }
 
 fn feed(store: &Store, config: &Config, file: Option<&Path>) -> Result<()> {
@@ -625,6 +607,7 @@ fn config_check(config: &Config) -> Result<()> {
 fn corpus_import(config_path: &Path, paths: &[PathBuf]) -> Result<()> {
     let config = Config::load(config_path)?;
     let mut store = open_store(&config)?;
+    corpus_import::index_missing(&mut store)?;
     let results = corpus_import::import(&mut store, paths)?;
     let mut out = Out::stdout();
     let (mut added, mut skipped) = (0, 0);
@@ -924,7 +907,7 @@ async fn digest(ctx: &Context, send: bool) -> Result<()> {
     }
     let report = notify::send_due(&ctx.store, &ctx.config, notify::everything()).await?;
     // Before printing, so that a closed pipe cannot skip it.
-    update_feed(ctx).await;
+    notify::feed::update(&ctx.store, &ctx.config).await;
     if report.sent.is_empty() && report.failed.is_empty() {
         writeln!(out, "nothing pending: every event has been mailed")?;
     }
@@ -1027,10 +1010,8 @@ fn version_label(s: &str) -> Result<i64> {
 }
 
 fn status(store: &Store, config: &Config, names: &[String], json: bool) -> Result<()> {
-    for n in names {
-        if !config.watches.iter().any(|w| &w.name == n) {
-            return Err(PipelineError::UnknownWatch(n.clone()).into());
-        }
+    if let Some(n) = config.unknown_watch(names) {
+        return Err(PipelineError::UnknownWatch(n.to_string()).into());
     }
     let hosts = store.hosts()?;
     let now = crate::timefmt::now();

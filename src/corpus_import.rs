@@ -92,7 +92,25 @@ pub fn entry(title: Option<String>, text: &str) -> NewCorpusEntry {
         text_hash: compare::text_hash(text),
         words: compare::word_count(text),
         signature: Signature::of(text),
+        replaces_fps: Vec::new(),
     }
+}
+
+/// Signs and indexes corpus entries from before the index existed; their number. Run by the
+/// commands that compare with the corpus, not on every open: it is work, and it is the caller's
+/// (the store never computes a signature).
+pub fn index_missing(store: &mut Store) -> Result<usize, StoreError> {
+    let unsigned = store.unindexed_corpus()?;
+    if unsigned.is_empty() {
+        return Ok(0);
+    }
+    let signed: Vec<(i64, Signature)> = unsigned
+        .into_iter()
+        .map(|(id, text)| (id, Signature::of(&text)))
+        .collect();
+    store.index_corpus(&signed)?;
+    tracing::info!(documents = signed.len(), "indexed corpus documents");
+    Ok(signed.len())
 }
 
 /// Files written per transaction, and the text held waiting for it: one commit per file made a
@@ -116,6 +134,16 @@ pub fn import(store: &mut Store, paths: &[PathBuf]) -> Result<Vec<FileResult>, S
                  places: &mut Vec<usize>,
                  results: &mut Vec<FileResult>|
      -> Result<(), StoreError> {
+        // A file whose text changed has old index rows, found by the old text's fingerprints.
+        let names: Vec<&str> = batch.iter().map(|(n, _, _)| n.as_str()).collect();
+        let stored = store.imported_texts(&names)?;
+        for (name, entry, _) in batch.iter_mut() {
+            if let Some((hash, old)) = stored.get(name.as_str())
+                && *hash != entry.text_hash
+            {
+                entry.replaces_fps = Signature::of(old).fp_set;
+            }
+        }
         let outcomes = store.import_corpus_batch(batch)?;
         for (place, outcome) in places.drain(..).zip(outcomes) {
             if let FileResult::Imported { outcome: o, .. } = &mut results[place] {

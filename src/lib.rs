@@ -8,20 +8,32 @@
 //!                         └─ discover links ◀─┘                   └─ vs corpus (duplicates, republications)
 //! ```
 //!
+//! - [`model`]: the words every stage speaks (event kinds, document roles, candidates, failure
+//!   reasons, timestamps); depends on no other module.
+//! - [`text`]: which script a character is written in (one `is_cjk`).
+//! - [`backoff`]: the one rule for waiting after failures in a row (checks and deliveries).
+//! - [`timefmt`]: timestamps as stored (RFC 3339 text).
 //! - [`config`]: the TOML file, parsed once into a validated [`config::Config`].
 //! - [`fetch`]: HTTP with conditional GET, size caps, timeouts and block-page detection.
+//! - [`polite`]: the politeness gate per origin: robots.txt, delays, pauses, leases across
+//!   processes, redirects hop by hop.
 //! - [`decode`]: bytes as served to text (BOM, header, meta, then a guess).
 //! - [`extract`]: HTML to a [`extract::Document`]: title, date, language and the article's blocks.
-//! - [`discover`]: document links on index pages.
-//! - [`store`]: the SQLite database: documents, snapshots, corpus, events.
-//! - [`compare`]: version diffs and corpus similarity verdicts.
+//! - [`discover`]: document links on index pages, feeds and sitemaps.
 //! - [`template`]: per-host boilerplate learned from the pages of each site.
-//! - [`pipeline`]: one check of one document, and a pass over what is due.
+//! - [`compare`]: version diffs, corpus similarity verdicts, relevance and significance.
+//! - [`store`]: the SQLite database: documents, snapshots, corpus, events, outbox, claims.
+//! - [`corpus_import`]: reading a folder of known documents into the corpus.
+//! - [`check`]: one check of one document: fetch, then a pure decision, then one write.
+//! - [`pipeline`]: a pass over what is due, checks side by side.
 //! - [`notify`]: digests rendered as text and HTML, sent by SMTP or written to an outbox.
 //! - [`daemon`]: the scheduler loop and its lifecycle: signals, sd_notify, `/metrics`.
 //! - [`metrics`]: counters for `/metrics`.
 //! - [`logging`]: log format (journald or terminal) and level.
+//! - [`cli`]: the commands; prints and picks exit codes with `main`.
 
+pub mod backoff;
+pub mod check;
 pub mod cli;
 pub mod compare;
 pub mod config;
@@ -33,9 +45,11 @@ pub mod extract;
 pub mod fetch;
 pub mod logging;
 pub mod metrics;
+pub mod model;
 pub mod notify;
 pub mod pipeline;
 pub mod polite;
 pub mod store;
 pub mod template;
+pub mod text;
 pub mod timefmt;

@@ -9,36 +9,15 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
-/// Outcomes of a check, as labelled in `govwatch_checks_total{outcome=...}`.
-pub const OUTCOMES: [&str; 6] = ["baseline", "unchanged", "changed", "found", "indexed", "failed"];
-/// Why a check failed, as labelled in `govwatch_check_failures_total{reason=...}`.
-pub const REASONS: [&str; 16] = [
-    "timeout",
-    "read_timeout",
-    "closed",
-    "reset",
-    "connect",
-    "status",
-    "too_large",
-    "redirects",
-    "inward_redirect",
-    "body",
-    "content_type",
-    "blocked",
-    "robots",
-    "request",
-    "bad_url",
-    "extract",
-];
-/// Event kinds, as labelled in `govwatch_events_total{kind=...}`.
-pub const EVENT_KINDS: [&str; 4] = ["changed", "new", "duplicate", "republication"];
+use crate::model::{CheckLabel, EventKind, FailureReason};
+
 /// Upper bounds of the fetch-latency buckets, in seconds: a fast site, a slow one, a timeout.
 pub const LATENCY_BUCKETS: [f64; 10] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
 
 struct Metrics {
-    checks: [AtomicU64; OUTCOMES.len()],
-    failures: [AtomicU64; REASONS.len()],
-    events: [AtomicU64; EVENT_KINDS.len()],
+    checks: [AtomicU64; CheckLabel::ALL.len()],
+    failures: [AtomicU64; FailureReason::ALL.len()],
+    events: [AtomicU64; EventKind::ALL.len()],
     passes: AtomicU64,
     mails_sent: AtomicU64,
     mail_failures: AtomicU64,
@@ -51,9 +30,9 @@ struct Metrics {
 const ZERO: AtomicU64 = AtomicU64::new(0);
 
 static METRICS: Metrics = Metrics {
-    checks: [ZERO; OUTCOMES.len()],
-    failures: [ZERO; REASONS.len()],
-    events: [ZERO; EVENT_KINDS.len()],
+    checks: [ZERO; CheckLabel::ALL.len()],
+    failures: [ZERO; FailureReason::ALL.len()],
+    events: [ZERO; EventKind::ALL.len()],
     passes: ZERO,
     mails_sent: ZERO,
     mail_failures: ZERO,
@@ -61,27 +40,30 @@ static METRICS: Metrics = Metrics {
     latency_sum_micros: ZERO,
 };
 
-fn bump(names: &[&str], counters: &[AtomicU64], name: &str) {
-    // An unknown label is a programming error; counting it nowhere beats panicking a check.
-    if let Some(i) = names.iter().position(|n| *n == name) {
-        counters[i].fetch_add(1, Relaxed);
-    }
+/// Bumps the counter of `label` in `counters`, which are in the order of `all`. Labels are
+/// enums, so every one has its counter: a kind added to the model is counted, never dropped.
+fn bump<T: PartialEq + Copy>(all: &[T], counters: &[AtomicU64], label: T) {
+    let i = all
+        .iter()
+        .position(|l| *l == label)
+        .expect("every label is in its ALL list");
+    counters[i].fetch_add(1, Relaxed);
 }
 
-/// One finished check, by outcome (one of [`OUTCOMES`]).
-pub fn check(outcome: &str) {
-    bump(&OUTCOMES, &METRICS.checks, outcome);
+/// One finished check, by outcome.
+pub fn check(outcome: CheckLabel) {
+    bump(&CheckLabel::ALL, &METRICS.checks, outcome);
 }
 
-/// One failed check, by reason (one of [`REASONS`]); also counts it as a `failed` check.
-pub fn failure(reason: &str) {
-    check("failed");
-    bump(&REASONS, &METRICS.failures, reason);
+/// One failed check, by reason; also counts it as a `failed` check.
+pub fn failure(reason: FailureReason) {
+    check(CheckLabel::Failed);
+    bump(&FailureReason::ALL, &METRICS.failures, reason);
 }
 
-/// One event recorded (one of [`EVENT_KINDS`]).
-pub fn event(kind: &str) {
-    bump(&EVENT_KINDS, &METRICS.events, kind);
+/// One event recorded.
+pub fn event(kind: EventKind) {
+    bump(&EventKind::ALL, &METRICS.events, kind);
 }
 
 pub fn pass() {
@@ -145,19 +127,27 @@ pub fn render(g: &Gauges) -> String {
         "govwatch_checks_total",
         "counter",
         "Checks finished, by outcome.",
-        labelled("outcome", &OUTCOMES, &METRICS.checks),
+        labelled(
+            "outcome",
+            &CheckLabel::ALL.map(CheckLabel::as_str),
+            &METRICS.checks,
+        ),
     );
     family(
         "govwatch_check_failures_total",
         "counter",
         "Failed checks, by reason.",
-        labelled("reason", &REASONS, &METRICS.failures),
+        labelled(
+            "reason",
+            &FailureReason::ALL.map(FailureReason::as_str),
+            &METRICS.failures,
+        ),
     );
     family(
         "govwatch_events_total",
         "counter",
         "Events recorded, by kind.",
-        labelled("kind", &EVENT_KINDS, &METRICS.events),
+        labelled("kind", &EventKind::ALL.map(EventKind::as_str), &METRICS.events),
     );
     family(
         "govwatch_passes_total",
@@ -260,9 +250,24 @@ mod tests {
     }
 
     #[test]
-    fn unknown_labels_are_ignored_not_fatal() {
-        check("no-such-outcome");
-        failure("no-such-reason");
-        assert!(render(&Gauges::default()).contains("govwatch_checks_total{outcome=\"failed\"}"));
+    fn every_label_is_counted() {
+        // Kinds that were once dropped for want of a label.
+        failure(FailureReason::Robots);
+        check(CheckLabel::Deferred);
+        event(EventKind::Revision);
+        event(EventKind::Quotes);
+        let text = render(&Gauges::default());
+        for sample in [
+            "govwatch_check_failures_total{reason=\"robots\"}",
+            "govwatch_checks_total{outcome=\"deferred\"}",
+            "govwatch_events_total{kind=\"revision\"}",
+            "govwatch_events_total{kind=\"quotes\"}",
+        ] {
+            let line = text
+                .lines()
+                .find(|l| l.starts_with(sample))
+                .unwrap_or_else(|| panic!("no {sample}"));
+            assert_ne!(line.rsplit(' ').next(), Some("0"), "{line}");
+        }
     }
 }

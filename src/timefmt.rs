@@ -1,9 +1,11 @@
-//! Timestamps as stored and shown: RFC 3339 in UTC, to the second, so they sort as text.
+//! Timestamps as stored and shown: RFC 3339 in UTC, to the second ([`Timestamp`]'s text).
 
 use std::time::Duration;
 
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+
+use crate::model::Timestamp;
 
 /// The current time as stored in the database.
 pub fn now() -> String {
@@ -11,10 +13,7 @@ pub fn now() -> String {
 }
 
 pub fn format(t: OffsetDateTime) -> String {
-    t.replace_nanosecond(0)
-        .unwrap_or(t)
-        .format(&Rfc3339)
-        .unwrap_or_default()
+    Timestamp::from_datetime(t).to_string()
 }
 
 /// `now + d`, as stored.
@@ -26,10 +25,7 @@ pub fn after(d: Duration) -> String {
 /// overflow, and an interval is not the place to crash a pass: the config bounds its durations,
 /// and this keeps anything else (a server's Retry-After, a future caller) from doing so.
 pub fn add(t: OffsetDateTime, d: Duration) -> OffsetDateTime {
-    time::Duration::try_from(d)
-        .ok()
-        .and_then(|d| t.checked_add(d))
-        .unwrap_or(time::PrimitiveDateTime::MAX.assume_utc())
+    Timestamp::from_datetime(t).plus(d).datetime()
 }
 
 pub fn parse(s: &str) -> Option<OffsetDateTime> {

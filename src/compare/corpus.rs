@@ -4,7 +4,7 @@
 
 use super::diff::{self, TextChange};
 use super::statements;
-use crate::store::Candidate;
+use crate::model::Candidate;
 
 /// Tokens of a text: lowercased alphanumeric runs, and each CJK character on its own.
 pub fn tokens(text: &str) -> impl Iterator<Item = String> + '_ {
@@ -31,15 +31,7 @@ pub fn tokens(text: &str) -> impl Iterator<Item = String> + '_ {
     })
 }
 
-pub fn is_cjk(c: char) -> bool {
-    matches!(c as u32,
-        0x3040..=0x30FF      // Hiragana, Katakana
-        | 0x3400..=0x4DBF    // CJK Extension A
-        | 0x4E00..=0x9FFF    // CJK Unified Ideographs
-        | 0xAC00..=0xD7AF    // Hangul syllables
-        | 0xF900..=0xFAFF    // CJK Compatibility Ideographs
-        | 0x20000..=0x2FFFF) // CJK Extensions B and later
-}
+pub use crate::text::is_cjk;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {

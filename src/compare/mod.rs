@@ -10,6 +10,8 @@ pub mod statements;
 
 use xxhash_rust::xxh3::xxh3_128;
 
+use crate::model::{Candidate, EventKind};
+
 /// The text with whitespace runs folded, so that re-indented markup is the same text.
 pub fn normalize(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -46,13 +48,8 @@ pub fn word_count(text: &str) -> usize {
 
 /// How much an event matters, 0 to 1, for ordering digests: what was found, how relevant the
 /// document is, how many position statements it touches, and how much of the text changed.
-pub fn significance(
-    kind: crate::store::EventKind,
-    relevance: f64,
-    positions_affected: usize,
-    changed_share: f64,
-) -> f64 {
-    use crate::store::EventKind::*;
+pub fn significance(kind: EventKind, relevance: f64, positions_affected: usize, changed_share: f64) -> f64 {
+    use EventKind::*;
     let base = match kind {
         New => 0.8,
         Revision | Changed => 0.45 + 0.35 * (positions_affected.min(3) as f64 / 3.0),
@@ -62,21 +59,6 @@ pub fn significance(
     };
     let extent = 0.1 * (changed_share * 4.0).min(1.0);
     ((base + extent) * (0.4 + 0.6 * relevance)).clamp(0.0, 1.0)
-}
-
-/// The verdict on a new text against the corpus, exactly as the pipeline reaches it: the same
-/// text known already, else the candidates the index found, compared. `exclude` is the
-/// document's own entry, if it has one.
-pub fn judge(
-    store: &crate::store::Store,
-    text: &str,
-    sig: &index::Signature,
-    candidates: &[crate::store::Candidate],
-    exclude: Option<i64>,
-    t: corpus::Thresholds,
-) -> Result<corpus::Verdict, crate::store::StoreError> {
-    let known = Known::read(store, &text_hash(text), sig, candidates, exclude)?;
-    Ok(known.verdict(text, sig, candidates, t))
 }
 
 /// What a verdict reads from the store besides the candidates: a known document with exactly
@@ -90,25 +72,12 @@ pub struct Known {
 }
 
 impl Known {
-    /// `hash` is the new text's [`text_hash`].
-    pub fn read(
-        store: &crate::store::Store,
-        hash: &str,
-        sig: &index::Signature,
-        candidates: &[crate::store::Candidate],
-        exclude: Option<i64>,
-    ) -> Result<Known, crate::store::StoreError> {
-        let exact = store.corpus_by_hash(hash, exclude)?.map(|(name, _)| name);
-        // As the verdict would fetch it: only without an exact match, and a text that cannot be
-        // read is no version to compare with.
-        let version_of = match exact {
-            Some(_) => None,
-            None => corpus::same_document(candidates, sig.fp_set.len()).and_then(|c| {
-                let text = store.corpus_text(c.corpus_id).ok().flatten()?;
-                Some((c.corpus_id, text))
-            }),
-        };
-        Ok(Known { exact, version_of })
+    /// What was read: the name of a known document with exactly the text, if any, and
+    /// otherwise the text of the candidate it may be a version of (chosen by
+    /// [`corpus::same_document`]). The store reads them (`Store::known`); comparing is not its
+    /// business.
+    pub fn new(exact: Option<String>, version_of: Option<(i64, String)>) -> Known {
+        Known { exact, version_of }
     }
 
     /// The verdict, without the store.
@@ -116,7 +85,7 @@ impl Known {
         self,
         text: &str,
         sig: &index::Signature,
-        candidates: &[crate::store::Candidate],
+        candidates: &[Candidate],
         t: corpus::Thresholds,
     ) -> corpus::Verdict {
         let mut version_of = self.version_of;

@@ -102,6 +102,14 @@ pub struct Daemon {
 
 impl Config {
     /// The topics a watch's documents are judged against.
+    /// The first of `names` that names no watch, if any.
+    pub fn unknown_watch<'a>(&self, names: &'a [String]) -> Option<&'a str> {
+        names
+            .iter()
+            .find(|n| !self.watches.iter().any(|w| &w.name == *n))
+            .map(String::as_str)
+    }
+
     pub fn topics_for(&self, watch: &Watch) -> crate::compare::relevance::Topics {
         match &watch.topics {
             Some(terms) => crate::compare::relevance::Topics::new(false, terms),
@@ -205,7 +213,7 @@ impl WatchKind {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Watch {
     pub name: String,
     pub url: Url,

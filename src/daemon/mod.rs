@@ -18,8 +18,8 @@ use tracing::{error, info, warn};
 use crate::config::Config;
 use crate::fetch::Fetcher;
 use crate::notify::{self, NotifyError};
-use crate::pipeline::{Context, PassReport, Selection, StopFlag, run_pass, with_store};
-use crate::store::Store;
+use crate::pipeline::{Context, PassReport, Selection, StopFlag, run_pass};
+use crate::store::StoreHandle;
 use crate::{logging, metrics};
 use sd_notify::Notifier;
 
@@ -50,7 +50,7 @@ const SENDER_BROKEN_WAIT: Duration = Duration::from_secs(60);
 /// What the loop shares with the watchdog task and the HTTP endpoints.
 pub struct State {
     config: Mutex<Arc<Config>>,
-    store: Arc<Mutex<Store>>,
+    store: StoreHandle,
     started: Instant,
     /// Milliseconds after `started` of the loop's last sign of life.
     heartbeat_ms: AtomicU64,
@@ -102,7 +102,7 @@ impl State {
         if silent > LOOP_STALE {
             return Err(format!("scheduler loop silent for {}s", silent.as_secs()));
         }
-        match tokio::time::timeout(DB_ANSWER, with_store(&self.store, |s| s.probe())).await {
+        match tokio::time::timeout(DB_ANSWER, self.store.run(|s| s.probe())).await {
             Ok(Ok(n)) => Ok(n),
             Ok(Err(e)) => Err(format!("database: {e}")),
             Err(_) => Err(format!("database did not answer within {}s", DB_ANSWER.as_secs())),
@@ -204,7 +204,7 @@ pub async fn run(mut ctx: Context) -> Result<(), DaemonError> {
             _ = beat.tick() => state.beat(),
             _ = reload.notified() => {
                 notifier.reloading();
-                if reload_config(&mut ctx, &state) {
+                if reload_config(&mut ctx, &state).await {
                     ticks = ticker(&ctx.config);
                 }
                 notifier.ready(&state.status().await);
@@ -251,22 +251,14 @@ pub async fn run(mut ctx: Context) -> Result<(), DaemonError> {
         work.abort_all();
     }
     // Checks skipped or abandoned at the stop leave their documents to whoever runs next.
-    let released = tokio::time::timeout(
-        Duration::from_secs(1),
-        with_store(&ctx.store, |s| s.release_claims()),
-    )
-    .await;
+    let released = tokio::time::timeout(Duration::from_secs(1), ctx.store.run(|s| s.release_claims())).await;
     if let Ok(Err(e)) = released {
         warn!(error = %e, "claims not let go; they run out by themselves");
     }
     notifier.stopping();
     // Every recorded check and sent mail is in the database: the pass committed its last group
     // of checks before returning. What is left to say is what stays pending for the next start.
-    let pending = tokio::time::timeout(
-        Duration::from_secs(2),
-        with_store(&ctx.store, |s| s.pending_count()),
-    )
-    .await;
+    let pending = tokio::time::timeout(Duration::from_secs(2), ctx.store.run(|s| s.pending_count())).await;
     match pending {
         Ok(Ok(n)) => info!(mail_pending = n, "govwatch stopped"),
         _ => info!("govwatch stopped"),
@@ -299,7 +291,7 @@ async fn pass(ctx: Context) -> Done {
     // Each delivery row has its own retry time: sending what is due costs one query.
     let sender_broken = !mail(&ctx).await;
     if report.as_ref().is_some_and(|r| r.checked > 0) {
-        crate::cli::update_feed(&ctx).await;
+        notify::feed::update(&ctx.store, &ctx.config).await;
     }
     Done::Pass {
         report,
@@ -328,7 +320,7 @@ async fn drive<F: Future<Output = ()>>(
 /// Re-reads the config file after SIGHUP. Watches added, removed or changed take effect from
 /// the next pass; their history stays in the database. An invalid file changes nothing.
 /// True if the new config is in force.
-fn reload_config(ctx: &mut Context, state: &State) -> bool {
+async fn reload_config(ctx: &mut Context, state: &State) -> bool {
     let old = ctx.config.clone();
     // A file with no watches left would make the daemon idle without saying so: refused too.
     let mut new = match Config::load(&old.source).and_then(|c| c.require_watches().map(|()| c)) {
@@ -370,13 +362,8 @@ fn reload_config(ctx: &mut Context, state: &State) -> bool {
         .watches
         .iter()
         .filter(|w| {
-            old.watches.iter().any(|o| {
-                o.name == w.name
-                    && (o.url != w.url
-                        || o.kind != w.kind
-                        || o.every != w.every
-                        || o.max_documents != w.max_documents)
-            })
+            // The whole watch: a change to its topics, robots or tags is a change too.
+            old.watches.iter().any(|o| o.name == w.name && o != *w)
         })
         .map(|w| w.name.clone())
         .collect();
@@ -395,7 +382,7 @@ fn reload_config(ctx: &mut Context, state: &State) -> bool {
         || new.fetch.robots_ttl != old.fetch.robots_ttl
         || new.fetch.user_agent != old.fetch.user_agent
     {
-        let rows = ctx.store.lock().unwrap_or_else(|p| p.into_inner()).hosts();
+        let rows = ctx.store.run(|s| s.hosts()).await;
         match rows {
             Ok(rows) => {
                 let mut hosts = crate::polite::Hosts::new(&new.fetch, rows);
@@ -460,7 +447,7 @@ async fn next_delivery(ctx: &Context) -> tokio::time::Instant {
     if ctx.config.email.is_none() && ctx.config.recipients.iter().all(|r| r.webhook.is_none()) {
         return latest;
     }
-    let Ok(Some(at)) = with_store(&ctx.store, |s| s.next_delivery_due()).await else {
+    let Ok(Some(at)) = ctx.store.run(|s| s.next_delivery_due()).await else {
         return latest;
     };
     let Some(at) = crate::timefmt::parse(&at) else {

@@ -168,9 +168,9 @@ fn squash(s: &str) -> String {
         .collect()
 }
 
-pub(crate) fn is_cjk(c: char) -> bool {
-    matches!(c, '\u{4E00}'..='\u{9FFF}' | '\u{3400}'..='\u{4DBF}' | '\u{F900}'..='\u{FAFF}' | '\u{20000}'..='\u{2FFFF}')
-}
+/// The extractor weighs Han characters only (its scores were tuned so, and kana and Hangul are
+/// counted separately where the language is guessed): [`crate::text::is_han`], not `is_cjk`.
+pub(crate) use crate::text::is_han as is_cjk;
 
 /// Language from the script of the text; Latin text is called English only when English
 /// function words dominate, since Latin script alone says little.

@@ -1,7 +1,7 @@
 //! HTTP: one shared client with timeouts, compressed transfer, conditional GET, and a body cap
 //! enforced while streaming (on the decompressed bytes, so a gzip bomb stops at the cap). One
 //! request is one hop: redirects are returned, not followed, so that each hop can pass the
-//! politeness gate of its own origin ([`crate::polite::Hosts::fetch`]) and the address rules of
+//! politeness gate of its own origin (`Hosts::fetch`, in the module above this one) and the address rules of
 //! [`addr`]. Block pages are recognised in [`block`].
 
 pub mod addr;
@@ -16,6 +16,7 @@ use reqwest::header::{
 };
 
 use crate::config;
+use crate::model::FailureReason;
 
 /// Why a fetch did not produce a page. Each is a failed check, never a change.
 #[derive(Debug, thiserror::Error)]
@@ -69,22 +70,21 @@ pub enum FetchError {
 
 impl FetchError {
     /// A short fixed name for the kind of failure, for metrics labels.
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> FailureReason {
         match self {
-            FetchError::Timeout(_) => "timeout",
-            FetchError::ReadTimeout(_) => "read_timeout",
-            FetchError::ClosedEarly(_) => "closed",
-            FetchError::Reset(_) => "reset",
-            FetchError::Connect(_) => "connect",
-            FetchError::Status { .. } => "status",
-            FetchError::TooLarge(_) => "too_large",
-            FetchError::Redirects(_) => "redirects",
-            FetchError::BadRedirect(_) => "redirects",
-            FetchError::InwardRedirect { .. } => "inward_redirect",
-            FetchError::Body(_) => "body",
-            FetchError::ContentType(_) => "content_type",
-            FetchError::Blocked(_) => "blocked",
-            FetchError::Other(_) => "request",
+            FetchError::Timeout(_) => FailureReason::Timeout,
+            FetchError::ReadTimeout(_) => FailureReason::ReadTimeout,
+            FetchError::ClosedEarly(_) => FailureReason::Closed,
+            FetchError::Reset(_) => FailureReason::Reset,
+            FetchError::Connect(_) => FailureReason::Connect,
+            FetchError::Status { .. } => FailureReason::Status,
+            FetchError::TooLarge(_) => FailureReason::TooLarge,
+            FetchError::Redirects(_) | FetchError::BadRedirect(_) => FailureReason::Redirects,
+            FetchError::InwardRedirect { .. } => FailureReason::InwardRedirect,
+            FetchError::Body(_) => FailureReason::Body,
+            FetchError::ContentType(_) => FailureReason::ContentType,
+            FetchError::Blocked(_) => FailureReason::Blocked,
+            FetchError::Other(_) => FailureReason::Request,
         }
     }
 }

@@ -101,6 +101,23 @@ pub fn write_atomically(path: &Path, text: &str) -> Result<(), NotifyError> {
     std::fs::rename(&tmp, path).map_err(fail)
 }
 
+/// Rewrites `[feed] path`, if configured. A feed that cannot be written is logged, not fatal:
+/// the events are in the database and the next pass writes it again.
+pub async fn update(store: &crate::store::StoreHandle, config: &crate::config::Config) {
+    let Some(path) = config.feed.path.clone() else {
+        return;
+    };
+    let max = config.feed.max_entries;
+    match store.run(move |s| s.recent_relevant_events(max)).await {
+        Ok(events) => {
+            if let Err(e) = write_atomically(&path, &atom(&events, &config.feed)) {
+                tracing::warn!(error = %e, "feed not written");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "feed not written"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,7 +13,6 @@ mod render;
 mod transport;
 mod webhook;
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -26,8 +25,7 @@ pub use render::{Templates, template_dir};
 pub use transport::Mailer;
 
 use crate::config::{Config, Email, Recipient};
-use crate::pipeline::with_store;
-use crate::store::{Batch, Channel, Due, EventRow, Mode, Store, StoreError, Target};
+use crate::store::{Batch, Channel, Due, EventRow, StoreError, StoreHandle, Target};
 
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {
@@ -84,44 +82,10 @@ impl SendReport {
     }
 }
 
-/// Who gets a new event of this watch, and when: the outbox rows written with it.
+/// Who gets a new event of this watch, and when: the outbox rows written with it (the rule is
+/// [`crate::store::targets_at`], which the check applies inside its write).
 pub fn targets(config: &Config, watch: &str, tags: &[String]) -> Vec<Target> {
-    targets_at(config, watch, tags, Utc::now())
-}
-
-fn targets_at(config: &Config, watch: &str, tags: &[String], now: chrono::DateTime<Utc>) -> Vec<Target> {
-    let stamp = |t: chrono::DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let mut out = Vec::new();
-    let has_email = config.email.is_some();
-    for r in config.recipients.iter().filter(|r| r.follows(watch, tags)) {
-        if has_email && r.immediate {
-            out.push(Target {
-                recipient: r.key(),
-                channel: Channel::Email,
-                mode: Mode::Immediate,
-                due_at: stamp(now),
-            });
-        }
-        if let (true, Some(s)) = (has_email, &r.digest) {
-            // A schedule with no future time (a date long past) would hold mail forever: then now.
-            let at = s.next_after(now).unwrap_or(now);
-            out.push(Target {
-                recipient: r.key(),
-                channel: Channel::Email,
-                mode: Mode::Digest,
-                due_at: stamp(at),
-            });
-        }
-        if r.webhook.is_some() {
-            out.push(Target {
-                recipient: r.key(),
-                channel: Channel::Webhook,
-                mode: Mode::Immediate,
-                due_at: stamp(now),
-            });
-        }
-    }
-    out
+    crate::store::targets_at(config, watch, tags, Utc::now())
 }
 
 /// One rendered message.
@@ -216,24 +180,24 @@ impl Digest {
 /// The messages that would go out if everything pending were sent now: one per recipient, or
 /// one for all pending events when no recipient is configured.
 pub async fn preview(
-    store: &Arc<Mutex<Store>>,
+    store: &StoreHandle,
     config: &Config,
 ) -> Result<Vec<(Option<String>, Digest)>, NotifyError> {
     let templates = Templates::load(&template_dir(&config.source))?;
     let email = config.email.as_ref();
     let mut out = Vec::new();
     if config.recipients.is_empty() || email.is_none() {
-        let pending = with_store(store, |s| s.pending_events()).await?;
+        let pending = store.run(|s| s.pending_events()).await?;
         if let Some(d) = Digest::build(&pending, email, None, &templates)? {
             out.push((None, d));
         }
         return Ok(out);
     }
     adopt_orphans(store, config).await?;
-    let batches = with_store(store, |s| s.due_batches(&everything())).await?;
+    let batches = store.run(|s| s.due_batches(&everything())).await?;
     for b in batches.into_iter().filter(|b| b.channel == Channel::Email) {
         let ids = b.event_ids.clone();
-        let events = with_store(store, move |s| s.events_by_ids(&ids)).await?;
+        let events = store.run(move |s| s.events_by_ids(&ids)).await?;
         if let Some(mut d) = Digest::build(&events, email, Some(&b.recipient), &templates)? {
             if let Some(id) = b.message_id {
                 d.message_id = id;
@@ -272,8 +236,8 @@ pub fn due_for_check() -> Due {
 
 /// Events with no delivery rows (found before the outbox existed, or while nobody was
 /// configured to receive them) get them now, for the recipients configured now.
-async fn adopt_orphans(store: &Arc<Mutex<Store>>, config: &Config) -> Result<(), NotifyError> {
-    let orphans = with_store(store, |s| s.orphan_events()).await?;
+async fn adopt_orphans(store: &StoreHandle, config: &Config) -> Result<(), NotifyError> {
+    let orphans = store.run(|s| s.orphan_events()).await?;
     if orphans.is_empty() {
         return Ok(());
     }
@@ -294,31 +258,27 @@ async fn adopt_orphans(store: &Arc<Mutex<Store>>, config: &Config) -> Result<(),
     if !config.recipients.is_empty() && !unfollowed.is_empty() {
         let ids: Vec<i64> = unfollowed.into_iter().map(|(id, _)| id).collect();
         tracing::info!(events = ids.len(), "events no recipient follows are not mailed");
-        with_store(store, move |s| s.settle_unfollowed(&ids)).await?;
+        store.run(move |s| s.settle_unfollowed(&ids)).await?;
     }
     if !items.is_empty() {
         tracing::info!(
             events = items.len(),
             "queued events found before their recipients were"
         );
-        with_store(store, move |s| s.enqueue(&items)).await?;
+        store.run(move |s| s.enqueue(&items)).await?;
     }
     Ok(())
 }
 
 /// Sends what is due in the outbox. Failures are recorded on their rows (and retried with
 /// backoff) and reported; only a database error is an `Err`.
-pub async fn send_due(
-    store: &Arc<Mutex<Store>>,
-    config: &Config,
-    due: Due,
-) -> Result<SendReport, NotifyError> {
+pub async fn send_due(store: &StoreHandle, config: &Config, due: Due) -> Result<SendReport, NotifyError> {
     let has_webhooks = config.recipients.iter().any(|r| r.webhook.is_some());
     if config.email.is_none() && !has_webhooks {
         return Err(NotifyError::NotConfigured);
     }
     adopt_orphans(store, config).await?;
-    let batches = with_store(store, move |s| s.claim_due_batches(&due)).await?;
+    let batches = store.run(move |s| s.claim_due_batches(&due)).await?;
     let mut report = SendReport::default();
     if batches.is_empty() {
         return Ok(report);
@@ -364,19 +324,19 @@ pub async fn send_due(
 }
 
 /// Lets go of the claims on `batches`, which this process will not send after all.
-async fn release(store: &Arc<Mutex<Store>>, batches: &[Batch]) {
+async fn release(store: &StoreHandle, batches: &[Batch]) {
     let ids: Vec<i64> = batches
         .iter()
         .flat_map(|b| b.delivery_ids.iter().copied())
         .collect();
-    if let Err(e) = with_store(store, move |s| s.release_deliveries(&ids)).await {
+    if let Err(e) = store.run(move |s| s.release_deliveries(&ids)).await {
         tracing::warn!(error = %e, "could not let go of mail claims; they run out by themselves");
     }
 }
 
 /// Sends one batch and records how it went.
 async fn send_batch(
-    store: &Arc<Mutex<Store>>,
+    store: &StoreHandle,
     config: &Config,
     batch: &Batch,
     mailer: Option<&Mailer>,
@@ -406,23 +366,23 @@ async fn send_batch(
 
 type Outcome = Result<String, transport::SendFailure>;
 
-async fn events_of(store: &Arc<Mutex<Store>>, batch: &Batch) -> Result<Vec<EventRow>, NotifyError> {
+async fn events_of(store: &StoreHandle, batch: &Batch) -> Result<Vec<EventRow>, NotifyError> {
     let ids = batch.event_ids.clone();
-    Ok(with_store(store, move |s| s.events_by_ids(&ids)).await?)
+    Ok(store.run(move |s| s.events_by_ids(&ids)).await?)
 }
 
 /// Fixes the batch's Message-ID in the database, before anything leaves.
-async fn fix_id(store: &Arc<Mutex<Store>>, batch: &Batch, computed: &str) -> Result<String, NotifyError> {
+async fn fix_id(store: &StoreHandle, batch: &Batch, computed: &str) -> Result<String, NotifyError> {
     if let Some(id) = &batch.message_id {
         return Ok(id.clone());
     }
     let (ids, mid) = (batch.delivery_ids.clone(), computed.to_string());
-    with_store(store, move |s| s.assign_batch(&ids, &mid)).await?;
+    store.run(move |s| s.assign_batch(&ids, &mid)).await?;
     Ok(computed.to_string())
 }
 
 async fn send_email(
-    store: &Arc<Mutex<Store>>,
+    store: &StoreHandle,
     email: &Email,
     r: &Recipient,
     batch: &Batch,
@@ -442,7 +402,7 @@ async fn send_email(
 }
 
 async fn send_webhook(
-    store: &Arc<Mutex<Store>>,
+    store: &StoreHandle,
     config: &Config,
     r: &Recipient,
     batch: &Batch,
@@ -466,7 +426,7 @@ async fn send_webhook(
 
 /// Writes an attempt's outcome to the batch's rows.
 async fn record(
-    store: &Arc<Mutex<Store>>,
+    store: &StoreHandle,
     config: &Config,
     batch: &Batch,
     outcome: Outcome,
@@ -476,7 +436,7 @@ async fn record(
     match outcome {
         Ok(message_id) => {
             let mid = message_id.clone();
-            with_store(store, move |s| s.mark_sent(&ids, &mid)).await?;
+            store.run(move |s| s.mark_sent(&ids, &mid)).await?;
             tracing::info!(recipient = %batch.recipient, channel = batch.channel.as_str(), mode = batch.mode.as_str(),
                 events = batch.event_ids.len(), message_id = %message_id, "delivered");
             crate::metrics::mail_sent();
@@ -498,10 +458,9 @@ async fn record(
             let last = f.permanent || batch.attempts + 1 >= delivery.max_attempts;
             let (reason, max) = (f.reason.clone(), delivery.max_attempts);
             let permanent = f.permanent;
-            with_store(store, move |s| {
-                s.mark_failed(&ids, &reason, permanent, max, &retry_at)
-            })
-            .await?;
+            store
+                .run(move |s| s.mark_failed(&ids, &reason, permanent, max, &retry_at))
+                .await?;
             crate::metrics::mail_failed();
             if last {
                 tracing::error!(recipient = %batch.recipient, channel = batch.channel.as_str(), events = batch.event_ids.len(),
@@ -524,19 +483,23 @@ async fn record(
 /// Exponential backoff from `retry_after`, capped at `retry_max`, with ±20% jitter so that
 /// recipients failing together do not retry in lockstep.
 fn backoff(d: &crate::config::Delivery, attempts: u32, salt: i64) -> Duration {
-    let base = d.retry_after.as_secs_f64() * 2f64.powi(attempts.min(30) as i32);
-    let capped = base.min(d.retry_max.as_secs_f64());
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |t| t.subsec_nanos());
     let r = xxhash_rust::xxh3::xxh3_64(&[salt.to_le_bytes(), i64::from(nanos).to_le_bytes()].concat());
-    let jitter = 0.8 + 0.4 * (r % 10_000) as f64 / 10_000.0;
-    Duration::from_secs_f64((capped * jitter).max(1.0))
+    let rule = crate::backoff::Backoff {
+        first: d.retry_after,
+        cap: d.retry_max,
+        jitter: 0.8..=1.2,
+    };
+    rule.wait(attempts, (r % 10_000) as f64 / 10_000.0)
+        .max(Duration::from_secs(1))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Mode;
     use std::path::Path;
 
     #[test]
@@ -550,7 +513,7 @@ mod tests {
         let now = chrono::DateTime::parse_from_rfc3339("2026-11-23T02:31:05Z")
             .unwrap()
             .with_timezone(&Utc);
-        let t = targets_at(&c, "w", &[], now);
+        let t = crate::store::targets_at(&c, "w", &[], now);
         let modes: Vec<(Mode, &str)> = t.iter().map(|t| (t.mode, t.due_at.as_str())).collect();
         // 07:00 in Shanghai is 23:00 UTC the day before: the next one is tonight.
         assert_eq!(

@@ -9,61 +9,20 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
 
 use super::{Result, Store, compress, decompress_text};
+use crate::compare::Known;
 use crate::compare::index::{self, Signature};
 
-/// A known document that shares something with a new text, with what it shares.
-#[derive(Debug, Clone)]
-pub struct Candidate {
-    pub corpus_id: i64,
-    /// The file name of an import, or the URL of a stored document.
-    pub name: String,
-    pub document_id: Option<i64>,
-    pub title: Option<String>,
-    pub text_hash: String,
-    /// Estimated Jaccard resemblance of the two texts' shingle sets.
-    pub resemblance: f64,
-    /// Fingerprint hashes the two texts share.
-    pub shared: Vec<i64>,
-    /// The known document's distinct fingerprint count.
-    pub fp_count: usize,
-    /// Imported by the user (as opposed to a stored page).
-    pub imported: bool,
-}
-
-impl Candidate {
-    /// The share of the known document that the new text reproduces.
-    pub fn share_of_known(&self) -> f64 {
-        if self.fp_count == 0 {
-            0.0
-        } else {
-            (self.shared.len() as f64 / self.fp_count as f64).min(1.0)
-        }
-    }
-
-    /// The share of the new text (with `my_fps` fingerprints) that is the known document's.
-    pub fn share_of_new(&self, my_fps: usize) -> f64 {
-        if my_fps == 0 {
-            0.0
-        } else {
-            (self.shared.len() as f64 / my_fps as f64).min(1.0)
-        }
-    }
-}
-
-/// The largest share of an imported document that a text reproduces.
-pub fn imported_share(candidates: &[Candidate]) -> f64 {
-    candidates
-        .iter()
-        .filter(|c| c.imported)
-        .map(Candidate::share_of_known)
-        .fold(0.0, f64::max)
-}
+pub use crate::model::{Candidate, imported_share};
 
 pub struct NewCorpusEntry {
     pub title: Option<String>,
     pub text_hash: String,
     pub words: usize,
     pub signature: Signature,
+    /// The fingerprints of the text this entry replaces (empty if none or unknown): they find
+    /// its old index rows. The caller works them out, off the store's thread; the store never
+    /// computes a signature.
+    pub replaces_fps: Vec<i64>,
 }
 
 /// An imported file in the corpus.
@@ -119,34 +78,26 @@ fn count_rows(tx: &Connection, main: i64, recent: i64) -> Result<()> {
     Ok(())
 }
 
-/// Removes an entry's index rows, found again from its stored signature and text, and marks it
+/// Removes an entry's index rows, found again from its stored MinHash and the fingerprints of
+/// its text (`fps`, worked out by the caller from the text being replaced), and marks it
 /// unindexed. The rows are keyed by hash, so without a per-document index (which cost as much
-/// space and as many writes as the rows themselves) this is how they are found; if the stored
-/// text no longer yields the rows (the shingling changed), every row of the entry is searched.
-fn unindex(tx: &Connection, corpus_id: i64) -> Result<()> {
+/// space and as many writes as the rows themselves) this is how they are found; if `fps` do not
+/// find them all (the text was not the one indexed, or the shingling changed), every row of the
+/// entry is searched.
+fn unindex(tx: &Connection, corpus_id: i64, fps: &[i64]) -> Result<()> {
     let row = tx
-        .prepare_cached(
-            "SELECT c.minhash, c.fp_count, COALESCE(c.text, s.text)
-             FROM corpus c LEFT JOIN snapshots s ON s.id = c.snapshot_id WHERE c.id = ?1",
-        )?
+        .prepare_cached("SELECT minhash, fp_count FROM corpus WHERE id = ?1")?
         .query_row([corpus_id], |r| {
-            Ok((
-                r.get::<_, Option<Vec<u8>>>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, Option<Vec<u8>>>(2)?,
-            ))
+            Ok((r.get::<_, Option<Vec<u8>>>(0)?, r.get::<_, i64>(1)?))
         })
         .optional()?;
-    let Some((Some(minhash), fp_count, text)) = row else {
+    let Some((Some(minhash), fp_count)) = row else {
         return Ok(());
     };
     let mut bands = index::band_keys(&index::minhash_from_blob(&minhash));
     bands.sort_unstable();
     bands.dedup();
-    let fps = match text {
-        Some(blob) => Signature::of(&decompress_text(&blob)?).fp_set,
-        None => Vec::new(),
-    };
+    let fps = fps.to_vec();
     let expected = bands.len() + fp_count as usize;
     let (mut main, mut recent) = (0usize, 0usize);
     for ((table, key), keys) in INDEX_TABLES.iter().zip([&bands, &fps]) {
@@ -350,8 +301,8 @@ pub(super) fn upsert_snapshot(
         .query_row([document_id], |r| r.get(0))
         .optional()?;
     if let Some(id) = existing {
-        // Before the row points at the new snapshot: the old text finds the old rows.
-        unindex(tx, id)?;
+        // Before the row points at the new snapshot: the old text's fingerprints find the old rows.
+        unindex(tx, id, &e.replaces_fps)?;
     }
     tx.execute(
         "INSERT INTO corpus (origin, name, document_id, snapshot_id, title, text_hash, words, added_at)
@@ -391,8 +342,8 @@ fn import_one(
     let outcome = match existing {
         Some((_, h)) if h == entry.text_hash => return Ok((ImportOutcome::Unchanged, None)),
         Some((id, _)) => {
-            // Before the text is replaced: the old text finds the old rows.
-            unindex(tx, id)?;
+            // Before the text is replaced: the old text's fingerprints find the old rows.
+            unindex(tx, id, &entry.replaces_fps)?;
             ImportOutcome::Updated
         }
         None => ImportOutcome::Added,
@@ -702,34 +653,91 @@ impl Store {
             )
             .optional()?;
         let Some(id) = id else { return Ok(false) };
-        // Before the row goes: its stored text is how its index rows are found.
-        unindex(&tx, id)?;
+        // Before the row goes. No fingerprints: the store computes no signatures, so every
+        // row of the entry is searched, which a rare command can afford.
+        unindex(&tx, id, &[])?;
         tx.execute("DELETE FROM corpus WHERE id = ?1", [id])?;
         tx.commit()?;
         Ok(true)
     }
 
-    /// Indexes corpus entries that have no signature yet (entries from before the index existed).
-    pub(super) fn index_missing(&mut self) -> Result<usize> {
+    /// Corpus entries that have no signature yet (from before the index existed), with their
+    /// texts, for the caller to sign and hand to [`Store::index_corpus`].
+    pub fn unindexed_corpus(&self) -> Result<Vec<(i64, String)>> {
         let ids: Vec<i64> = {
             let mut stmt = self.conn.prepare("SELECT id FROM corpus WHERE minhash IS NULL")?;
             stmt.query_map([], |r| r.get(0))?
                 .collect::<rusqlite::Result<_>>()?
         };
-        for &id in &ids {
-            let text = self.corpus_text(id)?.unwrap_or_default();
-            let tx = self.conn.transaction()?;
-            index_entry(&tx, id, &Signature::of(&text))?;
-            tx.commit()?;
+        ids.into_iter()
+            .map(|id| Ok((id, self.corpus_text(id)?.unwrap_or_default())))
+            .collect()
+    }
+
+    /// Writes the index rows of entries that have none, each with its signature.
+    pub fn index_corpus(&mut self, signed: &[(i64, Signature)]) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        index_entries(&tx, &signed.iter().map(|(id, s)| (*id, s)).collect::<Vec<_>>())?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The stored texts of the imported files named, with their hashes, for those that exist.
+    pub fn imported_texts(&self, names: &[&str]) -> Result<HashMap<String, (String, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id, text_hash FROM corpus WHERE origin = 'import' AND name = ?1")?;
+        let mut out = HashMap::new();
+        for name in names {
+            let row: Option<(i64, String)> = stmt
+                .query_row([name], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            if let Some((id, hash)) = row {
+                let text = self.corpus_text(id)?.unwrap_or_default();
+                out.insert(name.to_string(), (hash, text));
+            }
         }
-        Ok(ids.len())
+        Ok(out)
+    }
+
+    /// What a verdict on a new text reads besides the candidates (see [`Known`]): a known
+    /// document with exactly the text (`hash`, its [`crate::compare::text_hash`]), else the text
+    /// of the candidate it may be a version of. `exclude` is the document's own entry.
+    pub fn known(
+        &self,
+        hash: &str,
+        sig: &Signature,
+        candidates: &[Candidate],
+        exclude: Option<i64>,
+    ) -> Result<Known> {
+        let exact = self.corpus_by_hash(hash, exclude)?.map(|(name, _)| name);
+        // As the verdict would fetch it: only without an exact match, and a text that cannot be
+        // read is no version to compare with.
+        let version_of = match exact {
+            Some(_) => None,
+            None => crate::compare::corpus::same_document(candidates, sig.fp_set.len()).and_then(|c| {
+                let text = self.corpus_text(c.corpus_id).ok().flatten()?;
+                Some((c.corpus_id, text))
+            }),
+        };
+        Ok(Known::new(exact, version_of))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::corpus_import::entry;
+
+    /// A corpus entry of `text`, as an import makes it.
+    fn entry(title: Option<String>, text: &str) -> NewCorpusEntry {
+        NewCorpusEntry {
+            title,
+            text_hash: crate::compare::text_hash(text),
+            words: crate::compare::word_count(text),
+            signature: Signature::of(text),
+            replaces_fps: Vec::new(),
+        }
+    }
 
     fn text(salt: &str) -> String {
         (0..80)

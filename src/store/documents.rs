@@ -5,34 +5,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Result, Store, StoreError};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DocRole {
-    /// The page of a `kind = "page"` watch.
-    Page,
-    /// A listing: the page of an `index`, `feed` or `sitemap` watch, or a sitemap named by a
-    /// sitemap index.
-    Index,
-    /// A document linked from an index.
-    Document,
-}
-
-impl DocRole {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DocRole::Page => "page",
-            DocRole::Index => "index",
-            DocRole::Document => "document",
-        }
-    }
-
-    fn parse(s: &str) -> DocRole {
-        match s {
-            "page" => DocRole::Page,
-            "index" => DocRole::Index,
-            _ => DocRole::Document,
-        }
-    }
-}
+pub use crate::model::DocRole;
 
 #[derive(Debug, Clone)]
 pub struct DocumentRow {
@@ -63,7 +36,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DocumentRow> {
         id: r.get(0)?,
         url: r.get(1)?,
         watch: r.get(2)?,
-        role: DocRole::parse(&r.get::<_, String>(3)?),
+        role: super::parsed(r, 3, DocRole::parse)?,
         announce: r.get(4)?,
         etag: r.get(5)?,
         last_modified: r.get(6)?,

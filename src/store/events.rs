@@ -4,62 +4,7 @@ use rusqlite::{Connection, params};
 
 use super::{Result, Store};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum EventKind {
-    /// A document not seen before whose text is not known.
-    New,
-    /// A new version of a known document's text.
-    Changed,
-    /// A new document reproducing most of a known one.
-    Republication,
-    /// A new document whose text is already known.
-    Duplicate,
-    /// A new document reproducing passages of known ones.
-    Quotes,
-    /// A new document that is a known one, edited.
-    Revision,
-}
-
-impl EventKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventKind::New => "new",
-            EventKind::Changed => "changed",
-            EventKind::Republication => "republication",
-            EventKind::Duplicate => "duplicate",
-            EventKind::Quotes => "quotes",
-            EventKind::Revision => "revision",
-        }
-    }
-
-    /// Every kind, in the order `changes --kind` lists them.
-    pub const ALL: [EventKind; 6] = [
-        EventKind::New,
-        EventKind::Changed,
-        EventKind::Republication,
-        EventKind::Duplicate,
-        EventKind::Quotes,
-        EventKind::Revision,
-    ];
-
-    /// The kind named `s` (as stored and shown), or `None`: unlike the database reader, a user's
-    /// word must not fall back to a kind.
-    pub fn from_name(s: &str) -> Option<EventKind> {
-        EventKind::ALL.into_iter().find(|k| k.as_str() == s)
-    }
-
-    fn parse(s: &str) -> EventKind {
-        match s {
-            "new" => EventKind::New,
-            "changed" => EventKind::Changed,
-            "republication" => EventKind::Republication,
-            "quotes" => EventKind::Quotes,
-            "revision" => EventKind::Revision,
-            _ => EventKind::Duplicate,
-        }
-    }
-}
+pub use crate::model::EventKind;
 
 pub struct NewEvent {
     pub kind: EventKind,
@@ -168,7 +113,7 @@ impl Store {
             let unsent: bool = r.get(15)?;
             Ok(EventRow {
                 id: r.get(0)?,
-                kind: EventKind::parse(&r.get::<_, String>(1)?),
+                kind: super::parsed(r, 1, EventKind::parse)?,
                 url: r.get(2)?,
                 title: r.get(3)?,
                 watch: r.get(4)?,

@@ -8,6 +8,7 @@ mod claims;
 mod corpus;
 mod documents;
 mod events;
+mod handle;
 mod hosts;
 mod leases;
 mod outbox;
@@ -22,9 +23,12 @@ pub use claims::{LEASE, RENEW_EVERY};
 pub use corpus::{Candidate, CorpusImport, ImportOutcome, NewCorpusEntry, imported_share};
 pub use documents::{DocRole, DocumentRow, TitledDocument};
 pub use events::{EventFilter, EventKind, EventRow, NewEvent};
+pub use handle::StoreHandle;
 pub use hosts::HostRow;
 pub use leases::Lease;
-pub use outbox::{Batch, Channel, DeliveryRow, Due, EventDelivery, Mode, OutboxCounts, RetryRefusal, Target};
+pub use outbox::{
+    Batch, Channel, DeliveryRow, Due, EventDelivery, Mode, OutboxCounts, RetryRefusal, Target, targets_at,
+};
 pub use snapshots::{NewSnapshot, SnapshotMeta};
 
 /// The schema, in order. Each runs in its own transaction and bumps `PRAGMA user_version`.
@@ -164,10 +168,6 @@ impl Store {
             holder: claims::new_holder(),
         };
         store.migrate(version as usize)?;
-        let indexed = store.index_missing()?;
-        if indexed > 0 {
-            tracing::info!(documents = indexed, "indexed corpus documents");
-        }
         Ok(store)
     }
 
@@ -213,6 +213,18 @@ pub fn compress(bytes: &[u8]) -> Vec<u8> {
     let out = c.compress(bytes).expect("compressing into memory cannot fail");
     COMPRESSORS.lock().unwrap_or_else(|p| p.into_inner()).push(c);
     out
+}
+
+/// Column `i` of `r`, a word of the model read back; a word this govwatch does not know is an
+/// error (a conversion failure naming the column), never a guess.
+fn parsed<T>(
+    r: &rusqlite::Row,
+    i: usize,
+    parse: impl Fn(&str) -> std::result::Result<T, crate::model::ModelError>,
+) -> rusqlite::Result<T> {
+    let s: String = r.get(i)?;
+    parse(&s)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e)))
 }
 
 fn decompress_text(blob: &[u8]) -> Result<String> {

@@ -501,3 +501,45 @@ fn due_batches_in(conn: &Connection, due: &Due, unclaimed_at: Option<&str>) -> R
     }
     Ok(batches)
 }
+
+/// Who gets a new event of `watch` (with `tags`), and when, as of `now`: the outbox rows written
+/// with the event, so that an event never exists without its deliveries.
+pub fn targets_at(
+    config: &crate::config::Config,
+    watch: &str,
+    tags: &[String],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Vec<Target> {
+    let stamp = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let mut out = Vec::new();
+    let has_email = config.email.is_some();
+    for r in config.recipients.iter().filter(|r| r.follows(watch, tags)) {
+        if has_email && r.immediate {
+            out.push(Target {
+                recipient: r.key(),
+                channel: Channel::Email,
+                mode: Mode::Immediate,
+                due_at: stamp(now),
+            });
+        }
+        if let (true, Some(s)) = (has_email, &r.digest) {
+            // A schedule with no future time (a date long past) would hold mail forever: then now.
+            let at = s.next_after(now).unwrap_or(now);
+            out.push(Target {
+                recipient: r.key(),
+                channel: Channel::Email,
+                mode: Mode::Digest,
+                due_at: stamp(at),
+            });
+        }
+        if r.webhook.is_some() {
+            out.push(Target {
+                recipient: r.key(),
+                channel: Channel::Webhook,
+                mode: Mode::Immediate,
+                due_at: stamp(now),
+            });
+        }
+    }
+    out
+}

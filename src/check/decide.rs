@@ -1,0 +1,883 @@
+//! The decision: given what a check fetched (a page made ready to judge, a 304, the same bytes
+//! as last time, a failure or a deferral), what the store knows (the document's row, the
+//! corpus's candidates) and `now`, what the check comes to and what to write. A pure function:
+//! no database, no network, no clock of its own. The check's one write applies it
+//! ([`crate::check::write`]).
+
+use std::time::Duration;
+
+use crate::backoff::Backoff;
+use crate::check::Outcome;
+use crate::check::prepare::Prepared;
+use crate::compare::corpus::{self, Verdict};
+use crate::compare::{self, diff, relevance, statements};
+use crate::config::{Config, Watch};
+use crate::discover::Listed;
+use crate::fetch::Validators;
+use crate::model::{Candidate, DocRole, EventKind, FailureReason, Timestamp};
+use crate::store::{CheckRecord, DocumentRow, NewCorpusEntry, NewEvent};
+
+/// What a check saw, before the decision.
+pub enum Seen {
+    /// 304: nothing new, and nothing to extract or compare.
+    NotModified,
+    /// Served byte for byte as last time, with these validators.
+    SameBytes(Validators),
+    /// A page, made ready to judge, and what the corpus holds for it where judging needs it.
+    Page(Box<Prepared>, Option<CorpusView>),
+    /// The check failed: why, in a word for metrics and in words for people.
+    Failed {
+        reason: FailureReason,
+        why: String,
+        /// A server's Retry-After, if it sent one.
+        retry_after: Option<Duration>,
+    },
+    /// The host asked for a pause that has not run out: nothing was asked of it.
+    Deferred { until: String, why: String },
+}
+
+/// What the corpus holds for a page: candidates that share something with it and, for a verdict
+/// on a newly listed document, what the verdict reads besides.
+pub struct CorpusView {
+    pub candidates: Vec<Candidate>,
+    pub known: Option<compare::Known>,
+}
+
+/// Everything a decision reads.
+pub struct Input<'a> {
+    pub config: &'a Config,
+    pub doc: &'a DocumentRow,
+    pub watch: &'a Watch,
+    pub seen: Seen,
+    /// A draw in `0.0..1.0` that spreads the retries of documents failing together.
+    pub jitter: f64,
+}
+
+/// What a check comes to and what to write.
+pub struct Decision {
+    pub outcome: Outcome,
+    pub write: Write,
+}
+
+/// What the check's one write does (see [`crate::check::write`]).
+pub enum Write {
+    /// A good check: the document's state moves, and a new version, its corpus entry, events
+    /// and their deliveries are written with it, in one savepoint.
+    Check {
+        record: Box<CheckRecord>,
+        /// The stored version the page was compared with: the result is dropped if the
+        /// document is no longer ours or its newest version has changed since (another process
+        /// recorded it meanwhile). `None` for a 304 or the same bytes, which compared nothing.
+        compared_with: Option<Option<i64>>,
+        /// A listing's links, to be added as documents.
+        listing: Option<Listing>,
+    },
+    /// A failed check: the reason is kept and the document is due again at `next_due`.
+    Failure {
+        reason: FailureReason,
+        why: String,
+        failures: i64,
+        retry_in: Duration,
+        next_due: Timestamp,
+    },
+    /// A deferred check: due again when the host's pause ends.
+    Defer { until: String, why: String },
+}
+
+/// A listing's links and whether the documents they add are news.
+pub struct Listing {
+    pub links: Vec<Listed>,
+    pub announce: bool,
+}
+
+/// The decision on one check. CPU work where a verdict compares texts: run it off the async
+/// workers and outside any turn of the store.
+pub fn decide(input: Input<'_>, now: Timestamp) -> Decision {
+    let Input {
+        config,
+        doc,
+        watch,
+        seen,
+        jitter,
+    } = input;
+    match seen {
+        Seen::NotModified => unchanged(config, doc, watch, Validators::default(), now),
+        Seen::SameBytes(v) => unchanged(config, doc, watch, v, now),
+        Seen::Deferred { until, why } => Decision {
+            outcome: Outcome::Deferred(why.clone()),
+            write: Write::Defer { until, why },
+        },
+        Seen::Failed {
+            reason,
+            why,
+            retry_after,
+        } => {
+            let failures = doc.failures + 1;
+            let every = interval(config, doc, watch, None, now);
+            let retry_in = retry_wait(every, failures, config.fetch.max_backoff, retry_after, jitter);
+            Decision {
+                outcome: Outcome::Failed(why.clone()),
+                write: Write::Failure {
+                    reason,
+                    why,
+                    failures,
+                    retry_in,
+                    next_due: now.plus(retry_in),
+                },
+            }
+        }
+        Seen::Page(p, corpus) => page(config, doc, watch, *p, corpus, now),
+    }
+}
+
+/// A check that found nothing new (a 304, or the same bytes): only the validators (the stored
+/// ones are kept where these have none) and the schedule move.
+fn unchanged(config: &Config, doc: &DocumentRow, watch: &Watch, v: Validators, now: Timestamp) -> Decision {
+    let next_due = now.plus(interval(config, doc, watch, None, now));
+    Decision {
+        outcome: Outcome::Unchanged,
+        write: Write::Check {
+            record: Box::new(CheckRecord {
+                document_id: doc.id,
+                etag: v.etag,
+                last_modified: v.last_modified,
+                next_due_at: next_due.to_string(),
+                snapshot: None,
+                corpus: None,
+                events: Vec::new(),
+                targets: Vec::new(),
+                template_blocks: None,
+                body_hash: None,
+            }),
+            compared_with: None,
+            listing: None,
+        },
+    }
+}
+
+/// A fetched page, judged: a listing's links, a new version's changes, or a newly listed
+/// document's verdict, with the event it makes.
+fn page(
+    config: &Config,
+    doc: &DocumentRow,
+    watch: &Watch,
+    p: Prepared,
+    corpus: Option<CorpusView>,
+    now: Timestamp,
+) -> Decision {
+    let thresholds = corpus::Thresholds {
+        republication_share: config.corpus.republication_share,
+        quote_share: config.corpus.quote_share,
+    };
+    let (candidates, known) = corpus.map_or((Vec::new(), None), |c| (c.candidates, c.known));
+    let p = judge(p, doc, &config.topics_for(watch), thresholds, candidates, known);
+    let next_due = now.plus(interval(config, doc, watch, p.published.as_deref(), now));
+
+    let mut events = Vec::new();
+    let mut listing = None;
+    let mut outcome = if p.unchanged {
+        Outcome::Unchanged
+    } else {
+        Outcome::Baseline
+    };
+    if doc.role == DocRole::Index {
+        // The first look at an index is its baseline: the documents it lists then are recorded
+        // and fetched, but only documents listed later are news. A sitemap that a sitemap index
+        // starts naming later is news all the way down. How many links are new only the store
+        // knows: the write counts them.
+        listing = Some(Listing {
+            links: p.links,
+            announce: p.had_previous || doc.announce,
+        });
+        outcome = Outcome::Indexed { new_links: 0 };
+    } else if let (Some(f), Some(rel)) = (p.change, &p.relevance) {
+        outcome = match f.kind {
+            EventKind::Changed => Outcome::Changed { event: f.has_event },
+            kind => Outcome::Found(kind),
+        };
+        if f.has_event {
+            events.push(f.into_event(watch, doc, p.title.clone(), rel));
+        }
+    }
+    // A signature is made only for a new version, which has its snapshot.
+    let corpus_entry = p
+        .signature
+        .zip(p.snapshot.as_ref())
+        .map(|(signature, s)| NewCorpusEntry {
+            title: p.title.clone(),
+            words: s.words as usize,
+            text_hash: s.text_hash.clone(),
+            signature,
+            replaces_fps: p.replaces_fps,
+        });
+    let targets = match events.is_empty() {
+        true => Vec::new(),
+        false => crate::store::targets_at(config, &watch.name, &watch.tags, now.to_chrono()),
+    };
+    Decision {
+        outcome,
+        write: Write::Check {
+            record: Box::new(CheckRecord {
+                document_id: doc.id,
+                etag: p.validators.etag,
+                last_modified: p.validators.last_modified,
+                next_due_at: next_due.to_string(),
+                snapshot: p.snapshot,
+                corpus: corpus_entry,
+                targets,
+                events,
+                template_blocks: p.template_blocks,
+                body_hash: Some(p.body_hash),
+            }),
+            compared_with: Some(p.previous_id),
+            listing,
+        },
+    }
+}
+
+/// How long until `doc` is due again after a good check. A watch's own page or listing follows
+/// the watch's `every`; a document found on a listing follows `[schedule] recheck` by its age,
+/// counted from its publication date when the page gives one, else from when it was found.
+pub fn interval(
+    config: &Config,
+    doc: &DocumentRow,
+    watch: &Watch,
+    published: Option<&str>,
+    now: Timestamp,
+) -> Duration {
+    if doc.role != DocRole::Document {
+        return watch.every;
+    }
+    let born = published
+        .and_then(crate::extract::Published::parse)
+        .map(|p| Timestamp::from_datetime(p.first_day().midnight().assume_utc()))
+        .or_else(|| Timestamp::parse(&doc.discovered_at).ok());
+    let age = born.map_or(Duration::ZERO, |b| now.since(b));
+    config.schedule.recheck_every(age)
+}
+
+/// When a document that has failed `failures` times in a row is tried again: its interval
+/// doubled per failure after the first, capped at `[fetch] max_backoff` (but never sooner than
+/// the interval), with up to a quarter added (`jitter`) so that many documents failing together
+/// (a site down) do not all come back in the same second. A server's Retry-After wins if later.
+pub fn retry_wait(
+    every: Duration,
+    failures: i64,
+    max: Duration,
+    retry_after: Option<Duration>,
+    jitter: f64,
+) -> Duration {
+    let rule = Backoff {
+        first: every,
+        cap: max.max(every),
+        jitter: 1.0..=1.25,
+    };
+    let wait = rule.wait(failures.saturating_sub(1).clamp(0, 20) as u32, jitter);
+    retry_after.map_or(wait, |r| wait.max(r))
+}
+
+/// The CPU half of judging a prepared page, after the corpus is read: a newly listed document's
+/// verdict (for a version of a known text, a diff of the two) and the relevance of what was
+/// found.
+pub(crate) fn judge(
+    mut p: Prepared,
+    doc: &DocumentRow,
+    topics: &relevance::Topics,
+    thresholds: corpus::Thresholds,
+    candidates: Vec<Candidate>,
+    known: Option<compare::Known>,
+) -> Prepared {
+    let Some(sig) = &p.signature else {
+        return p;
+    };
+    if let (None, Some(known)) = (&p.change, known) {
+        let verdict = known.verdict(&p.text, sig, &candidates, thresholds);
+        p.change = Some(Finding::judged(verdict, &p.text));
+    }
+    if p.change.is_some() {
+        // Pages the user named are theirs to follow; documents found on listings must concern
+        // the topics to be mailed. Quoting an imported document is a topic of its own.
+        let corpus_share = crate::model::imported_share(&candidates);
+        let mut rel = relevance::score(&p.text, topics, corpus_share);
+        if doc.role == DocRole::Page {
+            rel.relevant = true;
+        }
+        p.relevance = Some(rel);
+    }
+    p
+}
+
+/// What comparison found about a document, before it becomes an event.
+pub struct Finding {
+    kind: EventKind,
+    has_event: bool,
+    source: Option<String>,
+    overlap: Option<f64>,
+    change: diff::TextChange,
+    statements: Option<statements::StatementChange>,
+    quoted: Vec<(String, f64)>,
+    changed_share: f64,
+}
+
+impl Finding {
+    /// A new version of a watched document.
+    pub fn changed(change: diff::TextChange, old: &str, new: &str) -> Finding {
+        let changed_words: usize = change
+            .added
+            .iter()
+            .chain(&change.removed)
+            .map(|s| compare::word_count(s))
+            .sum();
+        let total = compare::word_count(old).max(compare::word_count(new)).max(1);
+        Finding {
+            kind: EventKind::Changed,
+            has_event: !change.is_empty(),
+            source: None,
+            overlap: None,
+            statements: Some(statements::classify(&change)),
+            change,
+            quoted: Vec::new(),
+            changed_share: (changed_words as f64 / total as f64).min(1.0),
+        }
+    }
+
+    /// A newly listed document, judged against the corpus.
+    fn judged(verdict: Verdict, text: &str) -> Finding {
+        let mut f = Finding {
+            kind: EventKind::New,
+            has_event: true,
+            source: None,
+            overlap: None,
+            change: diff::TextChange::default(),
+            statements: None,
+            quoted: Vec::new(),
+            changed_share: 1.0,
+        };
+        match verdict {
+            Verdict::Duplicate { source, resemblance } => {
+                (f.kind, f.source, f.overlap, f.changed_share) =
+                    (EventKind::Duplicate, Some(source), Some(resemblance), 0.0);
+            }
+            Verdict::Revision {
+                source,
+                resemblance,
+                change,
+            } => {
+                f.kind = EventKind::Revision;
+                f.source = Some(source);
+                f.overlap = Some(resemblance);
+                f.statements = Some(statements::classify(&change));
+                f.changed_share = 1.0 - resemblance;
+                f.change = change;
+            }
+            Verdict::Republication { source, share } => {
+                (f.kind, f.source, f.overlap, f.changed_share) =
+                    (EventKind::Republication, Some(source), Some(share), 0.0);
+            }
+            Verdict::Quotes { sources } => {
+                f.kind = EventKind::Quotes;
+                f.source = sources.first().map(|(s, _)| s.clone());
+                f.overlap = sources.first().map(|(_, share)| *share);
+                f.quoted = sources;
+            }
+            Verdict::New => {
+                // A new document's position statements are what the analyst reads first.
+                let statements = diff::sentences(text)
+                    .into_iter()
+                    .filter(|s| statements::is_position(s))
+                    .map(|s| statements::Statement {
+                        text: s,
+                        position: true,
+                    })
+                    .collect();
+                f.statements = Some(statements::StatementChange {
+                    added: statements,
+                    ..Default::default()
+                });
+            }
+        }
+        f
+    }
+
+    fn into_event(
+        self,
+        watch: &Watch,
+        doc: &DocumentRow,
+        title: Option<String>,
+        rel: &relevance::Relevance,
+    ) -> NewEvent {
+        let positions = self.statements.as_ref().map_or(0, |s| s.positions_affected());
+        let join = |v: &[String]| (!v.is_empty()).then(|| v.join("\n"));
+        let mut details = serde_json::Map::new();
+        if let Some(st) = &self.statements {
+            details.insert("statements".into(), serde_json::to_value(st).unwrap_or_default());
+        }
+        if !self.quoted.is_empty() {
+            let q: Vec<_> = self
+                .quoted
+                .iter()
+                .map(|(s, share)| serde_json::json!({ "source": s, "share": share }))
+                .collect();
+            details.insert("quotes".into(), q.into());
+        }
+        details.insert("topics".into(), rel.terms.clone().into());
+        details.insert("relevance".into(), rel.score.into());
+        NewEvent {
+            kind: self.kind,
+            watch: watch.name.clone(),
+            url: doc.url.clone(),
+            title,
+            source: self.source,
+            overlap: self.overlap,
+            added: join(&self.change.added),
+            removed: join(&self.change.removed),
+            relevant: rel.relevant,
+            significance: compare::significance(self.kind, rel.score, positions, self.changed_share),
+            details: Some(details.into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The decision, without a database, a server or a clock: each test builds what a check
+    //! would have fetched and read, and looks at what would be written.
+
+    use std::collections::HashSet;
+    use std::path::Path;
+
+    use super::*;
+    use crate::check::parse::Parsed;
+    use crate::check::prepare::{Basis, prepare};
+    use crate::compare::index::Signature;
+    use crate::fetch::Page;
+    use crate::store::SnapshotMeta;
+
+    const CONFIG: &str = "[topics]\nterms = [\"sovereignty\"]\n\n\
+        [[watch]]\nname = \"w\"\nurl = \"https://example.org/list\"\nkind = \"index\"\nevery = \"1h\"\n\n\
+        [[watch]]\nname = \"p\"\nurl = \"https://example.org/page\"\nevery = \"1h\"\n";
+
+    fn config() -> Config {
+        Config::parse(CONFIG, Path::new("t.toml")).unwrap()
+    }
+
+    fn now() -> Timestamp {
+        Timestamp::parse("2026-11-30T12:00:00Z").unwrap()
+    }
+
+    fn doc(role: DocRole, announce: bool) -> DocumentRow {
+        DocumentRow {
+            id: 7,
+            url: "https://example.org/doc".into(),
+            watch: "w".into(),
+            role,
+            announce,
+            etag: None,
+            last_modified: None,
+            last_checked_at: None,
+            last_changed_at: None,
+            next_due_at: None,
+            failures: 0,
+            last_error: None,
+            discovered_at: "2026-11-30T00:00:00Z".into(),
+            lastmod: None,
+            body_hash: None,
+        }
+    }
+
+    fn page(body: &str) -> Page {
+        Page {
+            status: 200,
+            url: url::Url::parse("https://example.org/doc").unwrap(),
+            content_type: Some("text/html".into()),
+            validators: Validators {
+                etag: Some("\"v2\"".into()),
+                last_modified: None,
+            },
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    /// A page whose text is `blocks`, as extraction would give it.
+    fn parsed(blocks: &[&str]) -> Parsed {
+        let mut p = Parsed::listing(page(&blocks.join("\n")), "utf-8", Vec::new());
+        p.blocks = blocks.iter().map(|b| b.to_string()).collect();
+        p.title = Some("A paper".into());
+        p
+    }
+
+    fn stored(text: &str) -> (SnapshotMeta, String) {
+        let meta = SnapshotMeta {
+            id: 41,
+            version: 1,
+            fetched_at: "2026-11-29T12:00:00Z".into(),
+            text_hash: compare::text_hash(text),
+            title: None,
+            published: None,
+            lang: None,
+            words: 0,
+        };
+        (meta, text.to_string())
+    }
+
+    fn decide_page(
+        d: &DocumentRow,
+        p: Parsed,
+        previous: Option<&str>,
+        template: HashSet<i64>,
+        corpus: Option<CorpusView>,
+    ) -> Decision {
+        let host = (d.role != DocRole::Index).then(|| "example.org".to_string());
+        let basis = Basis {
+            template,
+            previous: previous.map(stored),
+        };
+        let prepared = prepare(p, basis, host);
+        let c = config();
+        let watch = if d.role == DocRole::Page {
+            &c.watches[1]
+        } else {
+            &c.watches[0]
+        };
+        decide(
+            Input {
+                config: &c,
+                doc: d,
+                watch,
+                seen: Seen::Page(Box::new(prepared), corpus),
+                jitter: 0.0,
+            },
+            now(),
+        )
+    }
+
+    fn settled(d: &DocumentRow, seen: Seen, jitter: f64) -> Decision {
+        let c = config();
+        decide(
+            Input {
+                config: &c,
+                doc: d,
+                watch: &c.watches[1],
+                seen,
+                jitter,
+            },
+            now(),
+        )
+    }
+
+    fn record(d: &Decision) -> &CheckRecord {
+        match &d.write {
+            Write::Check { record, .. } => record,
+            _ => panic!("not a good check"),
+        }
+    }
+
+    fn paper() -> Vec<String> {
+        (0..40)
+            .map(|i| format!("States should respect the sovereignty of data number {i} and refrain from unilateral measures {i}."))
+            .collect()
+    }
+
+    fn commentary(n: usize) -> Vec<String> {
+        (0..n)
+            .map(|i| format!("Analyst remark {i} on what point {i} means for business."))
+            .collect()
+    }
+
+    /// What the corpus would hold for `text` if it knew `known` (one imported file).
+    fn corpus_view(text: &str, known: &str, exact: bool) -> CorpusView {
+        let (mine, ks) = (Signature::of(text), Signature::of(known));
+        let candidate = Candidate {
+            corpus_id: 1,
+            name: "paper.txt".into(),
+            document_id: None,
+            title: None,
+            text_hash: compare::text_hash(known),
+            resemblance: compare::index::resemblance(&mine.minhash, &ks.minhash),
+            shared: ks
+                .fp_set
+                .iter()
+                .filter(|h| mine.fp_set.binary_search(h).is_ok())
+                .copied()
+                .collect(),
+            fp_count: ks.fp_set.len(),
+            imported: true,
+        };
+        let exact = exact.then(|| "paper.txt".to_string());
+        let version_of = match exact {
+            None if corpus::same_document(std::slice::from_ref(&candidate), mine.fp_set.len()).is_some() => {
+                Some((1, known.to_string()))
+            }
+            _ => None,
+        };
+        CorpusView {
+            candidates: vec![candidate],
+            known: Some(compare::Known::new(exact, version_of)),
+        }
+    }
+
+    fn joined(blocks: &[String]) -> String {
+        compare::normalize(&blocks.join("\n\n"))
+    }
+
+    /// A newly listed document made of `blocks`, judged against a corpus that knows `known`.
+    fn found(blocks: &[String], known: &[String], exact: bool) -> Decision {
+        let refs: Vec<&str> = blocks.iter().map(String::as_str).collect();
+        // A newly listed document is always judged: against an empty corpus, it is new.
+        let view = match known.is_empty() {
+            true => Some(CorpusView {
+                candidates: Vec::new(),
+                known: Some(compare::Known::default()),
+            }),
+            false => Some(corpus_view(&joined(blocks), &joined(known), exact)),
+        };
+        decide_page(
+            &doc(DocRole::Document, true),
+            parsed(&refs),
+            None,
+            HashSet::new(),
+            view,
+        )
+    }
+
+    fn kind_of(d: &Decision) -> EventKind {
+        match d.outcome {
+            Outcome::Found(k) => k,
+            ref o => panic!("{o:?}"),
+        }
+    }
+
+    #[test]
+    fn a_first_look_is_a_baseline_with_its_snapshot_and_corpus_entry_and_no_event() {
+        let d = decide_page(
+            &doc(DocRole::Page, false),
+            parsed(&["One text.", "Two."]),
+            None,
+            HashSet::new(),
+            None,
+        );
+        assert_eq!(d.outcome, Outcome::Baseline);
+        let r = record(&d);
+        assert!(r.snapshot.is_some() && r.corpus.is_some() && r.events.is_empty());
+        assert_eq!(r.etag.as_deref(), Some("\"v2\""));
+        assert_eq!(r.next_due_at, "2026-11-30T13:00:00Z");
+        assert!(matches!(
+            d.write,
+            Write::Check {
+                compared_with: Some(None),
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn the_same_text_is_unchanged_and_writes_no_version() {
+        let d = decide_page(
+            &doc(DocRole::Page, false),
+            parsed(&["One text.", "Two."]),
+            Some("One text.\n\nTwo."),
+            HashSet::new(),
+            None,
+        );
+        assert_eq!(d.outcome, Outcome::Unchanged);
+        assert!(record(&d).snapshot.is_none() && record(&d).events.is_empty());
+        assert!(matches!(
+            d.write,
+            Write::Check {
+                compared_with: Some(Some(41)),
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_changed_sentence_is_a_changed_event_routed_to_its_recipients() {
+        let old = paper().join("\n\n");
+        let mut new = paper();
+        new[3] = "States should never respect anything number 3.".into();
+        let refs: Vec<&str> = new.iter().map(String::as_str).collect();
+        let d = decide_page(
+            &doc(DocRole::Page, false),
+            parsed(&refs),
+            Some(&old),
+            HashSet::new(),
+            None,
+        );
+        assert_eq!(d.outcome, Outcome::Changed { event: true });
+        let r = record(&d);
+        assert_eq!(r.events.len(), 1);
+        assert_eq!(r.events[0].kind, EventKind::Changed);
+        assert!(r.events[0].relevant, "a page watched by name is relevant");
+        assert!(r.events[0].added.as_deref().unwrap().contains("never respect"));
+        // The replaced corpus entry's rows are found by the old text's fingerprints.
+        assert_eq!(
+            r.corpus.as_ref().unwrap().replaces_fps,
+            Signature::of(&old).fp_set
+        );
+    }
+
+    #[test]
+    fn a_change_only_to_the_sites_template_is_no_change() {
+        // The old version had a block that has since turned out to be the site's boilerplate.
+        let boiler = "Share this page on social media";
+        let template: HashSet<i64> = crate::template::candidate_keys([boiler]).into_iter().collect();
+        let old = format!("{boiler}\n\nThe position.\n\nIts reasons.");
+        let d = decide_page(
+            &doc(DocRole::Page, false),
+            parsed(&["The position.", "Its reasons."]),
+            Some(&old),
+            template,
+            None,
+        );
+        assert_eq!(d.outcome, Outcome::Unchanged);
+        assert!(record(&d).events.is_empty());
+    }
+
+    #[test]
+    fn every_verdict_on_a_newly_listed_document() {
+        let p = paper();
+        assert_eq!(kind_of(&found(&p, &[], false)), EventKind::New);
+        assert_eq!(kind_of(&found(&p, &p, true)), EventKind::Duplicate);
+        let mut edited = p.clone();
+        edited[7] = "States should respect the sovereignty of data number 7 and never refrain from unilateral measures 7.".into();
+        assert_eq!(kind_of(&found(&edited, &p, false)), EventKind::Revision);
+        let wrapped: Vec<String> = commentary(30)
+            .into_iter()
+            .chain(p.clone())
+            .chain(commentary(30))
+            .collect();
+        assert_eq!(kind_of(&found(&wrapped, &p, false)), EventKind::Republication);
+        let quoting: Vec<String> = commentary(60)
+            .into_iter()
+            .chain(p[..14].iter().cloned())
+            .chain(commentary(30))
+            .collect();
+        assert_eq!(kind_of(&found(&quoting, &p, false)), EventKind::Quotes);
+        let d = found(&p, &[], false);
+        let r = record(&d);
+        assert_eq!(r.events.len(), 1);
+        assert!(r.events[0].significance > 0.0 && r.events[0].details.is_some());
+        assert!(r.targets.is_empty(), "no recipients in this config");
+    }
+
+    #[test]
+    fn an_index_first_look_lists_quietly_and_later_looks_announce() {
+        let links = vec![crate::discover::Listed::document(
+            url::Url::parse("https://example.org/a").unwrap(),
+        )];
+        let index = |p: &mut Parsed| p.links = links.clone();
+        let mut first = parsed(&["https://example.org/a"]);
+        index(&mut first);
+        let d = decide_page(&doc(DocRole::Index, false), first, None, HashSet::new(), None);
+        assert_eq!(d.outcome, Outcome::Indexed { new_links: 0 });
+        match &d.write {
+            Write::Check {
+                listing: Some(l),
+                record,
+                ..
+            } => {
+                assert!(!l.announce, "a first look is a baseline");
+                assert_eq!(l.links.len(), 1);
+                assert!(record.corpus.is_none() && record.template_blocks.is_none());
+            }
+            _ => panic!("no listing"),
+        }
+        let mut later = parsed(&["https://example.org/a", "https://example.org/b"]);
+        index(&mut later);
+        let d = decide_page(
+            &doc(DocRole::Index, false),
+            later,
+            Some("https://example.org/a"),
+            HashSet::new(),
+            None,
+        );
+        assert!(matches!(&d.write, Write::Check { listing: Some(l), .. } if l.announce));
+    }
+
+    #[test]
+    fn a_304_moves_only_the_schedule_and_keeps_the_validators() {
+        let d = settled(&doc(DocRole::Page, false), Seen::NotModified, 0.0);
+        assert_eq!(d.outcome, Outcome::Unchanged);
+        let r = record(&d);
+        assert!(r.snapshot.is_none() && r.body_hash.is_none() && r.etag.is_none());
+        assert_eq!(r.next_due_at, "2026-11-30T13:00:00Z");
+        assert!(matches!(
+            d.write,
+            Write::Check {
+                compared_with: None,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_failure_is_retried_after_the_interval_and_a_retry_after_wins_if_later() {
+        let seen = |retry_after| Seen::Failed {
+            reason: FailureReason::Status,
+            why: "HTTP 503".into(),
+            retry_after,
+        };
+        let d = settled(&doc(DocRole::Page, false), seen(None), 0.0);
+        assert_eq!(d.outcome, Outcome::Failed("HTTP 503".into()));
+        match d.write {
+            Write::Failure {
+                reason,
+                failures,
+                next_due,
+                ..
+            } => {
+                assert_eq!((reason, failures), (FailureReason::Status, 1));
+                assert_eq!(next_due.to_string(), "2026-11-30T13:00:00Z");
+            }
+            _ => panic!("not a failure"),
+        }
+        let d = settled(
+            &doc(DocRole::Page, false),
+            seen(Some(Duration::from_secs(3 * 3600))),
+            0.0,
+        );
+        assert!(
+            matches!(d.write, Write::Failure { next_due, .. } if next_due.to_string() == "2026-11-30T15:00:00Z")
+        );
+    }
+
+    #[test]
+    fn failures_in_a_row_back_off_up_to_the_cap() {
+        let mut d = doc(DocRole::Page, false);
+        d.failures = 2;
+        let wait = |d: &DocumentRow, jitter| match settled(
+            d,
+            Seen::Failed {
+                reason: FailureReason::Timeout,
+                why: "t".into(),
+                retry_after: None,
+            },
+            jitter,
+        )
+        .write
+        {
+            Write::Failure { retry_in, .. } => retry_in,
+            _ => panic!(),
+        };
+        assert_eq!(wait(&d, 0.0), Duration::from_secs(4 * 3600));
+        assert_eq!(wait(&d, 1.0), Duration::from_secs(5 * 3600));
+        d.failures = 50;
+        let cap = config().fetch.max_backoff;
+        assert_eq!(wait(&d, 0.0), cap);
+        assert_eq!(wait(&d, 1.0), cap.mul_f64(1.25));
+    }
+
+    #[test]
+    fn a_deferral_writes_the_hosts_pause_and_nothing_else() {
+        let d = settled(
+            &doc(DocRole::Page, false),
+            Seen::Deferred {
+                until: "2026-11-30T14:00:00Z".into(),
+                why: "Retry-After".into(),
+            },
+            0.0,
+        );
+        assert_eq!(d.outcome, Outcome::Deferred("Retry-After".into()));
+        assert!(matches!(d.write, Write::Defer { ref until, .. } if until == "2026-11-30T14:00:00Z"));
+    }
+}

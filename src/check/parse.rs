@@ -1,0 +1,95 @@
+//! The page as fetched, decoded and extracted: its blocks, metadata and (for a listing) the
+//! documents it lists. CPU work on owned data, run on a `cpu` thread, never in a store turn.
+
+use crate::config::{Watch, WatchKind};
+use crate::discover::{self, Listed};
+use crate::fetch::Page;
+use crate::model::DocRole;
+use crate::store::DocumentRow;
+use crate::{decode, extract};
+
+/// A fetched page, decoded and extracted, ready to compare and store.
+pub struct Parsed {
+    pub page: Page,
+    pub encoding: &'static str,
+    /// The text's blocks (paragraphs, headings, items), in order; for an index, its links.
+    pub blocks: Vec<String>,
+    pub title: Option<String>,
+    pub published: Option<String>,
+    pub lang: Option<String>,
+    pub canonical: Option<String>,
+    /// Listings: the documents (and child sitemaps) they list.
+    pub links: Vec<Listed>,
+    /// One of the pass's `fetch.concurrency` slots, released once the page is stored.
+    pub(crate) slot: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+impl Parsed {
+    /// A page whose stored text is the URLs it lists (none, for a document, until its blocks
+    /// are filled in); metadata is filled in by the caller where the page has any.
+    pub fn listing(page: Page, encoding: &'static str, links: Vec<Listed>) -> Parsed {
+        Parsed {
+            encoding,
+            blocks: links.iter().map(|l| l.url.to_string()).collect(),
+            title: None,
+            published: None,
+            lang: None,
+            canonical: None,
+            links,
+            page,
+            slot: None,
+        }
+    }
+}
+
+pub fn parse_page(page: Page, doc: &DocumentRow, watch: &Watch) -> Result<Parsed, String> {
+    let listing = doc.role == DocRole::Index;
+    let limit = watch.max_documents;
+    // Feeds and sitemaps are XML (or JSON, or gzip) that their parsers decode themselves.
+    let xml_links = match watch.kind {
+        WatchKind::Feed if listing => Some(discover::feed_entries(&page.body, &page.url, limit)),
+        WatchKind::Sitemap if listing => Some(discover::sitemap_entries(&page.body, &page.url, limit)),
+        _ => None,
+    };
+    if let Some(links) = xml_links {
+        return Ok(Parsed::listing(page, "utf-8", links.map_err(|e| e.to_string())?));
+    }
+
+    let decoded = decode::decode(&page.body, page.content_type.as_deref()).map_err(|e| e.to_string())?;
+    let is_plain = page
+        .content_type
+        .as_deref()
+        .is_some_and(|ct| ct.trim_start().to_ascii_lowercase().starts_with("text/plain"));
+    let extracted = if is_plain {
+        Ok(extract::Document::from_plain_text(&decoded.text))
+    } else {
+        extract::extract(&decoded.text, Some(&page.url))
+    };
+    let (extracted, links) = if listing {
+        // A listing's meaning is the documents it links to: they are its stored text, and a
+        // listing with no prose of its own is still a good check.
+        let links = discover::document_links(&decoded.text, &page.url, limit)
+            .into_iter()
+            .map(Listed::document)
+            .collect();
+        (extracted.ok(), links)
+    } else {
+        (Some(extracted.map_err(|e| e.to_string())?), Vec::new())
+    };
+    let mut parsed = Parsed::listing(page, decoded.encoding.name(), links);
+    if let Some(d) = extracted {
+        if !listing {
+            parsed.blocks = d.blocks.into_iter().map(|b| b.text).collect();
+        }
+        parsed.title = d.title;
+        parsed.published = d.published.map(|p| p.to_string());
+        parsed.lang = d.lang;
+        parsed.canonical = d.canonical;
+    }
+    Ok(parsed)
+}
+
+/// A body's identity: 128-bit xxh3, hex.
+pub fn body_hash(body: &[u8]) -> String {
+    format!("{:032x}", xxhash_rust::xxh3::xxh3_128(body))
+}
