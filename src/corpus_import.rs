@@ -135,12 +135,13 @@ pub fn import(store: &mut Store, paths: &[PathBuf]) -> Result<Vec<FileResult>, S
                  results: &mut Vec<FileResult>|
      -> Result<(), StoreError> {
         // A file whose text changed has old index rows, found by the old text's fingerprints.
-        let names: Vec<&str> = batch.iter().map(|(n, _, _)| n.as_str()).collect();
-        let stored = store.imported_texts(&names)?;
+        let names: Vec<(&str, &str)> = batch
+            .iter()
+            .map(|(n, e, _)| (n.as_str(), e.text_hash.as_str()))
+            .collect();
+        let replaced = store.replaced_imports(&names)?;
         for (name, entry, _) in batch.iter_mut() {
-            if let Some((hash, old)) = stored.get(name.as_str())
-                && *hash != entry.text_hash
-            {
+            if let Some(old) = replaced.get(name.as_str()) {
                 entry.replaces_fps = Signature::of(old).fp_set;
             }
         }

@@ -682,19 +682,22 @@ impl Store {
         Ok(())
     }
 
-    /// The stored texts of the imported files named, with their hashes, for those that exist.
-    pub fn imported_texts(&self, names: &[&str]) -> Result<HashMap<String, (String, String)>> {
+    /// The stored texts of the imported files named whose stored text is not the one given
+    /// (`(name, text_hash)`): the texts an import is about to replace. Unchanged files cost a
+    /// lookup, not a decompression.
+    pub fn replaced_imports(&self, names: &[(&str, &str)]) -> Result<HashMap<String, String>> {
         let mut stmt = self
             .conn
             .prepare_cached("SELECT id, text_hash FROM corpus WHERE origin = 'import' AND name = ?1")?;
         let mut out = HashMap::new();
-        for name in names {
+        for (name, new_hash) in names {
             let row: Option<(i64, String)> = stmt
                 .query_row([name], |r| Ok((r.get(0)?, r.get(1)?)))
                 .optional()?;
-            if let Some((id, hash)) = row {
-                let text = self.corpus_text(id)?.unwrap_or_default();
-                out.insert(name.to_string(), (hash, text));
+            if let Some((id, hash)) = row
+                && hash != *new_hash
+            {
+                out.insert(name.to_string(), self.corpus_text(id)?.unwrap_or_default());
             }
         }
         Ok(out)
