@@ -55,17 +55,6 @@ fn outbox_rows(gw: &Govwatch) -> Vec<serde_json::Value> {
     serde_json::from_str(&gw.ok(&["outbox", "--json"])).unwrap()
 }
 
-fn expand(ranges: &str) -> Vec<i64> {
-    ranges
-        .split(',')
-        .filter(|r| !r.trim().is_empty())
-        .flat_map(|r| match r.trim().split_once('-') {
-            Some((a, b)) => (a.parse::<i64>().unwrap()..=b.parse().unwrap()).collect::<Vec<_>>(),
-            None => vec![r.trim().parse().unwrap()],
-        })
-        .collect()
-}
-
 #[test]
 fn starttls_with_a_self_signed_certificate_and_auth_delivers_only_when_the_certificate_is_trusted() {
     let site = Site::start();

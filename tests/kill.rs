@@ -70,17 +70,6 @@ fn outbox(gw: &Govwatch) -> Vec<serde_json::Value> {
     serde_json::from_str(&gw.ok(&["outbox", "--json"])).unwrap()
 }
 
-fn expand(ranges: &str) -> Vec<i64> {
-    ranges
-        .split(',')
-        .filter(|r| !r.trim().is_empty())
-        .flat_map(|r| match r.trim().split_once('-') {
-            Some((a, b)) => (a.parse::<i64>().unwrap()..=b.parse().unwrap()).collect::<Vec<_>>(),
-            None => vec![r.trim().parse().unwrap()],
-        })
-        .collect()
-}
-
 #[test]
 fn kill_9_during_passes_and_sends_loses_no_alert_and_sends_none_twice() {
     let seed = std::env::var("GOVWATCH_KILL_SEED")

@@ -70,17 +70,6 @@ fn succeeded(out: Output) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-fn expand(ranges: &str) -> Vec<i64> {
-    ranges
-        .split(',')
-        .filter(|r| !r.trim().is_empty())
-        .flat_map(|r| match r.trim().split_once('-') {
-            Some((a, b)) => (a.parse::<i64>().unwrap()..=b.parse().unwrap()).collect::<Vec<_>>(),
-            None => vec![r.trim().parse().unwrap()],
-        })
-        .collect()
-}
-
 #[test]
 fn two_processes_over_300_changed_documents_make_300_events_and_send_each_message_once() {
     const N: usize = 300;

@@ -647,6 +647,18 @@ impl Govwatch {
     }
 }
 
+/// The event ids an `X-Govwatch-Events` header lists, its ranges (`1-3,7`) spelt out.
+pub fn expand(ranges: &str) -> Vec<i64> {
+    ranges
+        .split(',')
+        .filter(|r| !r.trim().is_empty())
+        .flat_map(|r| match r.trim().split_once('-') {
+            Some((a, b)) => (a.parse::<i64>().unwrap()..=b.parse().unwrap()).collect::<Vec<_>>(),
+            None => vec![r.trim().parse().unwrap()],
+        })
+        .collect()
+}
+
 /// A message as a reader sees it: its headers (decoded), then each text and HTML part decoded
 /// (quoted-printable or base64), parsed by a real MIME parser. Good for searching text in.
 pub fn mail_text(raw: &str) -> String {
