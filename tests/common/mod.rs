@@ -647,6 +647,28 @@ impl Govwatch {
     }
 }
 
+/// Starts `cmd` (a `govwatch run`, say) with its stderr collected line by line, as it comes,
+/// into the returned log; stdout is discarded.
+pub fn spawn_logged(mut cmd: Command) -> (std::process::Child, Arc<Mutex<String>>) {
+    use std::io::BufRead;
+    let mut child = cmd
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let log = Arc::new(Mutex::new(String::new()));
+    let (sink, stderr) = (log.clone(), child.stderr.take().unwrap());
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            let mut l = sink.lock().unwrap();
+            l.push_str(&line);
+            l.push('\n');
+        }
+    });
+    (child, log)
+}
+
 /// The event ids an `X-Govwatch-Events` header lists, its ranges (`1-3,7`) spelt out.
 pub fn expand(ranges: &str) -> Vec<i64> {
     ranges
