@@ -33,7 +33,7 @@ pub enum Seen {
         retry_after: Option<Duration>,
     },
     /// The host asked for a pause that has not run out: nothing was asked of it.
-    Deferred { until: String, why: String },
+    Deferred { until: Timestamp, why: String },
 }
 
 /// What the corpus holds for a page: candidates that share something with it and, for a verdict
@@ -81,7 +81,7 @@ pub enum Write {
         next_due: Timestamp,
     },
     /// A deferred check: due again when the host's pause ends.
-    Defer { until: String, why: String },
+    Defer { until: Timestamp, why: String },
 }
 
 /// A listing's links and whether the documents they add are news.
@@ -141,7 +141,7 @@ fn unchanged(config: &Config, doc: &DocumentRow, watch: &Watch, v: Validators, n
                 document_id: doc.id,
                 etag: v.etag,
                 last_modified: v.last_modified,
-                next_due_at: next_due.to_string(),
+                next_due_at: next_due,
                 snapshot: None,
                 corpus: None,
                 events: Vec::new(),
@@ -212,7 +212,7 @@ fn page(
         });
     let targets = match events.is_empty() {
         true => Vec::new(),
-        false => crate::store::targets_at(config, &watch.name, &watch.tags, now.to_chrono()),
+        false => crate::store::targets_at(config, &watch.name, &watch.tags, now),
     };
     Decision {
         outcome,
@@ -221,7 +221,7 @@ fn page(
                 document_id: doc.id,
                 etag: p.validators.etag,
                 last_modified: p.validators.last_modified,
-                next_due_at: next_due.to_string(),
+                next_due_at: next_due,
                 snapshot: p.snapshot,
                 corpus: corpus_entry,
                 targets,
@@ -251,7 +251,7 @@ pub fn interval(
     let born = published
         .and_then(crate::extract::Published::parse)
         .map(|p| Timestamp::from_datetime(p.first_day().midnight().assume_utc()))
-        .or_else(|| Timestamp::parse(&doc.discovered_at).ok());
+        .or(Some(doc.discovered_at));
     let age = born.map_or(Duration::ZERO, |b| now.since(b));
     config.schedule.recheck_every(age)
 }
@@ -479,7 +479,7 @@ mod tests {
             next_due_at: None,
             failures: 0,
             last_error: None,
-            discovered_at: "2026-11-30T00:00:00Z".into(),
+            discovered_at: Timestamp::parse("2026-11-30T00:00:00Z").unwrap(),
             lastmod: None,
             body_hash: None,
         }
@@ -660,7 +660,7 @@ mod tests {
         let r = record(&d);
         assert!(r.snapshot.is_some() && r.corpus.is_some() && r.events.is_empty());
         assert_eq!(r.etag.as_deref(), Some("\"v2\""));
-        assert_eq!(r.next_due_at, "2026-11-30T13:00:00Z");
+        assert_eq!(r.next_due_at.to_string(), "2026-11-30T13:00:00Z");
         assert!(matches!(
             d.write,
             Write::Check {
@@ -800,7 +800,7 @@ mod tests {
         assert_eq!(d.outcome, Outcome::Unchanged);
         let r = record(&d);
         assert!(r.snapshot.is_none() && r.body_hash.is_none() && r.etag.is_none());
-        assert_eq!(r.next_due_at, "2026-11-30T13:00:00Z");
+        assert_eq!(r.next_due_at.to_string(), "2026-11-30T13:00:00Z");
         assert!(matches!(
             d.write,
             Write::Check {
@@ -872,12 +872,12 @@ mod tests {
         let d = settled(
             &doc(DocRole::Page, false),
             Seen::Deferred {
-                until: "2026-11-30T14:00:00Z".into(),
+                until: Timestamp::parse("2026-11-30T14:00:00Z").unwrap(),
                 why: "Retry-After".into(),
             },
             0.0,
         );
         assert_eq!(d.outcome, Outcome::Deferred("Retry-After".into()));
-        assert!(matches!(d.write, Write::Defer { ref until, .. } if until == "2026-11-30T14:00:00Z"));
+        assert!(matches!(d.write, Write::Defer { until, .. } if until.to_string() == "2026-11-30T14:00:00Z"));
     }
 }

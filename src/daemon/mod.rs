@@ -17,6 +17,7 @@ use tracing::{error, info, warn};
 
 use crate::config::Config;
 use crate::fetch::Fetcher;
+use crate::model::Clock;
 use crate::notify::{self, NotifyError};
 use crate::pipeline::{Context, PassReport, Selection, StopFlag, run_pass};
 use crate::store::StoreHandle;
@@ -51,6 +52,9 @@ const SENDER_BROKEN_WAIT: Duration = Duration::from_secs(60);
 pub struct State {
     config: Mutex<Arc<Config>>,
     store: StoreHandle,
+    clock: Arc<dyn Clock>,
+    /// The loop's own liveness is measured on the monotonic clock (`Instant`), not the passed-in
+    /// one: it is about real time elapsed in this process, which no test clock should fake.
     started: Instant,
     /// Milliseconds after `started` of the loop's last sign of life.
     heartbeat_ms: AtomicU64,
@@ -64,6 +68,7 @@ impl State {
         State {
             config: Mutex::new(ctx.config.clone()),
             store: ctx.store.clone(),
+            clock: ctx.clock.clone(),
             started: Instant::now(),
             heartbeat_ms: AtomicU64::new(0),
             last_pass_unix: AtomicU64::new(0),
@@ -85,11 +90,9 @@ impl State {
     }
 
     fn pass_done(&self, report: &PassReport) {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        self.last_pass_unix.store(now, Ordering::Relaxed);
-        let at = crate::timefmt::now();
+        let at = self.clock.now();
+        self.last_pass_unix
+            .store(u64::try_from(at.unix()).unwrap_or(0), Ordering::Relaxed);
         let summary = format!("{at}: {} checked, {} failed", report.checked, report.failed);
         *self.last_pass.lock().unwrap_or_else(|p| p.into_inner()) = Some(summary);
     }
@@ -423,7 +426,8 @@ fn spawn_watchdog(period: Duration, state: Arc<State>, notifier: Arc<Notifier>) 
 /// Sends what is due; failed deliveries are recorded on their outbox rows (retried with
 /// backoff) and logged. False only if the sender itself failed, before any delivery.
 pub async fn mail(ctx: &Context) -> bool {
-    match notify::send_due(&ctx.store, &ctx.config, notify::due_now()).await {
+    let due = notify::due_now(ctx.clock.now());
+    match notify::send_due(&ctx.store, &ctx.config, due, &*ctx.clock).await {
         Ok(r) => {
             if !r.sent.is_empty() {
                 info!(events = r.events_sent(), messages = r.sent.len(), "mail sent");
@@ -450,12 +454,8 @@ async fn next_delivery(ctx: &Context) -> tokio::time::Instant {
     let Ok(Some(at)) = ctx.store.run(|s| s.next_delivery_due()).await else {
         return latest;
     };
-    let Some(at) = crate::timefmt::parse(&at) else {
-        return latest;
-    };
-    let wait = (at - time::OffsetDateTime::now_utc()).max(time::Duration::ZERO);
     // A second late rather than early: stored times are whole seconds.
-    let wait = Duration::try_from(wait).unwrap_or_default() + Duration::from_secs(1);
+    let wait = at.since(ctx.clock.now()) + Duration::from_secs(1);
     (now + wait).min(latest)
 }
 

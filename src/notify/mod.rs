@@ -15,7 +15,6 @@ mod webhook;
 
 use std::time::Duration;
 
-use chrono::Utc;
 use lettre::Message;
 use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
@@ -25,6 +24,7 @@ pub use render::{Templates, template_dir};
 pub use transport::Mailer;
 
 use crate::config::{Config, Email, Recipient};
+use crate::model::{Clock, Timestamp};
 use crate::store::{Batch, Channel, Due, EventRow, StoreError, StoreHandle, Target};
 
 #[derive(Debug, thiserror::Error)]
@@ -82,10 +82,10 @@ impl SendReport {
     }
 }
 
-/// Who gets a new event of this watch, and when: the outbox rows written with it (the rule is
-/// [`crate::store::targets_at`], which the check applies inside its write).
-pub fn targets(config: &Config, watch: &str, tags: &[String]) -> Vec<Target> {
-    crate::store::targets_at(config, watch, tags, Utc::now())
+/// Who gets a new event of this watch, found at `now`, and when: the outbox rows written with it
+/// (the rule is [`crate::store::targets_at`], which the check applies inside its write).
+pub fn targets(config: &Config, watch: &str, tags: &[String], now: Timestamp) -> Vec<Target> {
+    crate::store::targets_at(config, watch, tags, now)
 }
 
 /// One rendered message.
@@ -182,6 +182,7 @@ impl Digest {
 pub async fn preview(
     store: &StoreHandle,
     config: &Config,
+    clock: &dyn Clock,
 ) -> Result<Vec<(Option<String>, Digest)>, NotifyError> {
     let templates = Templates::load(&template_dir(&config.source))?;
     let email = config.email.as_ref();
@@ -193,7 +194,7 @@ pub async fn preview(
         }
         return Ok(out);
     }
-    adopt_orphans(store, config).await?;
+    adopt_orphans(store, config, clock.now()).await?;
     let batches = store.run(|s| s.due_batches(&everything())).await?;
     for b in batches.into_iter().filter(|b| b.channel == Channel::Email) {
         let ids = b.event_ids.clone();
@@ -211,32 +212,31 @@ pub async fn preview(
 /// Due bounds that take everything pending, retries and digests included.
 pub fn everything() -> Due {
     Due {
-        retries_until: "9999".into(),
-        digests_until: "9999".into(),
+        retries_until: None,
+        digests_until: None,
     }
 }
 
-/// What the daemon sends: what is due now.
-pub fn due_now() -> Due {
-    let now = crate::timefmt::now();
+/// What the daemon sends: what is due `now`.
+pub fn due_now(now: Timestamp) -> Due {
     Due {
-        retries_until: now.clone(),
-        digests_until: now,
+        retries_until: Some(now),
+        digests_until: Some(now),
     }
 }
 
 /// What a one-shot `govwatch check` sends: immediate mail even if its retry is not due yet (the
 /// user asked now), digests only at their time.
-pub fn due_for_check() -> Due {
+pub fn due_for_check(now: Timestamp) -> Due {
     Due {
-        retries_until: "9999".into(),
-        digests_until: crate::timefmt::now(),
+        retries_until: None,
+        digests_until: Some(now),
     }
 }
 
 /// Events with no delivery rows (found before the outbox existed, or while nobody was
 /// configured to receive them) get them now, for the recipients configured now.
-async fn adopt_orphans(store: &StoreHandle, config: &Config) -> Result<(), NotifyError> {
+async fn adopt_orphans(store: &StoreHandle, config: &Config, now: Timestamp) -> Result<(), NotifyError> {
     let orphans = store.run(|s| s.orphan_events()).await?;
     if orphans.is_empty() {
         return Ok(());
@@ -250,7 +250,7 @@ async fn adopt_orphans(store: &StoreHandle, config: &Config) -> Result<(), Notif
                 .find(|w| w.name == watch)
                 .map(|w| w.tags.clone())
                 .unwrap_or_default();
-            (id, targets(config, &watch, &tags))
+            (id, targets(config, &watch, &tags, now))
         })
         .partition(|(_, t)| !t.is_empty());
     // With nobody configured at all, events wait for a recipient; with recipients who all
@@ -258,27 +258,34 @@ async fn adopt_orphans(store: &StoreHandle, config: &Config) -> Result<(), Notif
     if !config.recipients.is_empty() && !unfollowed.is_empty() {
         let ids: Vec<i64> = unfollowed.into_iter().map(|(id, _)| id).collect();
         tracing::info!(events = ids.len(), "events no recipient follows are not mailed");
-        store.run(move |s| s.settle_unfollowed(&ids)).await?;
+        store.run(move |s| s.settle_unfollowed(&ids, now)).await?;
     }
     if !items.is_empty() {
         tracing::info!(
             events = items.len(),
             "queued events found before their recipients were"
         );
-        store.run(move |s| s.enqueue(&items)).await?;
+        store.run(move |s| s.enqueue(&items, now)).await?;
     }
     Ok(())
 }
 
 /// Sends what is due in the outbox. Failures are recorded on their rows (and retried with
-/// backoff) and reported; only a database error is an `Err`.
-pub async fn send_due(store: &StoreHandle, config: &Config, due: Due) -> Result<SendReport, NotifyError> {
+/// backoff) and reported; only a database error is an `Err`. Times (a claim's lease, when a row
+/// was sent, when it is retried) are `clock`'s.
+pub async fn send_due(
+    store: &StoreHandle,
+    config: &Config,
+    due: Due,
+    clock: &dyn Clock,
+) -> Result<SendReport, NotifyError> {
     let has_webhooks = config.recipients.iter().any(|r| r.webhook.is_some());
     if config.email.is_none() && !has_webhooks {
         return Err(NotifyError::NotConfigured);
     }
-    adopt_orphans(store, config).await?;
-    let batches = store.run(move |s| s.claim_due_batches(&due)).await?;
+    adopt_orphans(store, config, clock.now()).await?;
+    let now = clock.now();
+    let batches = store.run(move |s| s.claim_due_batches(&due, now)).await?;
     let mut report = SendReport::default();
     if batches.is_empty() {
         return Ok(report);
@@ -309,6 +316,7 @@ pub async fn send_due(store: &StoreHandle, config: &Config, due: Due) -> Result<
             mailer.as_ref(),
             &templates,
             &hooks,
+            clock,
             &mut report,
         )
         .await
@@ -342,6 +350,7 @@ async fn send_batch(
     mailer: Option<&Mailer>,
     templates: &Templates,
     hooks: &webhook::Client,
+    clock: &dyn Clock,
     report: &mut SendReport,
 ) -> Result<(), NotifyError> {
     {
@@ -360,7 +369,7 @@ async fn send_batch(
             },
             (Some(r), Channel::Webhook) => send_webhook(store, config, r, batch, hooks).await?,
         };
-        record(store, config, batch, outcome, report).await
+        record(store, config, batch, outcome, clock.now(), report).await
     }
 }
 
@@ -424,19 +433,20 @@ async fn send_webhook(
     Ok(hooks.post(url, &id, &batch.recipient, &events).await.map(|()| id))
 }
 
-/// Writes an attempt's outcome to the batch's rows.
+/// Writes an attempt's outcome, known at `now`, to the batch's rows.
 async fn record(
     store: &StoreHandle,
     config: &Config,
     batch: &Batch,
     outcome: Outcome,
+    now: Timestamp,
     report: &mut SendReport,
 ) -> Result<(), NotifyError> {
     let ids = batch.delivery_ids.clone();
     match outcome {
         Ok(message_id) => {
             let mid = message_id.clone();
-            store.run(move |s| s.mark_sent(&ids, &mid)).await?;
+            store.run(move |s| s.mark_sent(&ids, &mid, now)).await?;
             tracing::info!(recipient = %batch.recipient, channel = batch.channel.as_str(), mode = batch.mode.as_str(),
                 events = batch.event_ids.len(), message_id = %message_id, "delivered");
             crate::metrics::mail_sent();
@@ -453,13 +463,13 @@ async fn record(
                 .as_ref()
                 .map(|e| e.delivery.clone())
                 .unwrap_or_default();
-            let wait = backoff(&delivery, batch.attempts, batch.delivery_ids[0]);
-            let retry_at = crate::timefmt::after(wait);
+            let wait = backoff(&delivery, batch.attempts, fastrand::f64());
+            let retry_at = now.plus(wait);
             let last = f.permanent || batch.attempts + 1 >= delivery.max_attempts;
             let (reason, max) = (f.reason.clone(), delivery.max_attempts);
             let permanent = f.permanent;
             store
-                .run(move |s| s.mark_failed(&ids, &reason, permanent, max, &retry_at))
+                .run(move |s| s.mark_failed(&ids, &reason, permanent, max, retry_at, now))
                 .await?;
             crate::metrics::mail_failed();
             if last {
@@ -481,19 +491,15 @@ async fn record(
 }
 
 /// Exponential backoff from `retry_after`, capped at `retry_max`, with ±20% jitter so that
-/// recipients failing together do not retry in lockstep.
-fn backoff(d: &crate::config::Delivery, attempts: u32, salt: i64) -> Duration {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |t| t.subsec_nanos());
-    let r = xxhash_rust::xxh3::xxh3_64(&[salt.to_le_bytes(), i64::from(nanos).to_le_bytes()].concat());
+/// recipients failing together do not retry in lockstep. `random` is a draw in `0.0..1.0`
+/// (passed in, so the schedule is tested exactly).
+fn backoff(d: &crate::config::Delivery, attempts: u32, random: f64) -> Duration {
     let rule = crate::backoff::Backoff {
         first: d.retry_after,
         cap: d.retry_max,
         jitter: 0.8..=1.2,
     };
-    rule.wait(attempts, (r % 10_000) as f64 / 10_000.0)
-        .max(Duration::from_secs(1))
+    rule.wait(attempts, random).max(Duration::from_secs(1))
 }
 
 #[cfg(test)]
@@ -510,17 +516,15 @@ mod tests {
             Path::new("t.toml"),
         )
         .unwrap();
-        let now = chrono::DateTime::parse_from_rfc3339("2026-11-23T02:31:05Z")
-            .unwrap()
-            .with_timezone(&Utc);
+        let now = Timestamp::parse("2026-11-23T02:31:05Z").unwrap();
         let t = crate::store::targets_at(&c, "w", &[], now);
-        let modes: Vec<(Mode, &str)> = t.iter().map(|t| (t.mode, t.due_at.as_str())).collect();
+        let modes: Vec<(Mode, String)> = t.iter().map(|t| (t.mode, t.due_at.to_string())).collect();
         // 07:00 in Shanghai is 23:00 UTC the day before: the next one is tonight.
         assert_eq!(
             modes,
             [
-                (Mode::Immediate, "2026-11-23T02:31:05Z"),
-                (Mode::Digest, "2026-11-23T23:00:00Z")
+                (Mode::Immediate, "2026-11-23T02:31:05Z".to_string()),
+                (Mode::Digest, "2026-11-23T23:00:00Z".to_string())
             ]
         );
     }
@@ -528,9 +532,9 @@ mod tests {
     #[test]
     fn backoff_grows_and_is_capped() {
         let d = crate::config::Delivery::default();
-        let first = backoff(&d, 0, 1).as_secs_f64();
+        let first = backoff(&d, 0, fastrand::f64()).as_secs_f64();
         assert!((48.0..=72.0).contains(&first), "{first}");
-        let late = backoff(&d, 20, 1).as_secs_f64();
+        let late = backoff(&d, 20, fastrand::f64()).as_secs_f64();
         assert!(
             (6.0 * 3600.0 * 0.8..=6.0 * 3600.0 * 1.2).contains(&late),
             "{late}"
