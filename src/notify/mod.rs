@@ -529,6 +529,207 @@ mod tests {
         );
     }
 
+    fn at(s: &str) -> Timestamp {
+        Timestamp::parse(s).unwrap()
+    }
+
+    /// A config with one recipient of watch `w`, mode `mode`, and the digest schedule given
+    /// (`None` for immediate mail only).
+    fn config_with(mode: &str, schedule: Option<(&str, &str)>) -> Config {
+        let schedule = schedule.map_or(String::new(), |(cron, tz)| {
+            format!("schedule = \"{cron}\"\ntimezone = \"{tz}\"\n")
+        });
+        Config::parse(
+            &format!(
+                "[email]\nfrom = \"g@example.org\"\n\n[[watch]]\nname = \"w\"\nurl = \"https://example.org/\"\n\n\
+                 [[recipient]]\naddress = \"a@example.org\"\nmode = \"{mode}\"\n{schedule}"
+            ),
+            Path::new("t.toml"),
+        )
+        .unwrap()
+    }
+
+    /// When a digest found at `now` is due, for a recipient at 07:00 in Berlin.
+    fn digest_due(c: &Config, now: &str) -> String {
+        let t = crate::store::targets_at(c, "w", &[], at(now));
+        t.iter()
+            .find(|t| t.mode == Mode::Digest)
+            .unwrap()
+            .due_at
+            .to_string()
+    }
+
+    /// 07:00 in Berlin is 06:00 UTC in winter and 05:00 UTC in summer: the schedule follows the
+    /// recipient's wall clock across both changes (29 March and 25 October 2026), to the second.
+    #[test]
+    fn a_digest_follows_local_time_across_summer_time_changes() {
+        let c = config_with("digest", Some(("0 7 * * *", "Europe/Berlin")));
+        assert_eq!(digest_due(&c, "2026-03-28T05:59:59Z"), "2026-03-28T06:00:00Z");
+        // At its time exactly, the next one is tomorrow's: after the change, an hour earlier in UTC.
+        assert_eq!(digest_due(&c, "2026-03-28T06:00:00Z"), "2026-03-29T05:00:00Z");
+        // The night of the change itself (02:00 local does not exist).
+        assert_eq!(digest_due(&c, "2026-03-29T00:30:00Z"), "2026-03-29T05:00:00Z");
+        assert_eq!(digest_due(&c, "2026-10-24T12:00:00Z"), "2026-10-25T06:00:00Z");
+        // A daily time inside the hour that repeats in October (02:30 local happens twice) is
+        // still one digest that day.
+        let late = config_with("digest", Some(("30 2 * * *", "Europe/Berlin")));
+        let first = digest_due(&late, "2026-10-24T23:00:00Z");
+        let next = digest_due(&late, &first);
+        assert!(first.starts_with("2026-10-25T0"), "{first}");
+        assert!(next.starts_with("2026-10-26T01:30:00Z"), "{next}");
+    }
+
+    /// The outbox row of a digest is not due a second before its scheduled time and is due at
+    /// it; an immediate row is due at once. Driven by a clock set by hand: no sleeping.
+    #[test]
+    fn a_digest_row_is_due_at_its_time_and_not_before() {
+        let c = config_with("both", Some(("0 7 * * *", "Europe/Berlin")));
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = crate::store::Store::open(&dir.path().join("g.db")).unwrap();
+        let clock = crate::model::ManualClock::at(at("2026-03-28T12:00:00Z"));
+        let doc = s
+            .ensure_watch_document(
+                "w",
+                "https://example.org/",
+                crate::model::DocRole::Page,
+                clock.now(),
+            )
+            .unwrap();
+        let event = crate::store::NewEvent {
+            kind: crate::model::EventKind::New,
+            watch: "w".into(),
+            url: "https://example.org/".into(),
+            title: None,
+            source: None,
+            overlap: None,
+            added: None,
+            removed: None,
+            relevant: true,
+            significance: 0.5,
+            details: None,
+        };
+        let record = crate::store::CheckRecord {
+            document_id: doc.id,
+            etag: None,
+            last_modified: None,
+            next_due_at: clock.now(),
+            snapshot: None,
+            corpus: None,
+            events: vec![event],
+            targets: targets(&c, "w", &[], clock.now()),
+            template_blocks: None,
+            body_hash: None,
+        };
+        s.commit_check(record, clock.now()).unwrap();
+        let modes = |s: &crate::store::Store, now: &str| -> Vec<Mode> {
+            s.due_batches(&due_now(at(now)))
+                .unwrap()
+                .iter()
+                .map(|b| b.mode)
+                .collect()
+        };
+        assert_eq!(modes(&s, "2026-03-28T12:00:00Z"), [Mode::Immediate]);
+        assert_eq!(modes(&s, "2026-03-29T04:59:59Z"), [Mode::Immediate]);
+        assert_eq!(modes(&s, "2026-03-29T05:00:00Z"), [Mode::Digest, Mode::Immediate]);
+        // `govwatch check` sends digests only at their time too; `digest --send` sends them now.
+        let batches = s.due_batches(&due_for_check(at("2026-03-28T12:00:00Z"))).unwrap();
+        assert_eq!(batches.len(), 1);
+        assert_eq!(s.due_batches(&everything()).unwrap().len(), 2);
+    }
+
+    /// A failed delivery comes back at the backoff's time, with one more attempt counted, and
+    /// fails for good at the last allowed attempt.
+    #[test]
+    fn a_failed_delivery_is_retried_on_schedule_and_given_up_after_the_last_attempt() {
+        let c = config_with("immediate", None);
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = crate::store::Store::open(&dir.path().join("g.db")).unwrap();
+        let clock = crate::model::ManualClock::at(at("2026-01-01T00:00:00Z"));
+        let doc = s
+            .ensure_watch_document(
+                "w",
+                "https://example.org/",
+                crate::model::DocRole::Page,
+                clock.now(),
+            )
+            .unwrap();
+        let record = crate::store::CheckRecord {
+            document_id: doc.id,
+            etag: None,
+            last_modified: None,
+            next_due_at: clock.now(),
+            snapshot: None,
+            corpus: None,
+            events: vec![crate::store::NewEvent {
+                kind: crate::model::EventKind::New,
+                watch: "w".into(),
+                url: "https://example.org/".into(),
+                title: None,
+                source: None,
+                overlap: None,
+                added: None,
+                removed: None,
+                relevant: true,
+                significance: 0.5,
+                details: None,
+            }],
+            targets: targets(&c, "w", &[], clock.now()),
+            template_blocks: None,
+            body_hash: None,
+        };
+        s.commit_check(record, clock.now()).unwrap();
+        let delivery = crate::config::Delivery {
+            max_attempts: 3,
+            ..Default::default()
+        };
+        // Attempts 1 and 2 fail: waits of 60 s and 120 s (jitter drawn at its middle).
+        for (attempt, wait) in [(0, 60), (1, 120)] {
+            let batches = s.claim_due_batches(&due_now(clock.now()), clock.now()).unwrap();
+            assert_eq!(batches.len(), 1, "attempt {attempt}");
+            assert_eq!(batches[0].attempts, attempt);
+            let b = backoff(&delivery, batches[0].attempts, 0.5);
+            assert_eq!(b, Duration::from_secs(wait));
+            let ids = batches[0].delivery_ids.clone();
+            s.mark_failed(
+                &ids,
+                "421 busy",
+                false,
+                delivery.max_attempts,
+                clock.now().plus(b),
+                clock.now(),
+            )
+            .unwrap();
+            clock.advance(b - Duration::from_secs(1));
+            assert!(s.due_batches(&due_now(clock.now())).unwrap().is_empty());
+            clock.advance(Duration::from_secs(1));
+        }
+        // The third and last attempt fails too: the row is failed, not retried.
+        let batches = s.claim_due_batches(&due_now(clock.now()), clock.now()).unwrap();
+        assert_eq!(batches[0].attempts, 2);
+        let ids = batches[0].delivery_ids.clone();
+        let retry = clock.now().plus(backoff(&delivery, 2, 0.5));
+        s.mark_failed(&ids, "421 busy", false, delivery.max_attempts, retry, clock.now())
+            .unwrap();
+        assert!(s.due_batches(&everything()).unwrap().is_empty());
+        assert_eq!(s.outbox_counts().unwrap().failed, 1);
+    }
+
+    /// The delivery backoff doubles from `retry_after` and stops at `retry_max`, the jitter
+    /// (±20%) applied after the cap, exactly for a given draw.
+    #[test]
+    fn the_delivery_backoff_stops_at_its_cap() {
+        let d = crate::config::Delivery::default();
+        assert_eq!(backoff(&d, 0, 0.5), Duration::from_secs(60));
+        assert_eq!(backoff(&d, 3, 0.5), Duration::from_secs(480));
+        assert_eq!(backoff(&d, 8, 0.5), Duration::from_secs(15_360));
+        assert_eq!(backoff(&d, 9, 0.5), Duration::from_secs(6 * 3600));
+        assert_eq!(backoff(&d, 29, 0.0), Duration::from_secs(6 * 3600).mul_f64(0.8));
+        assert_eq!(
+            backoff(&d, u32::MAX, 1.0),
+            Duration::from_secs(6 * 3600).mul_f64(1.2)
+        );
+    }
+
     #[test]
     fn backoff_grows_and_is_capped() {
         let d = crate::config::Delivery::default();

@@ -210,6 +210,33 @@ pub(super) fn release_document(tx: &Connection, document_id: i64, holder: &str) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{Clock, DocRole, ManualClock};
+
+    /// A claim holds for [`LEASE`] from when it was taken or last renewed, and runs out by
+    /// itself after: checked with a clock set by hand, no sleeping.
+    #[test]
+    fn a_claim_runs_out_after_its_lease_unless_renewed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("g.db")).unwrap();
+        let clock = ManualClock::at(Timestamp::parse("2026-01-01T00:00:00Z").unwrap());
+        let id = s
+            .ensure_watch_document("w", "http://127.0.0.1/a", DocRole::Page, clock.now())
+            .unwrap()
+            .id;
+        assert_eq!(s.claim_documents(&[id], clock.now()).unwrap(), [id]);
+        // Held (by this process, checking it already): not claimed again, up to the last second.
+        clock.advance(LEASE);
+        assert!(s.claim_documents(&[id], clock.now()).unwrap().is_empty());
+        // Renewed at the last second, it holds another lease from then.
+        assert_eq!(s.renew_claims(clock.now()).unwrap(), 1);
+        clock.advance(LEASE);
+        assert!(s.claim_documents(&[id], clock.now()).unwrap().is_empty());
+        // One second past the renewed lease, it has run out: anyone may claim it.
+        clock.advance(Duration::from_secs(1));
+        assert_eq!(s.claim_documents(&[id], clock.now()).unwrap(), [id]);
+        s.release_documents(&[id]).unwrap();
+        assert_eq!(s.claim_documents(&[id], clock.now()).unwrap(), [id]);
+    }
 
     #[test]
     fn this_process_is_alive_and_a_finished_one_is_gone() {
