@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::compare::{self, index::Signature};
 use crate::model::Timestamp;
+use crate::similarity::Signature;
 use crate::store::{ImportOutcome, NewCorpusEntry, Store, StoreError};
 use crate::{decode, extract};
 
@@ -79,7 +79,7 @@ pub fn read_document(path: &Path) -> Result<(Option<String>, String), String> {
     } else {
         extract::Document::from_plain_text(&decoded.text)
     };
-    let text = compare::normalize(&doc.text());
+    let text = crate::text::normalize(&doc.text());
     if text.is_empty() {
         return Err("no text in the file".into());
     }
@@ -90,8 +90,8 @@ pub fn read_document(path: &Path) -> Result<(Option<String>, String), String> {
 pub fn entry(title: Option<String>, text: &str) -> NewCorpusEntry {
     NewCorpusEntry {
         title,
-        text_hash: compare::text_hash(text),
-        words: compare::word_count(text),
+        text_hash: crate::text::text_hash(text),
+        words: crate::text::word_count(text),
         signature: Signature::of(text),
         replaces_fps: Vec::new(),
     }

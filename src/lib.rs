@@ -49,6 +49,7 @@ pub mod model;
 pub mod notify;
 pub mod pipeline;
 pub mod polite;
+pub mod similarity;
 pub mod store;
 pub mod template;
 pub mod text;

@@ -449,8 +449,8 @@ mod tests {
     use super::*;
     use crate::check::parse::Parsed;
     use crate::check::prepare::{Basis, prepare};
-    use crate::compare::index::Signature;
     use crate::fetch::Page;
+    use crate::similarity::Signature;
     use crate::store::SnapshotMeta;
 
     const CONFIG: &str = "[topics]\nterms = [\"sovereignty\"]\n\n\
@@ -593,7 +593,7 @@ mod tests {
             document_id: None,
             title: None,
             text_hash: compare::text_hash(known),
-            resemblance: compare::index::resemblance(&mine.minhash, &ks.minhash),
+            resemblance: crate::similarity::resemblance(&mine.minhash, &ks.minhash),
             shared: ks
                 .fp_set
                 .iter()

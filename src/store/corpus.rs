@@ -10,8 +10,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
 
 use super::{Result, Store, compress, decompress_text};
 use crate::compare::Known;
-use crate::compare::index::{self, Signature};
 use crate::model::Timestamp;
+use crate::similarity::{self as index, Signature};
 
 pub use crate::model::{Candidate, imported_share};
 
@@ -708,7 +708,7 @@ impl Store {
     }
 
     /// What a verdict on a new text reads besides the candidates (see [`Known`]): a known
-    /// document with exactly the text (`hash`, its [`crate::compare::text_hash`]), else the text
+    /// document with exactly the text (`hash`, its [`crate::text::text_hash`]), else the text
     /// of the candidate it may be a version of. `exclude` is the document's own entry.
     pub fn known(
         &self,
@@ -743,8 +743,8 @@ mod tests {
     fn entry(title: Option<String>, text: &str) -> NewCorpusEntry {
         NewCorpusEntry {
             title,
-            text_hash: crate::compare::text_hash(text),
-            words: crate::compare::word_count(text),
+            text_hash: crate::text::text_hash(text),
+            words: crate::text::word_count(text),
             signature: Signature::of(text),
             replaces_fps: Vec::new(),
         }
@@ -777,7 +777,7 @@ mod tests {
 
         // Without a document to exclude, imports are found by hash and by their index.
         let sig = Signature::of(&a);
-        let hash = crate::compare::text_hash(&a);
+        let hash = crate::text::text_hash(&a);
         assert_eq!(store.corpus_by_hash(&hash, None).unwrap().unwrap().0, "a.txt");
         let found = store.corpus_candidates(&sig, None).unwrap();
         assert_eq!(found.len(), 1, "{found:?}");

@@ -394,11 +394,7 @@ mod tests {
             etag: None,
             last_modified: None,
             next_due_at: Timestamp::parse("2026-01-01T00:00:00Z").unwrap(),
-            snapshot: Some(NewSnapshot::new(
-                text,
-                crate::compare::text_hash(text),
-                b"<p>x</p>",
-            )),
+            snapshot: Some(NewSnapshot::new(text, crate::text::text_hash(text), b"<p>x</p>")),
             corpus: None,
             events: Vec::new(),
             targets: Vec::new(),
