@@ -745,64 +745,70 @@ fn changes(store: &Store, filter: &EventFilter, json: bool) -> Result<()> {
         }
     }
     for e in &events {
+        print_event(&mut out, e, deliveries.get(&e.id).map_or(&[][..], Vec::as_slice))?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// One event as `changes` lists it: its line, its URL, failed deliveries, its source, and what
+/// changed.
+fn print_event(
+    out: &mut Out,
+    e: &crate::store::EventRow,
+    deliveries: &[crate::store::EventDelivery],
+) -> Result<()> {
+    writeln!(
+        out,
+        "{}  {:<13} {:<9} {}",
+        e.detected_at,
+        e.kind.as_str(),
+        match (e.notified, e.relevant) {
+            (true, _) => "mailed",
+            // Settled, but not every delivery went: refused or given up on.
+            (false, _) if e.notified_at.is_some() => "failed",
+            (false, true) => "pending",
+            (false, false) => "off-topic",
+        },
+        notify_title(e)
+    )?;
+    writeln!(out, "    {}", e.url)?;
+    for d in deliveries.iter().filter(|d| d.state == "failed") {
         writeln!(
             out,
-            "{}  {:<13} {:<9} {}",
-            e.detected_at,
-            e.kind.as_str(),
-            match (e.notified, e.relevant) {
-                (true, _) => "mailed",
-                // Settled, but not every delivery went: refused or given up on.
-                (false, _) if e.notified_at.is_some() => "failed",
-                (false, true) => "pending",
-                (false, false) => "off-topic",
-            },
-            notify_title(e)
+            "    delivery {} to {} ({}) {}{}",
+            d.id,
+            d.recipient,
+            d.channel,
+            d.state,
+            d.last_error
+                .as_deref()
+                .map(|e| format!(": {}", notify::one_line(e, 160)))
+                .unwrap_or_default()
         )?;
-        writeln!(out, "    {}", e.url)?;
-        for d in deliveries
-            .get(&e.id)
-            .into_iter()
-            .flatten()
-            .filter(|d| d.state == "failed")
-        {
-            writeln!(
-                out,
-                "    delivery {} to {} ({}) {}{}",
-                d.id,
-                d.recipient,
-                d.channel,
-                d.state,
-                d.last_error
-                    .as_deref()
-                    .map(|e| format!(": {}", notify::one_line(e, 160)))
-                    .unwrap_or_default()
-            )?;
-        }
-        if let Some(src) = &e.source {
-            let share = e
-                .overlap
-                .map(|o| format!(" ({:.0}%)", o * 100.0))
-                .unwrap_or_default();
-            writeln!(out, "    source: {src}{share}")?;
-        }
-        // Altered statements as word diffs (the runs the mail shows), then the sentences
-        // added and removed that are not one side of an alteration.
-        let altered = notify::altered_statements(e);
-        for (_, _, line) in &altered {
-            writeln!(out, "    ~ {line}")?;
-        }
-        let before: HashSet<&str> = altered.iter().filter_map(|a| a.0.as_deref()).collect();
-        let after: HashSet<&str> = altered.iter().filter_map(|a| a.1.as_deref()).collect();
-        for (sign, body, paired) in [('-', &e.removed, &before), ('+', &e.added, &after)] {
-            for line in body.iter().flat_map(|b| b.lines()) {
-                if !paired.contains(line) {
-                    writeln!(out, "    {sign} {line}")?;
-                }
+    }
+    if let Some(src) = &e.source {
+        let share = e
+            .overlap
+            .map(|o| format!(" ({:.0}%)", o * 100.0))
+            .unwrap_or_default();
+        writeln!(out, "    source: {src}{share}")?;
+    }
+    // Altered statements as word diffs (the runs the mail shows), then the sentences
+    // added and removed that are not one side of an alteration.
+    let altered = notify::altered_statements(e);
+    for (_, _, line) in &altered {
+        writeln!(out, "    ~ {line}")?;
+    }
+    let before: HashSet<&str> = altered.iter().filter_map(|a| a.0.as_deref()).collect();
+    let after: HashSet<&str> = altered.iter().filter_map(|a| a.1.as_deref()).collect();
+    for (sign, body, paired) in [('-', &e.removed, &before), ('+', &e.added, &after)] {
+        for line in body.iter().flat_map(|b| b.lines()) {
+            if !paired.contains(line) {
+                writeln!(out, "    {sign} {line}")?;
             }
         }
     }
-    out.flush()?;
     Ok(())
 }
 
@@ -1027,28 +1033,38 @@ fn status(store: &Store, config: &Config, names: &[String], json: bool) -> Resul
         .filter(|d| config.watches.iter().any(|w| w.name == d.watch))
         .filter(|d| names.is_empty() || names.contains(&d.watch))
         .collect();
-    if json {
-        let rows: Vec<_> = docs
-            .iter()
-            .map(|d| {
-                serde_json::json!({
-                    "watch": d.watch,
-                    "role": d.role.as_str(),
-                    "url": d.url,
-                    "last_check": d.last_checked_at,
-                    "last_change": d.last_changed_at,
-                    "last_error": d.last_error,
-                    "failures_in_a_row": d.failures,
-                    "next_due": d.next_due_at,
-                    "host_paused_until": paused(&d.url),
-                })
-            })
-            .collect();
-        let mut out = Out::stdout();
-        out.json(&rows, true)?;
-        out.flush()?;
-        return Ok(());
+    match json {
+        true => status_json(&docs, &paused),
+        false => status_table(&docs, &paused, now),
     }
+}
+
+/// `status --json`: one object per document.
+fn status_json(docs: &[DocumentRow], paused: &dyn Fn(&str) -> Option<String>) -> Result<()> {
+    let rows: Vec<_> = docs
+        .iter()
+        .map(|d| {
+            serde_json::json!({
+                "watch": d.watch,
+                "role": d.role.as_str(),
+                "url": d.url,
+                "last_check": d.last_checked_at,
+                "last_change": d.last_changed_at,
+                "last_error": d.last_error,
+                "failures_in_a_row": d.failures,
+                "next_due": d.next_due_at,
+                "host_paused_until": paused(&d.url),
+            })
+        })
+        .collect();
+    let mut out = Out::stdout();
+    out.json(&rows, true)?;
+    out.flush()?;
+    Ok(())
+}
+
+/// `status`: one line per document, and a line under it for an error or a paused host.
+fn status_table(docs: &[DocumentRow], paused: &dyn Fn(&str) -> Option<String>, now: Timestamp) -> Result<()> {
     let short = |t: &Option<Timestamp>| match t {
         // "2026-11-23T10:04:05Z" → "2026-11-23 10:04"
         Some(t) => t.to_string().get(..16).unwrap_or_default().replace('T', " "),
@@ -1060,7 +1076,7 @@ fn status(store: &Store, config: &Config, names: &[String], json: bool) -> Resul
         "{:<16} {:<8} {:<16} {:<16} {:<16} URL",
         "WATCH", "ROLE", "LAST CHECK", "LAST CHANGE", "NEXT DUE"
     )?;
-    for d in &docs {
+    for d in docs {
         let due = match &d.next_due_at {
             None => "now".into(),
             Some(t) if *t <= now => "now".into(),
