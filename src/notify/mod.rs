@@ -309,18 +309,12 @@ pub async fn send_due(
     };
     let mut batches = batches.into_iter();
     while let Some(batch) = batches.next() {
-        if let Err(e) = send_batch(
-            store,
-            config,
-            &batch,
-            mailer.as_ref(),
-            &templates,
-            &hooks,
-            clock,
-            &mut report,
-        )
-        .await
-        {
+        let sent = match send_batch(store, config, &batch, mailer.as_ref(), &templates, &hooks).await {
+            // The outcome is written at the time it is known.
+            Ok(outcome) => record(store, config, &batch, outcome, clock.now(), &mut report).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = sent {
             // The sender broke (a template, the database): what it did not get to stays pending,
             // claimed by nobody, for the next round here or in another process.
             let rest: Vec<Batch> = std::iter::once(batch).chain(batches).collect();
@@ -342,7 +336,7 @@ async fn release(store: &StoreHandle, batches: &[Batch]) {
     }
 }
 
-/// Sends one batch and records how it went.
+/// Sends one batch; what came of it is for [`record`] to write.
 async fn send_batch(
     store: &StoreHandle,
     config: &Config,
@@ -350,9 +344,7 @@ async fn send_batch(
     mailer: Option<&Mailer>,
     templates: &Templates,
     hooks: &webhook::Client,
-    clock: &dyn Clock,
-    report: &mut SendReport,
-) -> Result<(), NotifyError> {
+) -> Result<Outcome, NotifyError> {
     {
         let recipient = config.recipients.iter().find(|r| r.key() == batch.recipient);
         let outcome = match (recipient, batch.channel) {
@@ -369,7 +361,7 @@ async fn send_batch(
             },
             (Some(r), Channel::Webhook) => send_webhook(store, config, r, batch, hooks).await?,
         };
-        record(store, config, batch, outcome, clock.now(), report).await
+        Ok(outcome)
     }
 }
 
