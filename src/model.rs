@@ -307,15 +307,15 @@ impl Timestamp {
         self.0.unix_timestamp()
     }
 
-    /// `self - d`, or the first moment `time` can hold before that (`--since 10000y`).
+    /// `self - d`, or the first moment RFC 3339 can write (0000-01-01T00:00:00Z) before that:
+    /// `--since 3000y` means everything, not a time that cannot be stored or shown.
     pub fn minus(self, d: Duration) -> Timestamp {
+        let first = time::Date::from_calendar_date(0, time::Month::January, 1)
+            .map_or(self.0, |d| d.midnight().assume_utc());
         time::Duration::try_from(d)
             .ok()
             .and_then(|d| self.0.checked_sub(d))
-            .map_or_else(
-                || Timestamp::from_datetime(time::PrimitiveDateTime::MIN.assume_utc()),
-                Timestamp::from_datetime,
-            )
+            .map_or(Timestamp(first), |t| Timestamp::from_datetime(t.max(first)))
     }
 }
 
@@ -418,5 +418,13 @@ mod tests {
         assert_eq!(later.to_string(), "2026-01-01T00:30:00Z");
         assert_eq!(later.since(t), Duration::from_secs(1800));
         assert_eq!(t.since(later), Duration::ZERO);
+        // Back past year 0 (which RFC 3339 cannot write) is year 0: everything, never a panic.
+        assert_eq!(
+            t.minus(Duration::from_secs(3600)).to_string(),
+            "2025-12-31T23:00:00Z"
+        );
+        for far in [Duration::from_secs(3000 * 31_557_600), Duration::MAX] {
+            assert_eq!(t.minus(far).to_string(), "0000-01-01T00:00:00Z");
+        }
     }
 }
