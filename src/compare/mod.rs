@@ -5,6 +5,7 @@
 pub mod corpus;
 pub mod diff;
 pub mod relevance;
+pub mod sections;
 pub mod statements;
 
 /// The similarity primitives, under the name compare has always given them.

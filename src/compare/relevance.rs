@@ -117,6 +117,19 @@ pub struct Relevance {
     pub terms: Vec<String>,
 }
 
+/// The field's general vocabulary in [`BUILTIN`]: each alone says little about what a sentence
+/// is about.
+const GENERAL: &[&str] = &[
+    "digital", "data", "technology", "technologies", "network", "networks", "software", "information",
+    "online", "internet", "platform", "broadband", "telecom", "servers", "数据", "数字", "网络", "技术",
+    "信息", "科技", "互联网", "平台",
+];
+
+/// Whether `term` is one of the field's general words rather than a specific topic.
+pub fn is_general(term: &str) -> bool {
+    GENERAL.contains(&term)
+}
+
 /// Distinct terms that make a document relevant on words alone.
 const MIN_TERMS: usize = 3;
 /// Share of an imported document reproduced that makes a document relevant on its own.
@@ -145,7 +158,7 @@ pub fn score(text: &str, topics: &Topics, corpus_share: f64) -> Relevance {
 
 /// Occurrences of `term` in `lower`, on word boundaries for terms that start and end with a
 /// letter or digit (so "ict" does not match "strict", "ai" does not match "said").
-fn count(lower: &str, term: &str) -> usize {
+pub(crate) fn count(lower: &str, term: &str) -> usize {
     let bounded = term.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
         && term.chars().last().is_some_and(|c| c.is_ascii_alphanumeric());
     lower

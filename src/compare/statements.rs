@@ -32,10 +32,60 @@ pub fn is_position(sentence: &str) -> bool {
     long_enough && (NORMATIVE.is_match(sentence) || NUMBERED.is_match(sentence))
 }
 
+/// Firm position wording: an obligation, a prohibition, opposition, a call on others. A
+/// sentence with these says more than one that only "should" or "supports".
+static FIRM: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)\b(shall|must|should not|will never|oppose[sd]?|opposing|reject[s]?|stand[s]? against|refrain from|call[s]? (on|upon)|urge[sd]?|advocate[sd]?|firmly|resolutely)\b|不得|必须|应当|不应|反对|主张|呼吁|倡导|坚决|坚定",
+    )
+    .expect("static regex")
+});
+
+/// How strongly a sentence states a position on the followed topics: its position wording
+/// (firm forms count double, each form once, at most three of each) and the topic terms it
+/// names (terms of the field's general vocabulary once, specific ones twice, at most six
+/// points). Orders a new document's statements, so that a reader sees its clauses before its
+/// preamble.
+pub fn strength(sentence: &str, topics: &super::relevance::Topics) -> f64 {
+    let distinct = |re: &Regex| {
+        let mut seen: Vec<String> = re
+            .find_iter(sentence)
+            .map(|m| m.as_str().to_lowercase())
+            .collect();
+        seen.sort();
+        seen.dedup();
+        seen.len().min(3) as f64
+    };
+    let wording = distinct(&NORMATIVE) + 2.0 * distinct(&FIRM);
+    let lower = sentence.to_lowercase();
+    let terms: f64 = topics
+        .terms
+        .iter()
+        .filter(|t| super::relevance::count(&lower, t) > 0)
+        .map(|t| if super::relevance::is_general(t) { 1.0 } else { 2.0 })
+        .sum();
+    wording + terms.min(6.0)
+}
+
+/// `statements` strongest first (see [`strength`]); equally strong ones in document order.
+pub fn strongest_first(statements: &mut [Statement], topics: &super::relevance::Topics) {
+    let mut scored: Vec<(f64, usize)> = statements
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (strength(&s.text, topics), i))
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    let order: Vec<Statement> = scored.iter().map(|&(_, i)| statements[i].clone()).collect();
+    statements.clone_from_slice(&order);
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Statement {
     pub text: String,
     pub position: bool,
+    /// The section heading above it in its document, where the document has headings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heading: Option<String>,
 }
 
 /// A sentence edited. In an event's `details.statements.altered[]` it reads `before`, `after`,
@@ -53,6 +103,9 @@ pub struct Altered {
     /// The same runs inline, `[-removed-]{+added+}`, for readers of the JSON that knew only it.
     pub diff: String,
     pub position: bool,
+    /// The section heading above it (in the new version; else where it stood in the old).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heading: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -146,11 +199,13 @@ fn statement_change(change: &TextChange, pairs: &[Option<usize>]) -> StatementCh
                     position: is_position(old) || is_position(new),
                     old: old.clone(),
                     new: new.clone(),
+                    heading: None,
                 });
             }
             None => out.removed.push(Statement {
                 position: is_position(old),
                 text: old.clone(),
+                heading: None,
             }),
         }
     }
@@ -162,6 +217,7 @@ fn statement_change(change: &TextChange, pairs: &[Option<usize>]) -> StatementCh
         .map(|(s, _)| Statement {
             position: is_position(s),
             text: s.clone(),
+            heading: None,
         })
         .collect();
     out

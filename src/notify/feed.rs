@@ -140,6 +140,7 @@ mod tests {
             notified: false,
             notified_at: None,
             source: None,
+            source_title: None,
             overlap: None,
             added: None,
             removed: None,

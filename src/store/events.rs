@@ -38,6 +38,10 @@ pub struct EventRow {
     pub notified_at: Option<Timestamp>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// The title of `source` as the corpus knows it (a stored document's latest, an imported
+    /// file's): what a mail heads the story with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_title: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub overlap: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -103,7 +107,11 @@ impl Store {
         let mut stmt = self.conn.prepare(&format!(
             "SELECT e.id, e.kind, e.url, e.title, e.watch, e.detected_at, e.notified_at, e.source, e.overlap,
                     e.added, e.removed, s.published, e.relevant, e.significance, e.details,
-                    EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.state != 'sent')
+                    EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.state != 'sent'),
+                    COALESCE(
+                        (SELECT c.title FROM corpus c WHERE c.origin = 'import' AND c.name = e.source),
+                        (SELECT s2.title FROM documents d2 JOIN snapshots s2 ON s2.document_id = d2.id
+                         WHERE d2.url = e.source AND s2.title IS NOT NULL ORDER BY s2.version DESC LIMIT 1))
              FROM events e LEFT JOIN snapshots s ON s.id = e.snapshot_id
              {filter}"
         ))?;
@@ -122,6 +130,7 @@ impl Store {
                 notified: notified_at.is_some() && !unsent,
                 notified_at,
                 source: r.get(7)?,
+                source_title: r.get(16)?,
                 overlap: r.get(8)?,
                 added: r.get(9)?,
                 removed: r.get(10)?,
