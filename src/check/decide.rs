@@ -309,7 +309,11 @@ pub(crate) fn judge(
 }
 
 /// `change` with each statement's section heading set.
-fn located(mut change: statements::StatementChange, old: &Sections, new: &Sections) -> statements::StatementChange {
+fn located(
+    mut change: statements::StatementChange,
+    old: &Sections,
+    new: &Sections,
+) -> statements::StatementChange {
     sections::locate(&mut change, old, new);
     change
 }

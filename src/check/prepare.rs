@@ -82,13 +82,9 @@ pub fn prepare(p: Parsed, basis: Basis, host: Option<String>) -> Prepared {
     let headings = Headings::new(p.headings.iter().map(String::as_str));
     let change = match &previous {
         Some((_, old)) if !is_index && !unchanged => {
-            // The headings of both versions: a section renamed in this edit still places what
-            // was removed from it.
-            let before = basis
-                .previous_body
-                .and_then(|b| Some(crate::check::parse::headings_of(&b.bytes()?, b.content_type.as_deref(), &p.page.url)))
-                .unwrap_or_default();
-            let both = headings.clone().union(&Headings::new(before.iter().map(String::as_str)));
+            let both = headings
+                .clone()
+                .union(&headings_before(basis.previous_body.as_ref(), &p.page.url));
             Some(crate::check::decide::Finding::changed(
                 diff::changes(old, &text),
                 old,
@@ -126,6 +122,22 @@ pub fn prepare(p: Parsed, basis: Basis, host: Option<String>) -> Prepared {
         body_hash,
         published: p.published,
     }
+}
+
+/// The headings of the version a page is compared with, read again from the body it was
+/// extracted from: with the page's own, a section renamed in this edit still places what was
+/// removed from it. None where the body is not stored or no longer reads.
+fn headings_before(body: Option<&StoredBody>, url: &url::Url) -> Headings {
+    let found = body
+        .and_then(|b| {
+            Some(crate::check::parse::headings_of(
+                &b.bytes()?,
+                b.content_type.as_deref(),
+                url,
+            ))
+        })
+        .unwrap_or_default();
+    Headings::new(found.iter().map(String::as_str))
 }
 
 /// Whether judging a prepared page needs the corpus: `Some(true)` for a newly listed document's

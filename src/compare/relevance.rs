@@ -86,6 +86,8 @@ pub const BUILTIN: &[&str] = &[
 pub struct Topics {
     /// Lowercased terms; matched on word boundaries (CJK: anywhere).
     pub terms: Vec<String>,
+    /// Those of them the user configured: what they follow by name, beyond the lexicon.
+    pub configured: Vec<String>,
 }
 
 impl Topics {
@@ -96,15 +98,17 @@ impl Topics {
         } else {
             Vec::new()
         };
-        terms.extend(
-            extra
-                .iter()
-                .map(|t| t.trim().to_lowercase())
-                .filter(|t| !t.is_empty()),
-        );
+        let mut configured: Vec<String> = extra
+            .iter()
+            .map(|t| t.trim().to_lowercase())
+            .filter(|t| !t.is_empty())
+            .collect();
+        configured.sort();
+        configured.dedup();
+        terms.extend(configured.iter().cloned());
         terms.sort();
         terms.dedup();
-        Topics { terms }
+        Topics { terms, configured }
     }
 }
 
@@ -120,9 +124,28 @@ pub struct Relevance {
 /// The field's general vocabulary in [`BUILTIN`]: each alone says little about what a sentence
 /// is about.
 const GENERAL: &[&str] = &[
-    "digital", "data", "technology", "technologies", "network", "networks", "software", "information",
-    "online", "internet", "platform", "broadband", "telecom", "servers", "数据", "数字", "网络", "技术",
-    "信息", "科技", "互联网", "平台",
+    "digital",
+    "data",
+    "technology",
+    "technologies",
+    "network",
+    "networks",
+    "software",
+    "information",
+    "online",
+    "internet",
+    "platform",
+    "broadband",
+    "telecom",
+    "servers",
+    "数据",
+    "数字",
+    "网络",
+    "技术",
+    "信息",
+    "科技",
+    "互联网",
+    "平台",
 ];
 
 /// Whether `term` is one of the field's general words rather than a specific topic.

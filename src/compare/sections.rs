@@ -57,15 +57,14 @@ impl Sections {
         let mut current: Option<&str> = None;
         for para in text.split("\n\n") {
             let para = para.trim();
-            let is_heading = headings.contains(para);
-            // A heading stands under the heading before it, not under itself.
+            // A heading heads its own section: a heading edited is a change of that section.
+            if headings.contains(para) {
+                current = Some(para);
+            }
             if let Some(h) = current {
                 for s in diff::sentences(para) {
                     map.entry(s).or_insert_with(|| h.to_string());
                 }
-            }
-            if is_heading {
-                current = Some(para);
             }
         }
         Sections(map)
@@ -101,13 +100,23 @@ mod tests {
 
     #[test]
     fn each_sentence_is_under_the_nearest_heading_before_it() {
-        let h = Headings::new(["Basic Principles", "3.  Protect\n data", "A heading the text lacks"]);
+        let h = Headings::new([
+            "Basic Principles",
+            "3.  Protect\n data",
+            "A heading the text lacks",
+        ]);
         let s = Sections::of(TEXT, &h);
         assert_eq!(s.heading("The preamble says much."), None);
-        assert_eq!(s.heading("States should cooperate.").as_deref(), Some("Basic Principles"));
-        assert_eq!(s.heading("3. Protect data").as_deref(), Some("Basic Principles"));
-        assert_eq!(s.heading("States shall not obtain data.").as_deref(), Some("3. Protect data"));
-        assert_eq!(s.heading("Basic Principles"), None);
+        assert_eq!(
+            s.heading("States should cooperate.").as_deref(),
+            Some("Basic Principles")
+        );
+        assert_eq!(s.heading("3. Protect data").as_deref(), Some("3. Protect data"));
+        assert_eq!(
+            s.heading("States shall not obtain data.").as_deref(),
+            Some("3. Protect data")
+        );
+        assert_eq!(s.heading("Basic Principles").as_deref(), Some("Basic Principles"));
     }
 
     #[test]

@@ -42,10 +42,12 @@ static FIRM: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// How strongly a sentence states a position on the followed topics: its position wording
-/// (firm forms count double, each form once, at most three of each) and the topic terms it
-/// names (terms of the field's general vocabulary once, specific ones twice, at most six
-/// points). Orders a new document's statements, so that a reader sees its clauses before its
-/// preamble.
+/// (each form once, at most three; firm forms count three times) and the topics it names: a
+/// term the user configured counts three, a term of the built-in lexicon one (half for the
+/// field's general words), those together at most three. A term the user follows by name
+/// says more about what they want to read first than the lexicon's many general terms, which
+/// long sentences collect. Orders a new document's statements, so that a reader sees its
+/// clauses before its preamble.
 pub fn strength(sentence: &str, topics: &super::relevance::Topics) -> f64 {
     let distinct = |re: &Regex| {
         let mut seen: Vec<String> = re
@@ -56,15 +58,18 @@ pub fn strength(sentence: &str, topics: &super::relevance::Topics) -> f64 {
         seen.dedup();
         seen.len().min(3) as f64
     };
-    let wording = distinct(&NORMATIVE) + 2.0 * distinct(&FIRM);
+    let wording = distinct(&NORMATIVE) + 3.0 * distinct(&FIRM);
     let lower = sentence.to_lowercase();
-    let terms: f64 = topics
+    let named = |t: &&String| super::relevance::count(&lower, t) > 0;
+    let configured = topics.configured.iter().filter(named).count() as f64;
+    let lexicon: f64 = topics
         .terms
         .iter()
-        .filter(|t| super::relevance::count(&lower, t) > 0)
-        .map(|t| if super::relevance::is_general(t) { 1.0 } else { 2.0 })
+        .filter(|t| !topics.configured.contains(t))
+        .filter(named)
+        .map(|t| if super::relevance::is_general(t) { 0.5 } else { 1.0 })
         .sum();
-    wording + terms.min(6.0)
+    wording + 3.0 * configured + lexicon.min(3.0)
 }
 
 /// `statements` strongest first (see [`strength`]); equally strong ones in document order.

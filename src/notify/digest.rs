@@ -179,7 +179,12 @@ impl Names {
             }
         }
         for e in events {
-            if let Some(t) = e.title.as_deref().map(|t| one_line(t, 200)).filter(|t| !t.is_empty()) {
+            if let Some(t) = e
+                .title
+                .as_deref()
+                .map(|t| one_line(t, 200))
+                .filter(|t| !t.is_empty())
+            {
                 map.insert(e.url.clone(), t);
             }
         }
@@ -500,10 +505,19 @@ pub fn local_time(at: crate::model::Timestamp, tz: Tz) -> (String, String) {
     )
 }
 
-fn item(e: &EventRow, names: &Names, tz: Tz) -> Item {
+/// An event's change lines as a message shows them (word runs, sections), for the feed: the
+/// same lines a mail shows, and how many more there are.
+pub(crate) fn shown_lines(e: &EventRow) -> (Vec<Line>, usize) {
     let all = change_lines(e);
     let n = shown(e.kind);
-    let lines = in_sections(all.iter().take(n).map(line).collect());
+    (
+        in_sections(all.iter().take(n).map(line).collect()),
+        all.len().saturating_sub(n),
+    )
+}
+
+fn item(e: &EventRow, names: &Names, tz: Tz) -> Item {
+    let (lines, more_lines) = shown_lines(e);
     let (detected_at, detected_iso) = local_time(e.detected_at, tz);
     Item {
         event_id: e.id,
@@ -520,7 +534,7 @@ fn item(e: &EventRow, names: &Names, tz: Tz) -> Item {
         detected_iso,
         published: e.published.as_deref().map(|p| one_line(p, 40)),
         relation: describe(e, names),
-        more_lines: all.len().saturating_sub(n),
+        more_lines,
         lines,
         significance: e.significance,
     }
@@ -628,7 +642,10 @@ fn gist(first: &Line) -> Option<String> {
                 (None, None) => None,
             }
         }
-        sign => (!first.text.is_empty()).then(|| format!("{sign}“{}”", cut(&first.text, 60))),
+        sign => {
+            let sign = if sign == '-' { '−' } else { sign };
+            (!first.text.is_empty()).then(|| format!("{sign}“{}”", cut(&first.text, 60)))
+        }
     }
 }
 
@@ -636,12 +653,19 @@ fn gist(first: &Line) -> Option<String> {
 /// events the message carries. Two different changes (of one document or of two) get two
 /// different subjects, so that mail readers do not thread them as one.
 fn subject(prefix: &str, lead: &EventRow, lead_item: Option<&Item>, names: &Names, total: usize) -> String {
-    let mut out = format!("{} {}: {}", one_line(prefix, 60), kind_word(lead.kind), one_line(&title_of(lead), 80));
+    let mut out = format!(
+        "{} {}: {}",
+        one_line(prefix, 60),
+        kind_word(lead.kind),
+        one_line(&title_of(lead), 80)
+    );
     let what = match lead.kind {
         EventKind::New | EventKind::Changed | EventKind::Revision => statement_counts(lead),
         _ => describe(lead, names).map(|r| {
             let mut c = r.chars();
-            c.next().map(|f| f.to_lowercase().chain(c).collect()).unwrap_or_default()
+            c.next()
+                .map(|f| f.to_lowercase().chain(c).collect())
+                .unwrap_or_default()
         }),
     };
     if let Some(w) = what {

@@ -1,4 +1,5 @@
-//! The Atom feed of changes: the newest relevant events as entries, for feed readers.
+//! The Atom feed of changes: the newest relevant events as entries, for feed readers, each with
+//! its change lines as a mail shows them (word runs as `<del>`/`<ins>`, section headings).
 //! `govwatch feed` prints it or writes it; with `[feed] path` the daemon rewrites the file after
 //! every pass, atomically (a temporary file renamed over it), so a reader never sees half a feed.
 
@@ -77,9 +78,51 @@ pub fn atom(events: &[EventRow], feed: &Feed) -> String {
         let _ = writeln!(out, "    <author><name>{}</name></author>", xml_text(&e.watch));
         let _ = writeln!(out, "    <category term=\"{}\"/>", e.kind.as_str());
         let _ = writeln!(out, "    <summary type=\"text\">{}</summary>", xml_text(&summary));
+        out.push_str(&content(e));
         out.push_str("  </entry>\n");
     }
     out.push_str("</feed>\n");
+    out
+}
+
+/// An entry's change lines as XHTML, as a mail shows them: "§" section labels, altered
+/// statements as aligned word runs (`<del>` and `<ins>`), added ones in `<ins>`, removed ones
+/// in `<del>`. Empty for an event without lines.
+fn content(e: &EventRow) -> String {
+    let (lines, more) = super::digest::shown_lines(e);
+    if lines.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("    <content type=\"xhtml\"><div xmlns=\"http://www.w3.org/1999/xhtml\">\n");
+    for l in &lines {
+        if let Some(s) = &l.section {
+            let _ = writeln!(out, "      <h4>§ {}</h4>", xml_text(s));
+        }
+        let body: String = match l.sign {
+            '+' => format!("<ins>{}</ins>", xml_text(&l.text)),
+            '-' => format!("<del>{}</del>", xml_text(&l.text)),
+            _ => l
+                .segments
+                .iter()
+                .map(|s| match s.op {
+                    "del" => format!("<del>{}</del>", xml_text(&s.text)),
+                    "ins" => format!("<ins>{}</ins>", xml_text(&s.text)),
+                    _ => xml_text(&s.text),
+                })
+                .collect(),
+        };
+        let body = if l.position {
+            format!("<strong>{body}</strong>")
+        } else {
+            body
+        };
+        let _ = writeln!(out, "      <p>{} {body}</p>", l.sign);
+    }
+    if more > 0 {
+        let s = if more == 1 { "" } else { "s" };
+        let _ = writeln!(out, "      <p>… and {more} more line{s}</p>");
+    }
+    out.push_str("    </div></content>\n");
     out
 }
 

@@ -412,7 +412,13 @@ async fn send_email(
     templates: &Templates,
 ) -> Result<Outcome, NotifyError> {
     let events = events_of(store, batch).await?;
-    let Some(mut digest) = Digest::build_in(&events, Some(email), Some(&batch.recipient), r.timezone, templates)?
+    let Some(mut digest) = Digest::build_in(
+        &events,
+        Some(email),
+        Some(&batch.recipient),
+        r.timezone,
+        templates,
+    )?
     else {
         return Ok(Err(transport::SendFailure {
             reason: "its events are gone from the database".into(),

@@ -154,12 +154,7 @@ impl Store {
             .prepare_cached("SELECT body, content_type FROM snapshots WHERE id = ?1")?
             .query_row([snapshot_id], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
-        Ok(row.and_then(|(body, content_type)| {
-            body.map(|body_z| StoredBody {
-                body_z,
-                content_type,
-            })
-        }))
+        Ok(row.and_then(|(body, content_type)| body.map(|body_z| StoredBody { body_z, content_type })))
     }
 
     /// The text of one version.
