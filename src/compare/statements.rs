@@ -575,4 +575,32 @@ mod tests {
         );
         assert_eq!(a["diff"], crate::compare::diff::marked(&c.altered[0].words));
     }
+
+    #[test]
+    fn firm_clauses_on_followed_topics_outrank_a_preamble() {
+        let topics = super::super::relevance::Topics::new(true, &["sovereignty".into()]);
+        let mut st: Vec<Statement> = [
+            "In the face of opportunities and challenges, all parties should uphold multilateralism.",
+            "States should facilitate digital innovation and development.",
+            "States should respect the sovereignty of data of other States, and shall not obtain data without permission.",
+            "各国应当尊重他国数据主权，反对滥用单边强制措施。",
+        ]
+        .iter()
+        .map(|t| Statement {
+            text: t.to_string(),
+            position: true,
+            heading: None,
+        })
+        .collect();
+        strongest_first(&mut st, &topics);
+        let order: Vec<&str> = st.iter().map(|s| &s.text[..12]).collect();
+        // Two firm forms (应当, 反对) and the lexicon's 数据主权; then one firm form and a
+        // followed term; then "should" and a general term; the preamble last.
+        assert_eq!(
+            order,
+            ["各国应当", "States shoul", "States shoul", "In the face "],
+            "{st:#?}"
+        );
+        assert!(st[1].text.contains("sovereignty"));
+    }
 }

@@ -1002,4 +1002,82 @@ mod tests {
         assert_eq!(chars, 2000);
         assert!(line.segments.last().unwrap().text.ends_with('…'));
     }
+
+    #[test]
+    fn times_are_shown_in_the_recipients_zone_with_its_abbreviation_and_offset() {
+        let at = crate::model::Timestamp::parse("2026-11-23T02:31:05Z").unwrap();
+        assert_eq!(
+            local_time(at, chrono_tz::Asia::Shanghai),
+            (
+                "2026-11-23 10:31 CST (+08:00)".into(),
+                "2026-11-23T10:31:05+08:00".into()
+            )
+        );
+        assert_eq!(local_time(at, chrono_tz::UTC).0, "2026-11-23 02:31 UTC");
+        // A zone without a letter abbreviation shows its offset once.
+        assert_eq!(
+            local_time(at, chrono_tz::Asia::Dubai).0,
+            "2026-11-23 06:31 +04:00"
+        );
+        let m = Model::build_in(
+            &[ev(1, EventKind::New, "P")],
+            "[g]",
+            None,
+            chrono_tz::Asia::Shanghai,
+            CAPS,
+        )
+        .unwrap();
+        assert_eq!(m.groups[0].items[0].detected_at, "2026-01-01 08:00 CST (+08:00)");
+        assert_eq!(m.timezone, "Asia/Shanghai");
+    }
+
+    #[test]
+    fn lines_are_grouped_under_their_sections_and_labelled_once() {
+        let mut e = ev(1, EventKind::Changed, "Paper");
+        let st = |text: &str, heading: Option<&str>| serde_json::json!({"text": text, "position": true, "heading": heading});
+        e.details = Some(
+            serde_json::json!({"statements": {"altered": [], "removed": [], "added": [
+                st("States shall protect data.", Some("3. Protect data")),
+                st("The preamble should be read.", None),
+                st("States shall not spy.", Some("4. Human rights")),
+                st("States must share data.", Some("3. Protect data")),
+            ]}}),
+        );
+        let m = Model::build(&[e], "[g]", None, CAPS).unwrap();
+        let lines: Vec<(Option<&str>, &str)> = m.groups[0].items[0]
+            .lines
+            .iter()
+            .map(|l| (l.section.as_deref(), l.text.as_str()))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                (Some("3. Protect data"), "States shall protect data."),
+                (None, "States must share data."),
+                (Some("(before the first heading)"), "The preamble should be read."),
+                (Some("4. Human rights"), "States shall not spy."),
+            ]
+        );
+    }
+
+    #[test]
+    fn two_changes_of_one_document_get_two_subjects() {
+        let altered =
+            altered_event(serde_json::json!({"before": CLAUSE_OLD, "after": CLAUSE_NEW, "position": true}));
+        let mut added = ev(2, EventKind::Changed, "Paper");
+        added.details = Some(
+            serde_json::json!({"statements": {"altered": [], "removed": [], "added": [
+                {"text": "States shall oppose mass surveillance.", "position": true}
+            ]}}),
+        );
+        let a = Model::build(&[altered], "[govwatch]", None, CAPS)
+            .unwrap()
+            .subject;
+        let b = Model::build(&[added], "[govwatch]", None, CAPS).unwrap().subject;
+        assert_eq!(a, "[govwatch] Changed: Paper (~1 statement): “free” → “orderly”");
+        assert_eq!(
+            b,
+            "[govwatch] Changed: Paper (+1 statement): +“States shall oppose mass surveillance.”"
+        );
+    }
 }

@@ -200,4 +200,45 @@ mod tests {
         assert!(!xml.contains("javascript"), "{xml}");
         assert!(xml.contains("<id>urn:govwatch:event:7</id>"));
     }
+
+    #[test]
+    fn an_altered_statement_is_deleted_and_inserted_words_under_its_section() {
+        let e = EventRow {
+            id: 8,
+            kind: EventKind::Changed,
+            url: "https://example.gov/paper".into(),
+            title: Some("Paper".into()),
+            watch: "w".into(),
+            detected_at: crate::model::Timestamp::parse("2026-01-01T00:00:00Z").unwrap(),
+            notified: false,
+            notified_at: None,
+            source: None,
+            source_title: None,
+            overlap: None,
+            added: None,
+            removed: None,
+            published: None,
+            relevant: true,
+            significance: 0.5,
+            details: Some(
+                serde_json::json!({"statements": {"added": [], "removed": [], "altered": [{
+                    "words": [["=", "States "], ["-", "should"], ["+", "must <now>"], ["=", " act."]],
+                    "position": true, "heading": "3. Protect & data"
+                }]}}),
+            ),
+        };
+        let xml = atom(&[e], &Feed::default());
+        assert!(xml.contains("<h4>§ 3. Protect &amp; data</h4>"), "{xml}");
+        assert!(
+            xml.contains(
+                "<p>~ <strong>States <del>should</del><ins>must &lt;now&gt;</ins> act.</strong></p>"
+            ),
+            "{xml}"
+        );
+        let mut reader = quick_xml::Reader::from_str(&xml);
+        while !matches!(
+            reader.read_event().expect("well-formed"),
+            quick_xml::events::Event::Eof
+        ) {}
+    }
 }
