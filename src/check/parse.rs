@@ -68,10 +68,7 @@ pub fn parse_page(page: Page, doc: &DocumentRow, watch: &Watch) -> Result<Parsed
     let (extracted, links) = if listing {
         // A listing's meaning is the documents it links to: they are its stored text, and a
         // listing with no prose of its own is still a good check.
-        let links = discover::document_links(&decoded.text, &page.url, limit)
-            .into_iter()
-            .map(Listed::document)
-            .collect();
+        let links = discover::listing_items(&decoded.text, &page.url, limit);
         (extracted.ok(), links)
     } else {
         (Some(extracted.map_err(|e| e.to_string())?), Vec::new())
