@@ -113,6 +113,9 @@ pub struct Group {
     /// What the items trace to when it is not itself in the message (a known or imported
     /// document).
     pub source: Option<String>,
+    /// The sentence the items' documents all had added, when that is what the story is (see
+    /// [`super::shared`]).
+    pub shared: Option<super::SharedSentence>,
     pub items: Vec<Item>,
 }
 
@@ -463,8 +466,9 @@ impl Model {
         // significant item.
         let mut stories: Vec<(String, Vec<&EventRow>)> = Vec::new();
         let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+        let shared = super::shared_sentences(events);
         for e in events {
-            let key = story_key(e);
+            let key = shared.get(&e.id).map_or_else(|| story_key(e), |(k, _)| k.clone());
             match index.get(&key) {
                 Some(&i) => stories[i].1.push(e),
                 None => {
@@ -522,7 +526,8 @@ impl Model {
             let source = (!items.iter().any(|i| i.url == key)).then(|| key.clone());
             // A story of one new or changed page has no source to name.
             let source = source.filter(|_| items.iter().any(|i| !matches!(i.kind, "new" | "changed")));
-            groups.push(Group { source, items });
+            let shared = items.first().and_then(|i| shared.get(&i.event_id)).map(|(_, h)| h.clone());
+            groups.push(Group { source, shared, items });
         }
         Some(Model {
             subject,
