@@ -56,7 +56,10 @@ fn score(page: &Path) -> (usize, usize, usize) {
     let spec = std::fs::read_to_string(page.with_extension("txt")).expect("its expected items");
     let mut lines = spec.lines();
     let base = Url::parse(lines.next().unwrap().trim_start_matches("base ").trim()).expect("a base URL");
-    let expected: HashSet<String> = lines.filter(|l| !l.trim().is_empty()).map(str::to_string).collect();
+    let expected: HashSet<String> = lines
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_string)
+        .collect();
     let found: Vec<String> = listing_items(&html, &base, 10_000)
         .into_iter()
         .map(|l| l.url.to_string())

@@ -331,10 +331,15 @@ fn config_or_defaults(named: Option<&Path>, path: &Path) -> Result<Config> {
 }
 
 fn parse_kind(s: &str) -> std::result::Result<WatchKind, String> {
-    [WatchKind::Page, WatchKind::Index, WatchKind::Feed, WatchKind::Sitemap]
-        .into_iter()
-        .find(|k| k.as_str() == s)
-        .ok_or_else(|| "one of page, index, feed, sitemap".to_string())
+    [
+        WatchKind::Page,
+        WatchKind::Index,
+        WatchKind::Feed,
+        WatchKind::Sitemap,
+    ]
+    .into_iter()
+    .find(|k| k.as_str() == s)
+    .ok_or_else(|| "one of page, index, feed, sitemap".to_string())
 }
 
 fn open_store(config: &Config) -> Result<Store> {

@@ -40,7 +40,10 @@ fn site_with(items: &[(&str, &str)]) -> Site {
     let site = Site::start();
     let html = listing(items);
     site.set("/eng/docs/", Resp::html(html.clone()));
-    for href in hrefs(&html).into_iter().filter(|h| h.starts_with('/') && h != "/eng/docs/") {
+    for href in hrefs(&html)
+        .into_iter()
+        .filter(|h| h.starts_with('/') && h != "/eng/docs/")
+    {
         site.set(&href, Resp::html(article_page(&href)));
     }
     site
@@ -50,7 +53,14 @@ fn site_with(items: &[(&str, &str)]) -> Site {
 fn article_page(href: &str) -> String {
     let (_, paras) = corpus_doc("001");
     let n = href.len() % 30;
-    page("ministry-article.html", &format!("Page {href}"), "2024-03-01", &paras[n..n + 3], 1, &[])
+    page(
+        "ministry-article.html",
+        &format!("Page {href}"),
+        "2024-03-01",
+        &paras[n..n + 3],
+        1,
+        &[],
+    )
 }
 
 /// Every `href="..."` on a page, as written.
@@ -99,7 +109,10 @@ fn an_empty_listing_yields_no_documents() {
     let site = Site::start();
     let html = index("ministry-index.html", &[], 3);
     site.set("/eng/docs/", Resp::html(html.clone()));
-    for href in hrefs(&html).into_iter().filter(|h| h.starts_with('/') && h != "/eng/docs/") {
+    for href in hrefs(&html)
+        .into_iter()
+        .filter(|h| h.starts_with('/') && h != "/eng/docs/")
+    {
         site.set(&href, Resp::html(article_page(&href)));
     }
     let gw = Govwatch::new(&index_watch(&site, ""));
@@ -124,7 +137,14 @@ fn a_listing_of_thousands_is_read_and_capped() {
     for (href, title) in items.iter().take(10) {
         site.set(
             href,
-            Resp::html(page("ministry-article.html", title, "2024-03-01", &paras[..3], 1, &[])),
+            Resp::html(page(
+                "ministry-article.html",
+                title,
+                "2024-03-01",
+                &paras[..3],
+                1,
+                &[],
+            )),
         );
     }
     let gw = Govwatch::new(&index_watch(&site, "max_documents = 5"));
@@ -147,7 +167,14 @@ fn preview_shows_a_page_without_a_database() {
     let (title, paras) = corpus_doc("001");
     site.set(
         "/eng/docs/p.html",
-        Resp::html(page("ministry-article.html", &title, "2023-05-25", &paras, 4, &[])),
+        Resp::html(page(
+            "ministry-article.html",
+            &title,
+            "2023-05-25",
+            &paras,
+            4,
+            &[],
+        )),
     );
     let gw = Govwatch::new("");
     let out = gw.ok(&["preview", &site.url("/eng/docs/p.html")]);
@@ -179,7 +206,11 @@ fn preview_shows_a_page_without_a_database() {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("title: {title}")));
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "preview wrote files");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "preview wrote files"
+    );
 }
 
 #[test]
@@ -190,7 +221,10 @@ fn preview_shows_what_a_listing_yields() {
     let out = gw.ok(&["preview", &site.url("/eng/docs/")]);
     assert!(out.contains("5 documents\n"), "{out}");
     for (href, title) in ITEMS {
-        assert!(out.contains(&format!("- {title}\n  {}\n", site.url(href))), "{out}");
+        assert!(
+            out.contains(&format!("- {title}\n  {}\n", site.url(href))),
+            "{out}"
+        );
     }
     assert!(!out.contains("Most read") && !out.contains("/eng/news/"), "{out}");
     // Fetched once; nothing it lists was.

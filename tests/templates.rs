@@ -108,7 +108,10 @@ const REPEAL: &str = "This document was repealed by the decision of the State Co
 fn set_pages(site: &Site, pages: usize, stamped: usize) {
     for n in 0..pages {
         let stamp = (n < stamped).then_some(REPEAL);
-        site.set(&format!("/eng/p{n}.html"), Resp::html(article_with(n, false, stamp)));
+        site.set(
+            &format!("/eng/p{n}.html"),
+            Resp::html(article_with(n, false, stamp)),
+        );
     }
 }
 
@@ -146,7 +149,10 @@ fn a_notice_stamped_on_many_documents_at_once_is_a_change_on_each() {
     for n in 0..5 {
         let shown = gw.ok(&["show", &format!("p{n}")]);
         assert!(shown.contains(REPEAL), "{shown}");
-        assert!(!shown.contains("The series on global digital governance"), "{shown}");
+        assert!(
+            !shown.contains("The series on global digital governance"),
+            "{shown}"
+        );
     }
 
     // A page published now, with the site's note and without the notice: the note is still
@@ -155,7 +161,10 @@ fn a_notice_stamped_on_many_documents_at_once_is_a_change_on_each() {
     gw.set_config(&config(&site, 7));
     gw.ok(&["check", "p6"]);
     let shown = gw.ok(&["show", "p6"]);
-    assert!(!shown.contains("The series on global digital governance"), "{shown}");
+    assert!(
+        !shown.contains("The series on global digital governance"),
+        "{shown}"
+    );
 
     // A later edit of a stamped page is told alone; the notice is still in its text.
     let edited = article_with(0, true, Some(REPEAL));
@@ -163,7 +172,10 @@ fn a_notice_stamped_on_many_documents_at_once_is_a_change_on_each() {
     gw.ok(&["check", "--all", "p0"]);
     let events = gw.changes();
     assert_eq!(events.len(), 6, "{events:#?}");
-    assert_eq!(events[5]["added"], "States must also refrain from mass surveillance.");
+    assert_eq!(
+        events[5]["added"],
+        "States must also refrain from mass surveillance."
+    );
     assert!(gw.ok(&["show", "p0"]).contains(REPEAL));
 }
 
@@ -185,7 +197,11 @@ fn the_same_sentence_on_three_documents_is_one_story_in_the_mail() {
     assert!(out.contains("3 changed"), "{out}");
     let events = gw.changes();
     assert_eq!(events.len(), 3, "{events:#?}");
-    assert!(events.iter().all(|e| e["kind"] == "changed" && e["added"] == REPEAL));
+    assert!(
+        events
+            .iter()
+            .all(|e| e["kind"] == "changed" && e["added"] == REPEAL)
+    );
 
     let mails = smtp.mails();
     assert_eq!(mails.len(), 1, "{mails:#?}");

@@ -60,7 +60,13 @@ pub fn kind_for(config: &Config, url: &Url, asked: Option<WatchKind>) -> WatchKi
         .unwrap_or(WatchKind::Page)
 }
 
-pub async fn preview(config: &Config, target: &str, asked: Option<WatchKind>, limit: usize, json: bool) -> Result<()> {
+pub async fn preview(
+    config: &Config,
+    target: &str,
+    asked: Option<WatchKind>,
+    limit: usize,
+    json: bool,
+) -> Result<()> {
     let url = Url::parse(target.trim())
         .ok()
         .filter(|u| matches!(u.scheme(), "http" | "https"))
@@ -101,13 +107,22 @@ async fn fetch_once(config: &Config, url: &Url, kind: WatchKind) -> Result<crate
     let request = Request {
         url,
         validators: &Validators::default(),
-        want: if kind.is_listing() { Want::Listing } else { Want::Page },
+        want: if kind.is_listing() {
+            Want::Listing
+        } else {
+            Want::Page
+        },
         robots: true,
     };
     let failed = |why: String| CliError::Preview(format!("{url}: {why}"));
-    match hosts.fetch(&fetcher, request, &slots, std::future::pending()).await {
+    match hosts
+        .fetch(&fetcher, request, &slots, std::future::pending())
+        .await
+    {
         Gated::Fetched(Fetched::Page(p), _) => Ok(p),
-        Gated::Fetched(Fetched::NotModified, _) => Err(failed("answered 304 Not Modified to a plain GET".into())),
+        Gated::Fetched(Fetched::NotModified, _) => {
+            Err(failed("answered 304 Not Modified to a plain GET".into()))
+        }
         Gated::Denied(why) => Err(failed(format!("not fetched: {why}"))),
         Gated::Deferred { until, why } => Err(failed(format!("not fetched: {why} (until {until})"))),
         Gated::Failed(e) => Err(failed(e.to_string())),
@@ -150,13 +165,22 @@ fn print(out: &mut Out, p: &Preview) -> std::io::Result<()> {
     let none = || "(none found)".to_string();
     if let Some(docs) = &p.documents {
         let s = if docs.len() == 1 { "" } else { "s" };
-        let more = if p.more { " (and more: a watch follows these first)" } else { "" };
+        let more = if p.more {
+            " (and more: a watch follows these first)"
+        } else {
+            ""
+        };
         writeln!(out, "{} document{s}{more}", docs.len())?;
         for d in docs {
             let title = d.title.as_deref().map(|t| crate::notify::one_line(t, 200));
             let what = if d.listing { " [sitemap]" } else { "" };
             let date = d.lastmod.as_deref().map(|m| format!("  {m}")).unwrap_or_default();
-            writeln!(out, "- {}{what}{date}\n  {}", title.unwrap_or_else(|| "(no title)".into()), d.url)?;
+            writeln!(
+                out,
+                "- {}{what}{date}\n  {}",
+                title.unwrap_or_else(|| "(no title)".into()),
+                d.url
+            )?;
         }
         return Ok(());
     }

@@ -63,8 +63,23 @@ const CONTENT_NAMES: &[&str] = &[
 /// Class names that mark one item of a list apart from its siblings (its place or its state),
 /// not another kind of element: `li.first` and `tr.odd` are items of the same list as `li`.
 const STATE_CLASSES: &[&str] = &[
-    "odd", "even", "first", "last", "active", "current", "on", "new", "hot", "top", "alt", "selected",
-    "highlight", "featured", "sticky", "clearfix", "cf",
+    "odd",
+    "even",
+    "first",
+    "last",
+    "active",
+    "current",
+    "on",
+    "new",
+    "hot",
+    "top",
+    "alt",
+    "selected",
+    "highlight",
+    "featured",
+    "sticky",
+    "clearfix",
+    "cf",
 ];
 
 /// File types that are not pages govwatch can read.
@@ -88,7 +103,10 @@ static DATE: LazyLock<regex::Regex> = LazyLock::new(|| {
 
 /// Links to documents listed on an index page, in page order, at most `limit`.
 pub fn document_links(html: &str, base: &Url, limit: usize) -> Vec<Url> {
-    listing_items(html, base, limit).into_iter().map(|l| l.url).collect()
+    listing_items(html, base, limit)
+        .into_iter()
+        .map(|l| l.url)
+        .collect()
 }
 
 /// The items of an index page's listing (URL and link text), in page order, at most `limit`. A
@@ -248,8 +266,8 @@ fn in_content(el: ElementRef<'_>, region: ElementRef<'_>) -> bool {
         .take_while(|a| a.id() != region.id())
         .any(|a| {
             let v = a.value();
-            let names =
-                format!("{} {}", v.attr("class").unwrap_or(""), v.attr("id").unwrap_or("")).to_ascii_lowercase();
+            let names = format!("{} {}", v.attr("class").unwrap_or(""), v.attr("id").unwrap_or(""))
+                .to_ascii_lowercase();
             CONTENT_NAMES.iter().any(|n| names.contains(n))
         })
 }

@@ -526,8 +526,15 @@ impl Model {
             let source = (!items.iter().any(|i| i.url == key)).then(|| key.clone());
             // A story of one new or changed page has no source to name.
             let source = source.filter(|_| items.iter().any(|i| !matches!(i.kind, "new" | "changed")));
-            let shared = items.first().and_then(|i| shared.get(&i.event_id)).map(|(_, h)| h.clone());
-            groups.push(Group { source, shared, items });
+            let shared = items
+                .first()
+                .and_then(|i| shared.get(&i.event_id))
+                .map(|(_, h)| h.clone());
+            groups.push(Group {
+                source,
+                shared,
+                items,
+            });
         }
         Some(Model {
             subject,

@@ -26,7 +26,10 @@ pub fn shared_sentences(events: &[EventRow]) -> BTreeMap<i64, (String, SharedSen
     // (site, sentence) -> the documents (URLs) and events that added it.
     let mut by_sentence: BTreeMap<(String, String), (BTreeSet<&str>, Vec<i64>)> = BTreeMap::new();
     for e in events.iter().filter(|e| e.kind == EventKind::Changed) {
-        let Some(site) = url::Url::parse(&e.url).ok().and_then(|u| u.host_str().map(str::to_string)) else {
+        let Some(site) = url::Url::parse(&e.url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string))
+        else {
             continue;
         };
         for s in added_sentences(e) {
