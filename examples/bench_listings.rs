@@ -6,7 +6,12 @@
 //! `tests/fixtures/listings/tune/` holds the pages the reader was built on; `heldout/` pages in
 //! other site styles (GOV.UK finder, a Chinese government notice list in blocks of five, a
 //! table with odd/even rows, a WordPress blog, a Drupal view, a Japanese `<dl>` list, Bootstrap
-//! cards beside an unnamed "trending" box) that were written before the reader was run on them.
+//! cards beside an unnamed "trending" box) that were written before the reader was run on them;
+//! its first figures (precision 0.846, recall 0.717) led to two changes (an article's own
+//! header; classes shared by repeated siblings), so it has been tuned on since. `heldout2/`
+//! (a news section with an unnamed column box, EU-style content items with related links, a
+//! Korean board table beside a menu of query links) was written after those changes and before
+//! the reader was run on it.
 //! Each `NAME.txt` names the page's URL (`base ...`) and the item URLs expected, one a line.
 
 use std::collections::HashSet;
@@ -22,7 +27,7 @@ fn main() {
         "{:<10} {:<24} {:>8} {:>6} {:>8} {:>6}",
         "set", "page", "expected", "found", "correct", "extra"
     );
-    for set in ["tune", "heldout"] {
+    for set in ["tune", "heldout", "heldout2"] {
         let (mut exp, mut found, mut correct) = (0, 0, 0);
         let mut names: Vec<_> = std::fs::read_dir(root.join(set))
             .expect("the fixture folder")

@@ -192,11 +192,12 @@ fn candidates(region: ElementRef<'_>, base: &Url) -> Vec<Candidate> {
         p[..p.rfind('/').map_or(0, |i| i + 1)].to_string()
     };
     let mut out = Vec::new();
+    let mut classes = SiblingClasses::default();
     for el in region.select(&a).take(MAX_LINKS_SCANNED) {
         let Some(url) = document_url(el, base, &base_norm) else {
             continue;
         };
-        let Some(path) = structure_path(el, region) else {
+        let Some(path) = structure_path(el, region, &mut classes) else {
             continue;
         };
         let under_listing = url.path().len() > listing_dir.len() && url.path().starts_with(&listing_dir);
@@ -229,34 +230,97 @@ fn document_url(el: ElementRef<'_>, base: &Url, base_norm: &Url) -> Option<Url> 
 }
 
 /// The link's place in the page as tag and class names from the region down, or `None` when
-/// it sits in navigation, a header, a footer, a sidebar or another chrome block.
-fn structure_path(el: ElementRef<'_>, region: ElementRef<'_>) -> Option<String> {
-    let mut parts = Vec::new();
-    for node in std::iter::once(el).chain(el.ancestors().filter_map(ElementRef::wrap)) {
-        if node.id() == region.id() {
-            break;
-        }
+/// it sits in navigation, a header, a footer, a sidebar or another chrome block. A `header` or
+/// `footer` inside an `article` or `section` is that article's own (a post's title line, its
+/// category links), not the page's.
+fn structure_path(
+    el: ElementRef<'_>,
+    region: ElementRef<'_>,
+    classes: &mut SiblingClasses,
+) -> Option<String> {
+    let chain: Vec<ElementRef<'_>> = std::iter::once(el)
+        .chain(el.ancestors().filter_map(ElementRef::wrap))
+        .take_while(|n| n.id() != region.id())
+        .collect();
+    let sectioned = chain
+        .iter()
+        .position(|n| matches!(n.value().name(), "article" | "section"));
+    let mut parts = Vec::with_capacity(chain.len());
+    for (depth, node) in chain.iter().enumerate() {
         let v = node.value();
-        if CHROME_TAGS.contains(&v.name()) || v.attr("role").is_some_and(|r| r == "navigation") {
+        let own_part = sectioned.is_some_and(|s| depth < s);
+        let scoped = |chrome: &str| own_part && (chrome.contains("header") || chrome.contains("footer"));
+        if (CHROME_TAGS.contains(&v.name()) && !scoped(v.name()))
+            || v.attr("role").is_some_and(|r| r == "navigation")
+        {
             return None;
         }
         let names =
             format!("{} {}", v.attr("class").unwrap_or(""), v.attr("id").unwrap_or("")).to_ascii_lowercase();
-        if CHROME_NAMES.iter().any(|n| names.contains(n)) {
+        if CHROME_NAMES.iter().any(|n| names.contains(n) && !scoped(n)) {
             return None;
         }
-        let mut classes: Vec<&str> = v
-            .classes()
-            .filter(|c| {
-                let lower = c.to_ascii_lowercase();
-                !STATE_CLASSES.contains(&lower.as_str()) && !c.ends_with(|ch: char| ch.is_ascii_digit())
-            })
-            .collect();
-        classes.sort_unstable();
-        parts.push(format!("{}.{}", v.name(), classes.join(".")));
+        parts.push(format!("{}.{}", v.name(), classes.of(*node).join(".")));
     }
     parts.reverse();
     Some(parts.join(">"))
+}
+
+/// The classes an element is grouped by. Items of one list are built alike but marked apart:
+/// `tr.odd`/`tr.even`, `li.first`, Drupal's `views-row-3`, WordPress's `category-news` on one
+/// post and `category-jobs` on the next. So an element with at least two siblings of its tag
+/// is known by the classes all of them share; any element drops place and state marks.
+#[derive(Default)]
+struct SiblingClasses {
+    shared: HashMap<(ego_tree::NodeId, String), Option<Vec<String>>>,
+}
+
+impl SiblingClasses {
+    fn of(&mut self, el: ElementRef<'_>) -> Vec<String> {
+        let own = || {
+            let mut c: Vec<String> = el
+                .value()
+                .classes()
+                .filter(|c| !is_mark(c))
+                .map(str::to_string)
+                .collect();
+            c.sort_unstable();
+            c
+        };
+        let Some(parent) = el.parent() else { return own() };
+        let tag = el.value().name().to_string();
+        let shared = self.shared.entry((parent.id(), tag.clone())).or_insert_with(|| {
+            let siblings: Vec<ElementRef<'_>> = parent
+                .children()
+                .filter_map(ElementRef::wrap)
+                .filter(|s| s.value().name() == tag)
+                .collect();
+            (siblings.len() >= 3).then(|| {
+                let mut common: Vec<String> = siblings[0]
+                    .value()
+                    .classes()
+                    .filter(|c| !is_mark(c))
+                    .map(str::to_string)
+                    .collect();
+                for s in &siblings[1..] {
+                    common.retain(|c| s.value().classes().any(|x| x == c));
+                }
+                common.sort_unstable();
+                common
+            })
+        });
+        shared.clone().unwrap_or_else(own)
+    }
+}
+
+/// A class that marks an item's place or state: a word of [`STATE_CLASSES`], or a name whose
+/// last part is one or a number (`views-row-odd`, `item-3`).
+fn is_mark(class: &str) -> bool {
+    let lower = class.to_ascii_lowercase();
+    let last = lower.rsplit(['-', '_']).next().unwrap_or("");
+    STATE_CLASSES.contains(&lower.as_str())
+        || STATE_CLASSES.contains(&last)
+        || lower.ends_with(|c: char| c.is_ascii_digit())
 }
 
 /// A container between the link and the region is named for content.
