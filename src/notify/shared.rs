@@ -19,12 +19,15 @@ pub struct SharedSentence {
     pub documents: usize,
 }
 
+/// The documents (URLs) and the events that added one sentence.
+type Adders<'a> = (BTreeSet<&'a str>, Vec<i64>);
+
 /// The story key and heading of each event that added a sentence also added to another
 /// document of its site, by event id. An event that added several such sentences joins the
 /// story of the one most documents share.
 pub fn shared_sentences(events: &[EventRow]) -> BTreeMap<i64, (String, SharedSentence)> {
     // (site, sentence) -> the documents (URLs) and events that added it.
-    let mut by_sentence: BTreeMap<(String, String), (BTreeSet<&str>, Vec<i64>)> = BTreeMap::new();
+    let mut by_sentence: BTreeMap<(String, String), Adders<'_>> = BTreeMap::new();
     for e in events.iter().filter(|e| e.kind == EventKind::Changed) {
         let Some(site) = url::Url::parse(&e.url)
             .ok()
