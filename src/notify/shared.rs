@@ -95,7 +95,7 @@ mod tests {
             url: url.into(),
             title: None,
             watch: "w".into(),
-            detected_at: "2026-01-01T00:00:00Z".into(),
+            detected_at: crate::model::Timestamp::parse("2026-01-01T00:00:00Z").unwrap(),
             notified: false,
             notified_at: None,
             source: None,
