@@ -268,48 +268,55 @@ fn structure_path(
 
 /// The classes an element is grouped by. Items of one list are built alike but marked apart:
 /// `tr.odd`/`tr.even`, `li.first`, Drupal's `views-row-3`, WordPress's `category-news` on one
-/// post and `category-jobs` on the next. So an element with at least two siblings of its tag
-/// is known by the classes all of them share; any element drops place and state marks.
+/// post and `category-jobs` on the next. So an element among siblings of its tag drops place
+/// and state marks, and where three or more of them share classes it is known by those alone.
+/// An element alone of its tag keeps all its classes: `ul.list1` and `ul.top5` are two lists.
+/// Siblings that share no class (`div.list-head`, `div.news-list`, `div.box`) are different
+/// blocks and keep theirs.
 #[derive(Default)]
 struct SiblingClasses {
-    shared: HashMap<(ego_tree::NodeId, String), Option<Vec<String>>>,
+    /// (parent, tag) -> how many children of the parent have the tag, and the classes all of
+    /// them share.
+    siblings: HashMap<(ego_tree::NodeId, String), (usize, Vec<String>)>,
 }
 
 impl SiblingClasses {
     fn of(&mut self, el: ElementRef<'_>) -> Vec<String> {
-        let own = || {
-            let mut c: Vec<String> = el
-                .value()
-                .classes()
-                .filter(|c| !is_mark(c))
-                .map(str::to_string)
-                .collect();
-            c.sort_unstable();
-            c
+        let v = el.value();
+        let Some(parent) = el.parent() else {
+            return v.classes().map(str::to_string).collect();
         };
-        let Some(parent) = el.parent() else { return own() };
-        let tag = el.value().name().to_string();
-        let shared = self.shared.entry((parent.id(), tag.clone())).or_insert_with(|| {
-            let siblings: Vec<ElementRef<'_>> = parent
-                .children()
-                .filter_map(ElementRef::wrap)
-                .filter(|s| s.value().name() == tag)
-                .collect();
-            (siblings.len() >= 3).then(|| {
-                let mut common: Vec<String> = siblings[0]
-                    .value()
-                    .classes()
-                    .filter(|c| !is_mark(c))
-                    .map(str::to_string)
-                    .collect();
-                for s in &siblings[1..] {
+        let tag = v.name().to_string();
+        let (count, common) = self
+            .siblings
+            .entry((parent.id(), tag.clone()))
+            .or_insert_with(|| {
+                let mut alike = parent
+                    .children()
+                    .filter_map(ElementRef::wrap)
+                    .filter(|s| s.value().name() == tag);
+                let first: Vec<String> = alike.next().map_or_else(Vec::new, |f| {
+                    f.value()
+                        .classes()
+                        .filter(|c| !is_mark(c))
+                        .map(str::to_string)
+                        .collect()
+                });
+                let (mut n, mut common) = (1, first);
+                for s in alike {
+                    n += 1;
                     common.retain(|c| s.value().classes().any(|x| x == c));
                 }
-                common.sort_unstable();
-                common
+                (n, common)
             })
-        });
-        shared.clone().unwrap_or_else(own)
+            .clone();
+        let mut classes: Vec<String> = match count {
+            1 => v.classes().map(str::to_string).collect(),
+            n if n >= 3 && !common.is_empty() => common,
+            _ => v.classes().filter(|c| !is_mark(c)).map(str::to_string).collect(),
+        };
+        classes.sort_unstable();
+        classes
     }
 }
 
