@@ -58,6 +58,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ),
     ("0006_outbox", include_str!("../../migrations/0006_outbox.sql")),
     ("0007_claims", include_str!("../../migrations/0007_claims.sql")),
+    (
+        "0010_template_born",
+        include_str!("../../migrations/0010_template_born.sql"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]
