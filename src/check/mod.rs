@@ -13,6 +13,7 @@
 pub mod decide;
 pub mod parse;
 pub mod prepare;
+pub mod presence;
 pub mod write;
 
 use std::collections::HashSet;
@@ -167,6 +168,7 @@ pub async fn fetch(
             Seen::Failed {
                 reason,
                 why,
+                gone: false,
                 retry_after,
             },
             None,
@@ -212,7 +214,13 @@ pub async fn fetch(
                 FetchError::Status { retry_after, .. } => *retry_after,
                 _ => None,
             };
-            return Ok(failed(e.kind(), e.to_string(), retry));
+            let seen = Seen::Failed {
+                reason: e.kind(),
+                why: e.to_string(),
+                gone: e.says_gone(),
+                retry_after: retry,
+            };
+            return Ok(Step::Settled(seen, None));
         }
     };
     // Served byte for byte as last time: unchanged, without decoding or extracting. (A site
@@ -242,12 +250,26 @@ pub async fn settle(
     seen: Seen,
     why_unchanged: Option<&'static str>,
 ) -> Result<(Outcome, Vec<DocumentRow>), StoreError> {
+    // A failure may withdraw the document, told with its last version; a withdrawn document's
+    // return is told with it too. Both are rare: other checks read nothing more.
+    let needs_last = match &seen {
+        Seen::Failed { .. } => true,
+        _ => doc.presence.removed_at.is_some() || doc.presence.failing_noticed,
+    };
+    let last = match needs_last {
+        true => {
+            let id = doc.id;
+            ctx.store.run(move |s| s.latest_snapshot(id)).await?
+        }
+        false => None,
+    };
     let input = Input {
         config: &ctx.config,
         doc,
         watch,
         seen,
         jitter: fastrand::f64(),
+        last,
     };
     let decision = decide::decide(input, ctx.clock.now());
     apply(ctx, doc, watch, decision, why_unchanged).await
@@ -311,6 +333,7 @@ pub async fn compare_and_write(
             watch: &watch2,
             seen: Seen::Page(Box::new(prepared), corpus),
             jitter: 0.0,
+            last: None,
         };
         decide::decide(input, now)
     })
@@ -327,12 +350,13 @@ async fn apply(
     why_unchanged: Option<&'static str>,
 ) -> Result<(Outcome, Vec<DocumentRow>), StoreError> {
     write::note(&decision);
+    let events = write::event_kinds(&decision);
     let (doc2, watch) = (doc.clone(), watch.name.clone());
     let (outcome, new_docs) = ctx
         .store
         .grouped(move |s| write::write(s, &doc2, &watch, decision))
         .await?;
-    write::report(&outcome, why_unchanged);
+    write::report(&outcome, &events, why_unchanged);
     Ok((outcome, new_docs))
 }
 

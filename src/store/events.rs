@@ -6,6 +6,7 @@ use super::{Result, Store};
 
 pub use crate::model::EventKind;
 
+#[derive(Debug)]
 pub struct NewEvent {
     pub kind: EventKind,
     pub watch: String,
@@ -102,7 +103,8 @@ impl Store {
         let mut stmt = self.conn.prepare(&format!(
             "SELECT e.id, e.kind, e.url, e.title, e.watch, e.detected_at, e.notified_at, e.source, e.overlap,
                     e.added, e.removed, s.published, e.relevant, e.significance, e.details,
-                    EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.state != 'sent')
+                    EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.state != 'sent'),
+                    EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id)
              FROM events e LEFT JOIN snapshots s ON s.id = e.snapshot_id
              {filter}"
         ))?;
@@ -111,6 +113,9 @@ impl Store {
             // `notified_at` says the event is settled (nothing left to try); it was notified only
             // if every delivery went. A recipient the server refused for good is not notified.
             let unsent: bool = r.get(15)?;
+            // Settled with no delivery at all (a duplicate nobody asked for, a watch nobody
+            // follows): nobody was told, and it must not read as mailed.
+            let delivered: bool = r.get(16)?;
             Ok(EventRow {
                 id: r.get(0)?,
                 kind: super::parsed(r, 1, EventKind::parse)?,
@@ -118,7 +123,7 @@ impl Store {
                 title: r.get(3)?,
                 watch: r.get(4)?,
                 detected_at: r.get(5)?,
-                notified: notified_at.is_some() && !unsent,
+                notified: notified_at.is_some() && !unsent && delivered,
                 notified_at,
                 source: r.get(7)?,
                 overlap: r.get(8)?,
@@ -144,9 +149,20 @@ impl Store {
         ))
     }
 
-    /// The newest `limit` relevant events, newest first: the Atom feed.
-    pub fn recent_relevant_events(&self, limit: usize) -> Result<Vec<EventRow>> {
-        self.events_where(&format!("WHERE e.relevant = 1 ORDER BY e.id DESC LIMIT {limit}"))
+    /// The newest `limit` relevant events of these kinds, newest first: the Atom feed (which
+    /// carries what mail carries by default).
+    pub fn recent_relevant_events(
+        &self,
+        limit: usize,
+        kinds: crate::model::KindSet,
+    ) -> Result<Vec<EventRow>> {
+        let kinds: Vec<&str> = kinds.kinds().into_iter().map(EventKind::as_str).collect();
+        let kinds = serde_json::to_string(&kinds).unwrap_or_else(|_| "[]".into());
+        let limit = limit.min(i64::MAX as usize) as i64;
+        self.events_where_with(
+            "WHERE e.relevant = 1 AND e.kind IN (SELECT value FROM json_each(?1)) ORDER BY e.id DESC LIMIT ?2",
+            &[&kinds, &limit],
+        )
     }
 
     /// Every event, oldest first.

@@ -21,7 +21,7 @@ use rusqlite::{Connection, OpenFlags};
 
 pub use claims::{LEASE, RENEW_EVERY};
 pub use corpus::{Candidate, CorpusImport, ImportOutcome, NewCorpusEntry, imported_share};
-pub use documents::{DocRole, DocumentRow, TitledDocument};
+pub use documents::{DocRole, DocumentRow, FailureRecord, Presence, TitledDocument};
 pub use events::{EventFilter, EventKind, EventRow, NewEvent};
 pub use handle::StoreHandle;
 pub use hosts::HostRow;
@@ -52,6 +52,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ),
     ("0006_outbox", include_str!("../../migrations/0006_outbox.sql")),
     ("0007_claims", include_str!("../../migrations/0007_claims.sql")),
+    (
+        "0008_presence",
+        include_str!("../../migrations/0008_presence.sql"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -271,7 +275,7 @@ impl Store {
         for e in &rec.events {
             let event_id = events::insert(&tx, rec.document_id, snapshot_id, e, &now)?;
             if e.relevant {
-                outbox::enqueue(&tx, event_id, &rec.targets, &now)?;
+                outbox::enqueue(&tx, event_id, e.kind, &rec.targets, &now)?;
             }
         }
         documents::record_success(&tx, &rec, snapshot_id.is_some(), &now)?;
