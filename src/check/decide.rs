@@ -14,7 +14,7 @@ use crate::compare::corpus::{self, Verdict};
 use crate::compare::{self, diff, relevance, statements};
 use crate::config::{Config, Watch};
 use crate::discover::Listed;
-use crate::fetch::Validators;
+use crate::fetch::{FetchError, Validators};
 use crate::model::{Candidate, DocRole, EventKind, FailureReason, Timestamp};
 use crate::store::{CheckRecord, DocumentRow, NewCorpusEntry, NewEvent, Target};
 
@@ -37,6 +37,21 @@ pub enum Seen {
     },
     /// The host asked for a pause that has not run out: nothing was asked of it.
     Deferred { until: String, why: String },
+}
+
+impl Seen {
+    /// A fetch that failed, as the decision sees it.
+    pub fn failed(e: &FetchError) -> Seen {
+        Seen::Failed {
+            reason: e.kind(),
+            why: e.to_string(),
+            gone: e.says_gone(),
+            retry_after: match e {
+                FetchError::Status { retry_after, .. } => *retry_after,
+                _ => None,
+            },
+        }
+    }
 }
 
 /// What the corpus holds for a page: candidates that share something with it and, for a verdict

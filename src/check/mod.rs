@@ -24,7 +24,7 @@ use tokio::sync::Semaphore;
 use url::Url;
 
 use crate::config::{Config, Watch};
-use crate::fetch::{FetchError, Fetched, Fetcher, Validators, Want};
+use crate::fetch::{Fetched, Fetcher, Validators, Want};
 use crate::model::{DocRole, EventKind, FailureReason, Timestamp};
 use crate::polite::{Gated, HostUpdate, Hosts, Request};
 use crate::store::{DocumentRow, StoreError, StoreHandle};
@@ -209,19 +209,7 @@ pub async fn fetch(
         Gated::Stopped => return Ok(Step::Stopped),
         Gated::Denied(why) => return Ok(failed(FailureReason::Robots, why, None)),
         Gated::Deferred { until, why } => return Ok(Step::Settled(Seen::Deferred { until, why }, None)),
-        Gated::Failed(e) => {
-            let retry = match &e {
-                FetchError::Status { retry_after, .. } => *retry_after,
-                _ => None,
-            };
-            let seen = Seen::Failed {
-                reason: e.kind(),
-                why: e.to_string(),
-                gone: e.says_gone(),
-                retry_after: retry,
-            };
-            return Ok(Step::Settled(seen, None));
-        }
+        Gated::Failed(e) => return Ok(Step::Settled(Seen::failed(&e), None)),
     };
     // Served byte for byte as last time: unchanged, without decoding or extracting. (A site
     // template learnt since could only remove boilerplate, which is no change either.)

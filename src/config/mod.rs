@@ -1020,4 +1020,53 @@ mod tests {
         assert!(desk.follows("mfa-documents", &["china".into()]));
         assert!(!desk.follows("scio-white-papers", &[]));
     }
+
+    #[test]
+    fn recipients_kinds_default_to_all_but_duplicate_and_unknown_names_are_errors() {
+        use crate::model::EventKind;
+        let c = parse(&format!(
+            "{MAIL}[[recipient]]\naddress = \"a@example.org\"\n\n\
+             [[recipient]]\naddress = \"b@example.org\"\nkinds = [\"duplicate\", \"Removed\"]\n"
+        ))
+        .unwrap();
+        assert!(!c.recipients[0].wants(EventKind::Duplicate) && c.recipients[0].wants(EventKind::Removed));
+        let b = &c.recipients[1];
+        assert!(b.wants(EventKind::Duplicate) && b.wants(EventKind::Removed) && !b.wants(EventKind::New));
+        assert!(b.wants(EventKind::Failing), "watch notices go to every follower");
+        for (bad, named) in [("dupes", "`dupes`"), ("failing", "watch notices")] {
+            let e = parse(&format!(
+                "{MAIL}[[recipient]]\naddress = \"a@example.org\"\nkinds = [\"new\", \"{bad}\"]\n"
+            ))
+            .unwrap_err()
+            .to_string();
+            assert!(
+                e.contains("t.toml:10") && e.contains("recipient[0].kinds") && e.contains(named),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn failing_notice_after_defaults_to_a_day_and_a_watch_may_set_its_own() {
+        const WATCH: &str = "[[watch]]\nname = \"w\"\nurl = \"https://example.org/\"\n";
+        let day = Duration::from_secs(86_400);
+        let c = parse(WATCH).unwrap();
+        assert_eq!(c.watches[0].failing_notice_after, day);
+        let c = parse(&format!("[schedule]\nfailing_notice_after = \"2h\"\n\n{WATCH}")).unwrap();
+        assert_eq!(c.watches[0].failing_notice_after, Duration::from_secs(7200));
+        let c = parse(
+            "[schedule]\nfailing_notice_after = \"2h\"\n\n[[watch]]\nname = \"w\"\nurl = \"https://example.org/\"\nfailing_notice_after = \"0s\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.watches[0].failing_notice_after, Duration::ZERO);
+        let e = parse(
+            "[[watch]]\nname = \"w\"\nurl = \"https://example.org/\"\nfailing_notice_after = \"soon\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("t.toml:4") && e.contains("watch[0].failing_notice_after"),
+            "{e}"
+        );
+    }
 }

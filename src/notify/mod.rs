@@ -244,7 +244,8 @@ async fn adopt_orphans(store: &StoreHandle, config: &Config) -> Result<(), Notif
     if orphans.is_empty() {
         return Ok(());
     }
-    let (items, unfollowed): (Vec<(i64, EventKind, Vec<Target>)>, Vec<_>) = orphans
+    type Routed = (i64, EventKind, Vec<Target>);
+    let (items, unfollowed): (Vec<Routed>, Vec<_>) = orphans
         .into_iter()
         .map(|(id, watch, kind)| {
             let tags = config

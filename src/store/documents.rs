@@ -30,7 +30,8 @@ pub struct DocumentRow {
     pub presence: Presence,
 }
 
-/// What the store knows of whether a document is there (see [`crate::check::presence`]).
+/// What the store knows of whether a document is there: what the check decides a withdrawal,
+/// a return or a watch's notice from.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Presence {
     /// Checks in a row that found it gone (404, 410, a page-not-found page).
