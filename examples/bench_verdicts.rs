@@ -374,7 +374,12 @@ fn main() {
             p
         })
         .collect();
-    govwatch::corpus_import::import(&mut store, &files).expect("import");
+    govwatch::corpus_import::import(
+        &mut store,
+        &files,
+        govwatch::model::Clock::now(&govwatch::model::SystemClock),
+    )
+    .expect("import");
 
     let topics = relevance::Topics::new(true, &[]);
     let cases = cases(&sources);

@@ -36,7 +36,7 @@ pub enum Seen {
         retry_after: Option<Duration>,
     },
     /// The host asked for a pause that has not run out: nothing was asked of it.
-    Deferred { until: String, why: String },
+    Deferred { until: Timestamp, why: String },
 }
 
 impl Seen {
@@ -106,7 +106,7 @@ pub enum Write {
         targets: Vec<Target>,
     },
     /// A deferred check: due again when the host's pause ends.
-    Defer { until: String, why: String },
+    Defer { until: Timestamp, why: String },
 }
 
 /// A listing's links and whether the documents they add are news.
@@ -171,7 +171,7 @@ fn followers<'a>(
 ) -> Vec<Target> {
     match events.next() {
         None => Vec::new(),
-        Some(_) => crate::store::targets_at(config, &watch.name, &watch.tags, now.to_chrono()),
+        Some(_) => crate::store::targets_at(config, &watch.name, &watch.tags, now),
     }
 }
 
@@ -202,7 +202,7 @@ fn unchanged(
                 document_id: doc.id,
                 etag: v.etag,
                 last_modified: v.last_modified,
-                next_due_at: next_due.to_string(),
+                next_due_at: next_due,
                 snapshot: None,
                 corpus: None,
                 events,
@@ -280,7 +280,7 @@ fn page(
                 document_id: doc.id,
                 etag: p.validators.etag,
                 last_modified: p.validators.last_modified,
-                next_due_at: next_due.to_string(),
+                next_due_at: next_due,
                 snapshot: p.snapshot,
                 corpus: corpus_entry,
                 targets,
@@ -333,7 +333,7 @@ pub fn interval(
     let born = published
         .and_then(crate::extract::Published::parse)
         .map(|p| Timestamp::from_datetime(p.first_day().midnight().assume_utc()))
-        .or_else(|| Timestamp::parse(&doc.discovered_at).ok());
+        .or(Some(doc.discovered_at));
     let age = born.map_or(Duration::ZERO, |b| now.since(b));
     config.schedule.recheck_every(age)
 }
@@ -531,8 +531,8 @@ mod tests {
     use super::*;
     use crate::check::parse::Parsed;
     use crate::check::prepare::{Basis, prepare};
-    use crate::compare::index::Signature;
     use crate::fetch::Page;
+    use crate::similarity::Signature;
     use crate::store::SnapshotMeta;
 
     const CONFIG: &str = "[topics]\nterms = [\"sovereignty\"]\n\n\
@@ -561,7 +561,7 @@ mod tests {
             next_due_at: None,
             failures: 0,
             last_error: None,
-            discovered_at: "2026-11-30T00:00:00Z".into(),
+            discovered_at: Timestamp::parse("2026-11-30T00:00:00Z").unwrap(),
             lastmod: None,
             body_hash: None,
             presence: Default::default(),
@@ -678,7 +678,7 @@ mod tests {
             document_id: None,
             title: None,
             text_hash: compare::text_hash(known),
-            resemblance: compare::index::resemblance(&mine.minhash, &ks.minhash),
+            resemblance: crate::similarity::resemblance(&mine.minhash, &ks.minhash),
             shared: ks
                 .fp_set
                 .iter()
@@ -745,7 +745,7 @@ mod tests {
         let r = record(&d);
         assert!(r.snapshot.is_some() && r.corpus.is_some() && r.events.is_empty());
         assert_eq!(r.etag.as_deref(), Some("\"v2\""));
-        assert_eq!(r.next_due_at, "2026-11-30T13:00:00Z");
+        assert_eq!(r.next_due_at.to_string(), "2026-11-30T13:00:00Z");
         assert!(matches!(
             d.write,
             Write::Check {
@@ -885,7 +885,7 @@ mod tests {
         assert_eq!(d.outcome, Outcome::Unchanged);
         let r = record(&d);
         assert!(r.snapshot.is_none() && r.body_hash.is_none() && r.etag.is_none());
-        assert_eq!(r.next_due_at, "2026-11-30T13:00:00Z");
+        assert_eq!(r.next_due_at.to_string(), "2026-11-30T13:00:00Z");
         assert!(matches!(
             d.write,
             Write::Check {
@@ -959,13 +959,13 @@ mod tests {
         let d = settled(
             &doc(DocRole::Page, false),
             Seen::Deferred {
-                until: "2026-11-30T14:00:00Z".into(),
+                until: Timestamp::parse("2026-11-30T14:00:00Z").unwrap(),
                 why: "Retry-After".into(),
             },
             0.0,
         );
         assert_eq!(d.outcome, Outcome::Deferred("Retry-After".into()));
-        assert!(matches!(d.write, Write::Defer { ref until, .. } if until == "2026-11-30T14:00:00Z"));
+        assert!(matches!(d.write, Write::Defer { until, .. } if until.to_string() == "2026-11-30T14:00:00Z"));
     }
 }
 
@@ -983,8 +983,12 @@ mod presence_tests {
         [[watch]]\nname = \"w\"\nurl = \"https://example.org/list\"\nkind = \"index\"\nevery = \"1h\"\n\n\
         [[watch]]\nname = \"p\"\nurl = \"https://example.org/page\"\nevery = \"1h\"\n";
 
+    fn ts(s: &str) -> Timestamp {
+        Timestamp::parse(s).unwrap()
+    }
+
     fn now() -> Timestamp {
-        Timestamp::parse("2026-11-30T12:00:00Z").unwrap()
+        ts("2026-11-30T12:00:00Z")
     }
 
     fn doc(role: DocRole, url: &str, failures: i64, presence: Presence) -> DocumentRow {
@@ -1001,7 +1005,7 @@ mod presence_tests {
             next_due_at: None,
             failures,
             last_error: None,
-            discovered_at: "2026-11-01T00:00:00Z".into(),
+            discovered_at: ts("2026-11-01T00:00:00Z"),
             lastmod: None,
             body_hash: None,
             presence,
@@ -1083,7 +1087,7 @@ mod presence_tests {
 
         let once = Presence {
             gone_checks: 1,
-            failing_since: Some("2026-11-30T11:00:00Z".into()),
+            failing_since: Some(ts("2026-11-30T11:00:00Z")),
             ..Presence::default()
         };
         let second = failure(&page(1, once.clone()), status(404), Some(last()));
@@ -1110,8 +1114,8 @@ mod presence_tests {
     fn a_withdrawal_is_told_once_while_it_stays_gone() {
         let gone = Presence {
             gone_checks: 2,
-            removed_at: Some("2026-11-30T10:00:00Z".into()),
-            failing_since: Some("2026-11-30T09:00:00Z".into()),
+            removed_at: Some(ts("2026-11-30T10:00:00Z")),
+            failing_since: Some(ts("2026-11-30T09:00:00Z")),
             ..Presence::default()
         };
         let third = failure(&page(2, gone), status(404), Some(last()));
@@ -1141,7 +1145,7 @@ mod presence_tests {
     fn a_document_that_left_its_listing_is_removed_when_it_then_stops_answering() {
         let url = "https://example.org/doc";
         let unlisted = Presence {
-            unlisted_at: Some("2026-11-30T06:00:00Z".into()),
+            unlisted_at: Some(ts("2026-11-30T06:00:00Z")),
             ..Presence::default()
         };
         let timeout = || Seen::Failed {
@@ -1188,7 +1192,7 @@ mod presence_tests {
     #[test]
     fn a_withdrawn_document_that_returns_with_the_same_text_is_a_changed_event_that_says_so() {
         let removed = Presence {
-            removed_at: Some("2026-11-29T10:00:00Z".into()),
+            removed_at: Some(ts("2026-11-29T10:00:00Z")),
             gone_checks: 2,
             ..Presence::default()
         };
@@ -1206,7 +1210,7 @@ mod presence_tests {
     #[test]
     fn a_watch_failing_past_its_threshold_is_told_once_and_its_recovery_once() {
         let failing = |since: &str, noticed| Presence {
-            failing_since: Some(since.into()),
+            failing_since: Some(ts(since)),
             failing_noticed: noticed,
             ..Presence::default()
         };

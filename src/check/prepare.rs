@@ -5,12 +5,12 @@
 use std::collections::HashSet;
 
 use crate::check::parse::Parsed;
-use crate::compare::index::Signature;
 use crate::compare::relevance;
 use crate::compare::{self, diff};
 use crate::discover::Listed;
 use crate::fetch::Validators;
 use crate::model::DocRole;
+use crate::similarity::Signature;
 use crate::store::{DocumentRow, NewSnapshot, SnapshotMeta};
 use crate::template;
 

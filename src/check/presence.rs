@@ -52,12 +52,7 @@ pub fn after_failure(
 ) -> AfterFailure {
     let p = &doc.presence;
     let failures = doc.failures + 1;
-    let failing_since = p
-        .failing_since
-        .as_deref()
-        .and_then(|t| Timestamp::parse(t).ok())
-        .filter(|_| doc.failures > 0)
-        .unwrap_or(now);
+    let failing_since = p.failing_since.filter(|_| doc.failures > 0).unwrap_or(now);
     let mut out = AfterFailure {
         gone,
         removed: false,
@@ -98,10 +93,10 @@ fn removal(doc: &DocumentRow, gone: bool, failures: i64, why: &str) -> Option<St
     if gone_checks >= 2 {
         return Some(format!("answered {why} on {gone_checks} checks in a row"));
     }
-    match &p.unlisted_at {
+    match p.unlisted_at {
         Some(since) if gone || failures >= 2 => Some(format!(
             "left the listing it was found on ({}) and then failed: {why}",
-            day(since)
+            day(&since.to_string())
         )),
         _ => None,
     }
@@ -176,15 +171,18 @@ pub struct AfterSuccess {
 
 pub fn after_success(doc: &DocumentRow, watch: &Watch, title: Option<String>) -> AfterSuccess {
     let p = &doc.presence;
-    let restored = p.removed_at.as_deref().map(|at| {
+    let restored = p.removed_at.map(|at| {
+        let at = at.to_string();
         serde_json::json!({
-            "note": format!("Back: it answers again after it was withdrawn on {}.", day(at)),
+            "note": format!("Back: it answers again after it was withdrawn on {}.", day(&at)),
             "restored": true,
             "removed_at": at,
         })
     });
     let recovered = (p.failing_noticed && is_watch_page(doc, watch)).then(|| {
-        let since = p.failing_since.as_deref().map_or("a while", day);
+        let since = p
+            .failing_since
+            .map_or_else(|| "a while".to_string(), |t| day(&t.to_string()).to_string());
         let note = format!(
             "The watch `{}` answers again (it had failed since {since}).",
             watch.name

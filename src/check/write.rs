@@ -8,16 +8,17 @@ use tracing::{info, warn};
 use crate::check::Outcome;
 use crate::check::decide::{Decision, Write};
 use crate::metrics;
-use crate::model::{CheckLabel, DocRole, EventKind};
+use crate::model::{CheckLabel, DocRole, EventKind, Timestamp};
 use crate::store::{DocumentRow, FailureRecord, Store, StoreError};
 
-/// Applies `d` for `doc` (of the watch named `watch`); returns what the check came to and the
-/// documents a listing added.
+/// Applies `d` for `doc` (of the watch named `watch`), written at `now`; returns what the check
+/// came to and the documents a listing added.
 pub fn write(
     store: &mut Store,
     doc: &DocumentRow,
     watch: &str,
     d: Decision,
+    now: Timestamp,
 ) -> Result<(Outcome, Vec<DocumentRow>), StoreError> {
     let mut outcome = d.outcome;
     let mut new_docs = Vec::new();
@@ -28,18 +29,21 @@ pub fn write(
             presence,
             targets,
             ..
-        } => store.commit_failure(FailureRecord {
-            document_id: doc.id,
-            why,
-            next_due_at: next_due.to_string(),
-            gone: presence.gone,
-            removed: presence.removed,
-            failing_since: presence.failing_since.to_string(),
-            failing_noticed: presence.failing_noticed,
-            events: presence.events,
-            targets,
-        })?,
-        Write::Defer { until, why } => store.defer(doc.id, &until, &why)?,
+        } => store.commit_failure(
+            FailureRecord {
+                document_id: doc.id,
+                why,
+                next_due_at: next_due,
+                gone: presence.gone,
+                removed: presence.removed,
+                failing_since: presence.failing_since,
+                failing_noticed: presence.failing_noticed,
+                events: presence.events,
+                targets,
+            },
+            now,
+        )?,
+        Write::Defer { until, why } => store.defer(doc.id, until, &why)?,
         Write::Check {
             record,
             compared_with,
@@ -49,7 +53,7 @@ pub fn write(
             // claim on it ran out and was taken over): then that result stands and this one is
             // dropped, so one edit is one event, however many processes saw it.
             if let Some(previous) = compared_with
-                && (!store.may_write(doc.id)? || store.latest_snapshot_id(doc.id)? != previous)
+                && (!store.may_write(doc.id, now)? || store.latest_snapshot_id(doc.id)? != previous)
             {
                 info!("another process recorded this document meanwhile; this check is dropped");
                 return Ok((Outcome::Skipped, Vec::new()));
@@ -67,6 +71,7 @@ pub fn write(
                         role,
                         l.announce,
                         link.lastmod.as_deref(),
+                        now,
                     )?;
                     new_docs.extend(row);
                 }
@@ -79,12 +84,12 @@ pub fn write(
                 // Documents that left this listing are checked again at once: a withdrawn
                 // paper often leaves its listing first.
                 let urls: Vec<&str> = l.links.iter().map(|l| l.url.as_str()).collect();
-                let left = store.note_listing(doc.id, &urls)?;
+                let left = store.note_listing(doc.id, &urls, now)?;
                 if left > 0 {
                     info!(documents = left, "documents left the listing; checked again");
                 }
             }
-            store.commit_check(*record)?;
+            store.commit_check(*record, now)?;
         }
     }
     Ok((outcome, new_docs))

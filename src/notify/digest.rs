@@ -432,7 +432,7 @@ fn item(e: &EventRow) -> Item {
             .and_then(|u| u.host_str().map(str::to_string))
             .unwrap_or_default(),
         watch: one_line(&e.watch, 200),
-        detected_at: e.detected_at.clone(),
+        detected_at: e.detected_at.to_string(),
         published: e.published.as_deref().map(|p| one_line(p, 40)),
         relation: describe(e),
         more_lines: all.len().saturating_sub(n),
@@ -593,7 +593,7 @@ mod tests {
             url: "https://example.gov/a?x=1&y=<2>".into(),
             title: Some(title.into()),
             watch: "w".into(),
-            detected_at: "2026-01-01T00:00:00Z".into(),
+            detected_at: crate::model::Timestamp::parse("2026-01-01T00:00:00Z").unwrap(),
             notified: false,
             notified_at: None,
             source: None,

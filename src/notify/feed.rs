@@ -26,9 +26,10 @@ fn xml_text(s: &str) -> String {
 
 /// The feed for `events` (newest first), as Atom XML.
 pub fn atom(events: &[EventRow], feed: &Feed) -> String {
-    let updated = events
-        .first()
-        .map_or_else(|| "1970-01-01T00:00:00Z".to_string(), |e| e.detected_at.clone());
+    let updated = events.first().map_or_else(
+        || "1970-01-01T00:00:00Z".to_string(),
+        |e| e.detected_at.to_string(),
+    );
     let mut out = String::from(
         "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">\n",
     );
@@ -64,7 +65,11 @@ pub fn atom(events: &[EventRow], feed: &Feed) -> String {
             e.kind.as_str(),
             xml_text(&title)
         );
-        let _ = writeln!(out, "    <updated>{}</updated>", xml_text(&e.detected_at));
+        let _ = writeln!(
+            out,
+            "    <updated>{}</updated>",
+            xml_text(&e.detected_at.to_string())
+        );
         if let Ok(u) = url::Url::parse(&e.url)
             && matches!(u.scheme(), "http" | "https")
         {
@@ -135,7 +140,7 @@ mod tests {
             url: "javascript:alert(1)".into(),
             title: Some("A <b>bold</b> & \u{1} title".into()),
             watch: "w".into(),
-            detected_at: "2026-01-01T00:00:00Z".into(),
+            detected_at: crate::model::Timestamp::parse("2026-01-01T00:00:00Z").unwrap(),
             notified: false,
             notified_at: None,
             source: None,

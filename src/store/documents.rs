@@ -4,6 +4,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Result, Store, StoreError};
+use crate::model::Timestamp;
 
 pub use crate::model::DocRole;
 
@@ -16,12 +17,12 @@ pub struct DocumentRow {
     pub announce: bool,
     pub etag: Option<String>,
     pub last_modified: Option<String>,
-    pub last_checked_at: Option<String>,
-    pub last_changed_at: Option<String>,
-    pub next_due_at: Option<String>,
+    pub last_checked_at: Option<Timestamp>,
+    pub last_changed_at: Option<Timestamp>,
+    pub next_due_at: Option<Timestamp>,
     pub failures: i64,
     pub last_error: Option<String>,
-    pub discovered_at: String,
+    pub discovered_at: Timestamp,
     /// The date a feed or sitemap last gave for it.
     pub lastmod: Option<String>,
     /// Hash of the body last fetched in full.
@@ -37,11 +38,11 @@ pub struct Presence {
     /// Checks in a row that found it gone (404, 410, a page-not-found page).
     pub gone_checks: i64,
     /// When its `removed` event was made; `None` while it is there.
-    pub removed_at: Option<String>,
+    pub removed_at: Option<Timestamp>,
     /// When the listing it was found on was first seen without it; `None` while listed.
-    pub unlisted_at: Option<String>,
+    pub unlisted_at: Option<Timestamp>,
     /// The first failed check of the current run of failures.
-    pub failing_since: Option<String>,
+    pub failing_since: Option<Timestamp>,
     /// The watch's `failing` notice was made for this run of failures.
     pub failing_noticed: bool,
 }
@@ -79,11 +80,17 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DocumentRow> {
 
 impl Store {
     /// The document row for a watch's own page, created on first sight.
-    pub fn ensure_watch_document(&mut self, watch: &str, url: &str, role: DocRole) -> Result<DocumentRow> {
+    pub fn ensure_watch_document(
+        &mut self,
+        watch: &str,
+        url: &str,
+        role: DocRole,
+        now: Timestamp,
+    ) -> Result<DocumentRow> {
         self.conn.execute(
             "INSERT INTO documents (url, watch, role, discovered_at) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (url) DO NOTHING",
-            params![url, watch, role.as_str(), crate::timefmt::now()],
+            params![url, watch, role.as_str(), now],
         )?;
         self.document_by_url(url)?
             .ok_or_else(|| StoreError::NotFound(format!("document {url}")))
@@ -95,8 +102,9 @@ impl Store {
         url: &str,
         watch: &str,
         announce: bool,
+        now: Timestamp,
     ) -> Result<Option<DocumentRow>> {
-        self.upsert_listed(url, watch, DocRole::Document, announce, None)
+        self.upsert_listed(url, watch, DocRole::Document, announce, None, now)
     }
 
     /// Records a URL a listing points to, with the listing's date for it. Returns the row when it
@@ -109,19 +117,13 @@ impl Store {
         role: DocRole,
         announce: bool,
         lastmod: Option<&str>,
+        now: Timestamp,
     ) -> Result<Option<DocumentRow>> {
         let n = self.conn.execute(
             "INSERT INTO documents (url, watch, role, announce, discovered_at, lastmod)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)
              ON CONFLICT (url) DO NOTHING",
-            params![
-                url,
-                watch,
-                role.as_str(),
-                announce,
-                crate::timefmt::now(),
-                lastmod
-            ],
+            params![url, watch, role.as_str(), announce, now, lastmod],
         )?;
         if n == 1 {
             return self.document_by_url(url);
@@ -145,7 +147,7 @@ impl Store {
     }
 
     /// Puts a check off until `until` without counting a failure: the host asked for a pause.
-    pub fn defer(&mut self, id: i64, until: &str, reason: &str) -> Result<()> {
+    pub fn defer(&mut self, id: i64, until: Timestamp, reason: &str) -> Result<()> {
         let tx = self.conn.savepoint()?;
         tx.execute(
             "UPDATE documents SET next_due_at = ?2, last_error = ?3 WHERE id = ?1",
@@ -193,8 +195,8 @@ impl Store {
     /// Records a failed check, at once: the reason, one more failure in a row, when to try
     /// again, whether the document is there, and the events the failure made (a removal, a
     /// watch's failing notice) with their deliveries.
-    pub fn commit_failure(&mut self, rec: FailureRecord) -> Result<()> {
-        let now = crate::timefmt::now();
+    pub fn commit_failure(&mut self, rec: FailureRecord, now: Timestamp) -> Result<()> {
+        let now = now.to_string();
         let tx = self.conn.savepoint()?;
         tx.execute(
             "UPDATE documents SET failures = failures + 1, total_failures = total_failures + 1,
@@ -230,8 +232,7 @@ impl Store {
     /// that are not among them have left it: they are due at once, to learn whether they are
     /// still there. A listing that shows none of the documents it listed before (a new layout,
     /// a broken page, an empty list) says nothing about them, and nothing is marked.
-    pub fn note_listing(&mut self, listing: i64, urls: &[&str]) -> Result<usize> {
-        let now = crate::timefmt::now();
+    pub fn note_listing(&mut self, listing: i64, urls: &[&str], now: Timestamp) -> Result<usize> {
         let urls = serde_json::to_string(urls).unwrap_or_else(|_| "[]".into());
         let tx = self.conn.savepoint()?;
         let still: bool = tx.query_row(
@@ -264,14 +265,14 @@ impl Store {
 pub struct FailureRecord {
     pub document_id: i64,
     pub why: String,
-    pub next_due_at: String,
+    pub next_due_at: Timestamp,
     /// The check found the document gone (404, 410, a page-not-found page); any other failure
     /// ends a run of such checks.
     pub gone: bool,
     /// `events` holds the document's `removed` event: it is marked removed now.
     pub removed: bool,
-    /// The first failure of this run (RFC 3339 UTC).
-    pub failing_since: String,
+    /// The first failure of this run.
+    pub failing_since: Timestamp,
     pub failing_noticed: bool,
     /// The events the failure made, each with the stored version it is about.
     pub events: Vec<(super::NewEvent, Option<i64>)>,
@@ -287,7 +288,7 @@ pub(super) fn record_success(
     now: &str,
 ) -> Result<()> {
     let (id, etag, last_modified) = (rec.document_id, rec.etag.as_deref(), rec.last_modified.as_deref());
-    let (next_due_at, body_hash) = (rec.next_due_at.as_str(), rec.body_hash.as_deref());
+    let (next_due_at, body_hash) = (rec.next_due_at, rec.body_hash.as_deref());
     // A 304 carries no validators of its own worth keeping over the ones we sent, so keep the
     // stored ones when the response had none.
     // Cached: this runs once per check, thousands of times a pass.

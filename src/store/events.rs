@@ -3,6 +3,7 @@
 use rusqlite::{Connection, params};
 
 use super::{Result, Store};
+use crate::model::Timestamp;
 
 pub use crate::model::EventKind;
 
@@ -30,12 +31,12 @@ pub struct EventRow {
     pub url: String,
     pub title: Option<String>,
     pub watch: String,
-    pub detected_at: String,
+    pub detected_at: Timestamp,
     /// Every delivery of the event was sent (one refused or given up on makes it `false`).
     #[serde(default)]
     pub notified: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub notified_at: Option<String>,
+    pub notified_at: Option<Timestamp>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -86,8 +87,8 @@ pub(super) fn insert(
 /// Which events `govwatch changes` lists; empty fields filter nothing.
 #[derive(Debug, Clone, Default)]
 pub struct EventFilter {
-    /// Detected at or after this time (RFC 3339 UTC, as stored).
-    pub since: Option<String>,
+    /// Detected at or after this time.
+    pub since: Option<Timestamp>,
     pub watches: Vec<String>,
     pub kinds: Vec<EventKind>,
     /// Only the newest this many (of those that pass the rest).
@@ -109,7 +110,7 @@ impl Store {
              {filter}"
         ))?;
         let rows = stmt.query_map(args, |r| {
-            let notified_at: Option<String> = r.get(6)?;
+            let notified_at: Option<Timestamp> = r.get(6)?;
             // `notified_at` says the event is settled (nothing left to try); it was notified only
             // if every delivery went. A recipient the server refused for good is not notified.
             let unsent: bool = r.get(15)?;
@@ -227,21 +228,5 @@ impl Store {
         )?;
         tx.rollback()?;
         Ok(n as usize)
-    }
-
-    /// Marks events as mailed, after the server accepted the message.
-    pub fn mark_notified(&mut self, ids: &[i64], message_id: &str) -> Result<()> {
-        let now = crate::timefmt::now();
-        let tx = self.conn.transaction()?;
-        {
-            let mut stmt = tx.prepare(
-                "UPDATE events SET notified_at = ?2, message_id = ?3 WHERE id = ?1 AND notified_at IS NULL",
-            )?;
-            for id in ids {
-                stmt.execute(params![id, now, message_id])?;
-            }
-        }
-        tx.commit()?;
-        Ok(())
     }
 }

@@ -31,7 +31,7 @@ impl NewSnapshot {
             canonical: None,
             encoding: None,
             content_type: None,
-            words: crate::compare::word_count(text) as i64,
+            words: crate::text::word_count(text) as i64,
             text_z: compress(text.as_bytes()),
             body_z: compress(body),
         }
