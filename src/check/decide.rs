@@ -11,6 +11,7 @@ use crate::check::Outcome;
 use crate::check::prepare::Prepared;
 use crate::check::presence::{self, AfterFailure, LastVersion};
 use crate::compare::corpus::{self, Verdict};
+use crate::compare::sections::{self, Headings, Sections};
 use crate::compare::{self, diff, relevance, statements};
 use crate::config::{Config, Watch};
 use crate::discover::Listed;
@@ -374,7 +375,7 @@ pub(crate) fn judge(
     };
     if let (None, Some(known)) = (&p.change, known) {
         let verdict = known.verdict(&p.text, sig, &candidates, thresholds);
-        p.change = Some(Finding::judged(verdict, &p.text));
+        p.change = Some(Finding::judged(verdict, &p.text, &p.headings, topics));
     }
     if p.change.is_some() {
         // Pages the user named are theirs to follow; documents found on listings must concern
@@ -387,6 +388,16 @@ pub(crate) fn judge(
         p.relevance = Some(rel);
     }
     p
+}
+
+/// `change` with each statement's section heading set.
+fn located(
+    mut change: statements::StatementChange,
+    old: &Sections,
+    new: &Sections,
+) -> statements::StatementChange {
+    sections::locate(&mut change, old, new);
+    change
 }
 
 /// What comparison found about a document, before it becomes an event.
@@ -403,7 +414,7 @@ pub struct Finding {
 
 impl Finding {
     /// A new version of a watched document.
-    pub fn changed(change: diff::TextChange, old: &str, new: &str) -> Finding {
+    pub fn changed(change: diff::TextChange, old: &str, new: &str, headings: &Headings) -> Finding {
         let changed_words: usize = change
             .added
             .iter()
@@ -416,15 +427,21 @@ impl Finding {
             has_event: !change.is_empty(),
             source: None,
             overlap: None,
-            statements: Some(statements::classify(&change)),
+            statements: Some(located(
+                statements::classify(&change),
+                &Sections::of(old, headings),
+                &Sections::of(new, headings),
+            )),
             change,
             quoted: Vec::new(),
             changed_share: (changed_words as f64 / total as f64).min(1.0),
         }
     }
 
-    /// A newly listed document, judged against the corpus.
-    fn judged(verdict: Verdict, text: &str) -> Finding {
+    /// A newly listed document, judged against the corpus: `headings` are its own, `topics`
+    /// what its statements are ranked by.
+    fn judged(verdict: Verdict, text: &str, headings: &Headings, topics: &relevance::Topics) -> Finding {
+        let sections = Sections::of(text, headings);
         let mut f = Finding {
             kind: EventKind::New,
             has_event: true,
@@ -448,7 +465,10 @@ impl Finding {
                 f.kind = EventKind::Revision;
                 f.source = Some(source);
                 f.overlap = Some(resemblance);
-                f.statements = Some(statements::classify(&change));
+                // The known text's headings are not at hand: what was removed from it is
+                // placed only where this document has the same heading.
+                let old = Sections::default();
+                f.statements = Some(located(statements::classify(&change), &old, &sections));
                 f.changed_share = 1.0 - resemblance;
                 f.change = change;
             }
@@ -463,15 +483,18 @@ impl Finding {
                 f.quoted = sources;
             }
             Verdict::New => {
-                // A new document's position statements are what the analyst reads first.
-                let statements = diff::sentences(text)
+                // A new document's position statements are what the analyst reads first, the
+                // strongest first: its opening lines are most often a preamble.
+                let mut statements: Vec<statements::Statement> = diff::sentences(text)
                     .into_iter()
                     .filter(|s| statements::is_position(s))
                     .map(|s| statements::Statement {
+                        heading: sections.heading(&s),
                         text: s,
                         position: true,
                     })
                     .collect();
+                statements::strongest_first(&mut statements, topics);
                 f.statements = Some(statements::StatementChange {
                     added: statements,
                     ..Default::default()
@@ -614,6 +637,7 @@ mod tests {
         let basis = Basis {
             template,
             previous: previous.map(stored),
+            previous_body: None,
         };
         let prepared = prepare(p, basis, host);
         let c = config();

@@ -273,9 +273,15 @@ pub async fn compare_and_write(
                 Some(h) => s.host_template(h, id, template::MIN_OTHER_PAGES)?,
                 None => HashSet::new(),
             };
+            let previous = s.latest_snapshot(id)?;
+            let previous_body = match &previous {
+                Some((m, _)) => s.snapshot_body(m.id)?,
+                None => None,
+            };
             Ok(Basis {
                 template,
-                previous: s.latest_snapshot(id)?,
+                previous,
+                previous_body,
             })
         })
         .await?;

@@ -113,14 +113,17 @@ fn removed_event(
 ) -> NewEvent {
     let (meta, text) = last;
     let rel = relevance_of(config, doc, watch, text);
-    let removed: Vec<statements::Statement> = diff::sentences(text)
+    // The strongest first, as for a new document: what the analyst reads is what went.
+    let mut removed: Vec<statements::Statement> = diff::sentences(text)
         .into_iter()
         .filter(|s| statements::is_position(s))
         .map(|s| statements::Statement {
             text: s,
             position: true,
+            heading: None,
         })
         .collect();
+    statements::strongest_first(&mut removed, &config.topics_for(watch));
     let positions = removed.len();
     let change = statements::StatementChange {
         removed,

@@ -1,10 +1,12 @@
 //! Comparison: a document's text against its earlier versions ([`diff`], [`statements`]), against
 //! the corpus of known documents ([`index`], [`corpus`]), and against the user's topics
-//! ([`relevance`]); and how much an event matters ([`significance`]).
+//! ([`relevance`]); where a sentence stands in its document ([`sections`]); and how much an event
+//! matters ([`significance`]).
 
 pub mod corpus;
 pub mod diff;
 pub mod relevance;
+pub mod sections;
 pub mod statements;
 
 /// The similarity primitives, under the name compare has always given them.

@@ -96,6 +96,9 @@ pub struct Recipient {
     /// (`kinds = [...]`; by default every kind but `duplicate`). A watch's failing and
     /// recovered notices go to everyone who follows the watch.
     pub kinds: KindSet,
+    /// The time zone the recipient reads times in (and digests are scheduled in); UTC for
+    /// `[email] to`.
+    pub timezone: chrono_tz::Tz,
 }
 
 impl Recipient {
@@ -358,6 +361,7 @@ impl Validator<'_> {
                 digest: None,
                 webhook: None,
                 kinds: KindSet::mailed_by_default(),
+                timezone: chrono_tz::UTC,
             })
             .collect();
         for (i, r) in raw.into_iter().enumerate() {
@@ -470,6 +474,7 @@ impl Validator<'_> {
                 digest,
                 webhook,
                 kinds,
+                timezone: tz,
             });
         }
         Ok(out)

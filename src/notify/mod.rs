@@ -121,13 +121,24 @@ impl Digest {
         recipient: Option<&str>,
         templates: &Templates,
     ) -> Result<Option<Digest>, NotifyError> {
+        Digest::build_in(events, email, recipient, chrono_tz::UTC, templates)
+    }
+
+    /// [`Digest::build`] with every time in `tz`, the recipient's time zone.
+    pub fn build_in(
+        events: &[EventRow],
+        email: Option<&Email>,
+        recipient: Option<&str>,
+        tz: chrono_tz::Tz,
+        templates: &Templates,
+    ) -> Result<Option<Digest>, NotifyError> {
         let prefix = email.map_or("[govwatch]", |e| e.subject_prefix.as_str());
         let delivery = email.map(|e| e.delivery.clone()).unwrap_or_default();
         let caps = Caps {
             max_items: delivery.max_items,
             max_bytes: delivery.max_bytes,
         };
-        let Some(model) = Model::build(events, prefix, recipient, caps) else {
+        let Some(model) = Model::build_in(events, prefix, recipient, tz, caps) else {
             return Ok(None);
         };
         let (text, html) = templates.render(&model)?;
@@ -201,7 +212,8 @@ pub async fn preview(
     for b in batches.into_iter().filter(|b| b.channel == Channel::Email) {
         let ids = b.event_ids.clone();
         let events = store.run(move |s| s.events_by_ids(&ids)).await?;
-        if let Some(mut d) = Digest::build(&events, email, Some(&b.recipient), &templates)? {
+        let tz = zone_of(config, &b.recipient);
+        if let Some(mut d) = Digest::build_in(&events, email, Some(&b.recipient), tz, &templates)? {
             if let Some(id) = b.message_id {
                 d.message_id = id;
             }
@@ -209,6 +221,15 @@ pub async fn preview(
         }
     }
     Ok(out)
+}
+
+/// The time zone a recipient reads times in; UTC for one no longer in the config.
+fn zone_of(config: &Config, recipient: &str) -> chrono_tz::Tz {
+    config
+        .recipients
+        .iter()
+        .find(|r| r.key() == recipient)
+        .map_or(chrono_tz::UTC, |r| r.timezone)
 }
 
 /// Due bounds that take everything pending, retries and digests included.
@@ -398,7 +419,14 @@ async fn send_email(
     templates: &Templates,
 ) -> Result<Outcome, NotifyError> {
     let events = events_of(store, batch).await?;
-    let Some(mut digest) = Digest::build(&events, Some(email), Some(&batch.recipient), templates)? else {
+    let Some(mut digest) = Digest::build_in(
+        &events,
+        Some(email),
+        Some(&batch.recipient),
+        r.timezone,
+        templates,
+    )?
+    else {
         return Ok(Err(transport::SendFailure {
             reason: "its events are gone from the database".into(),
             permanent: true,

@@ -39,6 +39,10 @@ pub struct EventRow {
     pub notified_at: Option<Timestamp>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// The title of `source` as the corpus knows it (a stored document's latest, an imported
+    /// file's): what a mail heads the story with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_title: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub overlap: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -105,6 +109,10 @@ impl Store {
             "SELECT e.id, e.kind, e.url, e.title, e.watch, e.detected_at, e.notified_at, e.source, e.overlap,
                     e.added, e.removed, s.published, e.relevant, e.significance, e.details,
                     EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.state != 'sent'),
+                    COALESCE(
+                        (SELECT c.title FROM corpus c WHERE c.origin = 'import' AND c.name = e.source),
+                        (SELECT s2.title FROM documents d2 JOIN snapshots s2 ON s2.document_id = d2.id
+                         WHERE d2.url = e.source AND s2.title IS NOT NULL ORDER BY s2.version DESC LIMIT 1)),
                     EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id)
              FROM events e LEFT JOIN snapshots s ON s.id = e.snapshot_id
              {filter}"
@@ -116,7 +124,7 @@ impl Store {
             let unsent: bool = r.get(15)?;
             // Settled with no delivery at all (a duplicate nobody asked for, a watch nobody
             // follows): nobody was told, and it must not read as mailed.
-            let delivered: bool = r.get(16)?;
+            let delivered: bool = r.get(17)?;
             Ok(EventRow {
                 id: r.get(0)?,
                 kind: super::parsed(r, 1, EventKind::parse)?,
@@ -127,6 +135,7 @@ impl Store {
                 notified: notified_at.is_some() && !unsent && delivered,
                 notified_at,
                 source: r.get(7)?,
+                source_title: r.get(16)?,
                 overlap: r.get(8)?,
                 added: r.get(9)?,
                 removed: r.get(10)?,

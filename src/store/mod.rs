@@ -35,7 +35,7 @@ pub use leases::Lease;
 pub use outbox::{
     Batch, Channel, DeliveryRow, Due, EventDelivery, Mode, OutboxCounts, RetryRefusal, Target, targets_at,
 };
-pub use snapshots::{NewSnapshot, SnapshotMeta};
+pub use snapshots::{NewSnapshot, SnapshotMeta, StoredBody};
 
 /// The schema, in order. Each runs in its own transaction and bumps `PRAGMA user_version`.
 const MIGRATIONS: &[(&str, &str)] = &[
