@@ -449,7 +449,10 @@ fn print_send_report(out: &mut Out, r: &SendReport) -> std::io::Result<()> {
 }
 
 fn feed(store: &Store, config: &Config, file: Option<&Path>) -> Result<()> {
-    let events = store.recent_relevant_events(config.feed.max_entries)?;
+    let events = store.recent_relevant_events(
+        config.feed.max_entries,
+        crate::model::KindSet::mailed_by_default(),
+    )?;
     let xml = notify::feed::atom(&events, &config.feed);
     let mut out = Out::stdout();
     match file {
@@ -815,6 +818,9 @@ fn print_event(
         e.kind.as_str(),
         match (e.notified, e.relevant) {
             (true, _) => "mailed",
+            // Settled with nobody to tell: a kind no recipient asked for (a duplicate), or a
+            // watch nobody follows.
+            (false, _) if e.notified_at.is_some() && deliveries.is_empty() => "unmailed",
             // Settled, but not every delivery went: refused or given up on.
             (false, _) if e.notified_at.is_some() => "failed",
             (false, true) => "pending",

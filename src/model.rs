@@ -36,17 +36,38 @@ pub enum EventKind {
     Quotes,
     /// A new document that is a known one, edited.
     Revision,
+    /// A known document withdrawn: it answered 404 or 410 (or a page-not-found page) on two
+    /// checks in a row, or left the listing it was found on and then stopped answering.
+    Removed,
+    /// A watch's own page or listing has failed for `failing_notice_after`: told once.
+    Failing,
+    /// A watch that was told to be failing answers again: told once.
+    Recovered,
 }
 
 impl EventKind {
     /// Every kind, in the order `/metrics` lists them.
-    pub const ALL: [EventKind; 6] = [
+    pub const ALL: [EventKind; 9] = [
         EventKind::Changed,
         EventKind::New,
         EventKind::Duplicate,
         EventKind::Republication,
         EventKind::Quotes,
         EventKind::Revision,
+        EventKind::Removed,
+        EventKind::Failing,
+        EventKind::Recovered,
+    ];
+
+    /// The kinds about documents: what a recipient's `kinds` may name.
+    pub const DOCUMENT_KINDS: [EventKind; 7] = [
+        EventKind::New,
+        EventKind::Changed,
+        EventKind::Revision,
+        EventKind::Republication,
+        EventKind::Quotes,
+        EventKind::Removed,
+        EventKind::Duplicate,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -57,7 +78,16 @@ impl EventKind {
             EventKind::Duplicate => "duplicate",
             EventKind::Quotes => "quotes",
             EventKind::Revision => "revision",
+            EventKind::Removed => "removed",
+            EventKind::Failing => "failing",
+            EventKind::Recovered => "recovered",
         }
+    }
+
+    /// A notice about a watch (failing, recovered) rather than about a document: told to
+    /// everyone who follows the watch, whatever kinds of change they chose.
+    pub fn is_watch_notice(self) -> bool {
+        matches!(self, EventKind::Failing | EventKind::Recovered)
     }
 
     /// The kind named `s` on the command line (`changes --kind`), if there is one.
@@ -70,6 +100,45 @@ impl EventKind {
             .into_iter()
             .find(|k| k.as_str() == s)
             .ok_or_else(|| ModelError::EventKind(s.to_string()))
+    }
+}
+
+/// A set of event kinds: what a recipient is mailed (`[[recipient]] kinds`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct KindSet(u16);
+
+impl KindSet {
+    /// What is mailed unless a recipient says otherwise: every kind but `duplicate`. A duplicate
+    /// is the same text as a known document: not a new or changed position, so it is stored and
+    /// listed (`govwatch changes`) but mailed only to those who ask for it.
+    pub fn mailed_by_default() -> KindSet {
+        EventKind::ALL
+            .into_iter()
+            .filter(|k| *k != EventKind::Duplicate)
+            .collect()
+    }
+
+    pub fn with(self, kind: EventKind) -> KindSet {
+        KindSet(self.0 | KindSet::bit(kind))
+    }
+
+    pub fn contains(self, kind: EventKind) -> bool {
+        self.0 & KindSet::bit(kind) != 0
+    }
+
+    /// The kinds in the set, in [`EventKind::ALL`]'s order.
+    pub fn kinds(self) -> Vec<EventKind> {
+        EventKind::ALL.into_iter().filter(|k| self.contains(*k)).collect()
+    }
+
+    fn bit(kind: EventKind) -> u16 {
+        1 << EventKind::ALL.iter().position(|k| *k == kind).unwrap_or(0)
+    }
+}
+
+impl FromIterator<EventKind> for KindSet {
+    fn from_iter<I: IntoIterator<Item = EventKind>>(iter: I) -> KindSet {
+        iter.into_iter().fold(KindSet::default(), KindSet::with)
     }
 }
 
@@ -402,6 +471,17 @@ mod tests {
             assert_eq!(EventKind::parse(k.as_str()), Ok(k));
         }
         assert!(DocRole::parse("pdf").is_err());
+    }
+
+    #[test]
+    fn duplicates_are_the_one_kind_not_mailed_by_default() {
+        let d = KindSet::mailed_by_default();
+        for k in EventKind::ALL {
+            assert_eq!(d.contains(k), k != EventKind::Duplicate, "{k:?}");
+        }
+        let mine: KindSet = [EventKind::Duplicate, EventKind::New].into_iter().collect();
+        assert_eq!(mine.kinds(), [EventKind::New, EventKind::Duplicate]);
+        assert!(!mine.contains(EventKind::Changed));
     }
 
     #[test]

@@ -9,14 +9,15 @@ use std::time::Duration;
 use crate::backoff::Backoff;
 use crate::check::Outcome;
 use crate::check::prepare::Prepared;
+use crate::check::presence::{self, AfterFailure, LastVersion};
 use crate::compare::corpus::{self, Verdict};
 use crate::compare::sections::{self, Headings, Sections};
 use crate::compare::{self, diff, relevance, statements};
 use crate::config::{Config, Watch};
 use crate::discover::Listed;
-use crate::fetch::Validators;
+use crate::fetch::{FetchError, Validators};
 use crate::model::{Candidate, DocRole, EventKind, FailureReason, Timestamp};
-use crate::store::{CheckRecord, DocumentRow, NewCorpusEntry, NewEvent};
+use crate::store::{CheckRecord, DocumentRow, NewCorpusEntry, NewEvent, Target};
 
 /// What a check saw, before the decision.
 pub enum Seen {
@@ -30,11 +31,28 @@ pub enum Seen {
     Failed {
         reason: FailureReason,
         why: String,
+        /// The answer said the document is gone: 404, 410, or a page-not-found page.
+        gone: bool,
         /// A server's Retry-After, if it sent one.
         retry_after: Option<Duration>,
     },
     /// The host asked for a pause that has not run out: nothing was asked of it.
     Deferred { until: Timestamp, why: String },
+}
+
+impl Seen {
+    /// A fetch that failed, as the decision sees it.
+    pub fn failed(e: &FetchError) -> Seen {
+        Seen::Failed {
+            reason: e.kind(),
+            why: e.to_string(),
+            gone: e.says_gone(),
+            retry_after: match e {
+                FetchError::Status { retry_after, .. } => *retry_after,
+                _ => None,
+            },
+        }
+    }
 }
 
 /// What the corpus holds for a page: candidates that share something with it and, for a verdict
@@ -52,6 +70,9 @@ pub struct Input<'a> {
     pub seen: Seen,
     /// A draw in `0.0..1.0` that spreads the retries of documents failing together.
     pub jitter: f64,
+    /// The document's newest stored version, where a check that compared nothing needs it: a
+    /// failure (a removal is told with it) or a withdrawn document's return.
+    pub last: Option<LastVersion>,
 }
 
 /// What a check comes to and what to write.
@@ -73,13 +94,17 @@ pub enum Write {
         /// A listing's links, to be added as documents.
         listing: Option<Listing>,
     },
-    /// A failed check: the reason is kept and the document is due again at `next_due`.
+    /// A failed check: the reason is kept and the document is due again at `next_due`; what
+    /// the failure says of the document's presence, with the events it makes (a removal, a
+    /// watch's failing notice) and who follows the watch.
     Failure {
         reason: FailureReason,
         why: String,
         failures: i64,
         retry_in: Duration,
         next_due: Timestamp,
+        presence: Box<AfterFailure>,
+        targets: Vec<Target>,
     },
     /// A deferred check: due again when the host's pause ends.
     Defer { until: Timestamp, why: String },
@@ -100,10 +125,11 @@ pub fn decide(input: Input<'_>, now: Timestamp) -> Decision {
         watch,
         seen,
         jitter,
+        last,
     } = input;
     match seen {
-        Seen::NotModified => unchanged(config, doc, watch, Validators::default(), now),
-        Seen::SameBytes(v) => unchanged(config, doc, watch, v, now),
+        Seen::NotModified => unchanged(config, doc, watch, Validators::default(), last, now),
+        Seen::SameBytes(v) => unchanged(config, doc, watch, v, last, now),
         Seen::Deferred { until, why } => Decision {
             outcome: Outcome::Deferred(why.clone()),
             write: Write::Defer { until, why },
@@ -111,11 +137,14 @@ pub fn decide(input: Input<'_>, now: Timestamp) -> Decision {
         Seen::Failed {
             reason,
             why,
+            gone,
             retry_after,
         } => {
             let failures = doc.failures + 1;
             let every = interval(config, doc, watch, None, now);
             let retry_in = retry_wait(every, failures, config.fetch.max_backoff, retry_after, jitter);
+            let presence = presence::after_failure(config, doc, watch, gone, &why, last.as_ref(), now);
+            let targets = followers(config, watch, presence.events.iter().map(|(e, _)| e), now);
             Decision {
                 outcome: Outcome::Failed(why.clone()),
                 write: Write::Failure {
@@ -124,6 +153,8 @@ pub fn decide(input: Input<'_>, now: Timestamp) -> Decision {
                     failures,
                     retry_in,
                     next_due: now.plus(retry_in),
+                    presence: Box::new(presence),
+                    targets,
                 },
             }
         }
@@ -131,10 +162,40 @@ pub fn decide(input: Input<'_>, now: Timestamp) -> Decision {
     }
 }
 
+/// Who follows `watch`, when there are events to tell them of (see
+/// [`crate::store::targets_at`]: each event goes to those who want its kind).
+fn followers<'a>(
+    config: &Config,
+    watch: &Watch,
+    mut events: impl Iterator<Item = &'a NewEvent>,
+    now: Timestamp,
+) -> Vec<Target> {
+    match events.next() {
+        None => Vec::new(),
+        Some(_) => crate::store::targets_at(config, &watch.name, &watch.tags, now),
+    }
+}
+
 /// A check that found nothing new (a 304, or the same bytes): only the validators (the stored
-/// ones are kept where these have none) and the schedule move.
-fn unchanged(config: &Config, doc: &DocumentRow, watch: &Watch, v: Validators, now: Timestamp) -> Decision {
+/// ones are kept where these have none) and the schedule move; a withdrawn document's return
+/// and a watch's recovery are told.
+fn unchanged(
+    config: &Config,
+    doc: &DocumentRow,
+    watch: &Watch,
+    v: Validators,
+    last: Option<LastVersion>,
+    now: Timestamp,
+) -> Decision {
     let next_due = now.plus(interval(config, doc, watch, None, now));
+    let (title, text) = last.map_or((None, String::new()), |(m, t)| (m.title, t));
+    let back = presence::after_success(doc, watch, title.clone());
+    let mut events = Vec::new();
+    if let Some(note) = back.restored {
+        events.push(presence::restored_event(config, doc, watch, title, &text, note));
+    }
+    events.extend(back.recovered);
+    let targets = followers(config, watch, events.iter(), now);
     Decision {
         outcome: Outcome::Unchanged,
         write: Write::Check {
@@ -145,8 +206,8 @@ fn unchanged(config: &Config, doc: &DocumentRow, watch: &Watch, v: Validators, n
                 next_due_at: next_due,
                 snapshot: None,
                 corpus: None,
-                events: Vec::new(),
-                targets: Vec::new(),
+                events,
+                targets,
                 template_blocks: None,
                 body_hash: None,
             }),
@@ -200,6 +261,7 @@ fn page(
             events.push(f.into_event(watch, doc, p.title.clone(), rel));
         }
     }
+    tell_presence(config, doc, watch, (p.title.clone(), &p.text), &mut events);
     // A signature is made only for a new version, which has its snapshot.
     let corpus_entry = p
         .signature
@@ -211,10 +273,7 @@ fn page(
             signature,
             replaces_fps: p.replaces_fps,
         });
-    let targets = match events.is_empty() {
-        true => Vec::new(),
-        false => crate::store::targets_at(config, &watch.name, &watch.tags, now),
-    };
+    let targets = followers(config, watch, events.iter(), now);
     Decision {
         outcome,
         write: Write::Check {
@@ -234,6 +293,29 @@ fn page(
             listing,
         },
     }
+}
+
+/// A good check of a page: a withdrawn document's return (said on the version's `changed`
+/// event, or told as one when the text is as before) and a watch's recovery.
+fn tell_presence(
+    config: &Config,
+    doc: &DocumentRow,
+    watch: &Watch,
+    (title, text): (Option<String>, &str),
+    events: &mut Vec<NewEvent>,
+) {
+    let back = presence::after_success(doc, watch, title.clone());
+    if let Some(note) = back.restored {
+        match events.iter_mut().find(|e| e.kind == EventKind::Changed) {
+            Some(e) => {
+                if let Some(serde_json::Value::Object(d)) = &mut e.details {
+                    d.insert("presence".into(), note);
+                }
+            }
+            None => events.push(presence::restored_event(config, doc, watch, title, text, note)),
+        }
+    }
+    events.extend(back.recovered);
 }
 
 /// How long until `doc` is due again after a good check. A watch's own page or listing follows
@@ -505,6 +587,7 @@ mod tests {
             discovered_at: Timestamp::parse("2026-11-30T00:00:00Z").unwrap(),
             lastmod: None,
             body_hash: None,
+            presence: Default::default(),
         }
     }
 
@@ -570,6 +653,7 @@ mod tests {
                 watch,
                 seen: Seen::Page(Box::new(prepared), corpus),
                 jitter: 0.0,
+                last: None,
             },
             now(),
         )
@@ -584,6 +668,7 @@ mod tests {
                 watch: &c.watches[1],
                 seen,
                 jitter,
+                last: None,
             },
             now(),
         )
@@ -839,6 +924,7 @@ mod tests {
         let seen = |retry_after| Seen::Failed {
             reason: FailureReason::Status,
             why: "HTTP 503".into(),
+            gone: false,
             retry_after,
         };
         let d = settled(&doc(DocRole::Page, false), seen(None), 0.0);
@@ -874,6 +960,7 @@ mod tests {
             Seen::Failed {
                 reason: FailureReason::Timeout,
                 why: "t".into(),
+                gone: false,
                 retry_after: None,
             },
             jitter,
@@ -903,5 +990,287 @@ mod tests {
         );
         assert_eq!(d.outcome, Outcome::Deferred("Retry-After".into()));
         assert!(matches!(d.write, Write::Defer { until, .. } if until.to_string() == "2026-11-30T14:00:00Z"));
+    }
+}
+
+#[cfg(test)]
+mod presence_tests {
+    //! Withdrawals, returns and a watch's notices, as decided: each test gives the decision the
+    //! document's state as the store would hold it and looks at the events it makes.
+
+    use std::path::Path;
+
+    use super::*;
+    use crate::store::{Presence, SnapshotMeta};
+
+    const CONFIG: &str = "[topics]\nterms = [\"sovereignty\"]\n\n\
+        [[watch]]\nname = \"w\"\nurl = \"https://example.org/list\"\nkind = \"index\"\nevery = \"1h\"\n\n\
+        [[watch]]\nname = \"p\"\nurl = \"https://example.org/page\"\nevery = \"1h\"\n";
+
+    fn ts(s: &str) -> Timestamp {
+        Timestamp::parse(s).unwrap()
+    }
+
+    fn now() -> Timestamp {
+        ts("2026-11-30T12:00:00Z")
+    }
+
+    fn doc(role: DocRole, url: &str, failures: i64, presence: Presence) -> DocumentRow {
+        DocumentRow {
+            id: 7,
+            url: url.into(),
+            watch: "p".into(),
+            role,
+            announce: false,
+            etag: None,
+            last_modified: None,
+            last_checked_at: None,
+            last_changed_at: None,
+            next_due_at: None,
+            failures,
+            last_error: None,
+            discovered_at: ts("2026-11-01T00:00:00Z"),
+            lastmod: None,
+            body_hash: None,
+            presence,
+        }
+    }
+
+    fn page(failures: i64, presence: Presence) -> DocumentRow {
+        doc(DocRole::Page, "https://example.org/page", failures, presence)
+    }
+
+    fn last() -> LastVersion {
+        let meta = SnapshotMeta {
+            id: 41,
+            version: 3,
+            fetched_at: "2026-11-29T12:00:00Z".into(),
+            text_hash: "h".into(),
+            title: Some("Position paper on data".into()),
+            published: Some("2026-05-25".into()),
+            lang: None,
+            words: 20,
+        };
+        let text = "States should respect the sovereignty of data of other states in every case.\n\n\
+                    Unilateral measures must never be taken against another country's data."
+            .to_string();
+        (meta, text)
+    }
+
+    fn decide_seen(d: &DocumentRow, seen: Seen, last: Option<LastVersion>, at: Timestamp) -> Decision {
+        let c = Config::parse(CONFIG, Path::new("t.toml")).unwrap();
+        let watch = match d.role {
+            DocRole::Page => &c.watches[1],
+            _ => &c.watches[0],
+        };
+        decide(
+            Input {
+                config: &c,
+                doc: d,
+                watch,
+                seen,
+                jitter: 0.0,
+                last,
+            },
+            at,
+        )
+    }
+
+    fn status(code: u16) -> Seen {
+        Seen::Failed {
+            reason: FailureReason::Status,
+            why: format!("HTTP {code}"),
+            gone: matches!(code, 404 | 410),
+            retry_after: None,
+        }
+    }
+
+    /// The failure's presence part: what it marks and the events it makes.
+    fn failure(d: &DocumentRow, seen: Seen, last: Option<LastVersion>) -> AfterFailure {
+        match decide_seen(d, seen, last, now()).write {
+            Write::Failure { presence, .. } => *presence,
+            _ => panic!("not a failure"),
+        }
+    }
+
+    fn kinds(a: &AfterFailure) -> Vec<EventKind> {
+        a.events.iter().map(|(e, _)| e.kind).collect()
+    }
+
+    fn good_check_events(d: &DocumentRow, last: Option<LastVersion>) -> Vec<NewEvent> {
+        match decide_seen(d, Seen::NotModified, last, now()).write {
+            Write::Check { record, .. } => record.events,
+            _ => panic!("not a good check"),
+        }
+    }
+
+    #[test]
+    fn one_404_is_no_removal_and_the_second_in_a_row_is_one_removed_event_with_the_last_title_and_date() {
+        let first = failure(&page(0, Presence::default()), status(404), Some(last()));
+        assert!(first.gone && !first.removed && first.events.is_empty());
+
+        let once = Presence {
+            gone_checks: 1,
+            failing_since: Some(ts("2026-11-30T11:00:00Z")),
+            ..Presence::default()
+        };
+        let second = failure(&page(1, once.clone()), status(404), Some(last()));
+        assert!(second.removed);
+        assert_eq!(kinds(&second), [EventKind::Removed]);
+        let (e, snapshot) = &second.events[0];
+        assert_eq!(*snapshot, Some(41), "about the last stored version");
+        assert_eq!(e.title.as_deref(), Some("Position paper on data"));
+        assert!(e.relevant, "a page watched by name");
+        let note = e.details.as_ref().unwrap()["presence"]["note"].as_str().unwrap();
+        assert!(
+            note.contains("HTTP 404 on 2 checks in a row") && note.contains("2026-05-25"),
+            "{note}"
+        );
+        // The statements that went are told like the removed lines of a change.
+        let removed = &e.details.as_ref().unwrap()["statements"]["removed"];
+        assert_eq!(removed.as_array().unwrap().len(), 2, "{removed}");
+
+        // A 410 counts the same.
+        assert!(failure(&page(1, once), status(410), Some(last())).removed);
+    }
+
+    #[test]
+    fn a_withdrawal_is_told_once_while_it_stays_gone() {
+        let gone = Presence {
+            gone_checks: 2,
+            removed_at: Some(ts("2026-11-30T10:00:00Z")),
+            failing_since: Some(ts("2026-11-30T09:00:00Z")),
+            ..Presence::default()
+        };
+        let third = failure(&page(2, gone), status(404), Some(last()));
+        assert!(!third.removed && third.events.is_empty());
+    }
+
+    #[test]
+    fn a_flapping_page_or_another_failure_in_between_makes_no_removal() {
+        // 200, 404, 200, 404: each good check starts the count again (the store resets it).
+        let after_a_200 = failure(&page(0, Presence::default()), status(404), Some(last()));
+        assert!(after_a_200.events.is_empty());
+        // 404, 500, 404: not two in a row either.
+        let once = Presence {
+            gone_checks: 1,
+            ..Presence::default()
+        };
+        let a_500 = failure(&page(1, once), status(500), Some(last()));
+        assert!(
+            !a_500.gone && a_500.events.is_empty(),
+            "a 500 ends the run of 404s"
+        );
+        let again = failure(&page(2, Presence::default()), status(404), Some(last()));
+        assert!(again.events.is_empty());
+    }
+
+    #[test]
+    fn a_document_that_left_its_listing_is_removed_when_it_then_stops_answering() {
+        let url = "https://example.org/doc";
+        let unlisted = Presence {
+            unlisted_at: Some(ts("2026-11-30T06:00:00Z")),
+            ..Presence::default()
+        };
+        let timeout = || Seen::Failed {
+            reason: FailureReason::Timeout,
+            why: "timed out".into(),
+            gone: false,
+            retry_after: None,
+        };
+        // One timeout is not "stopped answering"...
+        let d = doc(DocRole::Document, url, 0, unlisted.clone());
+        assert!(failure(&d, timeout(), Some(last())).events.is_empty());
+        // ...the second failure in a row is, and so is the first answer that says it is gone.
+        let d = doc(DocRole::Document, url, 1, unlisted.clone());
+        let twice = failure(&d, timeout(), Some(last()));
+        assert_eq!(kinds(&twice), [EventKind::Removed]);
+        let note = twice.events[0].0.details.as_ref().unwrap()["presence"]["note"].to_string();
+        assert!(note.contains("left the listing"), "{note}");
+        let d = doc(DocRole::Document, url, 0, unlisted);
+        assert_eq!(
+            kinds(&failure(&d, status(404), Some(last()))),
+            [EventKind::Removed]
+        );
+        // Still listed: one 404 is nothing yet.
+        let d = doc(DocRole::Document, url, 0, Presence::default());
+        assert!(failure(&d, status(404), Some(last())).events.is_empty());
+    }
+
+    #[test]
+    fn only_a_known_document_is_removed_and_never_a_listing() {
+        let twice = Presence {
+            gone_checks: 1,
+            ..Presence::default()
+        };
+        // Never stored: a failure, not a withdrawal.
+        assert!(
+            failure(&page(1, twice.clone()), status(404), None)
+                .events
+                .is_empty()
+        );
+        let listing = doc(DocRole::Index, "https://example.org/list", 1, twice);
+        assert!(!failure(&listing, status(404), Some(last())).removed);
+    }
+
+    #[test]
+    fn a_withdrawn_document_that_returns_with_the_same_text_is_a_changed_event_that_says_so() {
+        let removed = Presence {
+            removed_at: Some(ts("2026-11-29T10:00:00Z")),
+            gone_checks: 2,
+            ..Presence::default()
+        };
+        let events = good_check_events(&page(0, removed), Some(last()));
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].kind, EventKind::Changed);
+        assert_eq!(events[0].title.as_deref(), Some("Position paper on data"));
+        let p = &events[0].details.as_ref().unwrap()["presence"];
+        assert_eq!(p["restored"], true);
+        assert!(p["note"].as_str().unwrap().contains("2026-11-29"), "{p}");
+        // Present all along: a 304 is nothing.
+        assert!(good_check_events(&page(0, Presence::default()), Some(last())).is_empty());
+    }
+
+    #[test]
+    fn a_watch_failing_past_its_threshold_is_told_once_and_its_recovery_once() {
+        let failing = |since: &str, noticed| Presence {
+            failing_since: Some(ts(since)),
+            failing_noticed: noticed,
+            ..Presence::default()
+        };
+        let error = || status(503);
+        // Failing for an hour: not yet (the default is a day).
+        let hour = failure(&page(3, failing("2026-11-30T11:00:00Z", false)), error(), None);
+        assert!(hour.events.is_empty() && !hour.failing_noticed);
+        assert_eq!(hour.failing_since.to_string(), "2026-11-30T11:00:00Z");
+        // Failing for 25 hours: one notice.
+        let day = failure(&page(9, failing("2026-11-29T11:00:00Z", false)), error(), None);
+        assert_eq!(kinds(&day), [EventKind::Failing]);
+        assert!(day.failing_noticed && day.events[0].0.relevant);
+        let note = day.events[0].0.details.as_ref().unwrap()["presence"]["note"].to_string();
+        assert!(
+            note.contains("2026-11-29T11:00:00Z") && note.contains("HTTP 503"),
+            "{note}"
+        );
+        // Told already: nothing more while it keeps failing.
+        let later = failure(&page(10, failing("2026-11-29T11:00:00Z", true)), error(), None);
+        assert!(later.events.is_empty() && later.failing_noticed);
+        // A first failure starts the run now.
+        let first = failure(&page(0, Presence::default()), error(), None);
+        assert_eq!(first.failing_since, now());
+        // The next good check: one recovery notice.
+        let back = good_check_events(&page(0, failing("2026-11-29T11:00:00Z", true)), None);
+        assert_eq!(
+            back.iter().map(|e| e.kind).collect::<Vec<_>>(),
+            [EventKind::Recovered]
+        );
+        // A document the watch found is not the watch.
+        let found = doc(
+            DocRole::Document,
+            "https://example.org/doc",
+            9,
+            failing("2026-11-20T00:00:00Z", false),
+        );
+        assert!(failure(&found, error(), None).events.is_empty());
     }
 }

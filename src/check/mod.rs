@@ -13,6 +13,7 @@
 pub mod decide;
 pub mod parse;
 pub mod prepare;
+pub mod presence;
 pub mod write;
 
 use std::collections::HashSet;
@@ -23,7 +24,7 @@ use tokio::sync::Semaphore;
 use url::Url;
 
 use crate::config::{Config, Watch};
-use crate::fetch::{FetchError, Fetched, Fetcher, Validators, Want};
+use crate::fetch::{Fetched, Fetcher, Validators, Want};
 use crate::model::{DocRole, EventKind, FailureReason};
 use crate::polite::{Gated, HostUpdate, Hosts, Request};
 use crate::store::{DocumentRow, StoreError, StoreHandle};
@@ -155,6 +156,7 @@ pub async fn fetch(
             Seen::Failed {
                 reason,
                 why,
+                gone: false,
                 retry_after,
             },
             None,
@@ -195,13 +197,7 @@ pub async fn fetch(
         Gated::Stopped => return Ok(Step::Stopped),
         Gated::Denied(why) => return Ok(failed(FailureReason::Robots, why, None)),
         Gated::Deferred { until, why } => return Ok(Step::Settled(Seen::Deferred { until, why }, None)),
-        Gated::Failed(e) => {
-            let retry = match &e {
-                FetchError::Status { retry_after, .. } => *retry_after,
-                _ => None,
-            };
-            return Ok(failed(e.kind(), e.to_string(), retry));
-        }
+        Gated::Failed(e) => return Ok(Step::Settled(Seen::failed(&e), None)),
     };
     // Served byte for byte as last time: unchanged, without decoding or extracting. (A site
     // template learnt since could only remove boilerplate, which is no change either.)
@@ -230,12 +226,26 @@ pub async fn settle(
     seen: Seen,
     why_unchanged: Option<&'static str>,
 ) -> Result<(Outcome, Vec<DocumentRow>), StoreError> {
+    // A failure may withdraw the document, told with its last version; a withdrawn document's
+    // return is told with it too. Both are rare: other checks read nothing more.
+    let needs_last = match &seen {
+        Seen::Failed { .. } => true,
+        _ => doc.presence.removed_at.is_some() || doc.presence.failing_noticed,
+    };
+    let last = match needs_last {
+        true => {
+            let id = doc.id;
+            ctx.store.run(move |s| s.latest_snapshot(id)).await?
+        }
+        false => None,
+    };
     let input = Input {
         config: &ctx.config,
         doc,
         watch,
         seen,
         jitter: fastrand::f64(),
+        last,
     };
     let decision = decide::decide(input, ctx.clock.now());
     apply(ctx, doc, watch, decision, why_unchanged).await
@@ -305,6 +315,7 @@ pub async fn compare_and_write(
             watch: &watch2,
             seen: Seen::Page(Box::new(prepared), corpus),
             jitter: 0.0,
+            last: None,
         };
         decide::decide(input, now)
     })
@@ -321,6 +332,7 @@ async fn apply(
     why_unchanged: Option<&'static str>,
 ) -> Result<(Outcome, Vec<DocumentRow>), StoreError> {
     write::note(&decision);
+    let events = write::event_kinds(&decision);
     let (doc2, watch, clock) = (doc.clone(), watch.name.clone(), ctx.clock.clone());
     // The time of the write is read in the store's turn: a group waits its turn, and what it
     // stamps (checked at, claims) is when it was written.
@@ -328,7 +340,7 @@ async fn apply(
         .store
         .grouped(move |s| write::write(s, &doc2, &watch, decision, clock.now()))
         .await?;
-    write::report(&outcome, why_unchanged);
+    write::report(&outcome, &events, why_unchanged);
     Ok((outcome, new_docs))
 }
 

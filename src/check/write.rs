@@ -9,7 +9,7 @@ use crate::check::Outcome;
 use crate::check::decide::{Decision, Write};
 use crate::metrics;
 use crate::model::{CheckLabel, DocRole, EventKind, Timestamp};
-use crate::store::{DocumentRow, Store, StoreError};
+use crate::store::{DocumentRow, FailureRecord, Store, StoreError};
 
 /// Applies `d` for `doc` (of the watch named `watch`), written at `now`; returns what the check
 /// came to and the documents a listing added.
@@ -23,7 +23,26 @@ pub fn write(
     let mut outcome = d.outcome;
     let mut new_docs = Vec::new();
     match d.write {
-        Write::Failure { why, next_due, .. } => store.record_failure(doc.id, &why, next_due, now)?,
+        Write::Failure {
+            why,
+            next_due,
+            presence,
+            targets,
+            ..
+        } => store.commit_failure(
+            FailureRecord {
+                document_id: doc.id,
+                why,
+                next_due_at: next_due,
+                gone: presence.gone,
+                removed: presence.removed,
+                failing_since: presence.failing_since,
+                failing_noticed: presence.failing_noticed,
+                events: presence.events,
+                targets,
+            },
+            now,
+        )?,
         Write::Defer { until, why } => store.defer(doc.id, until, &why)?,
         Write::Check {
             record,
@@ -62,6 +81,13 @@ pub fn write(
                         .filter(|d| d.announce && d.role == DocRole::Document)
                         .count(),
                 };
+                // Documents that left this listing are checked again at once: a withdrawn
+                // paper often leaves its listing first.
+                let urls: Vec<&str> = l.links.iter().map(|l| l.url.as_str()).collect();
+                let left = store.note_listing(doc.id, &urls, now)?;
+                if left > 0 {
+                    info!(documents = left, "documents left the listing; checked again");
+                }
             }
             store.commit_check(*record, now)?;
         }
@@ -97,9 +123,26 @@ pub fn note(d: &Decision) {
     }
 }
 
-/// Logs and counts a good check once written; `why_unchanged` says how an unchanged page was
-/// known to be so without comparing (a 304, the same bytes).
-pub fn report(outcome: &Outcome, why_unchanged: Option<&'static str>) {
+/// The kinds of the events a decision makes, to be counted once written.
+pub fn event_kinds(d: &Decision) -> Vec<EventKind> {
+    match &d.write {
+        Write::Check { record, .. } => record.events.iter().map(|e| e.kind).collect(),
+        Write::Failure { presence, .. } => presence.events.iter().map(|(e, _)| e.kind).collect(),
+        Write::Defer { .. } => Vec::new(),
+    }
+}
+
+/// Logs and counts a check once written, with the events it made; `why_unchanged` says how an
+/// unchanged page was known to be so without comparing (a 304, the same bytes).
+pub fn report(outcome: &Outcome, events: &[EventKind], why_unchanged: Option<&'static str>) {
+    if *outcome != Outcome::Skipped {
+        for kind in events {
+            if *kind != EventKind::Changed || !matches!(outcome, Outcome::Changed { .. }) {
+                info!(event = kind.as_str(), "event");
+            }
+            metrics::event(*kind);
+        }
+    }
     match outcome {
         Outcome::Unchanged => info!(outcome = "unchanged", "{}", why_unchanged.unwrap_or("checked")),
         Outcome::Baseline => info!(outcome = "baseline", "stored first version"),
@@ -111,16 +154,8 @@ pub fn report(outcome: &Outcome, why_unchanged: Option<&'static str>) {
     match outcome {
         Outcome::Baseline => metrics::check(CheckLabel::Baseline),
         Outcome::Unchanged => metrics::check(CheckLabel::Unchanged),
-        Outcome::Changed { event } => {
-            metrics::check(CheckLabel::Changed);
-            if *event {
-                metrics::event(EventKind::Changed);
-            }
-        }
-        Outcome::Found(kind) => {
-            metrics::check(CheckLabel::Found);
-            metrics::event(*kind);
-        }
+        Outcome::Changed { .. } => metrics::check(CheckLabel::Changed),
+        Outcome::Found(_) => metrics::check(CheckLabel::Found),
         Outcome::Indexed { .. } => metrics::check(CheckLabel::Indexed),
         // Counted with their reasons, in [`note`].
         Outcome::Failed(_) | Outcome::Deferred(_) | Outcome::Skipped => {}

@@ -26,6 +26,10 @@ pub fn significance(kind: EventKind, relevance: f64, positions_affected: usize, 
         Quotes => 0.45,
         Republication => 0.35,
         Duplicate => 0.1,
+        // A withdrawal is news; the whole text went, so its extent is full.
+        Removed => 0.6,
+        // About a watch, not a position: listed after the news of the same message.
+        Failing | Recovered => return 0.3,
     };
     let extent = 0.1 * (changed_share * 4.0).min(1.0);
     ((base + extent) * (0.4 + 0.6 * relevance)).clamp(0.0, 1.0)

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use url::Url;
 
 use super::{ConfigError, Max, Validator, raw};
+use crate::model::{EventKind, KindSet};
 
 /// How an SMTP connection is secured. Read from the scheme and `?tls=` of `smtp_url`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,6 +92,10 @@ pub struct Recipient {
     pub digest: Option<Schedule>,
     /// Every event is also POSTed here as JSON.
     pub webhook: Option<Url>,
+    /// The kinds of document event this recipient is told of, by mail and webhook alike
+    /// (`kinds = [...]`; by default every kind but `duplicate`). A watch's failing and
+    /// recovered notices go to everyone who follows the watch.
+    pub kinds: KindSet,
     /// The time zone the recipient reads times in (and digests are scheduled in); UTC for
     /// `[email] to`.
     pub timezone: chrono_tz::Tz,
@@ -100,6 +105,11 @@ impl Recipient {
     /// The address as stored in the outbox.
     pub fn key(&self) -> String {
         self.address.email.to_string()
+    }
+
+    /// Whether this recipient is told of an event of this kind (of a watch it follows).
+    pub fn wants(&self, kind: EventKind) -> bool {
+        kind.is_watch_notice() || self.kinds.contains(kind)
     }
 
     /// Whether this recipient follows a watch with this name and these tags.
@@ -350,6 +360,7 @@ impl Validator<'_> {
                 immediate: true,
                 digest: None,
                 webhook: None,
+                kinds: KindSet::mailed_by_default(),
                 timezone: chrono_tz::UTC,
             })
             .collect();
@@ -451,6 +462,10 @@ impl Validator<'_> {
                 }
                 None => None,
             };
+            let kinds = match &r.kinds {
+                Some(list) => self.kinds(&key("kinds"), list)?,
+                None => KindSet::mailed_by_default(),
+            };
             out.push(Recipient {
                 address,
                 watches: names,
@@ -458,10 +473,39 @@ impl Validator<'_> {
                 immediate,
                 digest,
                 webhook,
+                kinds,
                 timezone: tz,
             });
         }
         Ok(out)
+    }
+
+    /// A recipient's `kinds`: names of document event kinds, each known.
+    fn kinds(&self, key: &str, list: &[toml::Spanned<String>]) -> Result<KindSet, ConfigError> {
+        let mut set = KindSet::default();
+        for k in list {
+            let name = k.get_ref().trim().to_ascii_lowercase();
+            match EventKind::DOCUMENT_KINDS.into_iter().find(|d| d.as_str() == name) {
+                Some(kind) => set = set.with(kind),
+                None => {
+                    let known: Vec<&str> = EventKind::DOCUMENT_KINDS.iter().map(|d| d.as_str()).collect();
+                    let also = match EventKind::parse(&name) {
+                        Ok(_) => " (watch notices go to everyone who follows the watch)",
+                        Err(_) => "",
+                    };
+                    return self.err(
+                        key,
+                        k.span(),
+                        format!(
+                            "`{}` is not a kind of event; use {}{also}",
+                            k.get_ref(),
+                            known.join(", ")
+                        ),
+                    );
+                }
+            }
+        }
+        Ok(set)
     }
 
     pub(super) fn feed(&self, raw: Option<raw::RawFeed>) -> Result<Feed, ConfigError> {

@@ -38,6 +38,9 @@ pub struct Config {
 pub struct DocumentSchedule {
     /// Steps in increasing age; the last has no bound.
     pub recheck: Vec<Recheck>,
+    /// A watch whose own page or listing has failed this long is told once in the next mail
+    /// (and its recovery once); a watch's `failing_notice_after` overrides it.
+    pub failing_notice_after: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,6 +81,7 @@ impl Default for DocumentSchedule {
                     every: Duration::from_secs(7 * 24 * HOUR),
                 },
             ],
+            failing_notice_after: Duration::from_secs(24 * HOUR),
         }
     }
 }
@@ -227,6 +231,8 @@ pub struct Watch {
     pub robots: bool,
     /// Labels recipients follow (`[[recipient]] tags`).
     pub tags: Vec<String>,
+    /// How long the watch's own page or listing fails before recipients are told (once).
+    pub failing_notice_after: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -420,8 +426,16 @@ impl Validator<'_> {
     }
 
     fn schedule(&self, raw: Option<raw::RawSchedule>) -> Result<DocumentSchedule, ConfigError> {
+        let default = DocumentSchedule::default();
+        let failing_notice_after = match raw.as_ref().and_then(|s| s.failing_notice_after.as_ref()) {
+            Some(t) => self.duration_or_zero("schedule.failing_notice_after", t, Max::YEAR)?,
+            None => default.failing_notice_after,
+        };
         let Some(steps) = raw.and_then(|s| s.recheck) else {
-            return Ok(DocumentSchedule::default());
+            return Ok(DocumentSchedule {
+                failing_notice_after,
+                ..default
+            });
         };
         let span = steps.span();
         let steps = steps.into_inner();
@@ -452,7 +466,10 @@ impl Validator<'_> {
             }
             out.push(Recheck { younger_than, every });
         }
-        Ok(DocumentSchedule { recheck: out })
+        Ok(DocumentSchedule {
+            recheck: out,
+            failing_notice_after,
+        })
     }
 
     fn mailbox(&self, key: &str, v: &Spanned<String>) -> Result<lettre::message::Mailbox, ConfigError> {
@@ -680,6 +697,10 @@ impl Validator<'_> {
                 topics: w.topics,
                 robots: w.robots.unwrap_or(true),
                 tags: w.tags.unwrap_or_default(),
+                failing_notice_after: match &w.failing_notice_after {
+                    Some(t) => self.duration_or_zero(&key("failing_notice_after"), t, Max::YEAR)?,
+                    None => schedule.failing_notice_after,
+                },
             });
         }
 
@@ -998,5 +1019,54 @@ mod tests {
         assert!(desk.digest.is_some() && !desk.immediate);
         assert!(desk.follows("mfa-documents", &["china".into()]));
         assert!(!desk.follows("scio-white-papers", &[]));
+    }
+
+    #[test]
+    fn recipients_kinds_default_to_all_but_duplicate_and_unknown_names_are_errors() {
+        use crate::model::EventKind;
+        let c = parse(&format!(
+            "{MAIL}[[recipient]]\naddress = \"a@example.org\"\n\n\
+             [[recipient]]\naddress = \"b@example.org\"\nkinds = [\"duplicate\", \"Removed\"]\n"
+        ))
+        .unwrap();
+        assert!(!c.recipients[0].wants(EventKind::Duplicate) && c.recipients[0].wants(EventKind::Removed));
+        let b = &c.recipients[1];
+        assert!(b.wants(EventKind::Duplicate) && b.wants(EventKind::Removed) && !b.wants(EventKind::New));
+        assert!(b.wants(EventKind::Failing), "watch notices go to every follower");
+        for (bad, named) in [("dupes", "`dupes`"), ("failing", "watch notices")] {
+            let e = parse(&format!(
+                "{MAIL}[[recipient]]\naddress = \"a@example.org\"\nkinds = [\"new\", \"{bad}\"]\n"
+            ))
+            .unwrap_err()
+            .to_string();
+            assert!(
+                e.contains("t.toml:10") && e.contains("recipient[0].kinds") && e.contains(named),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn failing_notice_after_defaults_to_a_day_and_a_watch_may_set_its_own() {
+        const WATCH: &str = "[[watch]]\nname = \"w\"\nurl = \"https://example.org/\"\n";
+        let day = Duration::from_secs(86_400);
+        let c = parse(WATCH).unwrap();
+        assert_eq!(c.watches[0].failing_notice_after, day);
+        let c = parse(&format!("[schedule]\nfailing_notice_after = \"2h\"\n\n{WATCH}")).unwrap();
+        assert_eq!(c.watches[0].failing_notice_after, Duration::from_secs(7200));
+        let c = parse(
+            "[schedule]\nfailing_notice_after = \"2h\"\n\n[[watch]]\nname = \"w\"\nurl = \"https://example.org/\"\nfailing_notice_after = \"0s\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.watches[0].failing_notice_after, Duration::ZERO);
+        let e = parse(
+            "[[watch]]\nname = \"w\"\nurl = \"https://example.org/\"\nfailing_notice_after = \"soon\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("t.toml:4") && e.contains("watch[0].failing_notice_after"),
+            "{e}"
+        );
     }
 }

@@ -71,6 +71,7 @@ pub struct RawFetch {
 #[serde(deny_unknown_fields)]
 pub struct RawSchedule {
     pub recheck: Option<Spanned<Vec<RawRecheck>>>,
+    pub failing_notice_after: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -105,6 +106,7 @@ pub struct RawWatch {
     pub topics: Option<Vec<String>>,
     pub robots: Option<bool>,
     pub tags: Option<Vec<String>>,
+    pub failing_notice_after: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -135,6 +137,7 @@ pub struct RawRecipient {
     pub schedule: Option<Spanned<String>>,
     pub timezone: Option<Spanned<String>>,
     pub webhook: Option<Spanned<String>>,
+    pub kinds: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -69,6 +69,16 @@ pub enum FetchError {
 }
 
 impl FetchError {
+    /// The answer says the document is not there: 404 or 410, or a page-not-found page served
+    /// in its place. (Not a 403 or a 5xx: those say nothing of the document.)
+    pub fn says_gone(&self) -> bool {
+        match self {
+            FetchError::Status { status, .. } => matches!(status, 404 | 410),
+            FetchError::Blocked(what) => *what == block::Block::NotFound.to_string(),
+            _ => false,
+        }
+    }
+
     /// A short fixed name for the kind of failure, for metrics labels.
     pub fn kind(&self) -> FailureReason {
         match self {

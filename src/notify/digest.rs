@@ -15,13 +15,16 @@ use crate::compare::diff::{self, WordOp, WordRun};
 use crate::store::{EventKind, EventRow};
 
 /// The order kinds are counted in the subject: news first.
-const KINDS: [EventKind; 6] = [
+const KINDS: [EventKind; 9] = [
     EventKind::New,
     EventKind::Revision,
     EventKind::Changed,
+    EventKind::Removed,
     EventKind::Quotes,
     EventKind::Republication,
     EventKind::Duplicate,
+    EventKind::Failing,
+    EventKind::Recovered,
 ];
 
 fn kind_label(kind: EventKind, n: usize) -> String {
@@ -33,6 +36,9 @@ fn kind_label(kind: EventKind, n: usize) -> String {
         EventKind::Duplicate => format!("{n} duplicate{s}"),
         EventKind::Revision => format!("{n} revision{s}"),
         EventKind::Quotes => format!("{n} quoting"),
+        EventKind::Removed => format!("{n} removed"),
+        EventKind::Failing => format!("{n} watch{} failing", if n == 1 { "" } else { "es" }),
+        EventKind::Recovered => format!("{n} watch{} recovered", if n == 1 { "" } else { "es" }),
     }
 }
 
@@ -211,6 +217,9 @@ fn describe(e: &EventRow, names: &Names) -> Option<String> {
         }),
         (EventKind::Duplicate, Some(src)) => Some(format!("Same text as {src}")),
         (EventKind::Revision, Some(src)) => Some(format!("An edited version of {src}")),
+        (EventKind::Removed | EventKind::Failing | EventKind::Recovered | EventKind::Changed, _) => {
+            presence_note(e)
+        }
         (EventKind::Quotes, _) => {
             let list: Vec<String> = quoted(e)
                 .into_iter()
@@ -221,6 +230,13 @@ fn describe(e: &EventRow, names: &Names) -> Option<String> {
         }
         _ => None,
     }
+}
+
+/// What a removal, a watch notice or a document's return says (stored under `details.presence`
+/// by [`crate::check::presence`]).
+fn presence_note(e: &EventRow) -> Option<String> {
+    let p = e.details.as_ref()?.get("presence")?;
+    p.get("note").and_then(|n| n.as_str()).map(|n| one_line(n, 400))
 }
 
 /// The sources a `quotes` event quotes, largest share first as stored.
@@ -390,7 +406,10 @@ fn segments_text(segments: &[Segment]) -> String {
 /// How many change lines an item shows: a new document's first position statements, or a
 /// change in full up to a bound.
 fn shown(kind: EventKind) -> usize {
-    if kind == EventKind::New { 5 } else { 40 }
+    match kind {
+        EventKind::New | EventKind::Removed => 5,
+        _ => 40,
+    }
 }
 
 /// `[-old-]{+new+}` markers as segments. Text that only looks like a marker (an unclosed one)
@@ -555,7 +574,11 @@ fn story_key(e: &EventRow) -> String {
             .map(|(s, _)| s)
             .or_else(|| e.source.clone())
             .unwrap_or_else(|| e.url.clone()),
-        EventKind::New | EventKind::Changed => e.url.clone(),
+        EventKind::New
+        | EventKind::Changed
+        | EventKind::Removed
+        | EventKind::Failing
+        | EventKind::Recovered => e.url.clone(),
     }
 }
 

@@ -1,5 +1,6 @@
 //! The Atom feed of changes: the newest relevant events as entries, for feed readers, each with
-//! its change lines as a mail shows them (word runs as `<del>`/`<ins>`, section headings).
+//! its change lines as a mail shows them (word runs as `<del>`/`<ins>`, section headings); what
+//! mail carries by default (no duplicates).
 //! `govwatch feed` prints it or writes it; with `[feed] path` the daemon rewrites the file after
 //! every pass, atomically (a temporary file renamed over it), so a reader never sees half a feed.
 
@@ -156,7 +157,10 @@ pub async fn update(store: &crate::store::StoreHandle, config: &crate::config::C
         return;
     };
     let max = config.feed.max_entries;
-    match store.run(move |s| s.recent_relevant_events(max)).await {
+    match store
+        .run(move |s| s.recent_relevant_events(max, crate::model::KindSet::mailed_by_default()))
+        .await
+    {
         Ok(events) => {
             if let Err(e) = write_atomically(&path, &atom(&events, &config.feed)) {
                 tracing::warn!(error = %e, "feed not written");

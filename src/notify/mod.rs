@@ -26,7 +26,7 @@ pub use shared::{SharedSentence, shared_sentences};
 pub use transport::Mailer;
 
 use crate::config::{Config, Email, Recipient};
-use crate::model::{Clock, Timestamp};
+use crate::model::{Clock, EventKind, KindSet, Timestamp};
 use crate::store::{Batch, Channel, Due, EventRow, StoreError, StoreHandle, Target};
 
 #[derive(Debug, thiserror::Error)]
@@ -201,7 +201,9 @@ pub async fn preview(
     let email = config.email.as_ref();
     let mut out = Vec::new();
     if config.recipients.is_empty() || email.is_none() {
-        let pending = store.run(|s| s.pending_events()).await?;
+        // What would go to a recipient of the default kinds.
+        let mut pending = store.run(|s| s.pending_events()).await?;
+        pending.retain(|e| KindSet::mailed_by_default().contains(e.kind));
         if let Some(d) = Digest::build(&pending, email, None, &templates)? {
             out.push((None, d));
         }
@@ -264,22 +266,27 @@ async fn adopt_orphans(store: &StoreHandle, config: &Config, now: Timestamp) -> 
     if orphans.is_empty() {
         return Ok(());
     }
-    let (items, unfollowed): (Vec<(i64, Vec<Target>)>, Vec<_>) = orphans
+    type Routed = (i64, EventKind, Vec<Target>);
+    let (items, unfollowed): (Vec<Routed>, Vec<_>) = orphans
         .into_iter()
-        .map(|(id, watch)| {
+        .map(|(id, watch, kind)| {
             let tags = config
                 .watches
                 .iter()
                 .find(|w| w.name == watch)
                 .map(|w| w.tags.clone())
                 .unwrap_or_default();
-            (id, targets(config, &watch, &tags, now))
+            let wanted: Vec<Target> = targets(config, &watch, &tags, now)
+                .into_iter()
+                .filter(|t| t.wants(kind))
+                .collect();
+            (id, kind, wanted)
         })
-        .partition(|(_, t)| !t.is_empty());
+        .partition(|(_, _, t)| !t.is_empty());
     // With nobody configured at all, events wait for a recipient; with recipients who all
-    // follow other watches, nobody ever will be told.
+    // follow other watches (or do not want this kind), nobody ever will be told.
     if !config.recipients.is_empty() && !unfollowed.is_empty() {
-        let ids: Vec<i64> = unfollowed.into_iter().map(|(id, _)| id).collect();
+        let ids: Vec<i64> = unfollowed.into_iter().map(|(id, _, _)| id).collect();
         tracing::info!(events = ids.len(), "events no recipient follows are not mailed");
         store.run(move |s| s.settle_unfollowed(&ids, now)).await?;
     }

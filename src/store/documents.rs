@@ -27,10 +27,29 @@ pub struct DocumentRow {
     pub lastmod: Option<String>,
     /// Hash of the body last fetched in full.
     pub body_hash: Option<String>,
+    /// Whether it is there: what a removal or a watch's failing notice is decided from.
+    pub presence: Presence,
+}
+
+/// What the store knows of whether a document is there: what the check decides a withdrawal,
+/// a return or a watch's notice from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Presence {
+    /// Checks in a row that found it gone (404, 410, a page-not-found page).
+    pub gone_checks: i64,
+    /// When its `removed` event was made; `None` while it is there.
+    pub removed_at: Option<Timestamp>,
+    /// When the listing it was found on was first seen without it; `None` while listed.
+    pub unlisted_at: Option<Timestamp>,
+    /// The first failed check of the current run of failures.
+    pub failing_since: Option<Timestamp>,
+    /// The watch's `failing` notice was made for this run of failures.
+    pub failing_noticed: bool,
 }
 
 const COLUMNS: &str = "id, url, watch, role, announce, etag, last_modified, last_checked_at, \
-                       last_changed_at, next_due_at, failures, last_error, discovered_at, lastmod, body_hash";
+                       last_changed_at, next_due_at, failures, last_error, discovered_at, lastmod, body_hash, \
+                       gone_checks, removed_at, unlisted_at, failing_since, failing_noticed";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DocumentRow> {
     Ok(DocumentRow {
@@ -49,6 +68,13 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DocumentRow> {
         discovered_at: r.get(12)?,
         lastmod: r.get(13)?,
         body_hash: r.get(14)?,
+        presence: Presence {
+            gone_checks: r.get(15)?,
+            removed_at: r.get(16)?,
+            unlisted_at: r.get(17)?,
+            failing_since: r.get(18)?,
+            failing_noticed: r.get(19)?,
+        },
     })
 }
 
@@ -166,24 +192,92 @@ impl Store {
         Ok(out)
     }
 
-    /// Records a failed check: the reason, one more failure in a row, and when to try again.
-    pub fn record_failure(
-        &mut self,
-        id: i64,
-        reason: &str,
-        next_due_at: Timestamp,
-        now: Timestamp,
-    ) -> Result<()> {
+    /// Records a failed check, at once: the reason, one more failure in a row, when to try
+    /// again, whether the document is there, and the events the failure made (a removal, a
+    /// watch's failing notice) with their deliveries.
+    pub fn commit_failure(&mut self, rec: FailureRecord, now: Timestamp) -> Result<()> {
+        let now = now.to_string();
         let tx = self.conn.savepoint()?;
         tx.execute(
             "UPDATE documents SET failures = failures + 1, total_failures = total_failures + 1,
-                 last_error = ?2, last_checked_at = ?3, next_due_at = ?4 WHERE id = ?1",
-            params![id, reason, now, next_due_at],
+                 last_error = ?2, last_checked_at = ?3, next_due_at = ?4,
+                 gone_checks = CASE WHEN ?5 THEN gone_checks + 1 ELSE 0 END,
+                 removed_at = CASE WHEN ?6 THEN ?3 ELSE removed_at END,
+                 failing_since = ?7, failing_noticed = ?8
+             WHERE id = ?1",
+            params![
+                rec.document_id,
+                rec.why,
+                now,
+                rec.next_due_at,
+                rec.gone,
+                rec.removed,
+                rec.failing_since,
+                rec.failing_noticed
+            ],
         )?;
-        super::claims::release_document(&tx, id, &self.holder)?;
+        for (e, snapshot_id) in &rec.events {
+            let event_id = super::events::insert(&tx, rec.document_id, *snapshot_id, e, &now)?;
+            if e.relevant {
+                super::outbox::enqueue(&tx, event_id, e.kind, &rec.targets, &now)?;
+            }
+        }
+        super::claims::release_document(&tx, rec.document_id, &self.holder)?;
         tx.commit()?;
         Ok(())
     }
+
+    /// What a listing (the document `listing`) lists now: the documents among `urls` are listed
+    /// by it (unless another listing found them first), and the documents it listed before
+    /// that are not among them have left it: they are due at once, to learn whether they are
+    /// still there. A listing that shows none of the documents it listed before (a new layout,
+    /// a broken page, an empty list) says nothing about them, and nothing is marked.
+    pub fn note_listing(&mut self, listing: i64, urls: &[&str], now: Timestamp) -> Result<usize> {
+        let urls = serde_json::to_string(urls).unwrap_or_else(|_| "[]".into());
+        let tx = self.conn.savepoint()?;
+        let still: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM documents
+                            WHERE listed_by = ?1 AND url IN (SELECT value FROM json_each(?2)))",
+            params![listing, urls],
+            |r| r.get(0),
+        )?;
+        let left = match still {
+            false => 0,
+            true => tx.execute(
+                "UPDATE documents SET unlisted_at = ?3, next_due_at = NULL
+                 WHERE listed_by = ?1 AND unlisted_at IS NULL AND removed_at IS NULL
+                   AND url NOT IN (SELECT value FROM json_each(?2))",
+                params![listing, urls, now],
+            )?,
+        };
+        tx.execute(
+            "UPDATE documents SET listed_by = ?1, unlisted_at = NULL
+             WHERE url IN (SELECT value FROM json_each(?2)) AND role = 'document'
+               AND (listed_by IS NULL OR listed_by = ?1)",
+            params![listing, urls],
+        )?;
+        tx.commit()?;
+        Ok(left)
+    }
+}
+
+/// Everything one failed check writes, committed at once.
+pub struct FailureRecord {
+    pub document_id: i64,
+    pub why: String,
+    pub next_due_at: Timestamp,
+    /// The check found the document gone (404, 410, a page-not-found page); any other failure
+    /// ends a run of such checks.
+    pub gone: bool,
+    /// `events` holds the document's `removed` event: it is marked removed now.
+    pub removed: bool,
+    /// The first failure of this run.
+    pub failing_since: Timestamp,
+    pub failing_noticed: bool,
+    /// The events the failure made, each with the stored version it is about.
+    pub events: Vec<(super::NewEvent, Option<i64>)>,
+    /// Who follows the document's watch (see [`super::targets_at`]).
+    pub targets: Vec<super::Target>,
 }
 
 /// Records a good check of `rec.document_id`; `changed` if it stored a new version.
@@ -200,6 +294,7 @@ pub(super) fn record_success(
     // Cached: this runs once per check, thousands of times a pass.
     tx.prepare_cached(
         "UPDATE documents SET failures = 0, last_error = NULL, announce = 0,
+             gone_checks = 0, removed_at = NULL, failing_since = NULL, failing_noticed = 0,
              etag = COALESCE(?2, etag), last_modified = COALESCE(?3, last_modified),
              last_checked_at = ?4, next_due_at = ?5,
              last_changed_at = CASE WHEN ?6 THEN ?4 ELSE last_changed_at END,

@@ -7,6 +7,7 @@ use crate::model::Timestamp;
 
 pub use crate::model::EventKind;
 
+#[derive(Debug)]
 pub struct NewEvent {
     pub kind: EventKind,
     pub watch: String,
@@ -111,7 +112,8 @@ impl Store {
                     COALESCE(
                         (SELECT c.title FROM corpus c WHERE c.origin = 'import' AND c.name = e.source),
                         (SELECT s2.title FROM documents d2 JOIN snapshots s2 ON s2.document_id = d2.id
-                         WHERE d2.url = e.source AND s2.title IS NOT NULL ORDER BY s2.version DESC LIMIT 1))
+                         WHERE d2.url = e.source AND s2.title IS NOT NULL ORDER BY s2.version DESC LIMIT 1)),
+                    EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id)
              FROM events e LEFT JOIN snapshots s ON s.id = e.snapshot_id
              {filter}"
         ))?;
@@ -120,6 +122,9 @@ impl Store {
             // `notified_at` says the event is settled (nothing left to try); it was notified only
             // if every delivery went. A recipient the server refused for good is not notified.
             let unsent: bool = r.get(15)?;
+            // Settled with no delivery at all (a duplicate nobody asked for, a watch nobody
+            // follows): nobody was told, and it must not read as mailed.
+            let delivered: bool = r.get(17)?;
             Ok(EventRow {
                 id: r.get(0)?,
                 kind: super::parsed(r, 1, EventKind::parse)?,
@@ -127,7 +132,7 @@ impl Store {
                 title: r.get(3)?,
                 watch: r.get(4)?,
                 detected_at: r.get(5)?,
-                notified: notified_at.is_some() && !unsent,
+                notified: notified_at.is_some() && !unsent && delivered,
                 notified_at,
                 source: r.get(7)?,
                 source_title: r.get(16)?,
@@ -154,9 +159,20 @@ impl Store {
         ))
     }
 
-    /// The newest `limit` relevant events, newest first: the Atom feed.
-    pub fn recent_relevant_events(&self, limit: usize) -> Result<Vec<EventRow>> {
-        self.events_where(&format!("WHERE e.relevant = 1 ORDER BY e.id DESC LIMIT {limit}"))
+    /// The newest `limit` relevant events of these kinds, newest first: the Atom feed (which
+    /// carries what mail carries by default).
+    pub fn recent_relevant_events(
+        &self,
+        limit: usize,
+        kinds: crate::model::KindSet,
+    ) -> Result<Vec<EventRow>> {
+        let kinds: Vec<&str> = kinds.kinds().into_iter().map(EventKind::as_str).collect();
+        let kinds = serde_json::to_string(&kinds).unwrap_or_else(|_| "[]".into());
+        let limit = limit.min(i64::MAX as usize) as i64;
+        self.events_where_with(
+            "WHERE e.relevant = 1 AND e.kind IN (SELECT value FROM json_each(?1)) ORDER BY e.id DESC LIMIT ?2",
+            &[&kinds, &limit],
+        )
     }
 
     /// Every event, oldest first.

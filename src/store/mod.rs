@@ -27,7 +27,7 @@ use crate::model::Timestamp;
 
 pub use claims::{LEASE, RENEW_EVERY};
 pub use corpus::{Candidate, CorpusImport, ImportOutcome, NewCorpusEntry, imported_share};
-pub use documents::{DocRole, DocumentRow, TitledDocument};
+pub use documents::{DocRole, DocumentRow, FailureRecord, Presence, TitledDocument};
 pub use events::{EventFilter, EventKind, EventRow, NewEvent};
 pub use handle::StoreHandle;
 pub use hosts::HostRow;
@@ -58,6 +58,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ),
     ("0006_outbox", include_str!("../../migrations/0006_outbox.sql")),
     ("0007_claims", include_str!("../../migrations/0007_claims.sql")),
+    (
+        "0008_presence",
+        include_str!("../../migrations/0008_presence.sql"),
+    ),
     (
         "0010_template_born",
         include_str!("../../migrations/0010_template_born.sql"),
@@ -296,7 +300,7 @@ impl Store {
         for e in &rec.events {
             let event_id = events::insert(&tx, rec.document_id, snapshot_id, e, &now)?;
             if e.relevant {
-                outbox::enqueue(&tx, event_id, &rec.targets, &now)?;
+                outbox::enqueue(&tx, event_id, e.kind, &rec.targets, &now)?;
             }
         }
         documents::record_success(&tx, &rec, snapshot_id.is_some(), &now)?;
@@ -435,6 +439,57 @@ mod tests {
         let path = dir.path().join("g.db");
         drop(Store::open(&path).unwrap());
         let s = Store::open(&path).unwrap();
+        assert_eq!(s.integrity_check().unwrap(), "ok");
+    }
+
+    #[test]
+    fn migration_8_keeps_events_and_their_deliveries_and_takes_removed_events() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.db");
+        {
+            // A database as version 7 left it, with an event and its delivery.
+            let conn = Connection::open(&path).unwrap();
+            conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+            for (_, sql) in &MIGRATIONS[..7] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 7).unwrap();
+            conn.execute_batch(
+                "INSERT INTO documents (id, url, watch, role, discovered_at, failures, last_checked_at)
+                     VALUES (1, 'https://example.org/', 'w', 'page', '2026-01-01T00:00:00Z', 2, '2026-01-02T00:00:00Z');
+                 INSERT INTO events (id, kind, document_id, watch, url, detected_at, relevant, significance)
+                     VALUES (5, 'duplicate', 1, 'w', 'https://example.org/', '2026-01-01T00:00:00Z', 1, 0.1);
+                 INSERT INTO deliveries (id, event_id, recipient, channel, mode, next_attempt_at, created_at, state, last_error)
+                     VALUES (9, 5, 'a@example.org', 'email', 'immediate', '2026-01-01T00:00:00Z',
+                             '2026-01-01T00:00:00Z', 'failed', '550 no such user');",
+            )
+            .unwrap();
+        }
+        let s = Store::open(&path).unwrap();
+        let events = s.events().unwrap();
+        assert_eq!(
+            (events.len(), events[0].id, events[0].kind),
+            (1, 5, EventKind::Duplicate)
+        );
+        let d = s.deliveries().unwrap();
+        assert_eq!((d.len(), d[0].id, d[0].state.as_str()), (1, 9, "failed"));
+        assert_eq!(d[0].last_error.as_deref(), Some("550 no such user"));
+        let doc = s.document_by_url("https://example.org/").unwrap().unwrap();
+        assert_eq!(
+            doc.presence.failing_since.map(|t| t.to_string()).as_deref(),
+            Some("2026-01-02T00:00:00Z")
+        );
+        let fk: i64 = s
+            .conn
+            .query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(fk, 0);
+        s.conn
+            .execute(
+                "INSERT INTO events (kind, document_id, watch, url, detected_at) VALUES ('removed', 1, 'w', 'u', 'now')",
+                [],
+            )
+            .unwrap();
         assert_eq!(s.integrity_check().unwrap(), "ok");
     }
 }

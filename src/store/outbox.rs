@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::{Result, Store};
-use crate::model::Timestamp;
+use crate::model::{EventKind, KindSet, Timestamp};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Channel {
@@ -50,6 +50,16 @@ pub struct Target {
     pub mode: Mode,
     /// Now, or the digest's scheduled time.
     pub due_at: Timestamp,
+    /// The kinds of document event the recipient is told of (`[[recipient]] kinds`).
+    pub kinds: KindSet,
+}
+
+impl Target {
+    /// Whether an event of this kind goes to this target: a kind the recipient chose, or a
+    /// watch's notice, which everyone who follows the watch is told.
+    pub fn wants(&self, kind: EventKind) -> bool {
+        kind.is_watch_notice() || self.kinds.contains(kind)
+    }
 }
 
 /// Delivery rows that go out as one message (or one webhook call).
@@ -75,12 +85,27 @@ pub struct Due {
     pub digests_until: Option<Timestamp>,
 }
 
-pub(super) fn enqueue(tx: &Connection, event_id: i64, targets: &[Target], now: &str) -> Result<()> {
+/// Writes the deliveries of an event of `kind` to those of `targets` who want it. An event that
+/// someone follows but nobody wants (a duplicate, by default) is settled at once: it is stored
+/// and listed, and nobody is waiting for it. With no targets at all it is left for the sender to
+/// route when recipients are configured (see `Store::orphan_events`).
+pub(super) fn enqueue(
+    tx: &Connection,
+    event_id: i64,
+    kind: EventKind,
+    targets: &[Target],
+    now: &str,
+) -> Result<()> {
+    if !targets.is_empty() && !targets.iter().any(|t| t.wants(kind)) {
+        tx.prepare_cached("UPDATE events SET notified_at = ?2 WHERE id = ?1 AND notified_at IS NULL")?
+            .execute(params![event_id, now])?;
+        return Ok(());
+    }
     let mut stmt = tx.prepare_cached(
         "INSERT OR IGNORE INTO deliveries (event_id, recipient, channel, mode, next_attempt_at, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
-    for t in targets {
+    for t in targets.iter().filter(|t| t.wants(kind)) {
         stmt.execute(params![
             event_id,
             t.recipient,
@@ -122,24 +147,27 @@ pub struct DeliveryRow {
 
 impl Store {
     /// Relevant events waiting for mail that have no delivery rows: found before the outbox
-    /// existed, or while no recipient was configured. `(event id, watch)`, oldest first.
-    pub fn orphan_events(&self) -> Result<Vec<(i64, String)>> {
+    /// existed, or while no recipient was configured. `(event id, watch, kind)`, oldest first.
+    pub fn orphan_events(&self) -> Result<Vec<(i64, String, EventKind)>> {
         let mut stmt = self.conn.prepare(
-            "SELECT e.id, e.watch FROM events e
+            "SELECT e.id, e.watch, e.kind FROM events e
              WHERE e.notified_at IS NULL AND e.relevant = 1
                AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id)
              ORDER BY e.id",
         )?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, super::parsed(r, 2, EventKind::parse)?))
+        })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// Gives orphan events their delivery rows, in one transaction.
-    pub fn enqueue(&mut self, items: &[(i64, Vec<Target>)], now: Timestamp) -> Result<()> {
+    /// Gives orphan events their delivery rows (to those of the targets who want their kind),
+    /// in one transaction.
+    pub fn enqueue(&mut self, items: &[(i64, EventKind, Vec<Target>)], now: Timestamp) -> Result<()> {
         let now = now.to_string();
         let tx = self.conn.transaction()?;
-        for (event_id, targets) in items {
-            enqueue(&tx, *event_id, targets, &now)?;
+        for (event_id, kind, targets) in items {
+            enqueue(&tx, *event_id, *kind, targets, &now)?;
         }
         tx.commit()?;
         Ok(())
@@ -505,8 +533,9 @@ fn due_batches_in(conn: &Connection, due: &Due, unclaimed_at: Option<&str>) -> R
     Ok(batches)
 }
 
-/// Who gets a new event of `watch` (with `tags`), and when, as of `now`: the outbox rows written
-/// with the event, so that an event never exists without its deliveries.
+/// Who follows `watch` (with `tags`), how and from when, as of `now`, with the kinds each is told
+/// of: the outbox rows written with an event (to those who want its kind, [`Target::wants`]),
+/// so that an event never exists without its deliveries.
 pub fn targets_at(
     config: &crate::config::Config,
     watch: &str,
@@ -522,6 +551,7 @@ pub fn targets_at(
                 channel: Channel::Email,
                 mode: Mode::Immediate,
                 due_at: now,
+                kinds: r.kinds,
             });
         }
         if let (true, Some(s)) = (has_email, &r.digest) {
@@ -532,6 +562,7 @@ pub fn targets_at(
                 channel: Channel::Email,
                 mode: Mode::Digest,
                 due_at: at,
+                kinds: r.kinds,
             });
         }
         if r.webhook.is_some() {
@@ -540,6 +571,7 @@ pub fn targets_at(
                 channel: Channel::Webhook,
                 mode: Mode::Immediate,
                 due_at: now,
+                kinds: r.kinds,
             });
         }
     }

@@ -342,6 +342,9 @@ pub struct SmtpOptions {
     pub auth: Option<(String, String)>,
     /// Recipients refused at RCPT with 550.
     pub reject: Vec<String>,
+    /// Recipients refused at RCPT with 450 (try again later) while they are in the list; the
+    /// test may empty it to let them through.
+    pub defer: Arc<Mutex<Vec<String>>>,
     /// Time the server takes before its 250 to the data: widens the window a kill can hit.
     pub delay: std::time::Duration,
 }
@@ -376,6 +379,8 @@ impl mailin_embedded::Handler for Collector {
     fn rcpt(&mut self, to: &str) -> mailin_embedded::Response {
         if self.opts.reject.iter().any(|r| r == to) {
             mailin_embedded::response::NO_MAILBOX
+        } else if self.opts.defer.lock().unwrap().iter().any(|r| r == to) {
+            mailin_embedded::response::Response::custom(450, "Mailbox busy, try again later".into())
         } else {
             mailin_embedded::response::OK
         }
