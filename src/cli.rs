@@ -469,7 +469,7 @@ fn print_send_report(out: &mut Out, r: &SendReport) -> std::io::Result<()> {
 
 fn feed(store: &Store, config: &Config, file: Option<&Path>) -> Result<()> {
     let events = store.recent_relevant_events(config.feed.max_entries)?;
-    let xml = notify::feed::atom(&events, &config.feed);
+    let xml = notify::feed::atom(&events, &config.feed, &config.http);
     let mut out = Out::stdout();
     match file {
         Some(path) => {

@@ -25,7 +25,8 @@ fn xml_text(s: &str) -> String {
 }
 
 /// The feed for `events` (newest first), as Atom XML.
-pub fn atom(events: &[EventRow], feed: &Feed) -> String {
+/// With `[http] public_url` set, each entry links to its event page too.
+pub fn atom(events: &[EventRow], feed: &Feed, http: &crate::config::Http) -> String {
     let updated = events.first().map_or_else(
         || "1970-01-01T00:00:00Z".to_string(),
         |e| e.detected_at.to_string(),
@@ -74,6 +75,13 @@ pub fn atom(events: &[EventRow], feed: &Feed) -> String {
             && matches!(u.scheme(), "http" | "https")
         {
             let _ = writeln!(out, "    <link rel=\"alternate\" href=\"{}\"/>", attr(u.as_str()));
+        }
+        if let Some(page) = http.event_url(e.id) {
+            let _ = writeln!(
+                out,
+                "    <link rel=\"related\" title=\"event page\" href=\"{}\"/>",
+                attr(&page)
+            );
         }
         let _ = writeln!(out, "    <author><name>{}</name></author>", xml_text(&e.watch));
         let _ = writeln!(out, "    <category term=\"{}\"/>", e.kind.as_str());
@@ -158,7 +166,7 @@ pub async fn update(store: &crate::store::StoreHandle, config: &crate::config::C
     let max = config.feed.max_entries;
     match store.run(move |s| s.recent_relevant_events(max)).await {
         Ok(events) => {
-            if let Err(e) = write_atomically(&path, &atom(&events, &config.feed)) {
+            if let Err(e) = write_atomically(&path, &atom(&events, &config.feed, &config.http)) {
                 tracing::warn!(error = %e, "feed not written");
             }
         }
@@ -192,7 +200,7 @@ mod tests {
             significance: 0.5,
             details: None,
         };
-        let xml = atom(&[e], &Feed::default());
+        let xml = atom(&[e], &Feed::default(), &crate::config::Http::default());
         assert!(
             xml.contains("<title>[new] A &lt;b&gt;bold&lt;/b&gt; &amp; title</title>"),
             "{xml}"

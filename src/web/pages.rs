@@ -299,13 +299,23 @@ async fn diff(
 struct Source {
     name: String,
     share: Option<f64>,
-    /// A stored document's page and version, or an imported file's page.
-    link: Option<String>,
+    /// A stored document's id and version, or an imported file's id: what the page links to.
+    link: Option<SourceLink>,
     label: String,
     event_paras: Vec<view::MarkedParagraph>,
     source_paras: Vec<view::MarkedParagraph>,
     shared_event: usize,
     shared_source: usize,
+}
+
+/// A source found: where to link, its label, its text.
+type FoundSource = (SourceLink, String, String);
+
+#[derive(serde::Serialize, Clone, Copy)]
+struct SourceLink {
+    doc: Option<i64>,
+    version: Option<i64>,
+    corpus: Option<i64>,
 }
 
 /// The text of source `name` as it stood at `at` (a stored document's version then, or the
@@ -315,7 +325,7 @@ fn source_text(
     name: &str,
     at: &str,
     version: Option<i64>,
-) -> Result<Option<(String, String, String)>, WebError> {
+) -> Result<Option<FoundSource>, WebError> {
     if let Some(d) = s.web_document_by_url(name)? {
         let v = match version {
             Some(v) => Some(v),
@@ -324,22 +334,24 @@ fn source_text(
         if let Some(v) = v
             && let Some((_, text)) = s.version(d.id, v)?
         {
-            return Ok(Some((
-                format!("/doc/{}/v/{v}", d.id),
-                format!("{name} v{v}"),
-                text,
-            )));
+            let link = SourceLink {
+                doc: Some(d.id),
+                version: Some(v),
+                corpus: None,
+            };
+            return Ok(Some((link, format!("{name} v{v}"), text)));
         }
         return Ok(None);
     }
     if let Some(cid) = s.corpus_import_id(name)?
         && let Some((_, _, text)) = s.corpus_file(cid)?
     {
-        return Ok(Some((
-            format!("/corpus/{cid}"),
-            format!("{name} (imported file)"),
-            text,
-        )));
+        let link = SourceLink {
+            doc: None,
+            version: None,
+            corpus: Some(cid),
+        };
+        return Ok(Some((link, format!("{name} (imported file)"), text)));
     }
     Ok(None)
 }
@@ -351,7 +363,7 @@ struct EventData {
     deliveries: Vec<crate::store::EventDelivery>,
     text: Option<String>,
     previous: Option<String>,
-    sources: Vec<(String, Option<f64>, Option<(String, String, String)>)>,
+    sources: Vec<(String, Option<f64>, Option<FoundSource>)>,
 }
 
 fn event_data(s: &Store, id: i64) -> Result<EventData, WebError> {
