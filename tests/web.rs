@@ -651,3 +651,158 @@ fn off_loopback_the_pages_need_a_login() {
     assert_eq!(r.status, 303);
     assert_eq!(request(&addr, "GET", "/", Some(&session), None).status, 303);
 }
+
+/// The headless Chromium to test with: `$CHROMIUM`, or the first of Debian's and Google's names
+/// found on the PATH.
+fn chromium() -> Option<std::path::PathBuf> {
+    if let Some(c) = std::env::var_os("CHROMIUM") {
+        return Some(c.into());
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .flat_map(|d| ["chromium", "chromium-browser", "google-chrome"].map(|n| d.join(n)))
+        .find(|p| p.is_file())
+}
+
+/// Runs headless Chromium on `url` with `args` (`--dump-dom`, `--screenshot=…`); its stdout.
+fn browse(chrome: &std::path::Path, url: &str, args: &[&str]) -> String {
+    let profile = tempfile::tempdir().unwrap();
+    let out = Command::new(chrome)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--no-first-run",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(args)
+        .arg(url)
+        .stderr(Stdio::null())
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn a_real_browser_renders_the_pages_without_javascript() {
+    let Some(chrome) = chromium() else {
+        eprintln!(
+            "SKIPPED a_real_browser_renders_the_pages_without_javascript: no chromium on the PATH \
+             (apt-get install chromium, or set CHROMIUM); .ci/run installs it"
+        );
+        return;
+    };
+    let addr = format!("127.0.0.1:{}", free_port());
+    let (site, gw) = checked_site(&format!("[http]\nlisten = \"{addr}\"\n"));
+    let republication = event_id(&gw, &site, "republication", "/docs/c.html");
+    let _open = Server::start(gw.command_with(&["serve"]), &addr);
+    // The same database behind a login, as a second server with a config of its own.
+    let login_port = free_port();
+    let login_config = gw.dir.path().join("login.toml");
+    std::fs::write(
+        &login_config,
+        format!(
+            "[storage]\npath = \"{}\"\n\n[http]\nlisten = \"0.0.0.0:{login_port}\"\n\n[[http.user]]\nname = \"ana\"\n\
+             password_hash = \"$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$Hk0DgzAjQjGEVK8HOxYJrx2VmP4u2Z7m0RZfnqkqTYQ\"\n",
+            gw.db_path().display()
+        ),
+    )
+    .unwrap();
+    let mut login_cmd = Command::new(env!("CARGO_BIN_EXE_govwatch"));
+    login_cmd.arg("--config").arg(&login_config).arg("serve");
+    let _login = Server::start(login_cmd, &format!("127.0.0.1:{login_port}"));
+
+    let positions = page_ok(&addr, "/watch/positions");
+    let doc = links(&positions, "/doc/")[0].clone();
+    let base = format!("http://{addr}");
+    let diff_url = format!("{base}{doc}/diff?from=1&to=2");
+    let search_url = format!("{base}/search?q={}", q("数据跨境流动"));
+    let login_url = format!("http://127.0.0.1:{login_port}/event/1");
+    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let shot = |name: &str| format!("--screenshot={}", shots.join(name).display());
+    // Each Chromium is a process of its own: run them side by side.
+    let jobs: Vec<(String, String, Vec<String>)> = vec![
+        ("dom-diff".into(), diff_url.clone(), vec!["--dump-dom".into()]),
+        ("dom-search".into(), search_url.clone(), vec!["--dump-dom".into()]),
+        ("dom-login".into(), login_url.clone(), vec!["--dump-dom".into()]),
+        (
+            "overview".into(),
+            format!("{base}/"),
+            vec![shot("overview.png"), "--window-size=1280,1000".into()],
+        ),
+        (
+            "diff".into(),
+            format!("{diff_url}&view=side"),
+            vec![shot("diff-side.png"), "--window-size=1280,1000".into()],
+        ),
+        (
+            "event".into(),
+            format!("{base}/event/{republication}"),
+            vec![shot("event.png"), "--window-size=1280,1000".into()],
+        ),
+        (
+            "search".into(),
+            search_url.clone(),
+            vec![shot("search.png"), "--window-size=1280,800".into()],
+        ),
+        (
+            "dark-phone".into(),
+            diff_url.clone(),
+            vec![
+                shot("diff-phone-dark.png"),
+                "--window-size=390,844".into(),
+                "--blink-settings=preferredColorScheme=0".into(),
+            ],
+        ),
+    ];
+    let results: Vec<(String, String)> = std::thread::scope(|s| {
+        let handles: Vec<_> = jobs
+            .iter()
+            .map(|(name, url, args)| {
+                let chrome = &chrome;
+                s.spawn(move || {
+                    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                    (name.clone(), browse(chrome, url, &args))
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let dom = |name: &str| results.iter().find(|(n, _)| n == name).unwrap().1.clone();
+
+    // The diff as the browser built it: word marks, numbered changes, previous/next links.
+    let diff = dom("dom-diff");
+    assert!(
+        diff.contains("<del>") && diff.contains("<ins>") && diff.contains("id=\"c1\""),
+        "{diff}"
+    );
+    assert!(diff.contains("next change"), "{diff}");
+    // The search, in Chinese: the match marked in its snippet, the version linked.
+    let search = dom("dom-search");
+    assert!(search.contains("<mark>数据跨境流动</mark>"), "{search}");
+    assert!(search.contains("全球数字治理立场文件"), "{search}");
+    // Off loopback the browser lands on the login form, which remembers where it was going.
+    let login = dom("dom-login");
+    assert!(
+        login.contains("type=\"password\"") && login.contains("name=\"csrf\""),
+        "{login}"
+    );
+    assert!(login.contains("value=\"/event/1\""), "{login}");
+    for png in [
+        "overview.png",
+        "diff-side.png",
+        "event.png",
+        "search.png",
+        "diff-phone-dark.png",
+    ] {
+        let bytes = std::fs::read(shots.join(png)).unwrap_or_else(|e| panic!("{png}: {e}"));
+        assert!(
+            bytes.len() > 5_000 && bytes.starts_with(b"\x89PNG"),
+            "{png}: {} bytes",
+            bytes.len()
+        );
+    }
+    eprintln!("screenshots in {}", shots.display());
+}

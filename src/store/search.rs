@@ -45,7 +45,7 @@ pub fn spaced(text: &str) -> String {
 pub const MAX_QUERY_CHARS: usize = 200;
 /// At most this many matching texts are read for one search, newest first; the page says when
 /// there were more.
-const MAX_MATCHES: usize = 5_000;
+const MAX_MATCHES: usize = 1_000;
 
 /// Which index answers a query, and the FTS5 query text to give it.
 #[derive(Debug, Clone, PartialEq, Eq)]
