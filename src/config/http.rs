@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use argon2::password_hash::PasswordHash;
 use url::Url;
 
-use super::raw::RawHttp;
+use super::raw::{RawHttp, RawHttpUser};
 use super::{ConfigError, Validator};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,8 +110,34 @@ impl Validator<'_> {
             })?,
             None => chrono_tz::UTC,
         };
+        let users = self.http_users(raw.user.as_deref().unwrap_or_default())?;
+        let http = Http {
+            listen,
+            public_url,
+            timezone,
+            users,
+        };
+        if let (true, Some(a), Some(addr)) =
+            (http.needs_login() && http.users.is_empty(), &raw.listen, listen)
+        {
+            return self.err(
+                "http.user",
+                a.span(),
+                format!(
+                    "{addr} is not a loopback address, so the pages need a login: add an [[http.user]] \
+                     with `name` and `password_hash` (from `govwatch hash-password`), or listen on 127.0.0.1"
+                ),
+            );
+        }
+        Ok(http)
+    }
+}
+
+impl Validator<'_> {
+    /// `[[http.user]]`: names unique and not empty, hashes argon2id in PHC form.
+    fn http_users(&self, raw: &[RawHttpUser]) -> Result<Vec<HttpUser>, ConfigError> {
         let mut users: Vec<HttpUser> = Vec::new();
-        for (i, u) in raw.user.iter().flatten().enumerate() {
+        for (i, u) in raw.iter().enumerate() {
             let key = |k: &str| format!("http.user[{i}].{k}");
             let name = u.name.get_ref().trim().to_string();
             if name.is_empty() {
@@ -140,25 +166,7 @@ impl Validator<'_> {
                 password_hash: hash.to_string(),
             });
         }
-        let http = Http {
-            listen,
-            public_url,
-            timezone,
-            users,
-        };
-        if let (true, Some(a), Some(addr)) =
-            (http.needs_login() && http.users.is_empty(), &raw.listen, listen)
-        {
-            return self.err(
-                "http.user",
-                a.span(),
-                format!(
-                    "{addr} is not a loopback address, so the pages need a login: add an [[http.user]] \
-                     with `name` and `password_hash` (from `govwatch hash-password`), or listen on 127.0.0.1"
-                ),
-            );
-        }
-        Ok(http)
+        Ok(users)
     }
 }
 

@@ -111,6 +111,59 @@ pub struct SearchResults {
     pub capped: bool,
 }
 
+/// A row of the search query as a hit: a stored version (positive rowid) or an imported file.
+fn hit(r: &rusqlite::Row<'_>) -> rusqlite::Result<SearchHit> {
+    let rowid: i64 = r.get(0)?;
+    Ok(if rowid > 0 {
+        SearchHit {
+            snapshot_id: Some(rowid),
+            document_id: r.get(1)?,
+            version: r.get(2)?,
+            corpus_id: None,
+            title: r.get(3)?,
+            name: r.get(4)?,
+            watch: r.get(5)?,
+            at: r.get(6)?,
+            more: 0,
+        }
+    } else {
+        SearchHit {
+            snapshot_id: None,
+            document_id: None,
+            version: None,
+            corpus_id: r.get(7)?,
+            title: r.get(9)?,
+            name: r.get(8)?,
+            watch: None,
+            at: r.get(10)?,
+            more: 0,
+        }
+    })
+}
+
+/// Matches (newest first, one more than are kept when there were more) as one hit per document
+/// or file: its newest, with how many older ones matched too.
+fn grouped(rows: Vec<SearchHit>) -> SearchResults {
+    let capped = rows.len() > MAX_MATCHES;
+    let mut found: Vec<SearchHit> = Vec::new();
+    let mut seen: std::collections::HashMap<(bool, i64), usize> = std::collections::HashMap::new();
+    for hit in rows.into_iter().take(MAX_MATCHES) {
+        let key = match (hit.document_id, hit.corpus_id) {
+            (Some(d), _) => (true, d),
+            (None, Some(c)) => (false, c),
+            (None, None) => continue,
+        };
+        match seen.get(&key) {
+            Some(&i) => found[i].more += 1,
+            None => {
+                seen.insert(key, found.len());
+                found.push(hit);
+            }
+        }
+    }
+    SearchResults { hits: found, capped }
+}
+
 impl Store {
     /// The texts matching `phrase` that `filter` lets through, newest first, one hit per
     /// document (its newest matching version). A query the index refuses is no match.
@@ -146,65 +199,20 @@ impl Store {
                 filter.until,
                 (MAX_MATCHES + 1) as i64
             ],
-            |r| {
-                let rowid: i64 = r.get(0)?;
-                Ok(if rowid > 0 {
-                    SearchHit {
-                        snapshot_id: Some(rowid),
-                        document_id: r.get(1)?,
-                        version: r.get(2)?,
-                        corpus_id: None,
-                        title: r.get(3)?,
-                        name: r.get(4)?,
-                        watch: r.get(5)?,
-                        at: r.get(6)?,
-                        more: 0,
-                    }
-                } else {
-                    SearchHit {
-                        snapshot_id: None,
-                        document_id: None,
-                        version: None,
-                        corpus_id: r.get(7)?,
-                        title: r.get(9)?,
-                        name: r.get(8)?,
-                        watch: None,
-                        at: r.get(10)?,
-                        more: 0,
-                    }
-                })
-            },
+            hit,
         );
-        let mut found: Vec<SearchHit> = Vec::new();
-        let mut capped = false;
-        let mut seen: std::collections::HashMap<(bool, i64), usize> = std::collections::HashMap::new();
         // A query FTS5 refuses (it cannot be, quoted; but the index is not ours to trust) finds
         // nothing rather than failing the page.
         let Ok(rows) = rows else {
             return Ok(SearchResults::default());
         };
-        for (n, hit) in rows.enumerate() {
-            let Ok(hit) = hit else {
-                return Ok(SearchResults::default());
-            };
-            if n == MAX_MATCHES {
-                capped = true;
-                break;
-            }
-            let key = match (hit.document_id, hit.corpus_id) {
-                (Some(d), _) => (true, d),
-                (None, Some(c)) => (false, c),
-                (None, None) => continue,
-            };
-            match seen.get(&key) {
-                Some(&i) => found[i].more += 1,
-                None => {
-                    seen.insert(key, found.len());
-                    found.push(hit);
-                }
-            }
-        }
-        Ok(SearchResults { hits: found, capped })
+        let Ok(rows) = rows
+            .take(MAX_MATCHES + 1)
+            .collect::<rusqlite::Result<Vec<SearchHit>>>()
+        else {
+            return Ok(SearchResults::default());
+        };
+        Ok(grouped(rows))
     }
 
     /// The id of the imported corpus file named `name`.

@@ -106,6 +106,33 @@ pub const CONTEXT: usize = 2;
 /// [`diff::changes`], as the check that recorded the event did, so their `<del>`/`<ins>` marks
 /// are the `words` of `changes --json`.
 pub fn diff_view(old: &str, new: &str, context: Option<usize>) -> DiffView {
+    let (mut rows, row_heading) = aligned_rows(old, new);
+    let mut view = DiffView {
+        changes: 0,
+        added: rows.iter().filter(|r| r.kind == "added").count(),
+        removed: rows.iter().filter(|r| r.kind == "removed").count(),
+        altered: rows.iter().filter(|r| r.kind == "altered").count(),
+        rows: Vec::new(),
+    };
+    // Number the changes and give each its section.
+    let mut previous_was_change = false;
+    for (row, heading) in rows.iter_mut().zip(row_heading) {
+        if row.is_change() && !previous_was_change {
+            view.changes += 1;
+            row.change = Some(view.changes);
+            row.heading = heading;
+        }
+        previous_was_change = row.is_change();
+    }
+    view.rows = match context {
+        Some(c) => with_context(rows, c),
+        None => rows,
+    };
+    view
+}
+
+/// The rows of the diff of `old` to `new` in order, and the section heading of each.
+fn aligned_rows(old: &str, new: &str) -> (Vec<Row>, Vec<Option<String>>) {
     let (a, b) = (units(old), units(new));
     let (ha, hb) = (headings(&a), headings(&b));
     let change = diff::changes(old, new);
@@ -175,28 +202,7 @@ pub fn diff_view(old: &str, new: &str, context: Option<usize>) -> DiffView {
             row_heading.push(hb[y].clone());
         }
     }
-    let mut view = DiffView {
-        changes: 0,
-        added: rows.iter().filter(|r| r.kind == "added").count(),
-        removed: rows.iter().filter(|r| r.kind == "removed").count(),
-        altered: rows.iter().filter(|r| r.kind == "altered").count(),
-        rows: Vec::new(),
-    };
-    // Number the changes and give each its section.
-    let mut previous_was_change = false;
-    for (row, heading) in rows.iter_mut().zip(row_heading) {
-        if row.is_change() && !previous_was_change {
-            view.changes += 1;
-            row.change = Some(view.changes);
-            row.heading = heading;
-        }
-        previous_was_change = row.is_change();
-    }
-    view.rows = match context {
-        Some(c) => with_context(rows, c),
-        None => rows,
-    };
-    view
+    (rows, row_heading)
 }
 
 /// Keeps the rows within `context` rows of a change (moves count as changes here: they are
