@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use govwatch::config::Config;
-use govwatch::model::EventKind;
+use govwatch::model::{EventKind, Timestamp};
 use govwatch::store::{CheckRecord, DocRole, NewEvent, NewSnapshot, Store, StoreHandle};
 
 struct Args {
@@ -74,12 +74,16 @@ fn text(pool: &[String], seed: usize, n: usize) -> String {
     out
 }
 
+fn now() -> Timestamp {
+    Timestamp::from_datetime(time::OffsetDateTime::now_utc())
+}
+
 fn record(document_id: i64, text: &str, event: Option<NewEvent>) -> CheckRecord {
     CheckRecord {
         document_id,
         etag: None,
         last_modified: None,
-        next_due_at: "2030-01-01T00:00:00Z".into(),
+        next_due_at: Timestamp::parse("2030-01-01T00:00:00Z").unwrap(),
         snapshot: Some(NewSnapshot::new(text, govwatch::compare::text_hash(text), b"")),
         corpus: None,
         events: event.into_iter().collect(),
@@ -111,9 +115,14 @@ fn fill(store: &mut Store, a: &Args, pool: &[String]) -> (i64, i64) {
     store.begin_batch().unwrap();
     for i in 0..a.documents {
         let url = format!("https://example.gov/doc/{i}.html");
-        let doc = store.insert_discovered(&url, "bulk", false).unwrap().unwrap();
+        let doc = store
+            .insert_discovered(&url, "bulk", false, now())
+            .unwrap()
+            .unwrap();
         let ev = (i % 10 == 0).then(|| event(EventKind::New, &url, None));
-        store.commit_check(record(doc.id, &text(pool, i, 8), ev)).unwrap();
+        store
+            .commit_check(record(doc.id, &text(pool, i, 8), ev), now())
+            .unwrap();
         if store.batch_full() {
             store.end_batch().unwrap();
             store.begin_batch().unwrap();
@@ -123,7 +132,10 @@ fn fill(store: &mut Store, a: &Args, pool: &[String]) -> (i64, i64) {
     eprintln!("{} documents in {:.0?}", a.documents, t0.elapsed());
     let t0 = Instant::now();
     let url = "https://example.gov/big.html";
-    let big = store.ensure_watch_document("big", url, DocRole::Page).unwrap().id;
+    let big = store
+        .ensure_watch_document("big", url, DocRole::Page, now())
+        .unwrap()
+        .id;
     let base: Vec<String> = text(pool, 99, 40).split("\n\n").map(str::to_string).collect();
     let mut revision: Vec<String> = vec![String::new(); base.len()];
     store.begin_batch().unwrap();
@@ -137,7 +149,9 @@ fn fill(store: &mut Store, a: &Args, pool: &[String]) -> (i64, i64) {
             .map(|(b, r)| format!("{b} {r}"))
             .collect();
         let ev = (v > 0).then(|| event(EventKind::Changed, url, Some(added)));
-        store.commit_check(record(big, &paras.join("\n\n"), ev)).unwrap();
+        store
+            .commit_check(record(big, &paras.join("\n\n"), ev), now())
+            .unwrap();
         if store.batch_full() {
             store.end_batch().unwrap();
             store.begin_batch().unwrap();

@@ -274,15 +274,16 @@ mod tests {
     fn hostile_queries_find_text_or_nothing_never_fail() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = Store::open(&dir.path().join("s.db")).unwrap();
+        let now = crate::model::Timestamp::parse("2026-01-01T00:00:00Z").unwrap();
         let doc = s
-            .ensure_watch_document("w", "http://127.0.0.1/a", crate::model::DocRole::Page)
+            .ensure_watch_document("w", "http://127.0.0.1/a", crate::model::DocRole::Page, now)
             .unwrap();
         let text = "Rules on 数据出境 (cross-border data) say \"no\" * NEAR - AND the AI act.";
         let rec = super::super::CheckRecord {
             document_id: doc.id,
             etag: None,
             last_modified: None,
-            next_due_at: "2026-01-01T00:00:00Z".into(),
+            next_due_at: now,
             snapshot: Some(super::super::NewSnapshot::new(text, "h".into(), b"")),
             corpus: None,
             events: Vec::new(),
@@ -290,7 +291,7 @@ mod tests {
             template_blocks: None,
             body_hash: None,
         };
-        s.commit_check(rec).unwrap();
+        s.commit_check(rec, now).unwrap();
         let f = SearchFilter::default();
         for q in [
             "数据出境",

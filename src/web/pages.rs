@@ -403,7 +403,7 @@ fn event_data(s: &Store, id: i64) -> Result<EventData, WebError> {
     let mut sources = Vec::new();
     // A few at most: each is shown whole beside the event's text.
     for (name, share) in named.into_iter().take(3) {
-        let found = source_text(s, &name, &row.detected_at, source_version)?;
+        let found = source_text(s, &name, &row.detected_at.to_string(), source_version)?;
         sources.push((name, share, found));
     }
     Ok(EventData {
