@@ -235,7 +235,7 @@ mod tests {
                 }]}}),
             ),
         };
-        let xml = atom(&[e], &Feed::default());
+        let xml = atom(&[e], &Feed::default(), &crate::config::Http::default());
         assert!(xml.contains("<h4>§ 3. Protect &amp; data</h4>"), "{xml}");
         assert!(
             xml.contains(
