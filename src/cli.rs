@@ -150,6 +150,11 @@ pub enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Serve the web pages at `[http] listen` without checking anything (for `check` from cron).
+    Serve,
+    /// Read a password on standard input and print its argon2id hash, for `[[http.user]]
+    /// password_hash`.
+    HashPassword,
     /// Configuration.
     Config {
         #[command(subcommand)]
@@ -212,6 +217,8 @@ pub enum CliError {
     Daemon(#[from] daemon::DaemonError),
     #[error("cannot set up HTTP: {0}")]
     Fetch(#[from] FetchError),
+    #[error(transparent)]
+    Web(#[from] crate::web::WebError),
     #[error("{0}")]
     Usage(String),
     /// A URL that could not be previewed: not fetched (robots.txt, an error, a status), or not
@@ -260,6 +267,8 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Config {
             command: ConfigCommand::Check,
         } => config_check(&Config::load(&config_path)?),
+        Command::Serve => serve(&config_path).await,
+        Command::HashPassword => hash_password(),
         Command::Run => {
             let ctx = context_with_watches(&config_path)?;
             daemon::run(ctx).await?;
@@ -340,6 +349,66 @@ fn parse_kind(s: &str) -> std::result::Result<WatchKind, String> {
     .into_iter()
     .find(|k| k.as_str() == s)
     .ok_or_else(|| "one of page, index, feed, sitemap".to_string())
+}
+
+/// `govwatch serve`: the pages alone, until SIGTERM or SIGINT.
+async fn serve(config_path: &Path) -> Result<()> {
+    let config = Config::load(config_path)?;
+    crate::logging::apply_config(&config.log);
+    let Some(addr) = config.http.listen else {
+        return Err(CliError::Usage(format!(
+            "{}: `http.listen` is not set, so there is nowhere to serve the pages; add [http] listen = \"127.0.0.1:9184\"",
+            config.source.display()
+        )));
+    };
+    let store = StoreHandle::new(open_store(&config)?);
+    let web = crate::web::Web::new(Arc::new(config), store);
+    crate::web::serve(addr, web, shutdown_signal()).await?;
+    Ok(())
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// `govwatch hash-password`: the password is the whole of standard input but a final newline.
+fn hash_password() -> Result<()> {
+    use std::io::Read;
+    let mut input = String::new();
+    std::io::stdin().read_to_string(&mut input)?;
+    let password = input
+        .strip_suffix("\r\n")
+        .or_else(|| input.strip_suffix('\n'))
+        .unwrap_or(&input);
+    if password.is_empty() {
+        return Err(CliError::Usage(
+            "no password on standard input (try: echo -n 'secret' | govwatch hash-password)".into(),
+        ));
+    }
+    let hash = crate::web::auth::hash_password(password).map_err(CliError::Usage)?;
+    let mut out = Out::stdout();
+    writeln!(out, "{hash}")?;
+    out.flush()?;
+    Ok(())
 }
 
 fn open_store(config: &Config) -> Result<Store> {
@@ -453,7 +522,7 @@ fn feed(store: &Store, config: &Config, file: Option<&Path>) -> Result<()> {
         config.feed.max_entries,
         crate::model::KindSet::mailed_by_default(),
     )?;
-    let xml = notify::feed::atom(&events, &config.feed);
+    let xml = notify::feed::atom(&events, &config.feed, &config.http);
     let mut out = Out::stdout();
     match file {
         Some(path) => {
@@ -764,11 +833,14 @@ fn since_time(s: &str) -> Result<Timestamp> {
     }
 }
 
-/// An event as `changes --json` lists it: its fields, and its deliveries.
+/// An event as `changes --json` lists it: its fields, its triage marks (from the web pages),
+/// and its deliveries.
 #[derive(serde::Serialize)]
 struct ListedEvent<'a> {
     #[serde(flatten)]
     event: &'a crate::store::EventRow,
+    reviewed: bool,
+    important: bool,
     deliveries: Vec<EventDelivery>,
 }
 
@@ -778,11 +850,17 @@ fn changes(store: &Store, filter: &EventFilter, json: bool) -> Result<()> {
     let mut deliveries = store.deliveries_of_events(&ids)?;
     let mut out = Out::stdout();
     if json {
+        let triage = store.triage_of(&ids)?;
         let listed: Vec<ListedEvent> = events
             .iter()
-            .map(|event| ListedEvent {
-                event,
-                deliveries: deliveries.remove(&event.id).unwrap_or_default(),
+            .map(|event| {
+                let (reviewed, important) = triage.get(&event.id).copied().unwrap_or_default();
+                ListedEvent {
+                    event,
+                    reviewed,
+                    important,
+                    deliveries: deliveries.remove(&event.id).unwrap_or_default(),
+                }
             })
             .collect();
         out.json(&listed, true)?;

@@ -35,6 +35,7 @@
 //! - [`check`]: one check of one document: fetch, then a pure decision, then one write.
 //! - [`pipeline`]: a pass over what is due, checks side by side.
 //! - [`notify`]: digests rendered as text and HTML, sent by SMTP or written to an outbox.
+//! - [`web`]: the pages: watches, documents, versions, diffs, events, triage and search.
 //! - [`daemon`]: the scheduler loop and its lifecycle: signals, sd_notify, `/metrics`.
 //! - [`metrics`]: counters for `/metrics`.
 //! - [`logging`]: log format (journald or terminal) and level.
@@ -62,3 +63,4 @@ pub mod store;
 pub mod template;
 pub mod text;
 pub mod timefmt;
+pub mod web;

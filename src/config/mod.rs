@@ -4,12 +4,14 @@
 //! file by hand on a server.
 
 mod alerts;
+mod http;
 mod raw;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use alerts::{Delivery, Dkim, Feed, Recipient, Schedule, Smtp, SmtpSecurity};
+pub use http::{Http, HttpUser};
 use toml::Spanned;
 use url::Url;
 
@@ -90,12 +92,6 @@ impl Default for DocumentSchedule {
 pub struct Log {
     /// govwatch's own level; dependencies stay at `warn`. `RUST_LOG`, when set, wins.
     pub level: tracing::Level,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Http {
-    /// Where /metrics and /healthz are served; `None`: no HTTP server.
-    pub listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -628,21 +624,7 @@ impl Validator<'_> {
             },
         };
 
-        let http = Http {
-            listen: match raw.http.and_then(|h| h.listen) {
-                Some(a) => Some(a.get_ref().trim().parse().or_else(|e| {
-                    self.err(
-                        "http.listen",
-                        a.span(),
-                        format!(
-                            "`{}` is not an address and port ({e}); write for example \"127.0.0.1:9184\"",
-                            a.get_ref()
-                        ),
-                    )
-                })?),
-                None => None,
-            },
-        };
+        let http = self.http(raw.http)?;
 
         let daemon = Daemon {
             stop_timeout: match raw.daemon.and_then(|d| d.stop_timeout) {

@@ -119,6 +119,16 @@ pub struct RawLog {
 #[serde(deny_unknown_fields)]
 pub struct RawHttp {
     pub listen: Option<Spanned<String>>,
+    pub public_url: Option<Spanned<String>>,
+    pub timezone: Option<Spanned<String>>,
+    pub user: Option<Vec<RawHttpUser>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHttpUser {
+    pub name: Spanned<String>,
+    pub password_hash: Spanned<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

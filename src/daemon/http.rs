@@ -1,5 +1,6 @@
 //! The daemon's HTTP endpoints (`[http] listen`): `GET /metrics` in the Prometheus text format
-//! and `GET /healthz`, which answers 200 only while the scheduler loop and the database do.
+//! and `GET /healthz`, which answers 200 only while the scheduler loop and the database do; and
+//! the web pages ([`crate::web`]) beside them.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,11 +19,17 @@ pub async fn serve(addr: SocketAddr, state: Arc<State>) -> Result<(), DaemonErro
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| DaemonError::Listen { addr, source })?;
-    let app = axum::Router::new()
+    let mut app = axum::Router::new()
         .route("/metrics", get(metrics_page))
         .route("/healthz", get(healthz))
-        .with_state(state);
-    info!(%addr, "serving /metrics and /healthz");
+        .with_state(state.clone());
+    if let Some(web) = &state.web {
+        // Its own routes only: /metrics and /healthz stay as they are, outside the login.
+        app = app.merge(web.router());
+    }
+    info!(%addr, "serving /metrics, /healthz and the pages");
+    // The address of each client: failed logins are counted per address.
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             error!(%addr, error = %e, "HTTP server stopped");

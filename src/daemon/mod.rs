@@ -1,6 +1,7 @@
 //! The daemon: one scheduler loop that runs a pass over what is due on every tick and mails what
 //! it found, and its lifecycle under systemd: READY/STATUS/WATCHDOG/STOPPING notifications,
-//! config reload on SIGHUP, a bounded stop on SIGTERM or SIGINT, and `/metrics` + `/healthz`.
+//! config reload on SIGHUP, a bounded stop on SIGTERM or SIGINT, and `/metrics` + `/healthz`
+//! (with the web pages beside them).
 
 pub mod http;
 pub mod sd_notify;
@@ -61,6 +62,8 @@ pub struct State {
     /// Unix seconds at the end of the last pass; 0 before the first.
     last_pass_unix: AtomicU64,
     last_pass: Mutex<Option<String>>,
+    /// The pages, served beside `/metrics` when `[http] listen` is set.
+    web: Option<Arc<crate::web::Web>>,
 }
 
 impl State {
@@ -73,6 +76,11 @@ impl State {
             heartbeat_ms: AtomicU64::new(0),
             last_pass_unix: AtomicU64::new(0),
             last_pass: Mutex::new(None),
+            web: ctx
+                .config
+                .http
+                .listen
+                .map(|_| crate::web::Web::new(ctx.config.clone(), ctx.store.clone())),
         }
     }
 
@@ -446,6 +454,9 @@ async fn reload_config(ctx: &mut Context, state: &State) -> bool {
     let new = Arc::new(new);
     ctx.config = new.clone();
     ctx.fetcher = fetcher;
+    if let Some(web) = &state.web {
+        web.set_config(new.clone());
+    }
     *state.config.lock().unwrap_or_else(|p| p.into_inner()) = new;
     true
 }

@@ -26,7 +26,8 @@ fn xml_text(s: &str) -> String {
 }
 
 /// The feed for `events` (newest first), as Atom XML.
-pub fn atom(events: &[EventRow], feed: &Feed) -> String {
+/// With `[http] public_url` set, each entry links to its event page too.
+pub fn atom(events: &[EventRow], feed: &Feed, http: &crate::config::Http) -> String {
     let updated = events.first().map_or_else(
         || "1970-01-01T00:00:00Z".to_string(),
         |e| e.detected_at.to_string(),
@@ -75,6 +76,13 @@ pub fn atom(events: &[EventRow], feed: &Feed) -> String {
             && matches!(u.scheme(), "http" | "https")
         {
             let _ = writeln!(out, "    <link rel=\"alternate\" href=\"{}\"/>", attr(u.as_str()));
+        }
+        if let Some(page) = http.event_url(e.id) {
+            let _ = writeln!(
+                out,
+                "    <link rel=\"related\" title=\"event page\" href=\"{}\"/>",
+                attr(&page)
+            );
         }
         let _ = writeln!(out, "    <author><name>{}</name></author>", xml_text(&e.watch));
         let _ = writeln!(out, "    <category term=\"{}\"/>", e.kind.as_str());
@@ -162,7 +170,7 @@ pub async fn update(store: &crate::store::StoreHandle, config: &crate::config::C
         .await
     {
         Ok(events) => {
-            if let Err(e) = write_atomically(&path, &atom(&events, &config.feed)) {
+            if let Err(e) = write_atomically(&path, &atom(&events, &config.feed, &config.http)) {
                 tracing::warn!(error = %e, "feed not written");
             }
         }
@@ -196,7 +204,7 @@ mod tests {
             significance: 0.5,
             details: None,
         };
-        let xml = atom(&[e], &Feed::default());
+        let xml = atom(&[e], &Feed::default(), &crate::config::Http::default());
         assert!(
             xml.contains("<title>[new] A &lt;b&gt;bold&lt;/b&gt; &amp; title</title>"),
             "{xml}"
@@ -231,7 +239,7 @@ mod tests {
                 }]}}),
             ),
         };
-        let xml = atom(&[e], &Feed::default());
+        let xml = atom(&[e], &Feed::default(), &crate::config::Http::default());
         assert!(xml.contains("<h4>§ 3. Protect &amp; data</h4>"), "{xml}");
         assert!(
             xml.contains(

@@ -197,7 +197,7 @@ pub async fn preview(
     config: &Config,
     clock: &dyn Clock,
 ) -> Result<Vec<(Option<String>, Digest)>, NotifyError> {
-    let templates = Templates::load(&template_dir(&config.source))?;
+    let templates = Templates::load(&template_dir(&config.source))?.linking_events(&config.http);
     let email = config.email.as_ref();
     let mut out = Vec::new();
     if config.recipients.is_empty() || email.is_none() {
@@ -321,7 +321,7 @@ pub async fn send_due(
         return Ok(report);
     }
     let tools = (|| -> Result<_, NotifyError> {
-        let templates = Templates::load(&template_dir(&config.source))?;
+        let templates = Templates::load(&template_dir(&config.source))?.linking_events(&config.http);
         let mailer = match &config.email {
             Some(e) if batches.iter().any(|b| b.channel == Channel::Email) => {
                 Some(Mailer::new(e, &config.storage.outbox_dir())?)

@@ -16,6 +16,9 @@ pub struct Templates {
     env: Environment<'static>,
     /// Where the user's templates came from, for messages; empty for the built-in ones.
     pub overrides: Vec<PathBuf>,
+    /// `[http] public_url` without its final slash: each story then links to its event page,
+    /// `{event_pages}/event/{event_id}` (templates see it as `event_pages`).
+    pub event_pages: Option<String>,
 }
 
 /// The folder user templates are read from: `templates/` beside the config file.
@@ -55,7 +58,11 @@ impl Templates {
             env.add_template_owned(name, source)
                 .map_err(|e| NotifyError::Template(format!("{}: {e}", path.display())))?;
         }
-        Ok(Templates { env, overrides })
+        Ok(Templates {
+            env,
+            overrides,
+            event_pages: None,
+        })
     }
 
     /// The built-in templates only.
@@ -63,12 +70,22 @@ impl Templates {
         Templates::load(Path::new("/nonexistent/govwatch-templates")).expect("the built-in templates compile")
     }
 
+    /// Stories link to their event pages under `http.public_url`, if it is set.
+    pub fn linking_events(mut self, http: &crate::config::Http) -> Templates {
+        self.event_pages = http
+            .public_url
+            .as_ref()
+            .map(|u| u.as_str().trim_end_matches('/').to_string());
+        self
+    }
+
     /// (text, HTML).
     pub fn render(&self, model: &Model) -> Result<(String, String), NotifyError> {
+        let ctx = minijinja::context! { event_pages => self.event_pages, ..minijinja::Value::from_serialize(model) };
         let render = |name: &str| {
             self.env
                 .get_template(name)
-                .and_then(|t| t.render(model))
+                .and_then(|t| t.render(&ctx))
                 .map_err(|e| NotifyError::Template(format!("{name}: {e:#}")))
         };
         Ok((render("digest.txt")?, render("digest.html")?))

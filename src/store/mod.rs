@@ -16,8 +16,10 @@ mod handle;
 mod hosts;
 mod leases;
 mod outbox;
+mod search;
 mod snapshots;
 mod templates;
+mod web;
 
 use std::path::{Path, PathBuf};
 
@@ -35,7 +37,9 @@ pub use leases::Lease;
 pub use outbox::{
     Batch, Channel, DeliveryRow, Due, EventDelivery, Mode, OutboxCounts, RetryRefusal, Target, targets_at,
 };
+pub use search::{MAX_QUERY_CHARS, Phrase, SearchFilter, SearchHit, SearchResults, phrase};
 pub use snapshots::{NewSnapshot, SnapshotMeta, StoredBody};
+pub use web::{WatchCounts, WebDocument, WebEvent, WebVersion};
 
 /// The schema, in order. Each runs in its own transaction and bumps `PRAGMA user_version`.
 const MIGRATIONS: &[(&str, &str)] = &[
@@ -66,6 +70,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0010_template_born",
         include_str!("../../migrations/0010_template_born.sql"),
     ),
+    ("0012_web", include_str!("../../migrations/0012_web.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -189,6 +194,8 @@ impl Store {
         // so rarer checkpoints mean far fewer writes and fsyncs.
         conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Before migrating: 0012 fills the search index with them, and its triggers call them.
+        search::register(&conn)?;
 
         let mut store = Store {
             conn,

@@ -1,0 +1,301 @@
+//! The web pages' server time on a large database: 100,000 documents, one of them with 10,000
+//! versions (each with a `changed` event), and a search index over all of it.
+//!
+//!     scripts/bench-web                          # 100,000 documents, 300 requests a page
+//!     scripts/bench-web --documents 20000 --versions 2000 --requests 100
+//!
+//! The database is filled through the store, as checks fill it (the search index by its
+//! triggers), then `govwatch`'s pages are served on loopback in this process and each page is
+//! asked for `--requests` times over fresh connections. Times are from the request sent to the
+//! last byte read: p50 and p99, in milliseconds. Beside each, the way the page would cost
+//! without its index or pagination, measured in the same run: the document page listing every
+//! version, and the search scanning every stored text.
+
+use std::io::{Read, Write};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use govwatch::config::Config;
+use govwatch::model::{EventKind, Timestamp};
+use govwatch::store::{CheckRecord, DocRole, NewEvent, NewSnapshot, Store, StoreHandle};
+
+struct Args {
+    documents: usize,
+    versions: usize,
+    requests: usize,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        documents: 100_000,
+        versions: 10_000,
+        requests: 300,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let v: usize = it
+            .next()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{flag} needs a number"));
+        match flag.as_str() {
+            "--documents" => a.documents = v,
+            "--versions" => a.versions = v,
+            "--requests" => a.requests = v,
+            _ => panic!("unknown flag {flag}"),
+        }
+    }
+    a
+}
+
+/// Sentences of the real corpus documents (English and Chinese), to build texts from.
+fn sentences() -> Vec<String> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut text = String::new();
+    for e in std::fs::read_dir(dir.join("corpus")).unwrap() {
+        text.push_str(&std::fs::read_to_string(e.unwrap().path()).unwrap());
+        text.push_str("\n\n");
+    }
+    text.push_str(&std::fs::read_to_string(dir.join("chrome/zh-body.txt")).unwrap());
+    govwatch::compare::diff::sentences(&text)
+        .into_iter()
+        .filter(|s| s.chars().count() > 30)
+        .collect()
+}
+
+/// A document's text: `n` sentences from `seed` on, in paragraphs of three.
+fn text(pool: &[String], seed: usize, n: usize) -> String {
+    let mut out = String::new();
+    for k in 0..n {
+        if k > 0 {
+            out.push_str(if k % 3 == 0 { "\n\n" } else { " " });
+        }
+        out.push_str(&pool[(seed * 7 + k * 13) % pool.len()]);
+    }
+    out
+}
+
+fn now() -> Timestamp {
+    Timestamp::from_datetime(time::OffsetDateTime::now_utc())
+}
+
+fn record(document_id: i64, text: &str, event: Option<NewEvent>) -> CheckRecord {
+    CheckRecord {
+        document_id,
+        etag: None,
+        last_modified: None,
+        next_due_at: Timestamp::parse("2030-01-01T00:00:00Z").unwrap(),
+        snapshot: Some(NewSnapshot::new(text, govwatch::compare::text_hash(text), b"")),
+        corpus: None,
+        events: event.into_iter().collect(),
+        targets: Vec::new(),
+        template_blocks: None,
+        body_hash: None,
+    }
+}
+
+fn event(kind: EventKind, url: &str, added: Option<String>) -> NewEvent {
+    NewEvent {
+        kind,
+        watch: "bulk".into(),
+        url: url.into(),
+        title: Some(format!("Document at {url}")),
+        source: None,
+        overlap: None,
+        added,
+        removed: None,
+        relevant: true,
+        significance: 0.5,
+        details: Some(serde_json::json!({ "topics": ["data"] })),
+    }
+}
+
+/// Fills the database; returns the big document's id and its last event's id.
+fn fill(store: &mut Store, a: &Args, pool: &[String]) -> (i64, i64) {
+    let t0 = Instant::now();
+    store.begin_batch().unwrap();
+    for i in 0..a.documents {
+        let url = format!("https://example.gov/doc/{i}.html");
+        let doc = store
+            .insert_discovered(&url, "bulk", false, now())
+            .unwrap()
+            .unwrap();
+        let ev = (i % 10 == 0).then(|| event(EventKind::New, &url, None));
+        store
+            .commit_check(record(doc.id, &text(pool, i, 8), ev), now())
+            .unwrap();
+        if store.batch_full() {
+            store.end_batch().unwrap();
+            store.begin_batch().unwrap();
+        }
+    }
+    store.end_batch().unwrap();
+    eprintln!("{} documents in {:.0?}", a.documents, t0.elapsed());
+    let t0 = Instant::now();
+    let url = "https://example.gov/big.html";
+    let big = store
+        .ensure_watch_document("big", url, DocRole::Page, now())
+        .unwrap()
+        .id;
+    let base: Vec<String> = text(pool, 99, 40).split("\n\n").map(str::to_string).collect();
+    let mut revision: Vec<String> = vec![String::new(); base.len()];
+    store.begin_batch().unwrap();
+    for v in 0..a.versions {
+        // Each version edits one paragraph: its closing sentence replaced by a new one.
+        let added = format!("Revision {v} adds a clause on cross-border data flows.");
+        revision[v % base.len()] = added.clone();
+        let paras: Vec<String> = base
+            .iter()
+            .zip(&revision)
+            .map(|(b, r)| format!("{b} {r}"))
+            .collect();
+        let ev = (v > 0).then(|| event(EventKind::Changed, url, Some(added)));
+        store
+            .commit_check(record(big, &paras.join("\n\n"), ev), now())
+            .unwrap();
+        if store.batch_full() {
+            store.end_batch().unwrap();
+            store.begin_batch().unwrap();
+        }
+    }
+    store.end_batch().unwrap();
+    eprintln!("{} versions of one document in {:.0?}", a.versions, t0.elapsed());
+    let last_event = store
+        .events_matching(&Default::default())
+        .unwrap()
+        .last()
+        .unwrap()
+        .id;
+    (big, last_event)
+}
+
+/// One GET over a fresh connection; the time to the last byte.
+fn timed_get(addr: &str, path: &str) -> Duration {
+    let t0 = Instant::now();
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let took = t0.elapsed();
+    let head = String::from_utf8_lossy(&raw[..raw.len().min(12)]).to_string();
+    assert!(head.starts_with("HTTP/1.1 200"), "{path}: {head}");
+    took
+}
+
+fn percentiles(mut d: Vec<Duration>) -> (f64, f64) {
+    d.sort();
+    let at = |q: f64| d[((d.len() - 1) as f64 * q).round() as usize].as_secs_f64() * 1000.0;
+    (at(0.5), at(0.99))
+}
+
+/// The peers, in process: what the page would cost without pagination or the index.
+fn peers(db: &std::path::Path, big: i64, needle: &str) -> (f64, f64) {
+    let s = Store::open_read_only(db).unwrap();
+    let t0 = Instant::now();
+    let all = s.snapshots(big).unwrap();
+    let list_all = t0.elapsed().as_secs_f64() * 1000.0;
+    assert!(!all.is_empty());
+    let t0 = Instant::now();
+    let mut found = 0;
+    for d in s.all_documents().unwrap() {
+        if let Some((_, t)) = s.latest_snapshot(d.id).unwrap()
+            && t.contains(needle)
+        {
+            found += 1;
+        }
+    }
+    let scan = t0.elapsed().as_secs_f64() * 1000.0;
+    assert!(found > 0);
+    (list_all, scan)
+}
+
+fn main() {
+    let a = args();
+    let pool = sentences();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("bench.db");
+    let mut store = Store::open(&db).unwrap();
+    let (big, last_event) = fill(&mut store, &a, &pool);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let config = Config::parse(
+        &format!(
+            "[storage]\npath = \"{}\"\n\n[http]\nlisten = \"{addr}\"\n\n\
+             [[watch]]\nname = \"bulk\"\nurl = \"https://example.gov/\"\nkind = \"index\"\n\n\
+             [[watch]]\nname = \"big\"\nurl = \"https://example.gov/big.html\"\n",
+            db.display()
+        ),
+        std::path::Path::new("bench.toml"),
+    )
+    .unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let web = govwatch::web::Web::new(Arc::new(config), StoreHandle::new(store));
+    runtime.spawn(govwatch::web::serve(
+        addr.parse().unwrap(),
+        web,
+        std::future::pending(),
+    ));
+    while std::net::TcpStream::connect(&addr).is_err() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mid = (a.versions / 2).max(2);
+    let pages = [
+        ("overview /", "/".to_string()),
+        ("document (10,000 versions)", format!("/doc/{big}")),
+        ("its versions, last page", format!("/doc/{big}?page=200")),
+        (
+            "a diff of two of its versions",
+            format!("/doc/{big}/diff?from={}&to={mid}", mid - 1),
+        ),
+        (
+            "the same diff, whole text",
+            format!("/doc/{big}/diff?from={}&to={mid}&full=1", mid - 1),
+        ),
+        ("an event page (changed)", format!("/event/{last_event}")),
+        (
+            "search, English phrase",
+            "/search?q=cross-border%20data".to_string(),
+        ),
+        (
+            "search, Chinese (trigram)",
+            "/search?q=%E6%95%B0%E6%8D%AE%E5%AE%89%E5%85%A8".to_string(),
+        ),
+        ("search, 2 characters", "/search?q=%E6%95%B0%E6%8D%AE".to_string()),
+    ];
+    println!(
+        "{} documents, {} versions of one; {} requests a page, server time in ms",
+        a.documents, a.versions, a.requests
+    );
+    println!("{:<34} {:>8} {:>8}", "page", "p50", "p99");
+    for (name, path) in &pages {
+        timed_get(&addr, path);
+        let times: Vec<Duration> = (0..a.requests).map(|_| timed_get(&addr, path)).collect();
+        let (p50, p99) = percentiles(times);
+        println!("{name:<34} {p50:>8.1} {p99:>8.1}");
+    }
+    let (list_all, scan) = peers(&db, big, "数据安全");
+    let (doc50, _) = percentiles(
+        (0..20)
+            .map(|_| timed_get(&addr, &format!("/doc/{big}")))
+            .collect(),
+    );
+    let (search50, _) = percentiles((0..20).map(|_| timed_get(&addr, pages[7].1.as_str())).collect());
+    println!("\npeers in the same run (one run each, in process, ms):");
+    println!(
+        "  every version listed, unpaginated: {list_all:.1} (the paginated page: {doc50:.1}, {:.1}x)",
+        list_all / doc50
+    );
+    println!(
+        "  search by scanning every newest text: {scan:.0} (the index: {search50:.1}, {:.0}x)",
+        scan / search50
+    );
+    let size = std::fs::metadata(&db).map(|m| m.len()).unwrap_or(0);
+    println!("\ndatabase {:.0} MB", size as f64 / 1e6);
+}

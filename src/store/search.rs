@@ -1,0 +1,314 @@
+//! Full-text search over every stored version and every imported corpus file (migration 0012):
+//! the SQL functions its triggers call, the reading of a query (always one phrase, never FTS5
+//! syntax), and the lookup.
+
+use rusqlite::functions::FunctionFlags;
+use rusqlite::{Connection, params};
+
+use super::{Result, Store, decompress_text};
+
+/// Registers `govwatch_text(blob)` (a stored zstd text, decompressed) and `govwatch_words(text)`
+/// (every CJK character a word of its own) on `conn`: the search triggers call them whenever a
+/// version or a corpus file is written, so every connection that writes needs them.
+pub(super) fn register(conn: &Connection) -> rusqlite::Result<()> {
+    let flags =
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC | FunctionFlags::SQLITE_INNOCUOUS;
+    conn.create_scalar_function("govwatch_text", 1, flags, |ctx| {
+        let blob: Option<Vec<u8>> = ctx.get(0)?;
+        // A blob that does not decompress is indexed as nothing rather than failing the write
+        // of a check: the text is then missing from search, not the version from the store.
+        Ok(blob.map(|b| decompress_text(&b).unwrap_or_default()))
+    })?;
+    conn.create_scalar_function("govwatch_words", 1, flags, |ctx| {
+        let text: Option<String> = ctx.get(0)?;
+        Ok(text.map(|t| spaced(&t)))
+    })
+}
+
+/// `text` with a space either side of each CJK character, so that a word tokenizer sees each as
+/// a word and a phrase of them matches them adjacent: "数据出境" is found as "数 据 出 境".
+pub fn spaced(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 2);
+    for c in text.chars() {
+        if crate::text::is_cjk(c) {
+            out.push(' ');
+            out.push(c);
+            out.push(' ');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Queries longer than this many characters are cut to it (the page says so).
+pub const MAX_QUERY_CHARS: usize = 200;
+/// At most this many matching texts are read for one search, newest first; the page says when
+/// there were more.
+const MAX_MATCHES: usize = 1_000;
+
+/// Which index answers a query, and the FTS5 query text to give it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Phrase {
+    /// Three characters or more: any substring, through the trigram index.
+    Trigram(String),
+    /// One or two characters: a word (or CJK characters) through the words index.
+    Words(String),
+    /// Nothing to look for (empty, or only punctuation where words are needed).
+    Nothing,
+}
+
+/// What the user typed, read as one phrase: the whitespace folded, cut to [`MAX_QUERY_CHARS`],
+/// quoted so that `"`, `*`, `NEAR`, `-`, `AND` and the like are text to find, never syntax.
+/// Returns the phrase and whether the query was cut.
+pub fn phrase(query: &str) -> (Phrase, bool) {
+    let folded = query.split_whitespace().collect::<Vec<_>>().join(" ");
+    let cut = folded.chars().count() > MAX_QUERY_CHARS;
+    let q: String = folded.chars().take(MAX_QUERY_CHARS).collect();
+    let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    let p = match q.chars().count() {
+        0 => Phrase::Nothing,
+        1 | 2 if !q.chars().any(char::is_alphanumeric) => Phrase::Nothing,
+        1 | 2 => Phrase::Words(quote(spaced(&q).trim())),
+        _ => Phrase::Trigram(quote(&q)),
+    };
+    (p, cut)
+}
+
+/// What to search and where.
+#[derive(Debug, Clone, Default)]
+pub struct SearchFilter {
+    /// Only versions of documents of this watch.
+    pub watch: Option<String>,
+    /// `corpus` (imported files only), `version` (stored versions only), or an event kind
+    /// (versions an event of that kind was recorded for).
+    pub kind: Option<String>,
+    /// Fetched (or imported) on or after / before this RFC 3339 time.
+    pub from: Option<String>,
+    pub until: Option<String>,
+}
+
+/// One text found: a stored version (`document_id`, `version`) or an imported corpus file
+/// (`corpus_id`). Hits are grouped by document: `more` older versions of it matched too.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SearchHit {
+    pub snapshot_id: Option<i64>,
+    pub document_id: Option<i64>,
+    pub version: Option<i64>,
+    pub corpus_id: Option<i64>,
+    pub title: Option<String>,
+    /// The document's URL, or the corpus file's name.
+    pub name: String,
+    pub watch: Option<String>,
+    pub at: String,
+    pub more: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SearchResults {
+    pub hits: Vec<SearchHit>,
+    /// More matches than were read (the newest [`MAX_MATCHES`] were).
+    pub capped: bool,
+}
+
+/// A row of the search query as a hit: a stored version (positive rowid) or an imported file.
+fn hit(r: &rusqlite::Row<'_>) -> rusqlite::Result<SearchHit> {
+    let rowid: i64 = r.get(0)?;
+    Ok(if rowid > 0 {
+        SearchHit {
+            snapshot_id: Some(rowid),
+            document_id: r.get(1)?,
+            version: r.get(2)?,
+            corpus_id: None,
+            title: r.get(3)?,
+            name: r.get(4)?,
+            watch: r.get(5)?,
+            at: r.get(6)?,
+            more: 0,
+        }
+    } else {
+        SearchHit {
+            snapshot_id: None,
+            document_id: None,
+            version: None,
+            corpus_id: r.get(7)?,
+            title: r.get(9)?,
+            name: r.get(8)?,
+            watch: None,
+            at: r.get(10)?,
+            more: 0,
+        }
+    })
+}
+
+/// Matches (newest first, one more than are kept when there were more) as one hit per document
+/// or file: its newest, with how many older ones matched too.
+fn grouped(rows: Vec<SearchHit>) -> SearchResults {
+    let capped = rows.len() > MAX_MATCHES;
+    let mut found: Vec<SearchHit> = Vec::new();
+    let mut seen: std::collections::HashMap<(bool, i64), usize> = std::collections::HashMap::new();
+    for hit in rows.into_iter().take(MAX_MATCHES) {
+        let key = match (hit.document_id, hit.corpus_id) {
+            (Some(d), _) => (true, d),
+            (None, Some(c)) => (false, c),
+            (None, None) => continue,
+        };
+        match seen.get(&key) {
+            Some(&i) => found[i].more += 1,
+            None => {
+                seen.insert(key, found.len());
+                found.push(hit);
+            }
+        }
+    }
+    SearchResults { hits: found, capped }
+}
+
+impl Store {
+    /// The texts matching `phrase` that `filter` lets through, newest first, one hit per
+    /// document (its newest matching version). A query the index refuses is no match.
+    pub fn search(&self, phrase: &Phrase, filter: &SearchFilter) -> Result<SearchResults> {
+        let (table, q) = match phrase {
+            Phrase::Trigram(q) => ("search_trigram", q),
+            Phrase::Words(q) => ("search_words", q),
+            Phrase::Nothing => return Ok(SearchResults::default()),
+        };
+        let sql = format!(
+            "SELECT f.rowid, s.document_id, s.version, s.title, d.url, d.watch, s.fetched_at,
+                    c.id, c.name, c.title, c.added_at
+             FROM {table} f
+             LEFT JOIN snapshots s ON f.rowid > 0 AND s.id = f.rowid
+             LEFT JOIN documents d ON d.id = s.document_id
+             LEFT JOIN corpus c ON f.rowid < 0 AND c.id = -f.rowid
+             WHERE {table} MATCH ?1
+               AND (?2 IS NULL OR d.watch = ?2)
+               AND (?3 IS NULL OR (?3 = 'corpus' AND f.rowid < 0) OR (?3 = 'version' AND f.rowid > 0)
+                    OR EXISTS (SELECT 1 FROM events e WHERE e.snapshot_id = s.id AND e.kind = ?3))
+               AND (?4 IS NULL OR COALESCE(s.fetched_at, c.added_at) >= ?4)
+               AND (?5 IS NULL OR COALESCE(s.fetched_at, c.added_at) < ?5)
+               AND (s.id IS NOT NULL OR c.id IS NOT NULL)
+             ORDER BY f.rowid DESC LIMIT ?6"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(
+            params![
+                q,
+                filter.watch,
+                filter.kind,
+                filter.from,
+                filter.until,
+                (MAX_MATCHES + 1) as i64
+            ],
+            hit,
+        );
+        // A query FTS5 refuses (it cannot be, quoted; but the index is not ours to trust) finds
+        // nothing rather than failing the page.
+        let Ok(rows) = rows else {
+            return Ok(SearchResults::default());
+        };
+        let Ok(rows) = rows
+            .take(MAX_MATCHES + 1)
+            .collect::<rusqlite::Result<Vec<SearchHit>>>()
+        else {
+            return Ok(SearchResults::default());
+        };
+        Ok(grouped(rows))
+    }
+
+    /// The id of the imported corpus file named `name`.
+    pub fn corpus_import_id(&self, name: &str) -> Result<Option<i64>> {
+        use rusqlite::OptionalExtension;
+        Ok(self
+            .conn
+            .prepare_cached("SELECT id FROM corpus WHERE origin = 'import' AND name = ?1")?
+            .query_row([name], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// The text of an imported corpus file, by its id.
+    pub fn corpus_file(&self, corpus_id: i64) -> Result<Option<(String, Option<String>, String)>> {
+        use rusqlite::OptionalExtension;
+        let row: Option<(String, Option<String>, Option<Vec<u8>>)> = self
+            .conn
+            .query_row(
+                "SELECT name, title, text FROM corpus WHERE id = ?1 AND origin = 'import'",
+                [corpus_id],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        match row {
+            Some((name, title, blob)) => {
+                let text = blob.map(|b| decompress_text(&b)).transpose()?.unwrap_or_default();
+                Ok(Some((name, title, text)))
+            }
+            None => Ok(None),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queries_are_one_quoted_phrase() {
+        assert_eq!(
+            phrase("  data   flows ").0,
+            Phrase::Trigram("\"data flows\"".into())
+        );
+        assert_eq!(
+            phrase("say \"no\"").0,
+            Phrase::Trigram("\"say \"\"no\"\"\"".into())
+        );
+        assert_eq!(phrase("NEAR(a b)").0, Phrase::Trigram("\"NEAR(a b)\"".into()));
+        assert_eq!(phrase("数据").0, Phrase::Words("\"数  据\"".into()));
+        assert_eq!(phrase("AI").0, Phrase::Words("\"AI\"".into()));
+        assert_eq!(phrase("").0, Phrase::Nothing);
+        assert_eq!(phrase("\"*").0, Phrase::Nothing);
+        let (p, cut) = phrase(&"x".repeat(10_000));
+        assert!(cut && matches!(p, Phrase::Trigram(q) if q.len() == MAX_QUERY_CHARS + 2));
+    }
+
+    /// Every query, whatever it holds, is answered: FTS5 syntax is text to find.
+    #[test]
+    fn hostile_queries_find_text_or_nothing_never_fail() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("s.db")).unwrap();
+        let now = crate::model::Timestamp::parse("2026-01-01T00:00:00Z").unwrap();
+        let doc = s
+            .ensure_watch_document("w", "http://127.0.0.1/a", crate::model::DocRole::Page, now)
+            .unwrap();
+        let text = "Rules on 数据出境 (cross-border data) say \"no\" * NEAR - AND the AI act.";
+        let rec = super::super::CheckRecord {
+            document_id: doc.id,
+            etag: None,
+            last_modified: None,
+            next_due_at: now,
+            snapshot: Some(super::super::NewSnapshot::new(text, "h".into(), b"")),
+            corpus: None,
+            events: Vec::new(),
+            targets: Vec::new(),
+            template_blocks: None,
+            body_hash: None,
+        };
+        s.commit_check(rec, now).unwrap();
+        let f = SearchFilter::default();
+        for q in [
+            "数据出境",
+            "据出",
+            "数",
+            "AI",
+            "cross-border",
+            "\"no\"",
+            "* NEAR -",
+            "NEAR",
+        ] {
+            let r = s.search(&phrase(q).0, &f).unwrap();
+            assert_eq!(r.hits.len(), 1, "{q}");
+        }
+        for q in ["\"", "*", "-", "NEAR(", "AND OR NOT", "数据入境", "zz", ")(", "^"] {
+            let r = s.search(&phrase(q).0, &f).unwrap();
+            assert!(r.hits.is_empty(), "{q}");
+        }
+    }
+}
