@@ -401,7 +401,8 @@ fn main() {
                 let v = store
                     .known(&compare::text_hash(&text), &sig, &cands, None)
                     .expect("judge")
-                    .verdict(&text, &sig, &cands, Thresholds::default());
+                    .verdict(&text, &sig, &cands, Thresholds::default())
+                    .verdict;
                 if std::env::var_os("BENCH_DEBUG").is_some() {
                     for k in &cands {
                         println!(
@@ -415,10 +416,12 @@ fn main() {
                     }
                 }
                 match v {
-                    Verdict::Duplicate { source, .. } => ("duplicate", Some(source), share),
-                    Verdict::Revision { source, .. } => ("revision", Some(source), share),
-                    Verdict::Republication { source, .. } => ("republication", Some(source), share),
-                    Verdict::Quotes { sources } => ("quotes", sources.first().map(|s| s.0.clone()), share),
+                    Verdict::Duplicate { source, .. } => ("duplicate", Some(source.name), share),
+                    Verdict::Revision { source, .. } => ("revision", Some(source.name), share),
+                    Verdict::Republication { source, .. } => ("republication", Some(source.name), share),
+                    Verdict::Quotes { sources } => {
+                        ("quotes", sources.first().map(|s| s.0.name.clone()), share)
+                    }
                     Verdict::New => ("new", None, share),
                 }
             }

@@ -9,12 +9,12 @@ use std::time::Duration;
 use crate::backoff::Backoff;
 use crate::check::Outcome;
 use crate::check::prepare::Prepared;
-use crate::compare::corpus::{self, Verdict};
+use crate::compare::corpus::{self, Source, Verdict};
 use crate::compare::{self, diff, relevance, statements};
 use crate::config::{Config, Watch};
 use crate::discover::Listed;
 use crate::fetch::Validators;
-use crate::model::{Candidate, DocRole, EventKind, FailureReason, Timestamp};
+use crate::model::{Candidate, DocRole, DocVersion, EventKind, FailureReason, Timestamp};
 use crate::store::{CheckRecord, DocumentRow, NewCorpusEntry, NewEvent};
 
 /// What a check saw, before the decision.
@@ -208,7 +208,8 @@ fn page(
             words: s.words as usize,
             text_hash: s.text_hash.clone(),
             signature,
-            replaces_fps: p.replaces_fps,
+            // Earlier versions stay in the corpus beside it: nothing is replaced.
+            replaces_fps: Vec::new(),
         });
     let targets = match events.is_empty() {
         true => Vec::new(),
@@ -291,8 +292,8 @@ pub(crate) fn judge(
         return p;
     };
     if let (None, Some(known)) = (&p.change, known) {
-        let verdict = known.verdict(&p.text, sig, &candidates, thresholds);
-        p.change = Some(Finding::judged(verdict, &p.text));
+        let traced = known.verdict(&p.text, sig, &candidates, thresholds);
+        p.change = Some(Finding::judged(traced, &p.text));
     }
     if p.change.is_some() {
         // Pages the user named are theirs to follow; documents found on listings must concern
@@ -315,8 +316,12 @@ pub struct Finding {
     overlap: Option<f64>,
     change: diff::TextChange,
     statements: Option<statements::StatementChange>,
-    quoted: Vec<(String, f64)>,
+    quoted: Vec<(Source, f64)>,
     changed_share: f64,
+    /// The version of a stored document the text reproduces, and what that document has
+    /// changed since (its own sentences).
+    source_version: Option<DocVersion>,
+    since: Option<statements::StatementChange>,
 }
 
 impl Finding {
@@ -338,11 +343,13 @@ impl Finding {
             change,
             quoted: Vec::new(),
             changed_share: (changed_words as f64 / total as f64).min(1.0),
+            source_version: None,
+            since: None,
         }
     }
 
     /// A newly listed document, judged against the corpus.
-    fn judged(verdict: Verdict, text: &str) -> Finding {
+    fn judged(traced: compare::Traced, text: &str) -> Finding {
         let mut f = Finding {
             kind: EventKind::New,
             has_event: true,
@@ -352,11 +359,13 @@ impl Finding {
             statements: None,
             quoted: Vec::new(),
             changed_share: 1.0,
+            source_version: traced.verdict.source().and_then(|s| s.version.clone()),
+            since: traced.since.as_ref().map(statements::classify),
         };
-        match verdict {
+        match traced.verdict {
             Verdict::Duplicate { source, resemblance } => {
                 (f.kind, f.source, f.overlap, f.changed_share) =
-                    (EventKind::Duplicate, Some(source), Some(resemblance), 0.0);
+                    (EventKind::Duplicate, Some(source.name), Some(resemblance), 0.0);
             }
             Verdict::Revision {
                 source,
@@ -364,19 +373,21 @@ impl Finding {
                 change,
             } => {
                 f.kind = EventKind::Revision;
-                f.source = Some(source);
+                f.source = Some(source.name);
                 f.overlap = Some(resemblance);
                 f.statements = Some(statements::classify(&change));
                 f.changed_share = 1.0 - resemblance;
                 f.change = change;
             }
             Verdict::Republication { source, share } => {
+                // Only the source is named: the text around it is the republisher's, and none of
+                // it is shown as the source's statements.
                 (f.kind, f.source, f.overlap, f.changed_share) =
-                    (EventKind::Republication, Some(source), Some(share), 0.0);
+                    (EventKind::Republication, Some(source.name), Some(share), 0.0);
             }
             Verdict::Quotes { sources } => {
                 f.kind = EventKind::Quotes;
-                f.source = sources.first().map(|(s, _)| s.clone());
+                f.source = sources.first().map(|(s, _)| s.name.clone());
                 f.overlap = sources.first().map(|(_, share)| *share);
                 f.quoted = sources;
             }
@@ -399,6 +410,27 @@ impl Finding {
         f
     }
 
+    /// Which version of its source the text reproduces, in an event's details:
+    /// `source_version` (its number), `source_version_date` (for the first version the
+    /// publication date the page gave, else when it was stored), `source_newest_version`, and
+    /// `source_changed_since` (the source's statements changed since, when it has changed).
+    fn version_details(&self, details: &mut serde_json::Map<String, serde_json::Value>) {
+        let Some(v) = &self.source_version else { return };
+        details.insert("source_version".into(), v.number.into());
+        let date = match v.number {
+            1 => v.published.clone().unwrap_or_else(|| v.stored_at.clone()),
+            _ => v.stored_at.clone(),
+        };
+        details.insert("source_version_date".into(), date.into());
+        details.insert("source_newest_version".into(), v.newest.into());
+        if let Some(since) = &self.since {
+            details.insert(
+                "source_changed_since".into(),
+                serde_json::to_value(since).unwrap_or_default(),
+            );
+        }
+    }
+
     fn into_event(
         self,
         watch: &Watch,
@@ -416,10 +448,17 @@ impl Finding {
             let q: Vec<_> = self
                 .quoted
                 .iter()
-                .map(|(s, share)| serde_json::json!({ "source": s, "share": share }))
+                .map(|(s, share)| {
+                    let mut q = serde_json::json!({ "source": s.name, "share": share });
+                    if let Some(v) = &s.version {
+                        q["source_version"] = v.number.into();
+                    }
+                    q
+                })
                 .collect();
             details.insert("quotes".into(), q.into());
         }
+        self.version_details(&mut details);
         details.insert("topics".into(), rel.terms.clone().into());
         details.insert("relevance".into(), rel.score.into());
         NewEvent {
@@ -602,8 +641,9 @@ mod tests {
                 .collect(),
             fp_count: ks.fp_set.len(),
             imported: true,
+            version: None,
         };
-        let exact = exact.then(|| "paper.txt".to_string());
+        let exact = exact.then(|| Source::of(&candidate));
         let version_of = match exact {
             None if corpus::same_document(std::slice::from_ref(&candidate), mine.fp_set.len()).is_some() => {
                 Some((1, known.to_string()))
@@ -709,11 +749,8 @@ mod tests {
         assert_eq!(r.events[0].kind, EventKind::Changed);
         assert!(r.events[0].relevant, "a page watched by name is relevant");
         assert!(r.events[0].added.as_deref().unwrap().contains("never respect"));
-        // The replaced corpus entry's rows are found by the old text's fingerprints.
-        assert_eq!(
-            r.corpus.as_ref().unwrap().replaces_fps,
-            Signature::of(&old).fp_set
-        );
+        // The earlier version keeps its corpus entry: the new one replaces nothing.
+        assert!(r.corpus.as_ref().unwrap().replaces_fps.is_empty());
     }
 
     #[test]

@@ -52,6 +52,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ),
     ("0006_outbox", include_str!("../../migrations/0006_outbox.sql")),
     ("0007_claims", include_str!("../../migrations/0007_claims.sql")),
+    (
+        "0009_corpus_versions",
+        include_str!("../../migrations/0009_corpus_versions.sql"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -240,7 +244,7 @@ pub struct CheckRecord {
     pub next_due_at: String,
     /// A new version of the text, if it differs from the last one.
     pub snapshot: Option<NewSnapshot>,
-    /// The corpus entry for this document (replacing its previous one), with the new snapshot.
+    /// The corpus entry of the new snapshot (beside the document's earlier versions).
     pub corpus: Option<NewCorpusEntry>,
     pub events: Vec<NewEvent>,
     /// Who gets this check's relevant events: their outbox rows are written with them, so an
