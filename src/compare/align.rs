@@ -70,7 +70,8 @@ pub struct Alignment {
     pub edits: usize,
     /// Sentences the new text adds whole.
     pub additions: usize,
-    /// Words of the sentences it adds: its own text.
+    /// Words of the sentences it adds (those that count, and headings and short ones too):
+    /// its own text.
     pub own_words: usize,
     /// Whether it adds sentences before the known text's first word and after its last: a
     /// text wrapped in commentary.
@@ -92,10 +93,12 @@ impl Alignment {
 /// sentence; a long line that does not either (a list item, a heading run on) still counts.
 fn counts(s: &str, min: usize) -> bool {
     let n = tokens(s).count();
-    let ends = s
-        .trim_end()
-        .ends_with(['.', '!', '?', '。', '！', '？', '；', '"', '”', ':', ';']);
-    statements::is_position(s) || (n >= min && ends) || n >= 2 * min
+    statements::is_position(s) || (n >= min && ends_like_sentence(s)) || n >= 2 * min
+}
+
+fn ends_like_sentence(s: &str) -> bool {
+    s.trim_end()
+        .ends_with(['.', '!', '?', '。', '！', '？', '；', '"', '”', ':', ';'])
 }
 
 /// Lays `new` against `known`, word by word.
@@ -106,27 +109,20 @@ pub fn align(known: &str, new: &str) -> Alignment {
     let mut deleted = vec![0usize; a.sentences.len()];
     let mut inserted = vec![0usize; b.sentences.len()];
     let deadline = std::time::Instant::now() + DEADLINE;
-    let (mut first_kept, mut last_kept) = (None, None);
     for op in capture_diff_slices_deadline(Algorithm::Patience, &a.ids, &b.ids, Some(deadline)) {
-        match op {
-            DiffOp::Equal { new_index, len, .. } => {
-                first_kept.get_or_insert(new_index);
-                last_kept = Some(new_index + len - 1);
-            }
-            _ => {
-                let (old, new) = (op.old_range(), op.new_range());
-                old.for_each(|i| deleted[a.sentence_of[i] as usize] += 1);
-                new.for_each(|j| inserted[b.sentence_of[j] as usize] += 1);
-            }
+        if !matches!(op, DiffOp::Equal { .. }) {
+            op.old_range().for_each(|i| deleted[a.sentence_of[i] as usize] += 1);
+            op.new_range().for_each(|j| inserted[b.sentence_of[j] as usize] += 1);
         }
     }
-    // A sentence whose every word is gone was removed (or added); one with some, edited. A
-    // sentence the other text has too, anywhere, merely moved (or the diff paired some of its
-    // words with others): neither.
+    // A sentence most of whose words are gone was removed (or added): the diff pairs a few of
+    // the words of a sentence that is not there with the same common words elsewhere ("the",
+    // "and"). One with most of its words kept in place was edited. A sentence the other text
+    // has too, anywhere, merely moved: neither.
     let (in_a, in_b) = (a.keys(), b.keys());
     let changed = |w: &Words, counts: &[usize], other: &HashSet<&[u32]>, whole: bool| -> Vec<usize> {
         (0..w.sentences.len())
-            .filter(|&i| counts[i] > 0 && (counts[i] == w.per_sentence[i]) == whole)
+            .filter(|&i| counts[i] > 0 && (2 * counts[i] > w.per_sentence[i]) == whole)
             .filter(|&i| !other.contains(w.key(i)))
             .collect()
     };
@@ -137,17 +133,26 @@ pub fn align(known: &str, new: &str) -> Alignment {
 
     // An edit inside a sentence (a number, a negation) counts even in a short sentence; a
     // sentence added or removed must be a real one.
-    let old_s = |i: &usize| &a.sentences[*i];
-    let new_s = |j: &usize| &b.sentences[*j];
-    let removed: Vec<usize> = removed.into_iter().filter(|i| counts(old_s(i), 12)).collect();
-    let added: Vec<usize> = added.into_iter().filter(|j| counts(new_s(j), 12)).collect();
-    let edited_old: Vec<usize> = edited_old.into_iter().filter(|i| counts(old_s(i), 6)).collect();
-    let edited_new: Vec<usize> = edited_new.into_iter().filter(|j| counts(new_s(j), 6)).collect();
+    // A first line that does not end like a sentence is a title: a page carries it in its
+    // chrome, an imported file as its first line. It is not the text.
+    let title = |w: &Words, i: usize| i == 0 && !ends_like_sentence(&w.sentences[0]);
+    let old_s = |i: &usize| (!title(&a, *i)).then(|| a.sentences[*i].as_str());
+    let new_s = |j: &usize| (!title(&b, *j)).then(|| b.sentences[*j].as_str());
+    let keep = |s: Option<&str>, min: usize| s.is_some_and(|s| counts(s, min));
+    let removed: Vec<usize> = removed.into_iter().filter(|i| keep(old_s(i), 12)).collect();
+    // Its own words are those of every sentence it adds, a heading or a short one too.
+    let own_words = added.iter().filter(|j| new_s(j).is_some()).map(|&j| b.per_sentence[j]).sum();
+    let added: Vec<usize> = added.into_iter().filter(|j| keep(new_s(j), 12)).collect();
+    let edited_old: Vec<usize> = edited_old.into_iter().filter(|i| keep(old_s(i), 6)).collect();
+    let edited_new: Vec<usize> = edited_new.into_iter().filter(|j| keep(new_s(j), 6)).collect();
 
-    // Sentences around the known text: before the first word kept and after the last.
-    let start = first_kept.map_or(0, |w| b.sentence_of[w] as usize);
-    let end = last_kept.map_or(0, |w| b.sentence_of[w] as usize);
-    let wrapped = first_kept.is_some() && added.iter().any(|&j| j < start) && added.iter().any(|&j| j > end);
+    // Sentences around the known text: before the first sentence it keeps and after the last.
+    let kept = |j: &usize| b.per_sentence[*j] > 0 && 2 * inserted[*j] <= b.per_sentence[*j];
+    let (start, end) = ((0..b.sentences.len()).find(kept), (0..b.sentences.len()).rfind(kept));
+    let wrapped = match (start, end) {
+        (Some(start), Some(end)) => added.iter().any(|&j| j < start) && added.iter().any(|&j| j > end),
+        _ => false,
+    };
     let mut old_idx: Vec<usize> = removed.iter().chain(&edited_old).copied().collect();
     let mut new_idx: Vec<usize> = added.iter().chain(&edited_new).copied().collect();
     old_idx.sort_unstable();
@@ -155,7 +160,7 @@ pub fn align(known: &str, new: &str) -> Alignment {
     Alignment {
         edits: removed.len() + edited_old.len().max(edited_new.len()),
         additions: added.len(),
-        own_words: added.iter().map(|&j| b.per_sentence[j]).sum(),
+        own_words,
         wrapped,
         change: TextChange {
             removed: old_idx.iter().map(|&i| a.sentences[i].clone()).collect(),
