@@ -523,12 +523,20 @@ fn main() {
     let sources = sources();
     let files: Vec<(String, String)> = sources
         .iter()
-        .map(|s| (s.file.clone(), format!("{}\n\n{}", s.title, s.paragraphs.join("\n\n"))))
+        .map(|s| {
+            (
+                s.file.clone(),
+                format!("{}\n\n{}", s.title, s.paragraphs.join("\n\n")),
+            )
+        })
         .collect();
     let store = store_with(&dir, "fixtures.db", &files);
     let fixture = score(&store, &cases(&sources), true);
     print(
-        &format!("Fixture set ({} sources; the thresholds were set on it)", sources.len()),
+        &format!(
+            "Fixture set ({} sources; the thresholds were set on it)",
+            sources.len()
+        ),
         &fixture,
     );
 

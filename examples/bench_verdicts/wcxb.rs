@@ -47,7 +47,11 @@ impl Article {
 pub fn articles() -> Option<Vec<Article>> {
     let path = match std::env::var_os("GOVWATCH_WCXB") {
         Some(p) => std::path::PathBuf::from(p),
-        None => super::root().ancestors().skip(1).map(|a| a.join(TRUTH)).find(|p| p.exists())?,
+        None => super::root()
+            .ancestors()
+            .skip(1)
+            .map(|a| a.join(TRUTH))
+            .find(|p| p.exists())?,
     };
     let text = std::fs::read_to_string(path).ok()?;
     let mut out = Vec::new();
@@ -57,7 +61,10 @@ pub fn articles() -> Option<Vec<Article>> {
         let letters: Vec<char> = body.chars().filter(|c| c.is_alphabetic()).collect();
         let ascii = letters.iter().filter(|c| c.is_ascii()).count();
         let words = body.split_whitespace().count();
-        if letters.is_empty() || (ascii as f64) < 0.97 * letters.len() as f64 || !(250..=2500).contains(&words) {
+        if letters.is_empty()
+            || (ascii as f64) < 0.97 * letters.len() as f64
+            || !(250..=2500).contains(&words)
+        {
             continue;
         }
         let paragraphs: Vec<String> = body
@@ -108,7 +115,11 @@ impl<'a> Set<'a> {
             .collect();
         let sources = mine.iter().take(SOURCES).copied().collect();
         let others = mine.iter().skip(SOURCES).take(OTHERS).copied().collect();
-        Set { part, sources, others }
+        Set {
+            part,
+            sources,
+            others,
+        }
     }
 
     pub fn describe(&self) -> String {
@@ -158,7 +169,12 @@ impl<'a> Set<'a> {
                     out.push(case("revised", name, paras, "revision"));
                 }
             }
-            let mut unrelated = case("unrelated", format!("unrelated {}", other.id), other.paragraphs.clone(), "new");
+            let mut unrelated = case(
+                "unrelated",
+                format!("unrelated {}", other.id),
+                other.paragraphs.clone(),
+                "new",
+            );
             unrelated.html = Some(page("news-article.html", &other.title, &other.paragraphs, 1, &[]));
             unrelated.relevant = false;
             out.push(unrelated);
@@ -190,7 +206,13 @@ fn relaid(s: &Article, i: usize) -> (String, Vec<String>) {
 fn commentary(from: &Article, min: usize, skip: usize) -> Vec<String> {
     let mut out = Vec::new();
     let mut words = 0;
-    for p in from.paragraphs.iter().cycle().skip(skip).take(from.paragraphs.len() * 2) {
+    for p in from
+        .paragraphs
+        .iter()
+        .cycle()
+        .skip(skip)
+        .take(from.paragraphs.len() * 2)
+    {
         if words >= min {
             break;
         }
@@ -208,7 +230,11 @@ fn wrapped(s: &Article, other: &Article, i: usize) -> (String, Vec<String>) {
         _ => (commentary(other, 40, 0), commentary(other, 40, 3)),
     };
     let n = before.len() + after.len();
-    let paras = before.into_iter().chain(s.paragraphs.iter().cloned()).chain(after).collect();
+    let paras = before
+        .into_iter()
+        .chain(s.paragraphs.iter().cloned())
+        .chain(after)
+        .collect();
     (format!("in commentary ({n} paragraphs)"), paras)
 }
 
@@ -243,7 +269,10 @@ fn quoted(s: &Article, host: &Article, i: usize) -> (String, Vec<String>) {
         paras.insert(at, q);
     }
     (
-        format!("{passages} passages quoted ({}%)", quoted_words * 100 / total.max(1)),
+        format!(
+            "{passages} passages quoted ({}%)",
+            quoted_words * 100 / total.max(1)
+        ),
         paras,
     )
 }
@@ -256,7 +285,13 @@ fn sentences(p: &str) -> Vec<String> {
 /// The paragraph nearest the middle with a sentence matching `pred`: (paragraph, sentence).
 fn middle_sentence(s: &Article, pred: impl Fn(&str, usize) -> bool) -> Option<(usize, String)> {
     let n = s.paragraphs.len();
-    let order = (0..n).map(|k| if k % 2 == 0 { n / 2 + k / 2 } else { (n / 2).wrapping_sub(k / 2 + 1) });
+    let order = (0..n).map(|k| {
+        if k % 2 == 0 {
+            n / 2 + k / 2
+        } else {
+            (n / 2).wrapping_sub(k / 2 + 1)
+        }
+    });
     for i in order.filter(|&i| i < n) {
         let ss = sentences(&s.paragraphs[i]);
         if let Some(x) = ss.iter().find(|x| pred(x, ss.len())) {
@@ -278,14 +313,23 @@ fn replace_word(s: &Article, paras: &mut [String]) -> Option<()> {
         .skip(1)
         .filter(|w| w.chars().all(char::is_alphabetic) && w.len() >= 5)
         .max_by_key(|w| w.len())?;
-    let new = if word == "remarkable" { "particular" } else { "remarkable" };
+    let new = if word == "remarkable" {
+        "particular"
+    } else {
+        "remarkable"
+    };
     let edited = sentence.replacen(&format!(" {word}"), &format!(" {new}"), 1);
     paras[i] = paras[i].replacen(&sentence, &edited, 1);
     Some(())
 }
 
 fn add_sentence(s: &Article, other: &Article, paras: &mut [String]) -> Option<()> {
-    let added = other.paragraphs.iter().rev().flat_map(|p| sentences(p)).find(|x| full(x))?;
+    let added = other
+        .paragraphs
+        .iter()
+        .rev()
+        .flat_map(|p| sentences(p))
+        .find(|x| full(x))?;
     let (i, sentence) = middle_sentence(s, |x, _| full(x))?;
     paras[i] = paras[i].replacen(&sentence, &format!("{sentence} {added}"), 1);
     Some(())
@@ -293,7 +337,11 @@ fn add_sentence(s: &Article, other: &Article, paras: &mut [String]) -> Option<()
 
 fn remove_sentence(s: &Article, paras: &mut [String]) -> Option<()> {
     let (i, sentence) = middle_sentence(s, |x, n| n >= 2 && full(x))?;
-    paras[i] = paras[i].replacen(&sentence, "", 1).split_whitespace().collect::<Vec<_>>().join(" ");
+    paras[i] = paras[i]
+        .replacen(&sentence, "", 1)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     Some(())
 }
 

@@ -101,8 +101,8 @@ fn ends_like_sentence(s: &str) -> bool {
         .ends_with(['.', '!', '?', '。', '！', '？', '；', '"', '”', ':', ';'])
 }
 
-/// Lays `new` against `known`, word by word.
-pub fn align(known: &str, new: &str) -> Alignment {
+/// Lays `new` against `known` (whose title is `title`, if known), word by word.
+pub fn align(known: &str, new: &str, title: Option<&str>) -> Alignment {
     let mut dict = HashMap::new();
     let a = words(known, &mut dict);
     let b = words(new, &mut dict);
@@ -111,8 +111,10 @@ pub fn align(known: &str, new: &str) -> Alignment {
     let deadline = std::time::Instant::now() + DEADLINE;
     for op in capture_diff_slices_deadline(Algorithm::Patience, &a.ids, &b.ids, Some(deadline)) {
         if !matches!(op, DiffOp::Equal { .. }) {
-            op.old_range().for_each(|i| deleted[a.sentence_of[i] as usize] += 1);
-            op.new_range().for_each(|j| inserted[b.sentence_of[j] as usize] += 1);
+            op.old_range()
+                .for_each(|i| deleted[a.sentence_of[i] as usize] += 1);
+            op.new_range()
+                .for_each(|j| inserted[b.sentence_of[j] as usize] += 1);
         }
     }
     // A sentence most of whose words are gone was removed (or added): the diff pairs a few of
@@ -133,22 +135,36 @@ pub fn align(known: &str, new: &str) -> Alignment {
 
     // An edit inside a sentence (a number, a negation) counts even in a short sentence; a
     // sentence added or removed must be a real one.
-    // A first line that does not end like a sentence is a title: a page carries it in its
-    // chrome, an imported file as its first line. It is not the text.
-    let title = |w: &Words, i: usize| i == 0 && !ends_like_sentence(&w.sentences[0]);
+    // The known text's title, and a first line that does not end like a sentence, are a
+    // title: a page carries it in its chrome, an imported file as its first line. Not the text.
+    let title_key: Option<Vec<u32>> = title.map(|t| {
+        tokens(t)
+            .map(|w| dict.get(&w).copied().unwrap_or(u32::MAX))
+            .collect()
+    });
+    let title = |w: &Words, i: usize| {
+        (i == 0 && !ends_like_sentence(&w.sentences[0])) || title_key.as_deref() == Some(w.key(i))
+    };
     let old_s = |i: &usize| (!title(&a, *i)).then(|| a.sentences[*i].as_str());
     let new_s = |j: &usize| (!title(&b, *j)).then(|| b.sentences[*j].as_str());
     let keep = |s: Option<&str>, min: usize| s.is_some_and(|s| counts(s, min));
     let removed: Vec<usize> = removed.into_iter().filter(|i| keep(old_s(i), 12)).collect();
     // Its own words are those of every sentence it adds, a heading or a short one too.
-    let own_words = added.iter().filter(|j| new_s(j).is_some()).map(|&j| b.per_sentence[j]).sum();
+    let own_words = added
+        .iter()
+        .filter(|j| new_s(j).is_some())
+        .map(|&j| b.per_sentence[j])
+        .sum();
     let added: Vec<usize> = added.into_iter().filter(|j| keep(new_s(j), 12)).collect();
     let edited_old: Vec<usize> = edited_old.into_iter().filter(|i| keep(old_s(i), 6)).collect();
     let edited_new: Vec<usize> = edited_new.into_iter().filter(|j| keep(new_s(j), 6)).collect();
 
     // Sentences around the known text: before the first sentence it keeps and after the last.
     let kept = |j: &usize| b.per_sentence[*j] > 0 && 2 * inserted[*j] <= b.per_sentence[*j];
-    let (start, end) = ((0..b.sentences.len()).find(kept), (0..b.sentences.len()).rfind(kept));
+    let (start, end) = (
+        (0..b.sentences.len()).find(kept),
+        (0..b.sentences.len()).rfind(kept),
+    );
     let wrapped = match (start, end) {
         (Some(start), Some(end)) => added.iter().any(|&j| j < start) && added.iter().any(|&j| j > end),
         _ => false,
@@ -193,9 +209,9 @@ mod tests {
             .map(|c| c.join(" "))
             .collect::<Vec<_>>()
             .join("\n\n");
-        let a = align(&p, &rewrapped);
+        let a = align(&p, &rewrapped, None);
         assert!(a.same_words(), "{a:?}");
-        assert!(align(&rewrapped, &p).same_words());
+        assert!(align(&rewrapped, &p, None).same_words());
     }
 
     #[test]
@@ -205,7 +221,7 @@ mod tests {
             "measures 12.",
             "measures 12. Cross-border flows of personal information will be reviewed by a new national agency every year.",
         );
-        let a = align(&p, &edited);
+        let a = align(&p, &edited, None);
         assert_eq!((a.edits, a.additions, a.wrapped), (1, 1, false), "{a:?}");
         assert_eq!(a.change.removed.len(), 1);
         assert_eq!(a.change.added.len(), 2);
@@ -215,10 +231,10 @@ mod tests {
     fn commentary_around_is_wrapped_and_moved_sentences_are_no_change() {
         let p = paper();
         let note = "An analyst notes that the wording of this paragraph follows earlier statements closely.";
-        let a = align(&p, &format!("{note}\n\n{p}\n\n{note}"));
+        let a = align(&p, &format!("{note}\n\n{p}\n\n{note}"), None);
         assert_eq!((a.edits, a.additions, a.wrapped), (0, 2, true), "{a:?}");
         let mut paras: Vec<&str> = p.split("\n\n").collect();
         paras.swap(1, 6);
-        assert!(align(&p, &paras.join("\n\n")).same_words());
+        assert!(align(&p, &paras.join("\n\n"), None).same_words());
     }
 }

@@ -240,7 +240,7 @@ pub fn verdict(
 /// A text that is a version of a known one (`old`): the same words (whatever the layout), the
 /// whole of it inside text of its own, or an edit of it.
 fn versions(c: &Candidate, old: &str, text: &str, my_fps: usize) -> Verdict {
-    let a = align::align(old, text);
+    let a = align::align(old, text, c.title.as_deref());
     let source = Source::of(c);
     if a.same_words() {
         Verdict::Duplicate {
