@@ -39,8 +39,12 @@ impl Words {
     }
 }
 
-fn words(text: &str, dict: &mut HashMap<String, u32>) -> Words {
-    let sentences = diff::sentences(text);
+/// A text's words, but for its title (`title`'s words): a page carries its title in its chrome,
+/// an imported file as its first line. It is not the text, and laid against the text its words
+/// would take the place of the same words in the first sentence.
+fn words(text: &str, dict: &mut HashMap<String, u32>, title: Option<&[String]>) -> Words {
+    let mut sentences = diff::sentences(text);
+    sentences.retain(|s| !title.is_some_and(|t| !t.is_empty() && tokens(s).eq(t.iter().cloned())));
     let (mut ids, mut sentence_of, mut per_sentence) = (Vec::new(), Vec::new(), Vec::new());
     let mut start = Vec::with_capacity(sentences.len());
     for (i, s) in sentences.iter().enumerate() {
@@ -104,8 +108,9 @@ fn ends_like_sentence(s: &str) -> bool {
 /// Lays `new` against `known` (whose title is `title`, if known), word by word.
 pub fn align(known: &str, new: &str, title: Option<&str>) -> Alignment {
     let mut dict = HashMap::new();
-    let a = words(known, &mut dict);
-    let b = words(new, &mut dict);
+    let title: Option<Vec<String>> = title.map(|t| tokens(t).collect());
+    let a = words(known, &mut dict, title.as_deref());
+    let b = words(new, &mut dict, title.as_deref());
     let mut deleted = vec![0usize; a.sentences.len()];
     let mut inserted = vec![0usize; b.sentences.len()];
     let deadline = std::time::Instant::now() + DEADLINE;
@@ -135,29 +140,13 @@ pub fn align(known: &str, new: &str, title: Option<&str>) -> Alignment {
 
     // An edit inside a sentence (a number, a negation) counts even in a short sentence; a
     // sentence added or removed must be a real one.
-    // The known text's title, and a first line that does not end like a sentence, are a
-    // title: a page carries it in its chrome, an imported file as its first line. Not the text.
-    let title_key: Option<Vec<u32>> = title.map(|t| {
-        tokens(t)
-            .map(|w| dict.get(&w).copied().unwrap_or(u32::MAX))
-            .collect()
-    });
-    let title = |w: &Words, i: usize| {
-        (i == 0 && !ends_like_sentence(&w.sentences[0])) || title_key.as_deref() == Some(w.key(i))
-    };
-    let old_s = |i: &usize| (!title(&a, *i)).then(|| a.sentences[*i].as_str());
-    let new_s = |j: &usize| (!title(&b, *j)).then(|| b.sentences[*j].as_str());
-    let keep = |s: Option<&str>, min: usize| s.is_some_and(|s| counts(s, min));
-    let removed: Vec<usize> = removed.into_iter().filter(|i| keep(old_s(i), 12)).collect();
+    let keep = |w: &Words, i: &usize, min: usize| counts(&w.sentences[*i], min);
+    let removed: Vec<usize> = removed.into_iter().filter(|i| keep(&a, i, 12)).collect();
     // Its own words are those of every sentence it adds, a heading or a short one too.
-    let own_words = added
-        .iter()
-        .filter(|j| new_s(j).is_some())
-        .map(|&j| b.per_sentence[j])
-        .sum();
-    let added: Vec<usize> = added.into_iter().filter(|j| keep(new_s(j), 12)).collect();
-    let edited_old: Vec<usize> = edited_old.into_iter().filter(|i| keep(old_s(i), 6)).collect();
-    let edited_new: Vec<usize> = edited_new.into_iter().filter(|j| keep(new_s(j), 6)).collect();
+    let own_words = added.iter().map(|&j| b.per_sentence[j]).sum();
+    let added: Vec<usize> = added.into_iter().filter(|j| keep(&b, j, 12)).collect();
+    let edited_old: Vec<usize> = edited_old.into_iter().filter(|i| keep(&a, i, 6)).collect();
+    let edited_new: Vec<usize> = edited_new.into_iter().filter(|j| keep(&b, j, 6)).collect();
 
     // Sentences around the known text: before the first sentence it keeps and after the last.
     let kept = |j: &usize| b.per_sentence[*j] > 0 && 2 * inserted[*j] <= b.per_sentence[*j];
