@@ -1,5 +1,6 @@
 //! Comparison: a document's text against its earlier versions ([`diff`], [`statements`]), against
-//! the corpus of known documents ([`index`], [`corpus`]), and against the user's topics
+//! the corpus of known documents, every stored version of each ([`index`], [`corpus`], with
+//! versions laid word by word by [`align`]), and against the user's topics
 //! ([`relevance`]); and how much an event matters ([`significance`]).
 
 pub mod align;
