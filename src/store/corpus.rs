@@ -1032,4 +1032,113 @@ mod tests {
             (0, Signature::of(&b).fp_set.len() + index::BANDS)
         );
     }
+
+    /// A check writing version `text` of document `id`, with its corpus entry.
+    fn version(id: i64, text: &str) -> super::super::CheckRecord {
+        super::super::CheckRecord {
+            document_id: id,
+            etag: None,
+            last_modified: None,
+            next_due_at: "2026-01-01T00:00:00Z".into(),
+            snapshot: Some(super::super::NewSnapshot::new(
+                text,
+                crate::compare::text_hash(text),
+                b"<p>x</p>",
+            )),
+            corpus: Some(entry(None, text)),
+            events: Vec::new(),
+            targets: Vec::new(),
+            template_blocks: None,
+            body_hash: None,
+        }
+    }
+
+    #[test]
+    fn every_stored_version_is_a_candidate_and_a_text_returned_to_is_one_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("g.db")).unwrap();
+        let id = store
+            .ensure_watch_document("p", "http://127.0.0.1/paper", crate::model::DocRole::Page)
+            .unwrap()
+            .id;
+        let (a, b) = (text("alpha"), text("beta"));
+        for t in [&a, &b, &a] {
+            store.commit_check(version(id, t)).unwrap();
+        }
+        let versions = |t: &str| -> Vec<(i64, i64)> {
+            let found = store.corpus_candidates(&Signature::of(t), None).unwrap();
+            found
+                .iter()
+                .filter(|c| c.shared.len() == Signature::of(t).fp_set.len())
+                .map(|c| c.version.as_ref().map(|v| (v.number, v.newest)).unwrap())
+                .collect()
+        };
+        // The first text is the third version too: one entry, at its newest snapshot.
+        assert_eq!(versions(&a), [(3, 3)]);
+        assert_eq!(versions(&b), [(2, 3)]);
+        assert_eq!(store.corpus_counts().unwrap(), (0, 1));
+        // Its own versions are never a document's candidates.
+        assert!(
+            store
+                .corpus_candidates(&Signature::of(&b), Some(id))
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn migration_9_adds_the_earlier_versions_to_the_corpus() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.db");
+        let (a, b) = (text("alpha"), text("beta"));
+        {
+            // A database as 0007 left it: two versions, the corpus holding the newest.
+            let conn = Connection::open(&path).unwrap();
+            for (name, sql) in super::super::MIGRATIONS {
+                if name.starts_with("0009") {
+                    break;
+                }
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.execute_batch(
+                "INSERT INTO documents (id, url, watch, role, discovered_at) VALUES (1, 'http://x/p', 'p', 'page', 'now');",
+            )
+            .unwrap();
+            for (v, t) in [(1, &a), (2, &b)] {
+                conn.execute(
+                    "INSERT INTO snapshots (id, document_id, version, fetched_at, text_hash, words, text)
+                     VALUES (?1, 1, ?1, '2026-01-0' || ?1, ?2, 1, ?3)",
+                    params![v, crate::compare::text_hash(t), compress(t.as_bytes())],
+                )
+                .unwrap();
+            }
+            conn.execute(
+                "INSERT INTO corpus (origin, name, document_id, snapshot_id, text_hash, words, added_at)
+                 VALUES ('snapshot', 'http://x/p', 1, 2, ?1, 1, 'now')",
+                [crate::compare::text_hash(&b)],
+            )
+            .unwrap();
+            let n = super::super::MIGRATIONS
+                .iter()
+                .position(|(n, _)| n.starts_with("0009"))
+                .unwrap();
+            conn.pragma_update(None, "user_version", n as i64).unwrap();
+        }
+        let mut store = Store::open(&path).unwrap();
+        // The earlier version waits to be indexed, as entries from before the index did.
+        let unindexed = store.unindexed_corpus().unwrap();
+        assert_eq!(
+            unindexed.iter().filter(|(_, t)| *t == a).count(),
+            1,
+            "{unindexed:?}"
+        );
+        crate::corpus_import::index_missing(&mut store).unwrap();
+        let found = store.corpus_candidates(&Signature::of(&a), None).unwrap();
+        let v1 = found
+            .iter()
+            .find(|c| c.shared.len() == Signature::of(&a).fp_set.len())
+            .unwrap();
+        assert_eq!(v1.version.as_ref().map(|v| (v.number, v.newest)), Some((1, 2)));
+        assert_eq!(store.integrity_check().unwrap(), "ok");
+    }
 }
