@@ -203,15 +203,17 @@ fn the_same_text_with_other_line_breaks_is_a_duplicate() {
 fn one_word_replaced_and_one_sentence_added_is_a_revision() {
     let site = Site::start();
     let gw = Govwatch::new(&listing_config(&site));
-    for file in ["corpus/004_1d2cd7d0eb42c1f4.txt", "wcxb/0237.txt"] {
+    for file in ["corpus/004_1d2cd7d0eb42c1f4.txt", "wcxb/0177.txt"] {
         gw.ok(&["corpus", "import", fixtures().join(file).to_str().unwrap()]);
     }
     site.set("/news/", Resp::html(index("ministry-index.html", &[], 1)));
     gw.ok(&["check", "--all"]);
 
     let (t0, mut p0) = corpus_doc("004");
-    let (t1, mut p1) = wcxb("0237");
-    // One word replaced in a sentence, one sentence added after another, in each.
+    let (t1, mut p1) = wcxb("0177");
+    // One word replaced, one sentence added after another, in each. In the article the word is
+    // in a line that does not end like a sentence (a tip's heading), and the sentence is short:
+    // neither may be taken for the page's chrome.
     let edit = |paras: &mut Vec<String>, word: &str, new: &str, sentence: &str| {
         let at = paras.iter().position(|p| p.contains(word)).expect("the word");
         paras[at] = paras[at].replacen(word, new, 1);
@@ -226,9 +228,9 @@ fn one_word_replaced_and_one_sentence_added_is_a_revision() {
     );
     edit(
         &mut p1,
-        "in-house",
-        "outside",
-        "Several general counsel told us they expect the trend to continue through the next decade.",
+        "suspicious emails",
+        "unexpected emails",
+        "Report anything odd to the help desk.",
     );
     site.set(
         "/news/a.html",
@@ -244,7 +246,7 @@ fn one_word_replaced_and_one_sentence_added_is_a_revision() {
     let events = gw.changes();
     for (path, source, word) in [
         ("/news/a.html", "004_1d2cd7d0eb42c1f4.txt", "stability"),
-        ("/news/b.html", "0237.txt", "outside"),
+        ("/news/b.html", "0177.txt", "unexpected"),
     ] {
         let e = event_for(&events, &site, path);
         assert_eq!(e["kind"], "revision", "{e:#?}");
