@@ -40,7 +40,8 @@ pub enum Seen {
 /// on a newly listed document, what the verdict reads besides.
 pub struct CorpusView {
     pub candidates: Vec<Candidate>,
-    pub known: Option<compare::Known>,
+    /// Boxed: a check's outcome is passed around, and this is large.
+    pub known: Option<Box<compare::Known>>,
 }
 
 /// Everything a decision reads.
@@ -286,7 +287,7 @@ pub(crate) fn judge(
     topics: &relevance::Topics,
     thresholds: corpus::Thresholds,
     candidates: Vec<Candidate>,
-    known: Option<compare::Known>,
+    known: Option<Box<compare::Known>>,
 ) -> Prepared {
     let Some(sig) = &p.signature else {
         return p;
@@ -652,7 +653,7 @@ mod tests {
         };
         CorpusView {
             candidates: vec![candidate],
-            known: Some(compare::Known::new(exact, version_of)),
+            known: Some(Box::new(compare::Known::new(exact, version_of))),
         }
     }
 
@@ -667,7 +668,7 @@ mod tests {
         let view = match known.is_empty() {
             true => Some(CorpusView {
                 candidates: Vec::new(),
-                known: Some(compare::Known::default()),
+                known: Some(Box::default()),
             }),
             false => Some(corpus_view(&joined(blocks), &joined(known), exact)),
         };
