@@ -1132,7 +1132,8 @@ mod tests {
             1,
             "{unindexed:?}"
         );
-        crate::corpus_import::index_missing(&mut store).unwrap();
+        let signed: Vec<(i64, Signature)> = unindexed.iter().map(|(id, t)| (*id, Signature::of(t))).collect();
+        store.index_corpus(&signed).unwrap();
         let found = store.corpus_candidates(&Signature::of(&a), None).unwrap();
         let v1 = found
             .iter()
