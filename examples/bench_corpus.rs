@@ -518,7 +518,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             if batch.len() >= a.batch || (line.is_none() && !batch.is_empty()) {
                 let tb = Instant::now();
-                imported += store.import_corpus_batch(&batch)?.len();
+                imported += store
+                    .import_corpus_batch(&batch, govwatch::model::Clock::now(&govwatch::model::SystemClock))?
+                    .len();
                 in_db += tb.elapsed();
                 batch.clear();
                 if imported % 10_000 == 0 || line.is_none() {

@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use crate::config::{self, Config, ConfigError, WatchKind};
 use crate::corpus_import::{self, FileResult};
 use crate::fetch::{FetchError, Fetcher};
+use crate::model::{Clock, SystemClock, Timestamp};
 use crate::notify::{self, NotifyError, SendReport};
 use crate::pipeline::{self, Context, PipelineError, Selection, StopFlag};
 use crate::polite::Hosts;
@@ -313,13 +314,15 @@ fn context_for(config: Config) -> Result<Context> {
     corpus_import::index_missing(&mut store)?;
     let hosts = Hosts::new(&config.fetch, store.hosts()?);
     let store = StoreHandle::new(store);
+    // The one clock of the process: everything below takes its time from here.
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     Ok(Context {
         fetcher: Fetcher::new(&config.fetch)?,
         slots: Arc::new(tokio::sync::Semaphore::new(config.fetch.concurrency)),
-        hosts: Arc::new(hosts.with_leases(Arc::new(pipeline::StoreLeases(store.clone())))),
+        hosts: Arc::new(hosts.with_leases(Arc::new(pipeline::StoreLeases(store.clone(), clock.clone())))),
         config: Arc::new(config),
         store,
-        clock: Arc::new(crate::check::SystemClock),
+        clock,
         stop: StopFlag::default(),
     })
 }
@@ -328,7 +331,8 @@ async fn check(ctx: &Context, sel: Selection) -> Result<()> {
     let report = pipeline::run_pass(ctx, &sel).await?;
     // Mail and the feed go out before anything is printed: a reader that stops reading
     // (`govwatch check | head -1`) ends the output, never the pass's work.
-    let sent = notify::send_due(&ctx.store, &ctx.config, notify::due_for_check()).await;
+    let due = notify::due_for_check(ctx.clock.now());
+    let sent = notify::send_due(&ctx.store, &ctx.config, due, &*ctx.clock).await;
     let unsent = match &sent {
         Err(NotifyError::NotConfigured) => ctx.store.run(|s| s.pending_events()).await?.len(),
         _ => 0,
@@ -456,7 +460,7 @@ fn outbox_retry(store: &mut Store, ids: &[i64]) -> Result<()> {
             why.join("; ")
         )));
     }
-    let requeued = store.retry_failed((!ids.is_empty()).then_some(ids))?;
+    let requeued = store.retry_failed((!ids.is_empty()).then_some(ids), SystemClock.now())?;
     let mut out = Out::stdout();
     if requeued.is_empty() {
         writeln!(out, "no failed deliveries")?;
@@ -500,7 +504,7 @@ async fn test_mail(config: &Config, address: Option<&str>) -> Result<()> {
         .body(format!(
             "This is a test message from govwatch on {host}, sent {} through {mailer}.\n\
              If you read it, alerts can reach this address.\n",
-            crate::timefmt::now()
+            SystemClock.now()
         ))
         .map_err(|e| NotifyError::Build(e.to_string()))?;
     let mut out = Out::stdout();
@@ -608,7 +612,7 @@ fn corpus_import(config_path: &Path, paths: &[PathBuf]) -> Result<()> {
     let config = Config::load(config_path)?;
     let mut store = open_store(&config)?;
     corpus_import::index_missing(&mut store)?;
-    let results = corpus_import::import(&mut store, paths)?;
+    let results = corpus_import::import(&mut store, paths, SystemClock.now())?;
     let mut out = Out::stdout();
     let (mut added, mut skipped) = (0, 0);
     for r in &results {
@@ -679,14 +683,14 @@ fn event_filter(
 
 /// `--since` as a stored timestamp: RFC 3339, a date (midnight UTC), a date and time without
 /// zone (UTC, as every stored time), or a duration back from now.
-fn since_time(s: &str) -> Result<String> {
+fn since_time(s: &str) -> Result<Timestamp> {
     use time::macros::format_description;
     let t = s.trim();
-    if let Some(at) = crate::timefmt::parse(t) {
-        return Ok(crate::timefmt::format(at.to_offset(time::UtcOffset::UTC)));
+    if let Ok(at) = Timestamp::parse(t) {
+        return Ok(at);
     }
     if let Ok(d) = time::Date::parse(t, format_description!("[year]-[month]-[day]")) {
-        return Ok(crate::timefmt::format(d.midnight().assume_utc()));
+        return Ok(Timestamp::from_datetime(d.midnight().assume_utc()));
     }
     for f in [
         format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]"),
@@ -695,18 +699,12 @@ fn since_time(s: &str) -> Result<String> {
         format_description!("[year]-[month]-[day]T[hour]:[minute]"),
     ] {
         if let Ok(dt) = time::PrimitiveDateTime::parse(t, f) {
-            return Ok(crate::timefmt::format(dt.assume_utc()));
+            return Ok(Timestamp::from_datetime(dt.assume_utc()));
         }
     }
     match humantime::parse_duration(t) {
-        Ok(d) => {
-            let now = time::OffsetDateTime::now_utc();
-            let back = time::Duration::try_from(d).ok().and_then(|d| now.checked_sub(d));
-            // Further back than time can go: everything.
-            Ok(crate::timefmt::format(
-                back.unwrap_or(time::PrimitiveDateTime::MIN.assume_utc()),
-            ))
-        }
+        // Further back than time can go: everything.
+        Ok(d) => Ok(SystemClock.now().minus(d)),
         Err(_) => Err(CliError::Usage(format!(
             "--since {s}: not a date (2026-11-23), a time (2026-11-23T10:00:00Z) or a duration (7d, 12h)"
         ))),
@@ -747,64 +745,70 @@ fn changes(store: &Store, filter: &EventFilter, json: bool) -> Result<()> {
         }
     }
     for e in &events {
+        print_event(&mut out, e, deliveries.get(&e.id).map_or(&[][..], Vec::as_slice))?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// One event as `changes` lists it: its line, its URL, failed deliveries, its source, and what
+/// changed.
+fn print_event(
+    out: &mut Out,
+    e: &crate::store::EventRow,
+    deliveries: &[crate::store::EventDelivery],
+) -> Result<()> {
+    writeln!(
+        out,
+        "{}  {:<13} {:<9} {}",
+        e.detected_at,
+        e.kind.as_str(),
+        match (e.notified, e.relevant) {
+            (true, _) => "mailed",
+            // Settled, but not every delivery went: refused or given up on.
+            (false, _) if e.notified_at.is_some() => "failed",
+            (false, true) => "pending",
+            (false, false) => "off-topic",
+        },
+        notify_title(e)
+    )?;
+    writeln!(out, "    {}", e.url)?;
+    for d in deliveries.iter().filter(|d| d.state == "failed") {
         writeln!(
             out,
-            "{}  {:<13} {:<9} {}",
-            e.detected_at,
-            e.kind.as_str(),
-            match (e.notified, e.relevant) {
-                (true, _) => "mailed",
-                // Settled, but not every delivery went: refused or given up on.
-                (false, _) if e.notified_at.is_some() => "failed",
-                (false, true) => "pending",
-                (false, false) => "off-topic",
-            },
-            notify_title(e)
+            "    delivery {} to {} ({}) {}{}",
+            d.id,
+            d.recipient,
+            d.channel,
+            d.state,
+            d.last_error
+                .as_deref()
+                .map(|e| format!(": {}", notify::one_line(e, 160)))
+                .unwrap_or_default()
         )?;
-        writeln!(out, "    {}", e.url)?;
-        for d in deliveries
-            .get(&e.id)
-            .into_iter()
-            .flatten()
-            .filter(|d| d.state == "failed")
-        {
-            writeln!(
-                out,
-                "    delivery {} to {} ({}) {}{}",
-                d.id,
-                d.recipient,
-                d.channel,
-                d.state,
-                d.last_error
-                    .as_deref()
-                    .map(|e| format!(": {}", notify::one_line(e, 160)))
-                    .unwrap_or_default()
-            )?;
-        }
-        if let Some(src) = &e.source {
-            let share = e
-                .overlap
-                .map(|o| format!(" ({:.0}%)", o * 100.0))
-                .unwrap_or_default();
-            writeln!(out, "    source: {src}{share}")?;
-        }
-        // Altered statements as word diffs (the runs the mail shows), then the sentences
-        // added and removed that are not one side of an alteration.
-        let altered = notify::altered_statements(e);
-        for (_, _, line) in &altered {
-            writeln!(out, "    ~ {line}")?;
-        }
-        let before: HashSet<&str> = altered.iter().filter_map(|a| a.0.as_deref()).collect();
-        let after: HashSet<&str> = altered.iter().filter_map(|a| a.1.as_deref()).collect();
-        for (sign, body, paired) in [('-', &e.removed, &before), ('+', &e.added, &after)] {
-            for line in body.iter().flat_map(|b| b.lines()) {
-                if !paired.contains(line) {
-                    writeln!(out, "    {sign} {line}")?;
-                }
+    }
+    if let Some(src) = &e.source {
+        let share = e
+            .overlap
+            .map(|o| format!(" ({:.0}%)", o * 100.0))
+            .unwrap_or_default();
+        writeln!(out, "    source: {src}{share}")?;
+    }
+    // Altered statements as word diffs (the runs the mail shows), then the sentences
+    // added and removed that are not one side of an alteration.
+    let altered = notify::altered_statements(e);
+    for (_, _, line) in &altered {
+        writeln!(out, "    ~ {line}")?;
+    }
+    let before: HashSet<&str> = altered.iter().filter_map(|a| a.0.as_deref()).collect();
+    let after: HashSet<&str> = altered.iter().filter_map(|a| a.1.as_deref()).collect();
+    for (sign, body, paired) in [('-', &e.removed, &before), ('+', &e.added, &after)] {
+        for line in body.iter().flat_map(|b| b.lines()) {
+            if !paired.contains(line) {
+                writeln!(out, "    {sign} {line}")?;
             }
         }
     }
-    out.flush()?;
     Ok(())
 }
 
@@ -891,7 +895,7 @@ fn notify_title(e: &crate::store::EventRow) -> String {
 async fn digest(ctx: &Context, send: bool) -> Result<()> {
     let mut out = Out::stdout();
     if !send {
-        let previews = notify::preview(&ctx.store, &ctx.config).await?;
+        let previews = notify::preview(&ctx.store, &ctx.config, &*ctx.clock).await?;
         if previews.is_empty() {
             writeln!(out, "nothing pending: every event has been mailed")?;
         }
@@ -905,7 +909,7 @@ async fn digest(ctx: &Context, send: bool) -> Result<()> {
         out.flush()?;
         return Ok(());
     }
-    let report = notify::send_due(&ctx.store, &ctx.config, notify::everything()).await?;
+    let report = notify::send_due(&ctx.store, &ctx.config, notify::everything(), &*ctx.clock).await?;
     // Before printing, so that a closed pipe cannot skip it.
     notify::feed::update(&ctx.store, &ctx.config).await;
     if report.sent.is_empty() && report.failed.is_empty() {
@@ -1014,11 +1018,13 @@ fn status(store: &Store, config: &Config, names: &[String], json: bool) -> Resul
         return Err(PipelineError::UnknownWatch(n.to_string()).into());
     }
     let hosts = store.hosts()?;
-    let now = crate::timefmt::now();
+    let now = SystemClock.now();
+    // The politeness gate's rows keep their times as text (see `polite`).
+    let now_text = now.to_string();
     let paused = |url: &str| -> Option<String> {
         let origin = url::Url::parse(url).ok()?.origin().ascii_serialization();
         let h = hosts.iter().find(|h| h.origin == origin)?;
-        h.not_before.clone().filter(|t| *t > now)
+        h.not_before.clone().filter(|t| *t > now_text)
     };
     // Rows of watches no longer in the config are history, not status.
     let docs: Vec<DocumentRow> = store
@@ -1027,31 +1033,41 @@ fn status(store: &Store, config: &Config, names: &[String], json: bool) -> Resul
         .filter(|d| config.watches.iter().any(|w| w.name == d.watch))
         .filter(|d| names.is_empty() || names.contains(&d.watch))
         .collect();
-    if json {
-        let rows: Vec<_> = docs
-            .iter()
-            .map(|d| {
-                serde_json::json!({
-                    "watch": d.watch,
-                    "role": d.role.as_str(),
-                    "url": d.url,
-                    "last_check": d.last_checked_at,
-                    "last_change": d.last_changed_at,
-                    "last_error": d.last_error,
-                    "failures_in_a_row": d.failures,
-                    "next_due": d.next_due_at,
-                    "host_paused_until": paused(&d.url),
-                })
-            })
-            .collect();
-        let mut out = Out::stdout();
-        out.json(&rows, true)?;
-        out.flush()?;
-        return Ok(());
+    match json {
+        true => status_json(&docs, &paused),
+        false => status_table(&docs, &paused, now),
     }
-    let short = |t: &Option<String>| match t {
+}
+
+/// `status --json`: one object per document.
+fn status_json(docs: &[DocumentRow], paused: &dyn Fn(&str) -> Option<String>) -> Result<()> {
+    let rows: Vec<_> = docs
+        .iter()
+        .map(|d| {
+            serde_json::json!({
+                "watch": d.watch,
+                "role": d.role.as_str(),
+                "url": d.url,
+                "last_check": d.last_checked_at,
+                "last_change": d.last_changed_at,
+                "last_error": d.last_error,
+                "failures_in_a_row": d.failures,
+                "next_due": d.next_due_at,
+                "host_paused_until": paused(&d.url),
+            })
+        })
+        .collect();
+    let mut out = Out::stdout();
+    out.json(&rows, true)?;
+    out.flush()?;
+    Ok(())
+}
+
+/// `status`: one line per document, and a line under it for an error or a paused host.
+fn status_table(docs: &[DocumentRow], paused: &dyn Fn(&str) -> Option<String>, now: Timestamp) -> Result<()> {
+    let short = |t: &Option<Timestamp>| match t {
         // "2026-11-23T10:04:05Z" → "2026-11-23 10:04"
-        Some(t) => t.get(..16).unwrap_or(t).replace('T', " "),
+        Some(t) => t.to_string().get(..16).unwrap_or_default().replace('T', " "),
         None => "-".into(),
     };
     let mut out = Out::stdout();
@@ -1060,7 +1076,7 @@ fn status(store: &Store, config: &Config, names: &[String], json: bool) -> Resul
         "{:<16} {:<8} {:<16} {:<16} {:<16} URL",
         "WATCH", "ROLE", "LAST CHECK", "LAST CHANGE", "NEXT DUE"
     )?;
-    for d in &docs {
+    for d in docs {
         let due = match &d.next_due_at {
             None => "now".into(),
             Some(t) if *t <= now => "now".into(),

@@ -3,7 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::compare::{self, index::Signature};
+use crate::model::Timestamp;
+use crate::similarity::Signature;
 use crate::store::{ImportOutcome, NewCorpusEntry, Store, StoreError};
 use crate::{decode, extract};
 
@@ -78,7 +79,7 @@ pub fn read_document(path: &Path) -> Result<(Option<String>, String), String> {
     } else {
         extract::Document::from_plain_text(&decoded.text)
     };
-    let text = compare::normalize(&doc.text());
+    let text = crate::text::normalize(&doc.text());
     if text.is_empty() {
         return Err("no text in the file".into());
     }
@@ -89,8 +90,8 @@ pub fn read_document(path: &Path) -> Result<(Option<String>, String), String> {
 pub fn entry(title: Option<String>, text: &str) -> NewCorpusEntry {
     NewCorpusEntry {
         title,
-        text_hash: compare::text_hash(text),
-        words: compare::word_count(text),
+        text_hash: crate::text::text_hash(text),
+        words: crate::text::word_count(text),
         signature: Signature::of(text),
         replaces_fps: Vec::new(),
     }
@@ -122,8 +123,8 @@ const BATCH_BYTES: usize = 64 * 1024 * 1024;
 
 /// Imports every file under `paths`, in batches of one transaction each. A file that cannot be
 /// read is reported and skipped; only a database failure stops the import (the batch it was in
-/// is not written).
-pub fn import(store: &mut Store, paths: &[PathBuf]) -> Result<Vec<FileResult>, StoreError> {
+/// is not written). Files are stamped as added at `now`.
+pub fn import(store: &mut Store, paths: &[PathBuf], now: Timestamp) -> Result<Vec<FileResult>, StoreError> {
     let mut results = Vec::new();
     // Files read and waiting for their batch's transaction, with their place in `results`.
     let mut batch: Vec<(String, NewCorpusEntry, String)> = Vec::new();
@@ -145,7 +146,7 @@ pub fn import(store: &mut Store, paths: &[PathBuf]) -> Result<Vec<FileResult>, S
                 entry.replaces_fps = Signature::of(old).fp_set;
             }
         }
-        let outcomes = store.import_corpus_batch(batch)?;
+        let outcomes = store.import_corpus_batch(batch, now)?;
         for (place, outcome) in places.drain(..).zip(outcomes) {
             if let FileResult::Imported { outcome: o, .. } = &mut results[place] {
                 *o = outcome;
@@ -196,6 +197,10 @@ pub fn import(store: &mut Store, paths: &[PathBuf]) -> Result<Vec<FileResult>, S
 mod tests {
     use super::*;
 
+    fn t0() -> Timestamp {
+        Timestamp::parse("2026-01-01T00:00:00Z").unwrap()
+    }
+
     #[test]
     fn import_in_batches_keeps_order_and_skips_bad_files() {
         let dir = tempfile::tempdir().unwrap();
@@ -211,7 +216,7 @@ mod tests {
         }
         std::fs::write(files.join("0100a.txt"), "   ").unwrap();
         let mut store = Store::open(&dir.path().join("g.db")).unwrap();
-        let results = import(&mut store, std::slice::from_ref(&files)).unwrap();
+        let results = import(&mut store, std::slice::from_ref(&files), t0()).unwrap();
         assert_eq!(results.len(), n + 1);
         let names: Vec<String> = results
             .iter()
@@ -228,7 +233,7 @@ mod tests {
         assert_eq!(names[n], format!("{:04}.txt", n - 1));
         assert_eq!(store.corpus_counts().unwrap(), (n as i64, 0));
         // The same files again add nothing.
-        let again = import(&mut store, &[files]).unwrap();
+        let again = import(&mut store, &[files], t0()).unwrap();
         assert!(again.iter().all(|r| matches!(
             r,
             FileResult::Imported {

@@ -8,11 +8,17 @@
 //!                         └─ discover links ◀─┘                   └─ vs corpus (duplicates, republications)
 //! ```
 //!
+//! Dependencies run one way, with no import cycles (`scripts/module_cycles.py` checks): model,
+//! text and similarity ← extract, compare, config ← store ← check ← notify ← daemon ← cli.
+//!
 //! - [`model`]: the words every stage speaks (event kinds, document roles, candidates, failure
-//!   reasons, timestamps); depends on no other module.
-//! - [`text`]: which script a character is written in (one `is_cjk`).
+//!   reasons, timestamps) and the [`model::Clock`] passed in from the top; depends on no other
+//!   module.
+//! - [`text`]: which script a character is written in (one `is_cjk`), normalised text, its hash,
+//!   tokens and word count.
+//! - [`similarity`]: shingles, MinHash and winnowed fingerprints: what the corpus index stores.
 //! - [`backoff`]: the one rule for waiting after failures in a row (checks and deliveries).
-//! - [`timefmt`]: timestamps as stored (RFC 3339 text).
+//! - [`timefmt`]: timestamps as the politeness gate keeps them (RFC 3339 text).
 //! - [`config`]: the TOML file, parsed once into a validated [`config::Config`].
 //! - [`fetch`]: HTTP with conditional GET, size caps, timeouts and block-page detection.
 //! - [`polite`]: the politeness gate per origin: robots.txt, delays, pauses, leases across
@@ -21,8 +27,10 @@
 //! - [`extract`]: HTML to a [`extract::Document`]: title, date, language and the article's blocks.
 //! - [`discover`]: document links on index pages, feeds and sitemaps.
 //! - [`template`]: per-host boilerplate learned from the pages of each site.
-//! - [`compare`]: version diffs, corpus similarity verdicts, relevance and significance.
-//! - [`store`]: the SQLite database: documents, snapshots, corpus, events, outbox, claims.
+//! - [`compare`]: version diffs, corpus verdicts, relevance and significance (on [`text`] and
+//!   [`similarity`]).
+//! - [`store`]: the SQLite database: documents, snapshots, corpus, events, outbox, claims,
+//!   origin leases, and the handle everyone reaches it through; never reads the clock.
 //! - [`corpus_import`]: reading a folder of known documents into the corpus.
 //! - [`check`]: one check of one document: fetch, then a pure decision, then one write.
 //! - [`pipeline`]: a pass over what is due, checks side by side.
@@ -49,6 +57,7 @@ pub mod model;
 pub mod notify;
 pub mod pipeline;
 pub mod polite;
+pub mod similarity;
 pub mod store;
 pub mod template;
 pub mod text;

@@ -1,5 +1,5 @@
 //! The words the rest of govwatch speaks: event kinds, document roles, corpus candidates, why a
-//! check failed, what a check came to, and timestamps. Depends on no other module of the crate,
+//! check failed, what a check came to, timestamps and the clock. Depends on no other module of the crate,
 //! so that every stage (compare, store, check, notify) can use them without depending on another.
 
 use std::fmt;
@@ -315,6 +315,91 @@ impl Timestamp {
     pub fn since(self, earlier: Timestamp) -> Duration {
         (self.0 - earlier.0).try_into().unwrap_or(Duration::ZERO)
     }
+
+    /// The same moment from the code that schedules with `chrono` (a digest's cron time).
+    pub fn from_chrono(t: chrono::DateTime<chrono::Utc>) -> Timestamp {
+        time::OffsetDateTime::from_unix_timestamp(t.timestamp())
+            .map_or_else(|_| Timestamp::max(), Timestamp::from_datetime)
+    }
+
+    /// Seconds since 1970 (negative before).
+    pub fn unix(self) -> i64 {
+        self.0.unix_timestamp()
+    }
+
+    /// `self - d`, or the first moment RFC 3339 can write (0000-01-01T00:00:00Z) before that:
+    /// `--since 3000y` means everything, not a time that cannot be stored or shown.
+    pub fn minus(self, d: Duration) -> Timestamp {
+        let first = time::Date::from_calendar_date(0, time::Month::January, 1)
+            .map_or(self.0, |d| d.midnight().assume_utc());
+        time::Duration::try_from(d)
+            .ok()
+            .and_then(|d| self.0.checked_sub(d))
+            .map_or(Timestamp(first), |t| Timestamp::from_datetime(t.max(first)))
+    }
+}
+
+impl serde::Serialize for Timestamp {
+    /// As stored: RFC 3339 text (`changes --json` shows the same string the database holds).
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Timestamp {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Timestamp::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+impl std::str::FromStr for Timestamp {
+    type Err = ModelError;
+    fn from_str(s: &str) -> Result<Timestamp, ModelError> {
+        Timestamp::parse(s)
+    }
+}
+
+/// Where time comes from. Passed in from the top (the command line, the daemon) to whatever
+/// schedules, so that schedules, backoff, digests and claims are unit-tested without sleeping;
+/// the store and the decisions never read a clock of their own.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> Timestamp;
+}
+
+/// The system's clock: the one a running govwatch uses.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::from_datetime(OffsetDateTime::now_utc())
+    }
+}
+
+/// A clock that says what it is told: for tests of schedules, retries and claims.
+#[derive(Debug)]
+pub struct ManualClock(std::sync::Mutex<Timestamp>);
+
+impl ManualClock {
+    pub fn at(t: Timestamp) -> ManualClock {
+        ManualClock(std::sync::Mutex::new(t))
+    }
+
+    pub fn set(&self, t: Timestamp) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = t;
+    }
+
+    pub fn advance(&self, d: Duration) {
+        let mut t = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        *t = t.plus(d);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Timestamp {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 impl fmt::Display for Timestamp {
@@ -353,5 +438,13 @@ mod tests {
         assert_eq!(later.to_string(), "2026-01-01T00:30:00Z");
         assert_eq!(later.since(t), Duration::from_secs(1800));
         assert_eq!(t.since(later), Duration::ZERO);
+        // Back past year 0 (which RFC 3339 cannot write) is year 0: everything, never a panic.
+        assert_eq!(
+            t.minus(Duration::from_secs(3600)).to_string(),
+            "2025-12-31T23:00:00Z"
+        );
+        for far in [Duration::from_secs(3000 * 31_557_600), Duration::MAX] {
+            assert_eq!(t.minus(far).to_string(), "0000-01-01T00:00:00Z");
+        }
     }
 }

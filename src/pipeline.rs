@@ -4,6 +4,7 @@
 //! [`crate::check`]'s.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use tokio::task::JoinSet;
 use tracing::{Instrument, info, info_span, warn};
@@ -13,7 +14,7 @@ use crate::check::{self, Step, parse::Parsed};
 pub use crate::check::{Context, Outcome, StopFlag};
 use crate::config::{Config, Watch, WatchKind};
 use crate::metrics;
-use crate::model::{DocRole, Timestamp};
+use crate::model::{Clock, DocRole, Timestamp};
 use crate::store::{DocumentRow, Store, StoreError, StoreHandle};
 
 #[derive(Debug, thiserror::Error)]
@@ -74,15 +75,16 @@ pub struct Selection {
 
 /// Origin leases (see [`crate::polite`]) kept in the store, taken and let go in its turn like
 /// any other write, so they neither wait behind nor cut short a busy pass's group commits.
-pub struct StoreLeases(pub StoreHandle);
+/// A lease runs from the clock's now.
+pub struct StoreLeases(pub StoreHandle, pub Arc<dyn Clock>);
 
 impl crate::polite::OriginLeases for StoreLeases {
     fn take(
         &self,
         origin: &str,
     ) -> futures_util::future::BoxFuture<'static, Result<crate::store::Lease, StoreError>> {
-        let (store, origin) = (self.0.clone(), origin.to_string());
-        Box::pin(async move { store.run(move |s| s.take_origin(&origin)).await })
+        let (store, origin, now) = (self.0.clone(), origin.to_string(), self.1.now());
+        Box::pin(async move { store.run(move |s| s.take_origin(&origin, now)).await })
     }
 
     fn release(
@@ -109,11 +111,11 @@ pub async fn run_pass(ctx: &Context, sel: &Selection) -> Result<PassReport, Pipe
         ctx.store
             .run(move |s| {
                 let due = due_documents(s, &watches, all, now)?;
-                claim(s, due)
+                claim(s, due, now)
             })
             .await?
     };
-    let _renewer = Renewer::start(&ctx.store);
+    let _renewer = Renewer::start(&ctx.store, ctx.clock.clone());
     // Every document this pass claimed; those no result let go of are let go at the end.
     let mut claimed: Vec<i64> = due.iter().map(|(d, _)| d.id).collect();
     let result = run_claimed(ctx, due, &mut claimed).await;
@@ -130,7 +132,7 @@ pub async fn run_pass(ctx: &Context, sel: &Selection) -> Result<PassReport, Pipe
 struct Renewer(tokio::task::JoinHandle<()>);
 
 impl Renewer {
-    fn start(store: &StoreHandle) -> Renewer {
+    fn start(store: &StoreHandle, clock: Arc<dyn Clock>) -> Renewer {
         let store = store.clone();
         Renewer(tokio::spawn(async move {
             let mut every = tokio::time::interval(crate::store::RENEW_EVERY);
@@ -138,7 +140,8 @@ impl Renewer {
             every.tick().await;
             loop {
                 every.tick().await;
-                if let Err(e) = store.run(|s| s.renew_claims()).await {
+                let now = clock.now();
+                if let Err(e) = store.run(move |s| s.renew_claims(now)).await {
                     warn!(error = %e, "claims not renewed; other processes may take them over");
                 }
             }
@@ -154,9 +157,13 @@ impl Drop for Renewer {
 
 /// Claims `due` for this process (see [`Store::claim_documents`]) and keeps what it got: a
 /// document another process is checking is left to it.
-fn claim(store: &mut Store, due: Vec<(DocumentRow, Watch)>) -> Result<Vec<(DocumentRow, Watch)>, StoreError> {
+fn claim(
+    store: &mut Store,
+    due: Vec<(DocumentRow, Watch)>,
+    now: Timestamp,
+) -> Result<Vec<(DocumentRow, Watch)>, StoreError> {
     let ids: Vec<i64> = due.iter().map(|(d, _)| d.id).collect();
-    let got: HashSet<i64> = store.claim_documents(&ids)?.into_iter().collect();
+    let got: HashSet<i64> = store.claim_documents(&ids, now)?.into_iter().collect();
     if got.len() < ids.len() {
         info!(
             documents = ids.len() - got.len(),
@@ -186,7 +193,8 @@ async fn run_claimed(
             report.add(&doc.url, &outcome);
             found.extend(new_docs.into_iter().map(|d| (d, watch.clone())));
         }
-        let found = ctx.store.run(move |s| claim(s, found)).await?;
+        let now = ctx.clock.now();
+        let found = ctx.store.run(move |s| claim(s, found, now)).await?;
         claimed.extend(found.iter().map(|(d, _)| d.id));
         for (d, watch) in found {
             if d.role == DocRole::Index {
@@ -245,7 +253,7 @@ fn due_documents(
         } else {
             DocRole::Page
         };
-        store.ensure_watch_document(&w.name, w.url.as_str(), role)?;
+        store.ensure_watch_document(&w.name, w.url.as_str(), role, now)?;
         for d in store.documents_of(&[&w.name])? {
             let current = match d.role {
                 DocRole::Document => w.kind.is_listing(),
@@ -253,10 +261,7 @@ fn due_documents(
                 DocRole::Index if w.kind == WatchKind::Sitemap => true,
                 r => r == role && d.url == w.url.as_str(),
             };
-            let due = all
-                || d.next_due_at
-                    .as_deref()
-                    .is_none_or(|t| Timestamp::parse(t).ok().is_none_or(|t| t <= now));
+            let due = all || d.next_due_at.is_none_or(|t| t <= now);
             if current && due {
                 out.push((d, w.clone()));
             }

@@ -14,6 +14,13 @@
 //! no more checks for it ([`Hosts::release_idle`]). The others wait for the lease (at most
 //! [`LEASE_WAIT`], then defer), and on taking it keep the delay after the last holder's last
 //! request and honour any pause it stored.
+//!
+//! The gate reads real time itself (`Instant` and the wall clock), unlike the rest of govwatch,
+//! which takes `now` from a passed-in [`crate::model::Clock`]: its delays are slept out with
+//! tokio timers, and the wall-clock times it keeps (a Retry-After pause, robots.txt's age, the
+//! start of the last request handed to the next lease holder) must agree with those sleeps and
+//! with other processes. A test clock here could let govwatch ask a server again before the
+//! pause it was given ran out; the gate is tested against real servers and real time instead.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -31,6 +38,7 @@ use url::Url;
 use crate::config;
 use crate::fetch::addr::AddrClass;
 use crate::fetch::{self, FetchError, Fetched, Fetcher, Hop, Validators, Want};
+use crate::model::Timestamp;
 use crate::store::{HostRow, Lease, StoreError};
 use crate::timefmt;
 
@@ -58,12 +66,12 @@ pub enum Admission {
     Denied(String),
     /// The origin asked for a pause (Retry-After) that has not run out: no request is made, and
     /// the document is due again at `until`.
-    Deferred { until: String, why: String },
+    Deferred { until: Timestamp, why: String },
 }
 
 /// A pause in force: no request before `until`.
 struct Paused {
-    until: String,
+    until: Timestamp,
     why: String,
 }
 
@@ -134,7 +142,7 @@ pub enum Gated {
     /// robots.txt of the URL's origin, or of a redirect's, disallows it or could not be read.
     Denied(String),
     /// The origin of the URL, or of a redirect, is paused: no request was made to it.
-    Deferred { until: String, why: String },
+    Deferred { until: Timestamp, why: String },
     /// A request failed (a pause the server asked for has been noted).
     Failed(FetchError),
     /// Stopped (shutdown) before a request could start.
@@ -334,7 +342,7 @@ impl Hosts {
                 }
                 Ok(Lease::Held { by, until }) if Instant::now() >= deadline => {
                     return Err(Admission::Deferred {
-                        until: timefmt::format(until),
+                        until: Timestamp::from_datetime(until),
                         why: format!("another govwatch process ({by}) is fetching from this origin"),
                     });
                 }
@@ -554,7 +562,7 @@ impl Hosts {
         let st = origin.state.lock().unwrap_or_else(|p| p.into_inner());
         let (until, why) = st.not_before.as_ref()?;
         (*until > OffsetDateTime::now_utc()).then(|| Paused {
-            until: timefmt::format(*until),
+            until: Timestamp::from_datetime(*until),
             why: format!("{why}; no request before {}", timefmt::format(*until)),
         })
     }

@@ -231,8 +231,9 @@ fn ten_thousand_pending_events_make_one_readable_capped_digest() {
     // 10,000 events written the way a pass writes them: one transaction with their outbox rows.
     let config = govwatch::config::Config::load(&gw.config_path()).unwrap();
     let mut store = govwatch::store::Store::open(&gw.db_path()).unwrap();
+    let now = govwatch::model::Clock::now(&govwatch::model::SystemClock);
     let doc = store
-        .ensure_watch_document("p0", &site.url("/p0.html"), govwatch::store::DocRole::Page)
+        .ensure_watch_document("p0", &site.url("/p0.html"), govwatch::store::DocRole::Page, now)
         .unwrap();
     let events = (0..10_000)
         .map(|i| govwatch::store::NewEvent {
@@ -250,18 +251,21 @@ fn ten_thousand_pending_events_make_one_readable_capped_digest() {
         })
         .collect();
     store
-        .commit_check(govwatch::store::CheckRecord {
-            document_id: doc.id,
-            etag: None,
-            last_modified: None,
-            next_due_at: "2999-01-01T00:00:00Z".into(),
-            snapshot: None,
-            corpus: None,
-            events,
-            targets: govwatch::notify::targets(&config, "p0", &[]),
-            template_blocks: None,
-            body_hash: None,
-        })
+        .commit_check(
+            govwatch::store::CheckRecord {
+                document_id: doc.id,
+                etag: None,
+                last_modified: None,
+                next_due_at: "2999-01-01T00:00:00Z".parse().unwrap(),
+                snapshot: None,
+                corpus: None,
+                events,
+                targets: govwatch::notify::targets(&config, "p0", &[], now),
+                template_blocks: None,
+                body_hash: None,
+            },
+            now,
+        )
         .unwrap();
     drop(store);
 

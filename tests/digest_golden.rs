@@ -30,7 +30,7 @@ fn digest_subject_groups_and_order() {
     let d = digest();
     assert_eq!(
         d.subject,
-        "[govwatch] 1 new position, 1 revision, 1 changed, 1 quoting, 1 republication, 1 duplicate — Global Initiative on Data Security"
+        "[govwatch] Changed: Global Initiative on Data Security (+1 ~2 −1 statements): “should not” → “must never” and 5 more"
     );
     // The paper, its republication, the commentary quoting it and the embassy's copy are one
     // story, headed by the paper.

@@ -100,7 +100,8 @@ fn page_baseline_then_boilerplate_silence_then_one_changed_sentence() {
     let mails = smtp.mails();
     assert_eq!(mails.len(), 1);
     let text = mail_text(&mails[0].data);
-    assert!(text.contains("Subject: [govwatch] 1 changed"), "{text}");
+    // The subject names the kind and the document (issue 14).
+    assert!(text.contains("Subject: [govwatch] Changed: "), "{text}");
     // The text part shows the altered position statement word by word: the two words replaced
     // side by side as one phrase.
     assert!(
@@ -524,7 +525,7 @@ fn mail_stays_pending_while_smtp_is_down_and_goes_on_the_next_pass() {
     let gw = one_change_pending_while_smtp_is_down(&site, port);
     let preview = gw.ok(&["digest"]);
     assert!(
-        preview.contains("Subject: [govwatch] 1 changed") && preview.contains("abuse of export controls"),
+        preview.contains("Subject: [govwatch] Changed: ") && preview.contains("abuse of export controls"),
         "{preview}"
     );
 

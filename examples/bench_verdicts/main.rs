@@ -511,7 +511,12 @@ fn store_with(dir: &Path, db: &str, files: &[(String, String)]) -> Store {
             p
         })
         .collect();
-    govwatch::corpus_import::import(&mut store, &paths).expect("import");
+    govwatch::corpus_import::import(
+        &mut store,
+        &paths,
+        govwatch::model::Clock::now(&govwatch::model::SystemClock),
+    )
+    .expect("import");
     store
 }
 

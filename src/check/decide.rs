@@ -10,6 +10,7 @@ use crate::backoff::Backoff;
 use crate::check::Outcome;
 use crate::check::prepare::Prepared;
 use crate::compare::corpus::{self, Source, Verdict};
+use crate::compare::sections::{self, Headings, Sections};
 use crate::compare::{self, diff, relevance, statements};
 use crate::config::{Config, Watch};
 use crate::discover::Listed;
@@ -33,7 +34,7 @@ pub enum Seen {
         retry_after: Option<Duration>,
     },
     /// The host asked for a pause that has not run out: nothing was asked of it.
-    Deferred { until: String, why: String },
+    Deferred { until: Timestamp, why: String },
 }
 
 /// What the corpus holds for a page: candidates that share something with it and, for a verdict
@@ -82,7 +83,7 @@ pub enum Write {
         next_due: Timestamp,
     },
     /// A deferred check: due again when the host's pause ends.
-    Defer { until: String, why: String },
+    Defer { until: Timestamp, why: String },
 }
 
 /// A listing's links and whether the documents they add are news.
@@ -142,7 +143,7 @@ fn unchanged(config: &Config, doc: &DocumentRow, watch: &Watch, v: Validators, n
                 document_id: doc.id,
                 etag: v.etag,
                 last_modified: v.last_modified,
-                next_due_at: next_due.to_string(),
+                next_due_at: next_due,
                 snapshot: None,
                 corpus: None,
                 events: Vec::new(),
@@ -214,7 +215,7 @@ fn page(
         });
     let targets = match events.is_empty() {
         true => Vec::new(),
-        false => crate::store::targets_at(config, &watch.name, &watch.tags, now.to_chrono()),
+        false => crate::store::targets_at(config, &watch.name, &watch.tags, now),
     };
     Decision {
         outcome,
@@ -223,7 +224,7 @@ fn page(
                 document_id: doc.id,
                 etag: p.validators.etag,
                 last_modified: p.validators.last_modified,
-                next_due_at: next_due.to_string(),
+                next_due_at: next_due,
                 snapshot: p.snapshot,
                 corpus: corpus_entry,
                 targets,
@@ -253,7 +254,7 @@ pub fn interval(
     let born = published
         .and_then(crate::extract::Published::parse)
         .map(|p| Timestamp::from_datetime(p.first_day().midnight().assume_utc()))
-        .or_else(|| Timestamp::parse(&doc.discovered_at).ok());
+        .or(Some(doc.discovered_at));
     let age = born.map_or(Duration::ZERO, |b| now.since(b));
     config.schedule.recheck_every(age)
 }
@@ -294,7 +295,7 @@ pub(crate) fn judge(
     };
     if let (None, Some(known)) = (&p.change, known) {
         let traced = known.verdict(&p.text, sig, &candidates, thresholds);
-        p.change = Some(Finding::judged(traced, &p.text));
+        p.change = Some(Finding::judged(traced, &p.text, &p.headings, topics));
     }
     if p.change.is_some() {
         // Pages the user named are theirs to follow; documents found on listings must concern
@@ -307,6 +308,16 @@ pub(crate) fn judge(
         p.relevance = Some(rel);
     }
     p
+}
+
+/// `change` with each statement's section heading set.
+fn located(
+    mut change: statements::StatementChange,
+    old: &Sections,
+    new: &Sections,
+) -> statements::StatementChange {
+    sections::locate(&mut change, old, new);
+    change
 }
 
 /// What comparison found about a document, before it becomes an event.
@@ -327,7 +338,7 @@ pub struct Finding {
 
 impl Finding {
     /// A new version of a watched document.
-    pub fn changed(change: diff::TextChange, old: &str, new: &str) -> Finding {
+    pub fn changed(change: diff::TextChange, old: &str, new: &str, headings: &Headings) -> Finding {
         let changed_words: usize = change
             .added
             .iter()
@@ -340,7 +351,11 @@ impl Finding {
             has_event: !change.is_empty(),
             source: None,
             overlap: None,
-            statements: Some(statements::classify(&change)),
+            statements: Some(located(
+                statements::classify(&change),
+                &Sections::of(old, headings),
+                &Sections::of(new, headings),
+            )),
             change,
             quoted: Vec::new(),
             changed_share: (changed_words as f64 / total as f64).min(1.0),
@@ -349,8 +364,15 @@ impl Finding {
         }
     }
 
-    /// A newly listed document, judged against the corpus.
-    fn judged(traced: compare::Traced, text: &str) -> Finding {
+    /// A newly listed document, judged against the corpus: `headings` are its own, `topics`
+    /// what its statements are ranked by.
+    fn judged(
+        traced: compare::Traced,
+        text: &str,
+        headings: &Headings,
+        topics: &relevance::Topics,
+    ) -> Finding {
+        let sections = Sections::of(text, headings);
         let mut f = Finding {
             kind: EventKind::New,
             has_event: true,
@@ -376,7 +398,10 @@ impl Finding {
                 f.kind = EventKind::Revision;
                 f.source = Some(source.name);
                 f.overlap = Some(resemblance);
-                f.statements = Some(statements::classify(&change));
+                // The known text's headings are not at hand: what was removed from it is
+                // placed only where this document has the same heading.
+                let old = Sections::default();
+                f.statements = Some(located(statements::classify(&change), &old, &sections));
                 f.changed_share = 1.0 - resemblance;
                 f.change = change;
             }
@@ -393,15 +418,18 @@ impl Finding {
                 f.quoted = sources;
             }
             Verdict::New => {
-                // A new document's position statements are what the analyst reads first.
-                let statements = diff::sentences(text)
+                // A new document's position statements are what the analyst reads first, the
+                // strongest first: its opening lines are most often a preamble.
+                let mut statements: Vec<statements::Statement> = diff::sentences(text)
                     .into_iter()
                     .filter(|s| statements::is_position(s))
                     .map(|s| statements::Statement {
+                        heading: sections.heading(&s),
                         text: s,
                         position: true,
                     })
                     .collect();
+                statements::strongest_first(&mut statements, topics);
                 f.statements = Some(statements::StatementChange {
                     added: statements,
                     ..Default::default()
@@ -489,8 +517,8 @@ mod tests {
     use super::*;
     use crate::check::parse::Parsed;
     use crate::check::prepare::{Basis, prepare};
-    use crate::compare::index::Signature;
     use crate::fetch::Page;
+    use crate::similarity::Signature;
     use crate::store::SnapshotMeta;
 
     const CONFIG: &str = "[topics]\nterms = [\"sovereignty\"]\n\n\
@@ -519,7 +547,7 @@ mod tests {
             next_due_at: None,
             failures: 0,
             last_error: None,
-            discovered_at: "2026-11-30T00:00:00Z".into(),
+            discovered_at: Timestamp::parse("2026-11-30T00:00:00Z").unwrap(),
             lastmod: None,
             body_hash: None,
         }
@@ -571,6 +599,7 @@ mod tests {
         let basis = Basis {
             template,
             previous: previous.map(stored),
+            previous_body: None,
         };
         let prepared = prepare(p, basis, host);
         let c = config();
@@ -633,7 +662,7 @@ mod tests {
             document_id: None,
             title: None,
             text_hash: compare::text_hash(known),
-            resemblance: compare::index::resemblance(&mine.minhash, &ks.minhash),
+            resemblance: crate::similarity::resemblance(&mine.minhash, &ks.minhash),
             shared: ks
                 .fp_set
                 .iter()
@@ -701,7 +730,7 @@ mod tests {
         let r = record(&d);
         assert!(r.snapshot.is_some() && r.corpus.is_some() && r.events.is_empty());
         assert_eq!(r.etag.as_deref(), Some("\"v2\""));
-        assert_eq!(r.next_due_at, "2026-11-30T13:00:00Z");
+        assert_eq!(r.next_due_at.to_string(), "2026-11-30T13:00:00Z");
         assert!(matches!(
             d.write,
             Write::Check {
@@ -838,7 +867,7 @@ mod tests {
         assert_eq!(d.outcome, Outcome::Unchanged);
         let r = record(&d);
         assert!(r.snapshot.is_none() && r.body_hash.is_none() && r.etag.is_none());
-        assert_eq!(r.next_due_at, "2026-11-30T13:00:00Z");
+        assert_eq!(r.next_due_at.to_string(), "2026-11-30T13:00:00Z");
         assert!(matches!(
             d.write,
             Write::Check {
@@ -910,12 +939,12 @@ mod tests {
         let d = settled(
             &doc(DocRole::Page, false),
             Seen::Deferred {
-                until: "2026-11-30T14:00:00Z".into(),
+                until: Timestamp::parse("2026-11-30T14:00:00Z").unwrap(),
                 why: "Retry-After".into(),
             },
             0.0,
         );
         assert_eq!(d.outcome, Outcome::Deferred("Retry-After".into()));
-        assert!(matches!(d.write, Write::Defer { ref until, .. } if until == "2026-11-30T14:00:00Z"));
+        assert!(matches!(d.write, Write::Defer { until, .. } if until.to_string() == "2026-11-30T14:00:00Z"));
     }
 }

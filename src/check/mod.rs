@@ -24,7 +24,7 @@ use url::Url;
 
 use crate::config::{Config, Watch};
 use crate::fetch::{FetchError, Fetched, Fetcher, Validators, Want};
-use crate::model::{DocRole, EventKind, FailureReason, Timestamp};
+use crate::model::{DocRole, EventKind, FailureReason};
 use crate::polite::{Gated, HostUpdate, Hosts, Request};
 use crate::store::{DocumentRow, StoreError, StoreHandle};
 use crate::template;
@@ -55,20 +55,8 @@ pub enum Outcome {
     Skipped,
 }
 
-/// Where time comes from: passed in, so that schedules and backoff are tested without sleeping.
-pub trait Clock: Send + Sync {
-    fn now(&self) -> Timestamp;
-}
-
-/// The system's clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> Timestamp {
-        Timestamp::from_datetime(time::OffsetDateTime::now_utc())
-    }
-}
+/// Where time comes from (defined with the model, so that the store and the sender take it too).
+pub use crate::model::{Clock, SystemClock};
 
 /// Set once on SIGTERM/SIGINT: checks not yet started are skipped, running ones finish.
 #[derive(Clone, Default)]
@@ -275,9 +263,15 @@ pub async fn compare_and_write(
                 Some(h) => s.host_template(h, id, template::MIN_OTHER_PAGES)?,
                 None => HashSet::new(),
             };
+            let previous = s.latest_snapshot(id)?;
+            let previous_body = match &previous {
+                Some((m, _)) => s.snapshot_body(m.id)?,
+                None => None,
+            };
             Ok(Basis {
                 template,
-                previous: s.latest_snapshot(id)?,
+                previous,
+                previous_body,
             })
         })
         .await?;
@@ -332,10 +326,12 @@ async fn apply(
     why_unchanged: Option<&'static str>,
 ) -> Result<(Outcome, Vec<DocumentRow>), StoreError> {
     write::note(&decision);
-    let (doc2, watch) = (doc.clone(), watch.name.clone());
+    let (doc2, watch, clock) = (doc.clone(), watch.name.clone(), ctx.clock.clone());
+    // The time of the write is read in the store's turn: a group waits its turn, and what it
+    // stamps (checked at, claims) is when it was written.
     let (outcome, new_docs) = ctx
         .store
-        .grouped(move |s| write::write(s, &doc2, &watch, decision))
+        .grouped(move |s| write::write(s, &doc2, &watch, decision, clock.now()))
         .await?;
     write::report(&outcome, why_unchanged);
     Ok((outcome, new_docs))

@@ -14,6 +14,8 @@ pub struct Parsed {
     pub encoding: &'static str,
     /// The text's blocks (paragraphs, headings, items), in order; for an index, its links.
     pub blocks: Vec<String>,
+    /// The blocks among them the page gives as headings: where each change is, in a mail.
+    pub headings: Vec<String>,
     pub title: Option<String>,
     pub published: Option<String>,
     pub lang: Option<String>,
@@ -31,6 +33,7 @@ impl Parsed {
         Parsed {
             encoding,
             blocks: links.iter().map(|l| l.url.to_string()).collect(),
+            headings: Vec::new(),
             title: None,
             published: None,
             lang: None,
@@ -56,11 +59,7 @@ pub fn parse_page(page: Page, doc: &DocumentRow, watch: &Watch) -> Result<Parsed
     }
 
     let decoded = decode::decode(&page.body, page.content_type.as_deref()).map_err(|e| e.to_string())?;
-    let is_plain = page
-        .content_type
-        .as_deref()
-        .is_some_and(|ct| ct.trim_start().to_ascii_lowercase().starts_with("text/plain"));
-    let extracted = if is_plain {
+    let extracted = if is_plain(page.content_type.as_deref()) {
         Ok(extract::Document::from_plain_text(&decoded.text))
     } else {
         extract::extract(&decoded.text, Some(&page.url))
@@ -79,6 +78,7 @@ pub fn parse_page(page: Page, doc: &DocumentRow, watch: &Watch) -> Result<Parsed
     let mut parsed = Parsed::listing(page, decoded.encoding.name(), links);
     if let Some(d) = extracted {
         if !listing {
+            parsed.headings = headings(&d.blocks);
             parsed.blocks = d.blocks.into_iter().map(|b| b.text).collect();
         }
         parsed.title = d.title;
@@ -87,6 +87,32 @@ pub fn parse_page(page: Page, doc: &DocumentRow, watch: &Watch) -> Result<Parsed
         parsed.canonical = d.canonical;
     }
     Ok(parsed)
+}
+
+fn is_plain(content_type: Option<&str>) -> bool {
+    content_type.is_some_and(|ct| ct.trim_start().to_ascii_lowercase().starts_with("text/plain"))
+}
+
+fn headings(blocks: &[extract::Block]) -> Vec<String> {
+    blocks
+        .iter()
+        .filter(|b| b.kind == extract::BlockKind::Heading)
+        .map(|b| b.text.clone())
+        .collect()
+}
+
+/// The headings of a body served before (a stored version's, read again): its stored text does
+/// not mark them. None for plain text, or for a body that no longer reads.
+pub fn headings_of(body: &[u8], content_type: Option<&str>, url: &url::Url) -> Vec<String> {
+    if is_plain(content_type) {
+        return Vec::new();
+    }
+    let Ok(decoded) = decode::decode(body, content_type) else {
+        return Vec::new();
+    };
+    extract::extract(&decoded.text, Some(url))
+        .map(|d| headings(&d.blocks))
+        .unwrap_or_default()
 }
 
 /// A body's identity: 128-bit xxh3, hex.

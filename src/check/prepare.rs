@@ -5,19 +5,22 @@
 use std::collections::HashSet;
 
 use crate::check::parse::Parsed;
-use crate::compare::index::Signature;
 use crate::compare::relevance;
+use crate::compare::sections::Headings;
 use crate::compare::{self, diff};
 use crate::discover::Listed;
 use crate::fetch::Validators;
 use crate::model::DocRole;
-use crate::store::{DocumentRow, NewSnapshot, SnapshotMeta};
+use crate::similarity::Signature;
+use crate::store::{DocumentRow, NewSnapshot, SnapshotMeta, StoredBody};
 use crate::template;
 
 /// What a page is compared with: its host's template and its last stored version.
 pub struct Basis {
     pub template: HashSet<i64>,
     pub previous: Option<(SnapshotMeta, String)>,
+    /// The body that version was read from: its headings, which its stored text does not mark.
+    pub previous_body: Option<StoredBody>,
 }
 
 /// A parsed page made ready to store, without the database: its text seen through the host's
@@ -26,6 +29,8 @@ pub struct Basis {
 pub struct Prepared {
     pub text: String,
     pub title: Option<String>,
+    /// The page's section headings: where a new document's statements stand.
+    pub headings: Headings,
     pub links: Vec<Listed>,
     pub validators: Validators,
     pub had_previous: bool,
@@ -64,12 +69,19 @@ pub fn prepare(p: Parsed, basis: Basis, host: Option<String>) -> Prepared {
         .as_ref()
         .is_some_and(|(m, old)| m.text_hash == hash || compare::text_hash(old) == hash);
     let signature = (!is_index && !unchanged).then(|| Signature::of(&text));
+    let headings = Headings::new(p.headings.iter().map(String::as_str));
     let change = match &previous {
-        Some((_, old)) if !is_index && !unchanged => Some(crate::check::decide::Finding::changed(
-            diff::changes(old, &text),
-            old,
-            &text,
-        )),
+        Some((_, old)) if !is_index && !unchanged => {
+            let both = headings
+                .clone()
+                .union(&headings_before(basis.previous_body.as_ref(), &p.page.url));
+            Some(crate::check::decide::Finding::changed(
+                diff::changes(old, &text),
+                old,
+                &text,
+                &both,
+            ))
+        }
         _ => None,
     };
     let snapshot = (!unchanged).then(|| NewSnapshot {
@@ -85,6 +97,7 @@ pub fn prepare(p: Parsed, basis: Basis, host: Option<String>) -> Prepared {
     Prepared {
         text,
         title: p.title,
+        headings,
         links: p.links,
         validators: p.page.validators,
         had_previous: previous.is_some(),
@@ -98,6 +111,22 @@ pub fn prepare(p: Parsed, basis: Basis, host: Option<String>) -> Prepared {
         body_hash,
         published: p.published,
     }
+}
+
+/// The headings of the version a page is compared with, read again from the body it was
+/// extracted from: with the page's own, a section renamed in this edit still places what was
+/// removed from it. None where the body is not stored or no longer reads.
+fn headings_before(body: Option<&StoredBody>, url: &url::Url) -> Headings {
+    let found = body
+        .and_then(|b| {
+            Some(crate::check::parse::headings_of(
+                &b.bytes()?,
+                b.content_type.as_deref(),
+                url,
+            ))
+        })
+        .unwrap_or_default();
+    Headings::new(found.iter().map(String::as_str))
 }
 
 /// Whether judging a prepared page needs the corpus: `Some(true)` for a newly listed document's

@@ -8,22 +8,23 @@ use tracing::{info, warn};
 use crate::check::Outcome;
 use crate::check::decide::{Decision, Write};
 use crate::metrics;
-use crate::model::{CheckLabel, DocRole, EventKind};
+use crate::model::{CheckLabel, DocRole, EventKind, Timestamp};
 use crate::store::{DocumentRow, Store, StoreError};
 
-/// Applies `d` for `doc` (of the watch named `watch`); returns what the check came to and the
-/// documents a listing added.
+/// Applies `d` for `doc` (of the watch named `watch`), written at `now`; returns what the check
+/// came to and the documents a listing added.
 pub fn write(
     store: &mut Store,
     doc: &DocumentRow,
     watch: &str,
     d: Decision,
+    now: Timestamp,
 ) -> Result<(Outcome, Vec<DocumentRow>), StoreError> {
     let mut outcome = d.outcome;
     let mut new_docs = Vec::new();
     match d.write {
-        Write::Failure { why, next_due, .. } => store.record_failure(doc.id, &why, &next_due.to_string())?,
-        Write::Defer { until, why } => store.defer(doc.id, &until, &why)?,
+        Write::Failure { why, next_due, .. } => store.record_failure(doc.id, &why, next_due, now)?,
+        Write::Defer { until, why } => store.defer(doc.id, until, &why)?,
         Write::Check {
             record,
             compared_with,
@@ -33,7 +34,7 @@ pub fn write(
             // claim on it ran out and was taken over): then that result stands and this one is
             // dropped, so one edit is one event, however many processes saw it.
             if let Some(previous) = compared_with
-                && (!store.may_write(doc.id)? || store.latest_snapshot_id(doc.id)? != previous)
+                && (!store.may_write(doc.id, now)? || store.latest_snapshot_id(doc.id)? != previous)
             {
                 info!("another process recorded this document meanwhile; this check is dropped");
                 return Ok((Outcome::Skipped, Vec::new()));
@@ -51,6 +52,7 @@ pub fn write(
                         role,
                         l.announce,
                         link.lastmod.as_deref(),
+                        now,
                     )?;
                     new_docs.extend(row);
                 }
@@ -61,7 +63,7 @@ pub fn write(
                         .count(),
                 };
             }
-            store.commit_check(*record)?;
+            store.commit_check(*record, now)?;
         }
     }
     Ok((outcome, new_docs))

@@ -6,32 +6,7 @@ use super::align;
 use super::diff::TextChange;
 use crate::model::{Candidate, DocVersion};
 
-/// Tokens of a text: lowercased alphanumeric runs, and each CJK character on its own.
-pub fn tokens(text: &str) -> impl Iterator<Item = String> + '_ {
-    let mut chars = text.char_indices().peekable();
-    std::iter::from_fn(move || {
-        loop {
-            let (start, c) = chars.next()?;
-            if is_cjk(c) {
-                return Some(c.to_string());
-            }
-            if c.is_alphanumeric() {
-                let mut end = start + c.len_utf8();
-                while let Some(&(i, n)) = chars.peek() {
-                    if n.is_alphanumeric() && !is_cjk(n) {
-                        end = i + n.len_utf8();
-                        chars.next();
-                    } else {
-                        break;
-                    }
-                }
-                return Some(text[start..end].to_lowercase());
-            }
-        }
-    })
-}
-
-pub use crate::text::is_cjk;
+pub use crate::text::{is_cjk, tokens};
 
 /// What a verdict traces a text to: a known document and, for a stored one, which of its
 /// versions the text reproduces.
@@ -265,7 +240,7 @@ fn versions(c: &Candidate, old: &str, text: &str, my_fps: usize) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::compare::index::Signature;
+    use crate::similarity::Signature;
 
     /// Candidates as the store would find them, from texts in memory.
     fn candidates(text: &str, known: &[(&str, &str)]) -> (Vec<Candidate>, usize) {
@@ -281,7 +256,7 @@ mod tests {
                     document_id: None,
                     title: None,
                     text_hash: crate::compare::text_hash(k),
-                    resemblance: crate::compare::index::resemblance(&mine.minhash, &ks.minhash),
+                    resemblance: crate::similarity::resemblance(&mine.minhash, &ks.minhash),
                     shared: ks
                         .fp_set
                         .iter()

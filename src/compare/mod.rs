@@ -1,52 +1,22 @@
 //! Comparison: a document's text against its earlier versions ([`diff`], [`statements`]), against
 //! the corpus of known documents, every stored version of each ([`index`], [`corpus`], with
 //! versions laid word by word by [`align`]), and against the user's topics
-//! ([`relevance`]); and how much an event matters ([`significance`]).
+//! ([`relevance`]); where a sentence stands in its document ([`sections`]); and how much an event
+//! matters ([`significance`]).
 
 pub mod align;
 pub mod corpus;
 pub mod diff;
-pub mod index;
 pub mod relevance;
+pub mod sections;
 pub mod statements;
 
-use xxhash_rust::xxh3::xxh3_128;
+/// The similarity primitives, under the name compare has always given them.
+pub use crate::similarity as index;
 
 use crate::model::{Candidate, EventKind};
 
-/// The text with whitespace runs folded, so that re-indented markup is the same text.
-pub fn normalize(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for (i, para) in text
-        .split("\n\n")
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .enumerate()
-    {
-        if i > 0 {
-            out.push_str("\n\n");
-        }
-        let mut first = true;
-        for word in para.split_whitespace() {
-            if !first {
-                out.push(' ');
-            }
-            out.push_str(word);
-            first = false;
-        }
-    }
-    out
-}
-
-/// Identity of a text version: a 128-bit hash of its normalised form, in hex.
-pub fn text_hash(text: &str) -> String {
-    format!("{:032x}", xxh3_128(normalize(text).as_bytes()))
-}
-
-/// Words, counting each CJK character as one (Chinese is not written with spaces).
-pub fn word_count(text: &str) -> usize {
-    corpus::tokens(text).count()
-}
+pub use crate::text::{normalize, text_hash, word_count};
 
 /// How much an event matters, 0 to 1, for ordering digests: what was found, how relevant the
 /// document is, how many position statements it touches, and how much of the text changed.

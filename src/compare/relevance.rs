@@ -86,6 +86,8 @@ pub const BUILTIN: &[&str] = &[
 pub struct Topics {
     /// Lowercased terms; matched on word boundaries (CJK: anywhere).
     pub terms: Vec<String>,
+    /// Those of them the user configured: what they follow by name, beyond the lexicon.
+    pub configured: Vec<String>,
 }
 
 impl Topics {
@@ -96,15 +98,17 @@ impl Topics {
         } else {
             Vec::new()
         };
-        terms.extend(
-            extra
-                .iter()
-                .map(|t| t.trim().to_lowercase())
-                .filter(|t| !t.is_empty()),
-        );
+        let mut configured: Vec<String> = extra
+            .iter()
+            .map(|t| t.trim().to_lowercase())
+            .filter(|t| !t.is_empty())
+            .collect();
+        configured.sort();
+        configured.dedup();
+        terms.extend(configured.iter().cloned());
         terms.sort();
         terms.dedup();
-        Topics { terms }
+        Topics { terms, configured }
     }
 }
 
@@ -115,6 +119,38 @@ pub struct Relevance {
     pub score: f64,
     /// The distinct terms found, most frequent first (at most 8).
     pub terms: Vec<String>,
+}
+
+/// The field's general vocabulary in [`BUILTIN`]: each alone says little about what a sentence
+/// is about.
+const GENERAL: &[&str] = &[
+    "digital",
+    "data",
+    "technology",
+    "technologies",
+    "network",
+    "networks",
+    "software",
+    "information",
+    "online",
+    "internet",
+    "platform",
+    "broadband",
+    "telecom",
+    "servers",
+    "数据",
+    "数字",
+    "网络",
+    "技术",
+    "信息",
+    "科技",
+    "互联网",
+    "平台",
+];
+
+/// Whether `term` is one of the field's general words rather than a specific topic.
+pub fn is_general(term: &str) -> bool {
+    GENERAL.contains(&term)
 }
 
 /// Distinct terms that make a document relevant on words alone.
@@ -145,7 +181,7 @@ pub fn score(text: &str, topics: &Topics, corpus_share: f64) -> Relevance {
 
 /// Occurrences of `term` in `lower`, on word boundaries for terms that start and end with a
 /// letter or digit (so "ict" does not match "strict", "ai" does not match "said").
-fn count(lower: &str, term: &str) -> usize {
+pub(crate) fn count(lower: &str, term: &str) -> usize {
     let bounded = term.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
         && term.chars().last().is_some_and(|c| c.is_ascii_alphanumeric());
     lower

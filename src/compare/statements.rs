@@ -32,10 +32,65 @@ pub fn is_position(sentence: &str) -> bool {
     long_enough && (NORMATIVE.is_match(sentence) || NUMBERED.is_match(sentence))
 }
 
+/// Firm position wording: an obligation, a prohibition, opposition, a call on others. A
+/// sentence with these says more than one that only "should" or "supports".
+static FIRM: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)\b(shall|must|should not|will never|oppose[sd]?|opposing|reject[s]?|stand[s]? against|refrain from|call[s]? (on|upon)|urge[sd]?|advocate[sd]?|firmly|resolutely)\b|不得|必须|应当|不应|反对|主张|呼吁|倡导|坚决|坚定",
+    )
+    .expect("static regex")
+});
+
+/// How strongly a sentence states a position on the followed topics: its position wording
+/// (each form once, at most three; firm forms count three times) and the topics it names: a
+/// term the user configured counts three, a term of the built-in lexicon one (half for the
+/// field's general words), those together at most three. A term the user follows by name
+/// says more about what they want to read first than the lexicon's many general terms, which
+/// long sentences collect. Orders a new document's statements, so that a reader sees its
+/// clauses before its preamble.
+pub fn strength(sentence: &str, topics: &super::relevance::Topics) -> f64 {
+    let distinct = |re: &Regex| {
+        let mut seen: Vec<String> = re
+            .find_iter(sentence)
+            .map(|m| m.as_str().to_lowercase())
+            .collect();
+        seen.sort();
+        seen.dedup();
+        seen.len().min(3) as f64
+    };
+    let wording = distinct(&NORMATIVE) + 3.0 * distinct(&FIRM);
+    let lower = sentence.to_lowercase();
+    let named = |t: &&String| super::relevance::count(&lower, t) > 0;
+    let configured = topics.configured.iter().filter(named).count() as f64;
+    let lexicon: f64 = topics
+        .terms
+        .iter()
+        .filter(|t| !topics.configured.contains(t))
+        .filter(named)
+        .map(|t| if super::relevance::is_general(t) { 0.5 } else { 1.0 })
+        .sum();
+    wording + 3.0 * configured + lexicon.min(3.0)
+}
+
+/// `statements` strongest first (see [`strength`]); equally strong ones in document order.
+pub fn strongest_first(statements: &mut [Statement], topics: &super::relevance::Topics) {
+    let mut scored: Vec<(f64, usize)> = statements
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (strength(&s.text, topics), i))
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    let order: Vec<Statement> = scored.iter().map(|&(_, i)| statements[i].clone()).collect();
+    statements.clone_from_slice(&order);
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Statement {
     pub text: String,
     pub position: bool,
+    /// The section heading above it in its document, where the document has headings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heading: Option<String>,
 }
 
 /// A sentence edited. In an event's `details.statements.altered[]` it reads `before`, `after`,
@@ -53,6 +108,9 @@ pub struct Altered {
     /// The same runs inline, `[-removed-]{+added+}`, for readers of the JSON that knew only it.
     pub diff: String,
     pub position: bool,
+    /// The section heading above it (in the new version; else where it stood in the old).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heading: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -146,11 +204,13 @@ fn statement_change(change: &TextChange, pairs: &[Option<usize>]) -> StatementCh
                     position: is_position(old) || is_position(new),
                     old: old.clone(),
                     new: new.clone(),
+                    heading: None,
                 });
             }
             None => out.removed.push(Statement {
                 position: is_position(old),
                 text: old.clone(),
+                heading: None,
             }),
         }
     }
@@ -162,6 +222,7 @@ fn statement_change(change: &TextChange, pairs: &[Option<usize>]) -> StatementCh
         .map(|(s, _)| Statement {
             position: is_position(s),
             text: s.clone(),
+            heading: None,
         })
         .collect();
     out
@@ -513,5 +574,33 @@ mod tests {
             ])
         );
         assert_eq!(a["diff"], crate::compare::diff::marked(&c.altered[0].words));
+    }
+
+    #[test]
+    fn firm_clauses_on_followed_topics_outrank_a_preamble() {
+        let topics = super::super::relevance::Topics::new(true, &["sovereignty".into()]);
+        let mut st: Vec<Statement> = [
+            "In the face of opportunities and challenges, all parties should uphold multilateralism.",
+            "States should facilitate digital innovation and development.",
+            "States should respect the sovereignty of data of other States, and shall not obtain data without permission.",
+            "各国应当尊重他国数据主权，反对滥用单边强制措施。",
+        ]
+        .iter()
+        .map(|t| Statement {
+            text: t.to_string(),
+            position: true,
+            heading: None,
+        })
+        .collect();
+        strongest_first(&mut st, &topics);
+        let order: Vec<&str> = st.iter().map(|s| &s.text[..12]).collect();
+        // Two firm forms (应当, 反对) and the lexicon's 数据主权; then one firm form and a
+        // followed term; then "should" and a general term; the preamble last.
+        assert_eq!(
+            order,
+            ["各国应当", "States shoul", "States shoul", "In the face "],
+            "{st:#?}"
+        );
+        assert!(st[1].text.contains("sovereignty"));
     }
 }

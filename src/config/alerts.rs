@@ -91,6 +91,9 @@ pub struct Recipient {
     pub digest: Option<Schedule>,
     /// Every event is also POSTed here as JSON.
     pub webhook: Option<Url>,
+    /// The time zone the recipient reads times in (and digests are scheduled in); UTC for
+    /// `[email] to`.
+    pub timezone: chrono_tz::Tz,
 }
 
 impl Recipient {
@@ -347,6 +350,7 @@ impl Validator<'_> {
                 immediate: true,
                 digest: None,
                 webhook: None,
+                timezone: chrono_tz::UTC,
             })
             .collect();
         for (i, r) in raw.into_iter().enumerate() {
@@ -454,6 +458,7 @@ impl Validator<'_> {
                 immediate,
                 digest,
                 webhook,
+                timezone: tz,
             });
         }
         Ok(out)

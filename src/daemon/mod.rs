@@ -17,6 +17,7 @@ use tracing::{error, info, warn};
 
 use crate::config::Config;
 use crate::fetch::Fetcher;
+use crate::model::Clock;
 use crate::notify::{self, NotifyError};
 use crate::pipeline::{Context, PassReport, Selection, StopFlag, run_pass};
 use crate::store::StoreHandle;
@@ -51,6 +52,9 @@ const SENDER_BROKEN_WAIT: Duration = Duration::from_secs(60);
 pub struct State {
     config: Mutex<Arc<Config>>,
     store: StoreHandle,
+    clock: Arc<dyn Clock>,
+    /// The loop's own liveness is measured on the monotonic clock (`Instant`), not the passed-in
+    /// one: it is about real time elapsed in this process, which no test clock should fake.
     started: Instant,
     /// Milliseconds after `started` of the loop's last sign of life.
     heartbeat_ms: AtomicU64,
@@ -64,6 +68,7 @@ impl State {
         State {
             config: Mutex::new(ctx.config.clone()),
             store: ctx.store.clone(),
+            clock: ctx.clock.clone(),
             started: Instant::now(),
             heartbeat_ms: AtomicU64::new(0),
             last_pass_unix: AtomicU64::new(0),
@@ -85,11 +90,9 @@ impl State {
     }
 
     fn pass_done(&self, report: &PassReport) {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        self.last_pass_unix.store(now, Ordering::Relaxed);
-        let at = crate::timefmt::now();
+        let at = self.clock.now();
+        self.last_pass_unix
+            .store(u64::try_from(at.unix()).unwrap_or(0), Ordering::Relaxed);
         let summary = format!("{at}: {} checked, {} failed", report.checked, report.failed);
         *self.last_pass.lock().unwrap_or_else(|p| p.into_inner()) = Some(summary);
     }
@@ -168,13 +171,8 @@ pub async fn run(mut ctx: Context) -> Result<(), DaemonError> {
         spawn_watchdog(period, state.clone(), notifier.clone());
     }
 
-    // Set once a stop is requested: resolves `stop_timeout` later, and then work is abandoned.
-    let stop = ctx.stop.clone();
     let stop_timeout = ctx.config.daemon.stop_timeout;
-    let give_up = async move {
-        stop.stopped().await;
-        tokio::time::sleep(stop_timeout).await;
-    };
+    let give_up = give_up(ctx.stop.clone(), stop_timeout);
     tokio::pin!(give_up);
 
     // When the next delivery (a retry, a scheduled digest) falls due.
@@ -210,26 +208,7 @@ pub async fn run(mut ctx: Context) -> Result<(), DaemonError> {
                 notifier.ready(&state.status().await);
             }
             Some(done) = work.join_next_with_id() => {
-                let sender_broken = match done {
-                    Ok((_, Done::Pass { report, sender_broken })) => {
-                        if let Some(r) = &report {
-                            state.pass_done(r);
-                        }
-                        sender_broken
-                    }
-                    Ok((_, Done::Mail { sender_broken })) => {
-                        mailing = None;
-                        sender_broken
-                    }
-                    Err(e) => {
-                        // A panic in a task is a bug; the daemon goes on with the next tick.
-                        error!(error = %e, "a pass or mail round ended abnormally");
-                        if mailing == Some(e.id()) {
-                            mailing = None;
-                        }
-                        false
-                    }
-                };
+                let sender_broken = finished(done, &mut mailing, &state);
                 mail_at = next_delivery(&ctx).await;
                 if sender_broken {
                     // The sender itself failed (a template that does not render, an unreadable
@@ -242,8 +221,71 @@ pub async fn run(mut ctx: Context) -> Result<(), DaemonError> {
             _ = ctx.stop.stopped() => break,
         }
     }
+    wind_down(
+        &ctx,
+        work,
+        &mut beat,
+        &state,
+        (give_up.as_mut(), stop_timeout),
+        &notifier,
+    )
+    .await;
+    Ok(())
+}
+
+/// Resolves `stop_timeout` after a stop is requested: then work still running is abandoned.
+async fn give_up(stop: StopFlag, stop_timeout: Duration) {
+    stop.stopped().await;
+    tokio::time::sleep(stop_timeout).await;
+}
+
+/// What a task of the loop came to: the last pass's report is kept for the status, and the mail
+/// round's slot freed. Returns whether the sender itself broke.
+fn finished(
+    done: Result<(tokio::task::Id, Done), tokio::task::JoinError>,
+    mailing: &mut Option<tokio::task::Id>,
+    state: &State,
+) -> bool {
+    match done {
+        Ok((
+            _,
+            Done::Pass {
+                report,
+                sender_broken,
+            },
+        )) => {
+            if let Some(r) = &report {
+                state.pass_done(r);
+            }
+            sender_broken
+        }
+        Ok((_, Done::Mail { sender_broken })) => {
+            *mailing = None;
+            sender_broken
+        }
+        Err(e) => {
+            // A panic in a task is a bug; the daemon goes on with the next tick.
+            error!(error = %e, "a pass or mail round ended abnormally");
+            if *mailing == Some(e.id()) {
+                *mailing = None;
+            }
+            false
+        }
+    }
+}
+
+/// The stop: running work is waited for until `give_up` (`stop_timeout` after the stop, as the
+/// loop started with it), claims are let go, and systemd is told.
+async fn wind_down(
+    ctx: &Context,
+    mut work: JoinSet<Done>,
+    beat: &mut tokio::time::Interval,
+    state: &State,
+    (give_up, stop_timeout): (std::pin::Pin<&mut impl Future<Output = ()>>, Duration),
+    notifier: &Notifier,
+) {
     let drain = async { while work.join_next().await.is_some() {} };
-    if drive(drain, &mut beat, &state, give_up.as_mut()).await.is_none() {
+    if drive(drain, beat, state, give_up).await.is_none() {
         warn!(
             stop_timeout = ?stop_timeout,
             "checks still running at the stop timeout are abandoned; nothing of them was committed"
@@ -263,7 +305,6 @@ pub async fn run(mut ctx: Context) -> Result<(), DaemonError> {
         Ok(Ok(n)) => info!(mail_pending = n, "govwatch stopped"),
         _ => info!("govwatch stopped"),
     }
-    Ok(())
 }
 
 /// What a task of the loop reports when it ends.
@@ -317,6 +358,30 @@ async fn drive<F: Future<Output = ()>>(
     }
 }
 
+/// Says which watches a reload added, removed and changed.
+fn log_reload(old: &Config, new: &Config) {
+    let names = |c: &Config| c.watches.iter().map(|w| w.name.clone()).collect::<Vec<_>>();
+    let (old_names, new_names) = (names(old), names(new));
+    let added: Vec<_> = new_names.iter().filter(|n| !old_names.contains(n)).collect();
+    let removed: Vec<_> = old_names.iter().filter(|n| !new_names.contains(n)).collect();
+    let changed: Vec<_> = new
+        .watches
+        .iter()
+        .filter(|w| {
+            // The whole watch: a change to its topics, robots or tags is a change too.
+            old.watches.iter().any(|o| o.name == w.name && o != *w)
+        })
+        .map(|w| w.name.clone())
+        .collect();
+    info!(
+        watches = new.watches.len(),
+        ?added,
+        ?removed,
+        ?changed,
+        "config reloaded"
+    );
+}
+
 /// Re-reads the config file after SIGHUP. Watches added, removed or changed take effect from
 /// the next pass; their history stays in the database. An invalid file changes nothing.
 /// True if the new config is in force.
@@ -354,27 +419,8 @@ async fn reload_config(ctx: &mut Context, state: &State) -> bool {
             return false;
         }
     };
-    let names = |c: &Config| c.watches.iter().map(|w| w.name.clone()).collect::<Vec<_>>();
-    let (old_names, new_names) = (names(&old), names(&new));
-    let added: Vec<_> = new_names.iter().filter(|n| !old_names.contains(n)).collect();
-    let removed: Vec<_> = old_names.iter().filter(|n| !new_names.contains(n)).collect();
-    let changed: Vec<_> = new
-        .watches
-        .iter()
-        .filter(|w| {
-            // The whole watch: a change to its topics, robots or tags is a change too.
-            old.watches.iter().any(|o| o.name == w.name && o != *w)
-        })
-        .map(|w| w.name.clone())
-        .collect();
     logging::apply_config(&new.log);
-    info!(
-        watches = new.watches.len(),
-        ?added,
-        ?removed,
-        ?changed,
-        "config reloaded"
-    );
+    log_reload(&old, &new);
     // Politeness settings may have changed too. What was learnt of hosts is in the database
     // (saved after every pass), so a fresh table starts from it.
     if new.fetch.per_host_concurrency != old.fetch.per_host_concurrency
@@ -423,7 +469,8 @@ fn spawn_watchdog(period: Duration, state: Arc<State>, notifier: Arc<Notifier>) 
 /// Sends what is due; failed deliveries are recorded on their outbox rows (retried with
 /// backoff) and logged. False only if the sender itself failed, before any delivery.
 pub async fn mail(ctx: &Context) -> bool {
-    match notify::send_due(&ctx.store, &ctx.config, notify::due_now()).await {
+    let due = notify::due_now(ctx.clock.now());
+    match notify::send_due(&ctx.store, &ctx.config, due, &*ctx.clock).await {
         Ok(r) => {
             if !r.sent.is_empty() {
                 info!(events = r.events_sent(), messages = r.sent.len(), "mail sent");
@@ -450,12 +497,8 @@ async fn next_delivery(ctx: &Context) -> tokio::time::Instant {
     let Ok(Some(at)) = ctx.store.run(|s| s.next_delivery_due()).await else {
         return latest;
     };
-    let Some(at) = crate::timefmt::parse(&at) else {
-        return latest;
-    };
-    let wait = (at - time::OffsetDateTime::now_utc()).max(time::Duration::ZERO);
     // A second late rather than early: stored times are whole seconds.
-    let wait = Duration::try_from(wait).unwrap_or_default() + Duration::from_secs(1);
+    let wait = at.since(ctx.clock.now()) + Duration::from_secs(1);
     (now + wait).min(latest)
 }
 

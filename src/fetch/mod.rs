@@ -528,6 +528,8 @@ fn retry_after(h: &HeaderMap) -> Option<Duration> {
     let v = h.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
     let d = match v.parse::<u64>() {
         Ok(secs) => Duration::from_secs(secs),
+        // An HTTP date is turned into a wait against the real clock, as the server meant it:
+        // the gate sleeps it out in real time (see `polite`).
         Err(_) => httpdate::parse_http_date(v)
             .ok()?
             .duration_since(std::time::SystemTime::now())

@@ -6,6 +6,9 @@
 //! and stripped of control characters, links are kept only for http(s) URLs, and the templates
 //! escape the rest.
 
+use std::collections::HashMap;
+
+use chrono_tz::Tz;
 use serde::Serialize;
 
 use crate::compare::diff::{self, WordOp, WordRun};
@@ -85,6 +88,10 @@ pub struct Line {
     /// The line as plain text with `[-old-]{+new+}` markers.
     pub text: String,
     pub segments: Vec<Segment>,
+    /// The section heading above the statement in its document, where it has headings.
+    pub heading: Option<String>,
+    /// Set on the first line of each section shown: the "§ …" label to print above it.
+    pub section: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -97,7 +104,10 @@ pub struct Item {
     pub link: Option<String>,
     pub site: String,
     pub watch: String,
+    /// When it was found, in the recipient's time zone: "2026-11-23 10:31 CST (+08:00)".
     pub detected_at: String,
+    /// The same time as RFC 3339 with the recipient's offset, for `<time datetime>`.
+    pub detected_iso: String,
     pub published: Option<String>,
     /// "Republishes 92% of …", "Quotes 12% of …".
     pub relation: Option<String>,
@@ -111,8 +121,11 @@ pub struct Item {
 #[derive(Debug, Clone, Serialize)]
 pub struct Group {
     /// What the items trace to when it is not itself in the message (a known or imported
-    /// document).
+    /// document): its URL or file name.
     pub source: Option<String>,
+    /// What the story is headed by: the title of the document it is about (the source's, as
+    /// the corpus knows it; else its first item's).
+    pub title: String,
     pub items: Vec<Item>,
 }
 
@@ -137,6 +150,8 @@ pub struct Model {
     /// Events neither shown nor listed: "and N more".
     pub more: usize,
     pub recipient: Option<String>,
+    /// The IANA time zone the message's times are shown in.
+    pub timezone: String,
 }
 
 /// Limits that keep a message readable.
@@ -149,9 +164,43 @@ pub struct Caps {
 /// Items listed by title after the ones shown in full, at most.
 const MAX_BRIEFS: usize = 200;
 
-fn describe(e: &EventRow) -> Option<String> {
+/// Titles of the documents a message names, by URL (or corpus file name): the pages of its
+/// events and the sources they trace to, so that a mail says "Republishes 93% of China's
+/// Positions on …" rather than a URL.
+#[derive(Debug, Default)]
+struct Names(HashMap<String, String>);
+
+impl Names {
+    fn of(events: &[EventRow]) -> Names {
+        let mut map = HashMap::new();
+        for e in events {
+            if let (Some(src), Some(t)) = (&e.source, &e.source_title) {
+                map.entry(src.clone()).or_insert_with(|| one_line(t, 200));
+            }
+        }
+        for e in events {
+            if let Some(t) = e
+                .title
+                .as_deref()
+                .map(|t| one_line(t, 200))
+                .filter(|t| !t.is_empty())
+            {
+                map.insert(e.url.clone(), t);
+            }
+        }
+        map.retain(|_, t| !t.is_empty());
+        Names(map)
+    }
+
+    /// The title of `key`, or `key` itself (made one line) when no title is known.
+    fn name(&self, key: &str) -> String {
+        self.0.get(key).cloned().unwrap_or_else(|| one_line(key, 200))
+    }
+}
+
+fn describe(e: &EventRow, names: &Names) -> Option<String> {
     let pct = |x: f64| format!("{:.0}%", x * 100.0);
-    let src = e.source.as_deref().map(|s| one_line(s, 200));
+    let src = e.source.as_deref().map(|s| names.name(s));
     match (e.kind, &src) {
         (EventKind::Republication, Some(src)) => Some(match e.overlap {
             Some(o) => format!("Republishes {} of {src}{}", pct(o), version_note(e)),
@@ -163,7 +212,7 @@ fn describe(e: &EventRow) -> Option<String> {
             let list: Vec<String> = quoted(e)
                 .into_iter()
                 .take(5)
-                .map(|(s, share)| format!("{} of {}", pct(share), one_line(&s, 200)))
+                .map(|(s, share)| format!("{} of {}", pct(share), names.name(&s)))
                 .collect();
             (!list.is_empty()).then(|| format!("Quotes {}{}", list.join("; "), version_note(e)))
         }
@@ -254,6 +303,7 @@ struct ChangeLine {
     position: bool,
     /// An altered sentence's word diff.
     runs: Option<Vec<WordRun>>,
+    heading: Option<String>,
 }
 
 /// The lines of a change: statements altered (word diff), added and removed, positions first.
@@ -268,6 +318,7 @@ fn change_lines(e: &EventRow) -> Vec<ChangeLine> {
                 text: l.to_string(),
                 position: false,
                 runs: None,
+                heading: None,
             }));
         }
         return out;
@@ -280,6 +331,12 @@ fn change_lines(e: &EventRow) -> Vec<ChangeLine> {
     };
     let flag = |v: &serde_json::Value| v.get("position").and_then(|p| p.as_bool()).unwrap_or(false);
     let text = |v: &serde_json::Value, k: &str| v.get(k).and_then(|t| t.as_str()).unwrap_or("").to_string();
+    let heading = |v: &serde_json::Value| {
+        v.get("heading")
+            .and_then(|h| h.as_str())
+            .map(|h| one_line(h, 200))
+            .filter(|h| !h.is_empty())
+    };
     let mut out: Vec<ChangeLine> = Vec::new();
     out.extend(items("altered").iter().map(|a| {
         let runs = altered_runs(a);
@@ -288,6 +345,7 @@ fn change_lines(e: &EventRow) -> Vec<ChangeLine> {
             text: runs.as_deref().map_or_else(|| text(a, "diff"), diff::marked),
             position: flag(a),
             runs,
+            heading: heading(a),
         }
     }));
     for (sign, key) in [('+', "added"), ('-', "removed")] {
@@ -296,6 +354,7 @@ fn change_lines(e: &EventRow) -> Vec<ChangeLine> {
             text: text(a, "text"),
             position: flag(a),
             runs: None,
+            heading: heading(a),
         }));
     }
     out.sort_by_key(|l| !l.position);
@@ -432,38 +491,96 @@ pub fn segments(line: &str) -> Vec<Segment> {
     out
 }
 
-fn item(e: &EventRow) -> Item {
+/// A change line as the message shows it: made one line and bounded.
+fn line(l: &ChangeLine) -> Line {
+    let (text, segments) = match &l.runs {
+        Some(runs) => {
+            let segments = run_segments(runs, 2000);
+            (segments_text(&segments), segments)
+        }
+        None => {
+            let text = one_line(&l.text, 2000);
+            let segments = if l.sign == '~' {
+                segments(&text)
+            } else {
+                vec![Segment {
+                    op: "eq",
+                    text: text.clone(),
+                }]
+            };
+            (text, segments)
+        }
+    };
+    Line {
+        sign: l.sign,
+        position: l.position,
+        text,
+        segments,
+        heading: l.heading.clone(),
+        section: None,
+    }
+}
+
+/// The lines shown, each section's together (sections in the order their first line comes),
+/// with a "§" label on the first line of each. Lines before a document's first heading, shown
+/// after a section, are labelled as such, so that they are not read as part of it.
+fn in_sections(mut lines: Vec<Line>) -> Vec<Line> {
+    if lines.iter().all(|l| l.heading.is_none()) {
+        return lines;
+    }
+    let mut order: Vec<Option<String>> = Vec::new();
+    for l in &lines {
+        if !order.contains(&l.heading) {
+            order.push(l.heading.clone());
+        }
+    }
+    lines.sort_by_key(|l| order.iter().position(|h| *h == l.heading));
+    let mut previous: Option<Option<String>> = None;
+    for l in &mut lines {
+        if previous.as_ref() != Some(&l.heading) {
+            l.section = match (&l.heading, &previous) {
+                (Some(h), _) => Some(h.clone()),
+                (None, Some(_)) => Some("(before the first heading)".into()),
+                (None, None) => None,
+            };
+        }
+        previous = Some(l.heading.clone());
+    }
+    lines
+}
+
+/// A time in `tz`: for people ("2026-11-23 10:31 CST (+08:00)", "2026-11-23 02:31 UTC") and
+/// for machines (RFC 3339 with the zone's offset).
+pub fn local_time(at: crate::model::Timestamp, tz: Tz) -> (String, String) {
+    let local = at.to_chrono().with_timezone(&tz);
+    let abbrev = local.format("%Z").to_string();
+    let offset = local.format("%:z").to_string();
+    // Zones without a letter abbreviation (chrono-tz gives "+04" for them) show the offset.
+    let zone = match abbrev.as_str() {
+        "UTC" => abbrev,
+        a if a.starts_with(['+', '-']) => offset,
+        _ => format!("{abbrev} ({offset})"),
+    };
+    (
+        format!("{} {zone}", local.format("%Y-%m-%d %H:%M")),
+        local.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    )
+}
+
+/// An event's change lines as a message shows them (word runs, sections), for the feed: the
+/// same lines a mail shows, and how many more there are.
+pub(crate) fn shown_lines(e: &EventRow) -> (Vec<Line>, usize) {
     let all = change_lines(e);
     let n = shown(e.kind);
-    let lines = all
-        .iter()
-        .take(n)
-        .map(|l| {
-            if let Some(runs) = &l.runs {
-                let segments = run_segments(runs, 2000);
-                return Line {
-                    sign: l.sign,
-                    position: l.position,
-                    text: segments_text(&segments),
-                    segments,
-                };
-            }
-            let text = one_line(&l.text, 2000);
-            Line {
-                sign: l.sign,
-                position: l.position,
-                segments: if l.sign == '~' {
-                    segments(&text)
-                } else {
-                    vec![Segment {
-                        op: "eq",
-                        text: text.clone(),
-                    }]
-                },
-                text,
-            }
-        })
-        .collect();
+    (
+        in_sections(all.iter().take(n).map(line).collect()),
+        all.len().saturating_sub(n),
+    )
+}
+
+fn item(e: &EventRow, names: &Names, tz: Tz) -> Item {
+    let (lines, more_lines) = shown_lines(e);
+    let (detected_at, detected_iso) = local_time(e.detected_at, tz);
     Item {
         event_id: e.id,
         kind: e.kind.as_str(),
@@ -475,10 +592,11 @@ fn item(e: &EventRow) -> Item {
             .and_then(|u| u.host_str().map(str::to_string))
             .unwrap_or_default(),
         watch: one_line(&e.watch, 200),
-        detected_at: e.detected_at.clone(),
+        detected_at,
+        detected_iso,
         published: e.published.as_deref().map(|p| one_line(p, 40)),
-        relation: describe(e),
-        more_lines: all.len().saturating_sub(n),
+        relation: describe(e, names),
+        more_lines,
         lines,
         significance: e.significance,
     }
@@ -508,9 +626,138 @@ fn weight(i: &Item) -> usize {
         + i.lines.iter().map(|l| l.text.len() + 160).sum::<usize>()
 }
 
+/// The events of a message as stories, each keyed by what it is about and ordered head first
+/// then by significance; stories by their most significant item.
+fn stories(events: &[EventRow]) -> Vec<(String, Vec<&EventRow>)> {
+    let mut stories: Vec<(String, Vec<&EventRow>)> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for e in events {
+        let key = story_key(e);
+        match index.get(&key) {
+            Some(&i) => stories[i].1.push(e),
+            None => {
+                index.insert(key.clone(), stories.len());
+                stories.push((key, vec![e]));
+            }
+        }
+    }
+    let top = |v: &[&EventRow]| v.iter().map(|e| e.significance).fold(f64::MIN, f64::max);
+    for (key, v) in &mut stories {
+        v.sort_by(|a, b| {
+            let head = |e: &EventRow| e.url != *key;
+            head(a)
+                .cmp(&head(b))
+                .then(b.significance.total_cmp(&a.significance))
+                .then(a.id.cmp(&b.id))
+        });
+    }
+    stories.sort_by(|a, b| top(&b.1).total_cmp(&top(&a.1)).then(a.1[0].id.cmp(&b.1[0].id)));
+    stories
+}
+
+/// An event's kind as a subject says it: "New", "Changed", "Revision", ….
+fn kind_word(kind: EventKind) -> String {
+    let s = kind.as_str();
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
+/// Statements of a change counted for a subject: "+2 statements", "~1 −1 statements".
+fn statement_counts(e: &EventRow) -> Option<String> {
+    let st = e.details.as_ref()?.get("statements")?;
+    let n = |k: &str| st.get(k).and_then(|v| v.as_array()).map_or(0, Vec::len);
+    if e.kind == EventKind::New {
+        let added = n("added");
+        let s = if added == 1 { "" } else { "s" };
+        return (added > 0).then(|| format!("{added} position statement{s}"));
+    }
+    let parts: Vec<String> = [('+', n("added")), ('~', n("altered")), ('−', n("removed"))]
+        .into_iter()
+        .filter(|(_, k)| *k > 0)
+        .map(|(sign, k)| format!("{sign}{k}"))
+        .collect();
+    let total = n("added") + n("altered") + n("removed");
+    let s = if total == 1 { "" } else { "s" };
+    (!parts.is_empty()).then(|| format!("{} statement{s}", parts.join(" ")))
+}
+
+/// What the lead line of a change says, in a few words: the words an altered statement lost
+/// and gained (“free” → “orderly”), or the beginning of one added (+“…”) or removed (−“…”).
+/// What makes the subjects of two changes of one document differ.
+fn gist(first: &Line) -> Option<String> {
+    let cut = |t: &str, n: usize| one_line(t, n);
+    match first.sign {
+        '~' => {
+            let run = |op: &str| {
+                first
+                    .segments
+                    .iter()
+                    .find(|s| s.op == op && !s.text.trim().is_empty())
+                    .map(|s| format!("“{}”", cut(&s.text, 40)))
+            };
+            match (run("del"), run("ins")) {
+                (Some(d), Some(i)) => Some(format!("{d} → {i}")),
+                (Some(d), None) => Some(format!("−{d}")),
+                (None, Some(i)) => Some(format!("+{i}")),
+                (None, None) => None,
+            }
+        }
+        sign => {
+            let sign = if sign == '-' { '−' } else { sign };
+            (!first.text.is_empty()).then(|| format!("{sign}“{}”", cut(&first.text, 60)))
+        }
+    }
+}
+
+/// The subject: the lead event's kind and document, what it changed, and how many other
+/// events the message carries. Two different changes (of one document or of two) get two
+/// different subjects, so that mail readers do not thread them as one.
+fn subject(prefix: &str, lead: &EventRow, lead_item: Option<&Item>, names: &Names, total: usize) -> String {
+    let mut out = format!(
+        "{} {}: {}",
+        one_line(prefix, 60),
+        kind_word(lead.kind),
+        one_line(&title_of(lead), 80)
+    );
+    let what = match lead.kind {
+        EventKind::New | EventKind::Changed | EventKind::Revision => statement_counts(lead),
+        _ => describe(lead, names).map(|r| {
+            let mut c = r.chars();
+            c.next()
+                .map(|f| f.to_lowercase().chain(c).collect())
+                .unwrap_or_default()
+        }),
+    };
+    if let Some(w) = what {
+        out.push_str(&format!(" ({})", one_line(&w, 100)));
+    }
+    if lead.kind != EventKind::New
+        && let Some(g) = lead_item.and_then(|i| i.lines.first()).and_then(gist)
+    {
+        out.push_str(&format!(": {g}"));
+    }
+    if total > 1 {
+        out.push_str(&format!(" and {} more", total - 1));
+    }
+    one_line(&out, 400)
+}
+
 impl Model {
-    /// The message for `events`, or `None` when there is nothing to say.
+    /// The message for `events` with times in UTC, or `None` when there is nothing to say.
     pub fn build(events: &[EventRow], prefix: &str, recipient: Option<&str>, caps: Caps) -> Option<Model> {
+        Model::build_in(events, prefix, recipient, chrono_tz::UTC, caps)
+    }
+
+    /// The message for `events` with times in `tz` (the recipient's time zone).
+    pub fn build_in(
+        events: &[EventRow],
+        prefix: &str,
+        recipient: Option<&str>,
+        tz: Tz,
+        caps: Caps,
+    ) -> Option<Model> {
         let first = events.first()?;
         let counts: Vec<String> = KINDS
             .iter()
@@ -520,82 +767,73 @@ impl Model {
             })
             .collect();
         let summary = counts.join(", ");
-
-        // Stories, each ordered head first then by significance; stories by their most
-        // significant item.
-        let mut stories: Vec<(String, Vec<&EventRow>)> = Vec::new();
-        let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
-        for e in events {
-            let key = story_key(e);
-            match index.get(&key) {
-                Some(&i) => stories[i].1.push(e),
-                None => {
-                    index.insert(key.clone(), stories.len());
-                    stories.push((key, vec![e]));
-                }
-            }
-        }
-        let top = |v: &[&EventRow]| v.iter().map(|e| e.significance).fold(f64::MIN, f64::max);
-        for (key, v) in &mut stories {
-            v.sort_by(|a, b| {
-                let head = |e: &EventRow| e.url != *key;
-                head(a)
-                    .cmp(&head(b))
-                    .then(b.significance.total_cmp(&a.significance))
-                    .then(a.id.cmp(&b.id))
-            });
-        }
-        stories.sort_by(|a, b| top(&b.1).total_cmp(&top(&a.1)).then(a.1[0].id.cmp(&b.1[0].id)));
-
+        let names = Names::of(events);
+        let stories = stories(events);
         let lead = stories.first().map_or(first, |(_, v)| v[0]);
-        let subject = one_line(
-            &format!("{prefix} {summary} — {}", one_line(&title_of(lead), 90)),
-            180,
-        );
-
-        let mut groups = Vec::new();
-        let mut briefs = Vec::new();
-        let mut more = 0usize;
-        let (mut shown_items, mut bytes) = (0usize, 4000usize);
-        for (key, story) in stories {
-            let mut items = Vec::new();
-            for e in story {
-                let it = item(e);
-                let w = weight(&it);
-                if shown_items < caps.max_items && bytes + w <= caps.max_bytes {
-                    shown_items += 1;
-                    bytes += w;
-                    items.push(it);
-                } else if briefs.len() < MAX_BRIEFS && bytes + 400 <= caps.max_bytes {
-                    bytes += 200 + it.title.len() + it.url.len() * 2;
-                    briefs.push(Brief {
-                        kind: it.kind,
-                        title: it.title,
-                        link: it.link,
-                        url: it.url,
-                    });
-                } else {
-                    more += 1;
-                }
-            }
-            if items.is_empty() {
-                continue;
-            }
-            let source = (!items.iter().any(|i| i.url == key)).then(|| key.clone());
-            // A story of one new or changed page has no source to name.
-            let source = source.filter(|_| items.iter().any(|i| !matches!(i.kind, "new" | "changed")));
-            groups.push(Group { source, items });
-        }
+        let (groups, briefs, more) = layout(stories, &names, tz, caps);
+        let lead_item = groups
+            .iter()
+            .flat_map(|g| &g.items)
+            .find(|i| i.event_id == lead.id);
         Some(Model {
-            subject,
+            subject: subject(prefix, lead, lead_item, &names, events.len()),
             summary,
             total: events.len(),
             groups,
             briefs,
             more,
             recipient: recipient.map(str::to_string),
+            timezone: tz.name().to_string(),
         })
     }
+}
+
+/// The stories as the message shows them: items in full while they fit the caps, then by
+/// title (briefs), then only counted.
+fn layout(
+    stories: Vec<(String, Vec<&EventRow>)>,
+    names: &Names,
+    tz: Tz,
+    caps: Caps,
+) -> (Vec<Group>, Vec<Brief>, usize) {
+    let mut groups = Vec::new();
+    let mut briefs = Vec::new();
+    let mut more = 0usize;
+    let (mut shown_items, mut bytes) = (0usize, 4000usize);
+    for (key, story) in stories {
+        let mut items = Vec::new();
+        for e in story {
+            let it = item(e, names, tz);
+            let w = weight(&it);
+            if shown_items < caps.max_items && bytes + w <= caps.max_bytes {
+                shown_items += 1;
+                bytes += w;
+                items.push(it);
+            } else if briefs.len() < MAX_BRIEFS && bytes + 400 <= caps.max_bytes {
+                bytes += 200 + it.title.len() + it.url.len() * 2;
+                briefs.push(Brief {
+                    kind: it.kind,
+                    title: it.title,
+                    link: it.link,
+                    url: it.url,
+                });
+            } else {
+                more += 1;
+            }
+        }
+        if items.is_empty() {
+            continue;
+        }
+        let source = (!items.iter().any(|i| i.url == key)).then(|| key.clone());
+        // A story of one new or changed page has no source to name.
+        let source = source.filter(|_| items.iter().any(|i| !matches!(i.kind, "new" | "changed")));
+        let title = match &source {
+            Some(s) => names.name(s),
+            None => items[0].title.clone(),
+        };
+        groups.push(Group { source, title, items });
+    }
+    (groups, briefs, more)
 }
 
 /// The event ids of a message as ranges ("3-7,9"): for the `X-Govwatch-Events` header, which
@@ -632,10 +870,11 @@ mod tests {
             url: "https://example.gov/a?x=1&y=<2>".into(),
             title: Some(title.into()),
             watch: "w".into(),
-            detected_at: "2026-01-01T00:00:00Z".into(),
+            detected_at: crate::model::Timestamp::parse("2026-01-01T00:00:00Z").unwrap(),
             notified: false,
             notified_at: None,
             source: None,
+            source_title: None,
             overlap: None,
             added: Some("States <b>must</b> act.".into()),
             removed: None,
@@ -666,7 +905,7 @@ mod tests {
         assert!(!m.subject.contains(['\n', '\r', '\u{2028}']));
         assert!(
             m.subject
-                .starts_with("[govwatch] 1 new position, 1 changed — Evil Bcc:"),
+                .starts_with("[govwatch] New: Evil Bcc: victim@example.org Title and 1 more"),
             "{}",
             m.subject
         );
@@ -715,7 +954,8 @@ mod tests {
             .map(|g| g.items.iter().map(|i| i.event_id).collect())
             .collect();
         assert_eq!(ids, [vec![1, 3], vec![2]]);
-        assert!(m.subject.ends_with("— Paper"), "{}", m.subject);
+        // The most significant story leads the subject, by its head: the paper.
+        assert_eq!(m.subject, "[g] New: Paper and 2 more");
     }
 
     #[test]
@@ -823,5 +1063,83 @@ mod tests {
         let chars: usize = line.segments.iter().map(|s| s.text.chars().count()).sum();
         assert_eq!(chars, 2000);
         assert!(line.segments.last().unwrap().text.ends_with('…'));
+    }
+
+    #[test]
+    fn times_are_shown_in_the_recipients_zone_with_its_abbreviation_and_offset() {
+        let at = crate::model::Timestamp::parse("2026-11-23T02:31:05Z").unwrap();
+        assert_eq!(
+            local_time(at, chrono_tz::Asia::Shanghai),
+            (
+                "2026-11-23 10:31 CST (+08:00)".into(),
+                "2026-11-23T10:31:05+08:00".into()
+            )
+        );
+        assert_eq!(local_time(at, chrono_tz::UTC).0, "2026-11-23 02:31 UTC");
+        // A zone without a letter abbreviation shows its offset once.
+        assert_eq!(
+            local_time(at, chrono_tz::Asia::Dubai).0,
+            "2026-11-23 06:31 +04:00"
+        );
+        let m = Model::build_in(
+            &[ev(1, EventKind::New, "P")],
+            "[g]",
+            None,
+            chrono_tz::Asia::Shanghai,
+            CAPS,
+        )
+        .unwrap();
+        assert_eq!(m.groups[0].items[0].detected_at, "2026-01-01 08:00 CST (+08:00)");
+        assert_eq!(m.timezone, "Asia/Shanghai");
+    }
+
+    #[test]
+    fn lines_are_grouped_under_their_sections_and_labelled_once() {
+        let mut e = ev(1, EventKind::Changed, "Paper");
+        let st = |text: &str, heading: Option<&str>| serde_json::json!({"text": text, "position": true, "heading": heading});
+        e.details = Some(
+            serde_json::json!({"statements": {"altered": [], "removed": [], "added": [
+                st("States shall protect data.", Some("3. Protect data")),
+                st("The preamble should be read.", None),
+                st("States shall not spy.", Some("4. Human rights")),
+                st("States must share data.", Some("3. Protect data")),
+            ]}}),
+        );
+        let m = Model::build(&[e], "[g]", None, CAPS).unwrap();
+        let lines: Vec<(Option<&str>, &str)> = m.groups[0].items[0]
+            .lines
+            .iter()
+            .map(|l| (l.section.as_deref(), l.text.as_str()))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                (Some("3. Protect data"), "States shall protect data."),
+                (None, "States must share data."),
+                (Some("(before the first heading)"), "The preamble should be read."),
+                (Some("4. Human rights"), "States shall not spy."),
+            ]
+        );
+    }
+
+    #[test]
+    fn two_changes_of_one_document_get_two_subjects() {
+        let altered =
+            altered_event(serde_json::json!({"before": CLAUSE_OLD, "after": CLAUSE_NEW, "position": true}));
+        let mut added = ev(2, EventKind::Changed, "Paper");
+        added.details = Some(
+            serde_json::json!({"statements": {"altered": [], "removed": [], "added": [
+                {"text": "States shall oppose mass surveillance.", "position": true}
+            ]}}),
+        );
+        let a = Model::build(&[altered], "[govwatch]", None, CAPS)
+            .unwrap()
+            .subject;
+        let b = Model::build(&[added], "[govwatch]", None, CAPS).unwrap().subject;
+        assert_eq!(a, "[govwatch] Changed: Paper (~1 statement): “free” → “orderly”");
+        assert_eq!(
+            b,
+            "[govwatch] Changed: Paper (+1 statement): +“States shall oppose mass surveillance.”"
+        );
     }
 }

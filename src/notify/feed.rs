@@ -1,4 +1,5 @@
-//! The Atom feed of changes: the newest relevant events as entries, for feed readers.
+//! The Atom feed of changes: the newest relevant events as entries, for feed readers, each with
+//! its change lines as a mail shows them (word runs as `<del>`/`<ins>`, section headings).
 //! `govwatch feed` prints it or writes it; with `[feed] path` the daemon rewrites the file after
 //! every pass, atomically (a temporary file renamed over it), so a reader never sees half a feed.
 
@@ -25,9 +26,10 @@ fn xml_text(s: &str) -> String {
 
 /// The feed for `events` (newest first), as Atom XML.
 pub fn atom(events: &[EventRow], feed: &Feed) -> String {
-    let updated = events
-        .first()
-        .map_or_else(|| "1970-01-01T00:00:00Z".to_string(), |e| e.detected_at.clone());
+    let updated = events.first().map_or_else(
+        || "1970-01-01T00:00:00Z".to_string(),
+        |e| e.detected_at.to_string(),
+    );
     let mut out = String::from(
         "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">\n",
     );
@@ -63,7 +65,11 @@ pub fn atom(events: &[EventRow], feed: &Feed) -> String {
             e.kind.as_str(),
             xml_text(&title)
         );
-        let _ = writeln!(out, "    <updated>{}</updated>", xml_text(&e.detected_at));
+        let _ = writeln!(
+            out,
+            "    <updated>{}</updated>",
+            xml_text(&e.detected_at.to_string())
+        );
         if let Ok(u) = url::Url::parse(&e.url)
             && matches!(u.scheme(), "http" | "https")
         {
@@ -72,9 +78,51 @@ pub fn atom(events: &[EventRow], feed: &Feed) -> String {
         let _ = writeln!(out, "    <author><name>{}</name></author>", xml_text(&e.watch));
         let _ = writeln!(out, "    <category term=\"{}\"/>", e.kind.as_str());
         let _ = writeln!(out, "    <summary type=\"text\">{}</summary>", xml_text(&summary));
+        out.push_str(&content(e));
         out.push_str("  </entry>\n");
     }
     out.push_str("</feed>\n");
+    out
+}
+
+/// An entry's change lines as XHTML, as a mail shows them: "§" section labels, altered
+/// statements as aligned word runs (`<del>` and `<ins>`), added ones in `<ins>`, removed ones
+/// in `<del>`. Empty for an event without lines.
+fn content(e: &EventRow) -> String {
+    let (lines, more) = super::digest::shown_lines(e);
+    if lines.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("    <content type=\"xhtml\"><div xmlns=\"http://www.w3.org/1999/xhtml\">\n");
+    for l in &lines {
+        if let Some(s) = &l.section {
+            let _ = writeln!(out, "      <h4>§ {}</h4>", xml_text(s));
+        }
+        let body: String = match l.sign {
+            '+' => format!("<ins>{}</ins>", xml_text(&l.text)),
+            '-' => format!("<del>{}</del>", xml_text(&l.text)),
+            _ => l
+                .segments
+                .iter()
+                .map(|s| match s.op {
+                    "del" => format!("<del>{}</del>", xml_text(&s.text)),
+                    "ins" => format!("<ins>{}</ins>", xml_text(&s.text)),
+                    _ => xml_text(&s.text),
+                })
+                .collect(),
+        };
+        let body = if l.position {
+            format!("<strong>{body}</strong>")
+        } else {
+            body
+        };
+        let _ = writeln!(out, "      <p>{} {body}</p>", l.sign);
+    }
+    if more > 0 {
+        let s = if more == 1 { "" } else { "s" };
+        let _ = writeln!(out, "      <p>… and {more} more line{s}</p>");
+    }
+    out.push_str("    </div></content>\n");
     out
 }
 
@@ -131,10 +179,11 @@ mod tests {
             url: "javascript:alert(1)".into(),
             title: Some("A <b>bold</b> & \u{1} title".into()),
             watch: "w".into(),
-            detected_at: "2026-01-01T00:00:00Z".into(),
+            detected_at: crate::model::Timestamp::parse("2026-01-01T00:00:00Z").unwrap(),
             notified: false,
             notified_at: None,
             source: None,
+            source_title: None,
             overlap: None,
             added: None,
             removed: None,
@@ -150,5 +199,46 @@ mod tests {
         );
         assert!(!xml.contains("javascript"), "{xml}");
         assert!(xml.contains("<id>urn:govwatch:event:7</id>"));
+    }
+
+    #[test]
+    fn an_altered_statement_is_deleted_and_inserted_words_under_its_section() {
+        let e = EventRow {
+            id: 8,
+            kind: EventKind::Changed,
+            url: "https://example.gov/paper".into(),
+            title: Some("Paper".into()),
+            watch: "w".into(),
+            detected_at: crate::model::Timestamp::parse("2026-01-01T00:00:00Z").unwrap(),
+            notified: false,
+            notified_at: None,
+            source: None,
+            source_title: None,
+            overlap: None,
+            added: None,
+            removed: None,
+            published: None,
+            relevant: true,
+            significance: 0.5,
+            details: Some(
+                serde_json::json!({"statements": {"added": [], "removed": [], "altered": [{
+                    "words": [["=", "States "], ["-", "should"], ["+", "must <now>"], ["=", " act."]],
+                    "position": true, "heading": "3. Protect & data"
+                }]}}),
+            ),
+        };
+        let xml = atom(&[e], &Feed::default());
+        assert!(xml.contains("<h4>§ 3. Protect &amp; data</h4>"), "{xml}");
+        assert!(
+            xml.contains(
+                "<p>~ <strong>States <del>should</del><ins>must &lt;now&gt;</ins> act.</strong></p>"
+            ),
+            "{xml}"
+        );
+        let mut reader = quick_xml::Reader::from_str(&xml);
+        while !matches!(
+            reader.read_event().expect("well-formed"),
+            quick_xml::events::Event::Eof
+        ) {}
     }
 }

@@ -17,6 +17,7 @@ use std::time::Duration;
 use rusqlite::{Connection, params};
 
 use super::{Result, Store};
+use crate::model::Timestamp;
 
 /// How long a claim lasts without renewal. A live process renews its claims every
 /// [`RENEW_EVERY`]; one that died lets go of them this long after its last renewal.
@@ -74,8 +75,7 @@ impl Store {
 
     /// Lets go of the claims of processes of this machine that are gone (a `kill -9`, a crash),
     /// so their documents, mail and origins are taken over now, not when their leases run out.
-    pub fn clear_gone_holders(&mut self) -> Result<usize> {
-        let now = crate::timefmt::now();
+    pub fn clear_gone_holders(&mut self, now: Timestamp) -> Result<usize> {
         let holders: Vec<String> = {
             let mut stmt = self.conn.prepare_cached(
                 "SELECT claimed_by FROM documents WHERE claimed_by IS NOT NULL AND claimed_until >= ?1
@@ -108,11 +108,10 @@ impl Store {
     /// ran out), and returns those now claimed, in the order given. A document this process
     /// holds already is being checked by it (an earlier pass still running) and is not claimed
     /// again. Committed at once: any open group of checks is committed first.
-    pub fn claim_documents(&mut self, ids: &[i64]) -> Result<Vec<i64>> {
+    pub fn claim_documents(&mut self, ids: &[i64], now: Timestamp) -> Result<Vec<i64>> {
         self.end_batch()?;
-        self.clear_gone_holders()?;
-        let now = crate::timefmt::now();
-        let until = crate::timefmt::after(LEASE);
+        self.clear_gone_holders(now)?;
+        let until = now.plus(LEASE);
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -135,11 +134,11 @@ impl Store {
     /// Whether this process still holds its claim on `document_id`, or nobody does: a result
     /// may be written. False when another process claimed the document after this one's claim
     /// ran out; that process's result is the one that counts.
-    pub fn may_write(&self, document_id: i64) -> Result<bool> {
+    pub fn may_write(&self, document_id: i64, now: Timestamp) -> Result<bool> {
         let holder: Option<Option<String>> = rusqlite::OptionalExtension::optional(self.conn.query_row(
             "SELECT claimed_by FROM documents WHERE id = ?1
                  AND (claimed_by IS NULL OR claimed_by = ?2 OR claimed_until < ?3)",
-            params![document_id, self.holder, crate::timefmt::now()],
+            params![document_id, self.holder, now],
             |r| r.get(0),
         ))?;
         Ok(holder.is_some())
@@ -158,8 +157,8 @@ impl Store {
     }
 
     /// Extends every claim this process holds by another [`LEASE`]; returns how many.
-    pub fn renew_claims(&mut self) -> Result<usize> {
-        let until = crate::timefmt::after(LEASE);
+    pub fn renew_claims(&mut self, now: Timestamp) -> Result<usize> {
+        let until = now.plus(LEASE);
         let tx = self.conn.savepoint()?;
         let mut n = tx.execute(
             "UPDATE documents SET claimed_until = ?2 WHERE claimed_by = ?1",
@@ -211,6 +210,33 @@ pub(super) fn release_document(tx: &Connection, document_id: i64, holder: &str) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{Clock, DocRole, ManualClock};
+
+    /// A claim holds for [`LEASE`] from when it was taken or last renewed, and runs out by
+    /// itself after: checked with a clock set by hand, no sleeping.
+    #[test]
+    fn a_claim_runs_out_after_its_lease_unless_renewed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("g.db")).unwrap();
+        let clock = ManualClock::at(Timestamp::parse("2026-01-01T00:00:00Z").unwrap());
+        let id = s
+            .ensure_watch_document("w", "http://127.0.0.1/a", DocRole::Page, clock.now())
+            .unwrap()
+            .id;
+        assert_eq!(s.claim_documents(&[id], clock.now()).unwrap(), [id]);
+        // Held (by this process, checking it already): not claimed again, up to the last second.
+        clock.advance(LEASE);
+        assert!(s.claim_documents(&[id], clock.now()).unwrap().is_empty());
+        // Renewed at the last second, it holds another lease from then.
+        assert_eq!(s.renew_claims(clock.now()).unwrap(), 1);
+        clock.advance(LEASE);
+        assert!(s.claim_documents(&[id], clock.now()).unwrap().is_empty());
+        // One second past the renewed lease, it has run out: anyone may claim it.
+        clock.advance(Duration::from_secs(1));
+        assert_eq!(s.claim_documents(&[id], clock.now()).unwrap(), [id]);
+        s.release_documents(&[id]).unwrap();
+        assert_eq!(s.claim_documents(&[id], clock.now()).unwrap(), [id]);
+    }
 
     #[test]
     fn this_process_is_alive_and_a_finished_one_is_gone() {

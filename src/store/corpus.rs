@@ -12,7 +12,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
 use super::{Result, Store, compress, decompress_text};
 use crate::compare::Known;
 use crate::compare::corpus::{self, Source};
-use crate::compare::index::{self, Signature};
+use crate::model::Timestamp;
+use crate::similarity::{self as index, Signature};
 
 pub use crate::model::{Candidate, DocVersion, imported_share};
 
@@ -343,6 +344,7 @@ fn import_one(
     name: &str,
     entry: &NewCorpusEntry,
     text: &str,
+    now: Timestamp,
 ) -> Result<(ImportOutcome, Option<i64>)> {
     let existing: Option<(i64, String)> = tx
         .prepare_cached("SELECT id, text_hash FROM corpus WHERE origin = 'import' AND name = ?1")?
@@ -373,7 +375,7 @@ fn import_one(
                 entry.text_hash,
                 entry.words as i64,
                 compress(text.as_bytes()),
-                crate::timefmt::now()
+                now
             ],
             |r| r.get(0),
         )?;
@@ -603,9 +605,10 @@ impl Store {
         name: &str,
         entry: &NewCorpusEntry,
         text: &str,
+        now: Timestamp,
     ) -> Result<ImportOutcome> {
         let tx = self.conn.transaction()?;
-        let (outcome, id) = import_one(&tx, name, entry, text)?;
+        let (outcome, id) = import_one(&tx, name, entry, text, now)?;
         if let Some(id) = id {
             index_entry(&tx, id, &entry.signature)?;
         }
@@ -619,12 +622,13 @@ impl Store {
     pub fn import_corpus_batch(
         &mut self,
         entries: &[(String, NewCorpusEntry, String)],
+        now: Timestamp,
     ) -> Result<Vec<ImportOutcome>> {
         let tx = self.conn.transaction()?;
         let mut outcomes = Vec::with_capacity(entries.len());
         let mut to_index: Vec<(i64, &Signature)> = Vec::with_capacity(entries.len());
         for (name, entry, text) in entries {
-            let (outcome, id) = import_one(&tx, name, entry, text)?;
+            let (outcome, id) = import_one(&tx, name, entry, text, now)?;
             outcomes.push(outcome);
             if let Some(id) = id {
                 if outcome == ImportOutcome::Updated {
@@ -752,7 +756,7 @@ impl Store {
     }
 
     /// What a verdict on a new text reads besides the candidates (see [`Known`]): a known
-    /// document with exactly the text (`hash`, its [`crate::compare::text_hash`]), else the text
+    /// document with exactly the text (`hash`, its [`crate::text::text_hash`]), else the text
     /// of the candidate it may be a version of; and when the candidate it will be traced to is
     /// an earlier version of a stored document, that version's text and the document's newest.
     /// `exclude` is the document's own entry.
@@ -802,12 +806,16 @@ impl Store {
 mod tests {
     use super::*;
 
+    fn t0() -> Timestamp {
+        Timestamp::parse("2026-01-01T00:00:00Z").unwrap()
+    }
+
     /// A corpus entry of `text`, as an import makes it.
     fn entry(title: Option<String>, text: &str) -> NewCorpusEntry {
         NewCorpusEntry {
             title,
-            text_hash: crate::compare::text_hash(text),
-            words: crate::compare::word_count(text),
+            text_hash: crate::text::text_hash(text),
+            words: crate::text::word_count(text),
             signature: Signature::of(text),
             replaces_fps: Vec::new(),
         }
@@ -832,15 +840,15 @@ mod tests {
         ];
         use ImportOutcome::*;
         assert_eq!(
-            store.import_corpus_batch(&batch).unwrap(),
+            store.import_corpus_batch(&batch, t0()).unwrap(),
             [Added, Added, Unchanged]
         );
-        assert_eq!(store.import_corpus_batch(&batch).unwrap(), [Unchanged; 3]);
+        assert_eq!(store.import_corpus_batch(&batch, t0()).unwrap(), [Unchanged; 3]);
         assert_eq!(store.corpus_counts().unwrap(), (2, 0));
 
         // Without a document to exclude, imports are found by hash and by their index.
         let sig = Signature::of(&a);
-        let hash = crate::compare::text_hash(&a);
+        let hash = crate::text::text_hash(&a);
         assert_eq!(store.corpus_by_hash(&hash, None).unwrap().unwrap().0, "a.txt");
         let found = store.corpus_candidates(&sig, None).unwrap();
         assert_eq!(found.len(), 1, "{found:?}");
@@ -853,7 +861,10 @@ mod tests {
             ("a.txt".to_string(), entry(None, &b), b.clone()),
             ("a.txt".to_string(), entry(None, &c), c.clone()),
         ];
-        assert_eq!(store.import_corpus_batch(&batch).unwrap(), [Updated, Updated]);
+        assert_eq!(
+            store.import_corpus_batch(&batch, t0()).unwrap(),
+            [Updated, Updated]
+        );
         let found = store.corpus_candidates(&Signature::of(&c), None).unwrap();
         assert_eq!(
             found.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(),
@@ -881,11 +892,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(&dir.path().join("g.db")).unwrap();
         let (a, b, c) = (text("alpha"), text("beta"), text("gamma"));
-        store.import_corpus_file("a.txt", &entry(None, &a), &a).unwrap();
+        store
+            .import_corpus_file("a.txt", &entry(None, &a), &a, t0())
+            .unwrap();
         let tx = store.conn.transaction().unwrap();
         merge_recent(&tx).unwrap();
         tx.commit().unwrap();
-        store.import_corpus_file("b.txt", &entry(None, &b), &b).unwrap();
+        store
+            .import_corpus_file("b.txt", &entry(None, &b), &b, t0())
+            .unwrap();
         let (main, recent) = index_rows(&store);
         assert!(main > 0 && recent > 0, "{main} {recent}");
         let counted: (i64, i64) = store
@@ -905,8 +920,12 @@ mod tests {
         }
 
         // A new text replaces every row of the old one, wherever they were.
-        store.import_corpus_file("a.txt", &entry(None, &c), &c).unwrap();
-        store.import_corpus_file("b.txt", &entry(None, &c), &c).unwrap();
+        store
+            .import_corpus_file("a.txt", &entry(None, &c), &c, t0())
+            .unwrap();
+        store
+            .import_corpus_file("b.txt", &entry(None, &c), &c, t0())
+            .unwrap();
         assert!(
             store
                 .corpus_candidates(&Signature::of(&a), None)
@@ -978,7 +997,9 @@ mod tests {
         assert_eq!(counted, rows);
         // And the entry's rows are found again when its text changes.
         let b = text("beta");
-        store.import_corpus_file("a.txt", &entry(None, &b), &b).unwrap();
+        store
+            .import_corpus_file("a.txt", &entry(None, &b), &b, t0())
+            .unwrap();
         assert!(store.corpus_candidates(&sig, None).unwrap().is_empty());
         assert_eq!(store.integrity_check().unwrap(), "ok");
     }
@@ -988,11 +1009,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(&dir.path().join("g.db")).unwrap();
         let (a, b) = (text("alpha"), text("beta"));
-        store.import_corpus_file("a.txt", &entry(None, &a), &a).unwrap();
+        store
+            .import_corpus_file("a.txt", &entry(None, &a), &a, t0())
+            .unwrap();
         let tx = store.conn.transaction().unwrap();
         merge_recent(&tx).unwrap();
         tx.commit().unwrap();
-        store.import_corpus_file("b.txt", &entry(None, &b), &b).unwrap();
+        store
+            .import_corpus_file("b.txt", &entry(None, &b), &b, t0())
+            .unwrap();
         let mut probes = Vec::new();
         for t in [&a, &b, &text("gamma")] {
             let sig = Signature::of(t);
@@ -1013,13 +1038,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(&dir.path().join("g.db")).unwrap();
         let (a, b) = (text("alpha"), text("beta"));
-        store.import_corpus_file("a.txt", &entry(None, &a), &a).unwrap();
+        store
+            .import_corpus_file("a.txt", &entry(None, &a), &a, t0())
+            .unwrap();
         // As if the shingling had changed since the rows were written.
         store
             .conn
             .execute("UPDATE corpus SET text = ?1", [compress(b"other words entirely")])
             .unwrap();
-        store.import_corpus_file("a.txt", &entry(None, &b), &b).unwrap();
+        store
+            .import_corpus_file("a.txt", &entry(None, &b), &b, t0())
+            .unwrap();
         assert!(
             store
                 .corpus_candidates(&Signature::of(&a), None)
@@ -1039,7 +1068,7 @@ mod tests {
             document_id: id,
             etag: None,
             last_modified: None,
-            next_due_at: "2026-01-01T00:00:00Z".into(),
+            next_due_at: t0(),
             snapshot: Some(super::super::NewSnapshot::new(
                 text,
                 crate::compare::text_hash(text),
@@ -1058,12 +1087,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(&dir.path().join("g.db")).unwrap();
         let id = store
-            .ensure_watch_document("p", "http://127.0.0.1/paper", crate::model::DocRole::Page)
+            .ensure_watch_document("p", "http://127.0.0.1/paper", crate::model::DocRole::Page, t0())
             .unwrap()
             .id;
         let (a, b) = (text("alpha"), text("beta"));
         for t in [&a, &b, &a] {
-            store.commit_check(version(id, t)).unwrap();
+            store.commit_check(version(id, t), t0()).unwrap();
         }
         let versions = |t: &str| -> Vec<(i64, i64)> {
             let found = store.corpus_candidates(&Signature::of(t), None).unwrap();

@@ -4,6 +4,7 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Result, Store, StoreError};
+use crate::model::Timestamp;
 
 pub use crate::model::DocRole;
 
@@ -16,12 +17,12 @@ pub struct DocumentRow {
     pub announce: bool,
     pub etag: Option<String>,
     pub last_modified: Option<String>,
-    pub last_checked_at: Option<String>,
-    pub last_changed_at: Option<String>,
-    pub next_due_at: Option<String>,
+    pub last_checked_at: Option<Timestamp>,
+    pub last_changed_at: Option<Timestamp>,
+    pub next_due_at: Option<Timestamp>,
     pub failures: i64,
     pub last_error: Option<String>,
-    pub discovered_at: String,
+    pub discovered_at: Timestamp,
     /// The date a feed or sitemap last gave for it.
     pub lastmod: Option<String>,
     /// Hash of the body last fetched in full.
@@ -53,11 +54,17 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DocumentRow> {
 
 impl Store {
     /// The document row for a watch's own page, created on first sight.
-    pub fn ensure_watch_document(&mut self, watch: &str, url: &str, role: DocRole) -> Result<DocumentRow> {
+    pub fn ensure_watch_document(
+        &mut self,
+        watch: &str,
+        url: &str,
+        role: DocRole,
+        now: Timestamp,
+    ) -> Result<DocumentRow> {
         self.conn.execute(
             "INSERT INTO documents (url, watch, role, discovered_at) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (url) DO NOTHING",
-            params![url, watch, role.as_str(), crate::timefmt::now()],
+            params![url, watch, role.as_str(), now],
         )?;
         self.document_by_url(url)?
             .ok_or_else(|| StoreError::NotFound(format!("document {url}")))
@@ -69,8 +76,9 @@ impl Store {
         url: &str,
         watch: &str,
         announce: bool,
+        now: Timestamp,
     ) -> Result<Option<DocumentRow>> {
-        self.upsert_listed(url, watch, DocRole::Document, announce, None)
+        self.upsert_listed(url, watch, DocRole::Document, announce, None, now)
     }
 
     /// Records a URL a listing points to, with the listing's date for it. Returns the row when it
@@ -83,19 +91,13 @@ impl Store {
         role: DocRole,
         announce: bool,
         lastmod: Option<&str>,
+        now: Timestamp,
     ) -> Result<Option<DocumentRow>> {
         let n = self.conn.execute(
             "INSERT INTO documents (url, watch, role, announce, discovered_at, lastmod)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)
              ON CONFLICT (url) DO NOTHING",
-            params![
-                url,
-                watch,
-                role.as_str(),
-                announce,
-                crate::timefmt::now(),
-                lastmod
-            ],
+            params![url, watch, role.as_str(), announce, now, lastmod],
         )?;
         if n == 1 {
             return self.document_by_url(url);
@@ -119,7 +121,7 @@ impl Store {
     }
 
     /// Puts a check off until `until` without counting a failure: the host asked for a pause.
-    pub fn defer(&mut self, id: i64, until: &str, reason: &str) -> Result<()> {
+    pub fn defer(&mut self, id: i64, until: Timestamp, reason: &str) -> Result<()> {
         let tx = self.conn.savepoint()?;
         tx.execute(
             "UPDATE documents SET next_due_at = ?2, last_error = ?3 WHERE id = ?1",
@@ -165,12 +167,18 @@ impl Store {
     }
 
     /// Records a failed check: the reason, one more failure in a row, and when to try again.
-    pub fn record_failure(&mut self, id: i64, reason: &str, next_due_at: &str) -> Result<()> {
+    pub fn record_failure(
+        &mut self,
+        id: i64,
+        reason: &str,
+        next_due_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<()> {
         let tx = self.conn.savepoint()?;
         tx.execute(
             "UPDATE documents SET failures = failures + 1, total_failures = total_failures + 1,
                  last_error = ?2, last_checked_at = ?3, next_due_at = ?4 WHERE id = ?1",
-            params![id, reason, crate::timefmt::now(), next_due_at],
+            params![id, reason, now, next_due_at],
         )?;
         super::claims::release_document(&tx, id, &self.holder)?;
         tx.commit()?;
@@ -186,7 +194,7 @@ pub(super) fn record_success(
     now: &str,
 ) -> Result<()> {
     let (id, etag, last_modified) = (rec.document_id, rec.etag.as_deref(), rec.last_modified.as_deref());
-    let (next_due_at, body_hash) = (rec.next_due_at.as_str(), rec.body_hash.as_deref());
+    let (next_due_at, body_hash) = (rec.next_due_at, rec.body_hash.as_deref());
     // A 304 carries no validators of its own worth keeping over the ones we sent, so keep the
     // stored ones when the response had none.
     // Cached: this runs once per check, thousands of times a pass.

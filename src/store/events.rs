@@ -3,6 +3,7 @@
 use rusqlite::{Connection, params};
 
 use super::{Result, Store};
+use crate::model::Timestamp;
 
 pub use crate::model::EventKind;
 
@@ -29,14 +30,18 @@ pub struct EventRow {
     pub url: String,
     pub title: Option<String>,
     pub watch: String,
-    pub detected_at: String,
+    pub detected_at: Timestamp,
     /// Every delivery of the event was sent (one refused or given up on makes it `false`).
     #[serde(default)]
     pub notified: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub notified_at: Option<String>,
+    pub notified_at: Option<Timestamp>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
+    /// The title of `source` as the corpus knows it (a stored document's latest, an imported
+    /// file's): what a mail heads the story with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_title: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub overlap: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -85,8 +90,8 @@ pub(super) fn insert(
 /// Which events `govwatch changes` lists; empty fields filter nothing.
 #[derive(Debug, Clone, Default)]
 pub struct EventFilter {
-    /// Detected at or after this time (RFC 3339 UTC, as stored).
-    pub since: Option<String>,
+    /// Detected at or after this time.
+    pub since: Option<Timestamp>,
     pub watches: Vec<String>,
     pub kinds: Vec<EventKind>,
     /// Only the newest this many (of those that pass the rest).
@@ -102,12 +107,16 @@ impl Store {
         let mut stmt = self.conn.prepare(&format!(
             "SELECT e.id, e.kind, e.url, e.title, e.watch, e.detected_at, e.notified_at, e.source, e.overlap,
                     e.added, e.removed, s.published, e.relevant, e.significance, e.details,
-                    EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.state != 'sent')
+                    EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.state != 'sent'),
+                    COALESCE(
+                        (SELECT c.title FROM corpus c WHERE c.origin = 'import' AND c.name = e.source),
+                        (SELECT s2.title FROM documents d2 JOIN snapshots s2 ON s2.document_id = d2.id
+                         WHERE d2.url = e.source AND s2.title IS NOT NULL ORDER BY s2.version DESC LIMIT 1))
              FROM events e LEFT JOIN snapshots s ON s.id = e.snapshot_id
              {filter}"
         ))?;
         let rows = stmt.query_map(args, |r| {
-            let notified_at: Option<String> = r.get(6)?;
+            let notified_at: Option<Timestamp> = r.get(6)?;
             // `notified_at` says the event is settled (nothing left to try); it was notified only
             // if every delivery went. A recipient the server refused for good is not notified.
             let unsent: bool = r.get(15)?;
@@ -121,6 +130,7 @@ impl Store {
                 notified: notified_at.is_some() && !unsent,
                 notified_at,
                 source: r.get(7)?,
+                source_title: r.get(16)?,
                 overlap: r.get(8)?,
                 added: r.get(9)?,
                 removed: r.get(10)?,
@@ -211,21 +221,5 @@ impl Store {
         )?;
         tx.rollback()?;
         Ok(n as usize)
-    }
-
-    /// Marks events as mailed, after the server accepted the message.
-    pub fn mark_notified(&mut self, ids: &[i64], message_id: &str) -> Result<()> {
-        let now = crate::timefmt::now();
-        let tx = self.conn.transaction()?;
-        {
-            let mut stmt = tx.prepare(
-                "UPDATE events SET notified_at = ?2, message_id = ?3 WHERE id = ?1 AND notified_at IS NULL",
-            )?;
-            for id in ids {
-                stmt.execute(params![id, now, message_id])?;
-            }
-        }
-        tx.commit()?;
-        Ok(())
     }
 }

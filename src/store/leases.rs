@@ -17,6 +17,7 @@ use rusqlite::{OptionalExtension, params};
 use time::OffsetDateTime;
 
 use super::{Result, Store};
+use crate::model::Timestamp;
 
 /// What taking an origin's lease found.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,10 +36,10 @@ pub enum Lease {
 impl Store {
     /// Takes `origin`'s lease for this process unless another live process holds it.
     /// Committed at once (any open group of checks first), for other processes to see.
-    pub fn take_origin(&mut self, origin: &str) -> Result<Lease> {
+    pub fn take_origin(&mut self, origin: &str, now: Timestamp) -> Result<Lease> {
         self.end_batch()?;
-        let now = OffsetDateTime::now_utc();
-        let until = crate::timefmt::format(now + super::LEASE);
+        let until = now.plus(super::LEASE);
+        let now = now.datetime();
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -97,12 +98,12 @@ impl Store {
     }
 
     /// The holder of `origin`'s lease, if a live one is held (for `status` and tests).
-    pub fn origin_holder(&self, origin: &str) -> Result<Option<String>> {
+    pub fn origin_holder(&self, origin: &str, now: Timestamp) -> Result<Option<String>> {
         Ok(self
             .conn
             .query_row(
                 "SELECT lease_holder FROM hosts WHERE origin = ?1 AND lease_until > ?2",
-                params![origin, crate::timefmt::now()],
+                params![origin, now],
                 |r| r.get(0),
             )
             .optional()?

@@ -3,6 +3,10 @@
 //! One module per table family; a check's snapshot, corpus entry, events and document state are
 //! written together ([`Store::commit_check`]) so a kill at any moment leaves either all of it or
 //! none. During a busy pass, checks are committed in groups ([`Store::begin_batch`]).
+//!
+//! The store never reads the clock: whatever it stamps or compares with the time takes `now`
+//! from its caller. Times are typed ([`Timestamp`]) across its API and RFC 3339 text in the
+//! columns; the conversion happens here, at the boundary.
 
 mod claims;
 mod corpus;
@@ -19,6 +23,8 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags};
 
+use crate::model::Timestamp;
+
 pub use claims::{LEASE, RENEW_EVERY};
 pub use corpus::{Candidate, CorpusImport, ImportOutcome, NewCorpusEntry, imported_share};
 pub use documents::{DocRole, DocumentRow, TitledDocument};
@@ -29,7 +35,7 @@ pub use leases::Lease;
 pub use outbox::{
     Batch, Channel, DeliveryRow, Due, EventDelivery, Mode, OutboxCounts, RetryRefusal, Target, targets_at,
 };
-pub use snapshots::{NewSnapshot, SnapshotMeta};
+pub use snapshots::{NewSnapshot, SnapshotMeta, StoredBody};
 
 /// The schema, in order. Each runs in its own transaction and bumps `PRAGMA user_version`.
 const MIGRATIONS: &[(&str, &str)] = &[
@@ -84,6 +90,21 @@ pub enum StoreError {
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Times are written as RFC 3339 text in UTC, to the second, as they always were.
+impl rusqlite::ToSql for Timestamp {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(rusqlite::types::ToSqlOutput::from(self.to_string()))
+    }
+}
+
+/// A stored time that is not RFC 3339 is an error naming the column, not a guess.
+impl rusqlite::types::FromSql for Timestamp {
+    fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Timestamp> {
+        let s = v.as_str()?;
+        Timestamp::parse(s).map_err(|e| rusqlite::types::FromSqlError::Other(Box::new(e)))
+    }
+}
 
 pub struct Store {
     conn: Connection,
@@ -241,7 +262,7 @@ pub struct CheckRecord {
     pub document_id: i64,
     pub etag: Option<String>,
     pub last_modified: Option<String>,
-    pub next_due_at: String,
+    pub next_due_at: Timestamp,
     /// A new version of the text, if it differs from the last one.
     pub snapshot: Option<NewSnapshot>,
     /// The corpus entry of the new snapshot (beside the document's earlier versions).
@@ -259,8 +280,8 @@ pub struct CheckRecord {
 impl Store {
     /// Writes a successful check at once; returns the new snapshot's id, if any. Inside a batch
     /// it is a savepoint, committed with the batch; otherwise a transaction of its own.
-    pub fn commit_check(&mut self, rec: CheckRecord) -> Result<Option<i64>> {
-        let now = crate::timefmt::now();
+    pub fn commit_check(&mut self, rec: CheckRecord, now: Timestamp) -> Result<Option<i64>> {
+        let now = now.to_string();
         let tx = self.conn.savepoint()?;
         let snapshot_id = match &rec.snapshot {
             Some(s) => Some(snapshots::insert(&tx, rec.document_id, s, &now)?),
@@ -338,6 +359,10 @@ impl Drop for Store {
 mod tests {
     use super::*;
 
+    fn t0() -> Timestamp {
+        Timestamp::parse("2026-01-01T00:00:00Z").unwrap()
+    }
+
     #[test]
     fn not_a_database_is_named_and_left_alone() {
         let dir = tempfile::tempdir().unwrap();
@@ -372,12 +397,8 @@ mod tests {
             document_id: id,
             etag: None,
             last_modified: None,
-            next_due_at: "2026-01-01T00:00:00Z".into(),
-            snapshot: Some(NewSnapshot::new(
-                text,
-                crate::compare::text_hash(text),
-                b"<p>x</p>",
-            )),
+            next_due_at: Timestamp::parse("2026-01-01T00:00:00Z").unwrap(),
+            snapshot: Some(NewSnapshot::new(text, crate::text::text_hash(text), b"<p>x</p>")),
             corpus: None,
             events: Vec::new(),
             targets: Vec::new(),
@@ -387,18 +408,18 @@ mod tests {
         let (a, b) = {
             let mut s = Store::open(&path).unwrap();
             let a = s
-                .ensure_watch_document("a", "http://127.0.0.1/a", DocRole::Page)
+                .ensure_watch_document("a", "http://127.0.0.1/a", DocRole::Page, t0())
                 .unwrap()
                 .id;
             let b = s
-                .ensure_watch_document("b", "http://127.0.0.1/b", DocRole::Page)
+                .ensure_watch_document("b", "http://127.0.0.1/b", DocRole::Page, t0())
                 .unwrap()
                 .id;
             s.begin_batch().unwrap();
-            s.commit_check(record(a, "first text")).unwrap();
+            s.commit_check(record(a, "first text"), t0()).unwrap();
             // No such document: this check fails, alone.
-            assert!(s.commit_check(record(9999, "lost")).is_err());
-            s.commit_check(record(b, "second text")).unwrap();
+            assert!(s.commit_check(record(9999, "lost"), t0()).is_err());
+            s.commit_check(record(b, "second text"), t0()).unwrap();
             assert!(!s.batch_full());
             (a, b)
         };

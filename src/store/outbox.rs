@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
 use super::{Result, Store};
+use crate::model::Timestamp;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Channel {
@@ -47,8 +48,8 @@ pub struct Target {
     pub recipient: String,
     pub channel: Channel,
     pub mode: Mode,
-    /// RFC 3339 UTC: now, or the digest's scheduled time.
-    pub due_at: String,
+    /// Now, or the digest's scheduled time.
+    pub due_at: Timestamp,
 }
 
 /// Delivery rows that go out as one message (or one webhook call).
@@ -67,10 +68,11 @@ pub struct Batch {
 
 /// How far ahead rows count as due: the daemon sends what is due now; a one-shot command may
 /// send retries early (`retries_until`) and digests before their time (`digests_until`).
-#[derive(Debug, Clone)]
+/// `None` is no bound: whatever the row's time.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Due {
-    pub retries_until: String,
-    pub digests_until: String,
+    pub retries_until: Option<Timestamp>,
+    pub digests_until: Option<Timestamp>,
 }
 
 pub(super) fn enqueue(tx: &Connection, event_id: i64, targets: &[Target], now: &str) -> Result<()> {
@@ -109,13 +111,13 @@ pub struct DeliveryRow {
     pub mode: String,
     pub state: String,
     pub attempts: u32,
-    pub next_attempt_at: String,
+    pub next_attempt_at: Timestamp,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub sent_at: Option<String>,
+    pub sent_at: Option<Timestamp>,
 }
 
 impl Store {
@@ -133,8 +135,8 @@ impl Store {
     }
 
     /// Gives orphan events their delivery rows, in one transaction.
-    pub fn enqueue(&mut self, items: &[(i64, Vec<Target>)]) -> Result<()> {
-        let now = crate::timefmt::now();
+    pub fn enqueue(&mut self, items: &[(i64, Vec<Target>)], now: Timestamp) -> Result<()> {
+        let now = now.to_string();
         let tx = self.conn.transaction()?;
         for (event_id, targets) in items {
             enqueue(&tx, *event_id, targets, &now)?;
@@ -145,8 +147,7 @@ impl Store {
 
     /// Events no configured recipient follows are done with: nobody is waiting for them, and
     /// they must not count as pending mail forever.
-    pub fn settle_unfollowed(&mut self, event_ids: &[i64]) -> Result<()> {
-        let now = crate::timefmt::now();
+    pub fn settle_unfollowed(&mut self, event_ids: &[i64], now: Timestamp) -> Result<()> {
         let tx = self.conn.transaction()?;
         {
             let mut stmt =
@@ -169,11 +170,11 @@ impl Store {
     /// The due batches nobody else is sending, claimed for this process (see
     /// [`super::claims`]): two processes sending at once never send the same delivery twice.
     /// Committed at once; [`Store::mark_sent`] and [`Store::mark_failed`] let go of the claims.
-    pub fn claim_due_batches(&mut self, due: &Due) -> Result<Vec<Batch>> {
+    pub fn claim_due_batches(&mut self, due: &Due, now: Timestamp) -> Result<Vec<Batch>> {
         self.end_batch()?;
-        self.clear_gone_holders()?;
-        let now = crate::timefmt::now();
-        let until = crate::timefmt::after(super::LEASE);
+        self.clear_gone_holders(now)?;
+        let until = now.plus(super::LEASE);
+        let now = now.to_string();
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -206,8 +207,8 @@ impl Store {
 
     /// The server accepted the message: its rows are sent, and events with nothing left
     /// pending are marked notified.
-    pub fn mark_sent(&mut self, delivery_ids: &[i64], message_id: &str) -> Result<()> {
-        let now = crate::timefmt::now();
+    pub fn mark_sent(&mut self, delivery_ids: &[i64], message_id: &str, now: Timestamp) -> Result<()> {
+        let now = now.to_string();
         let tx = self.conn.transaction()?;
         {
             let mut sent = tx.prepare(
@@ -232,9 +233,10 @@ impl Store {
         error: &str,
         permanent: bool,
         max_attempts: u32,
-        retry_at: &str,
+        retry_at: Timestamp,
+        now: Timestamp,
     ) -> Result<()> {
-        let now = crate::timefmt::now();
+        let now = now.to_string();
         let tx = self.conn.transaction()?;
         {
             let mut stmt = tx.prepare(
@@ -268,8 +270,8 @@ impl Store {
         Ok(())
     }
 
-    /// When the next pending delivery falls due (RFC 3339), if any.
-    pub fn next_delivery_due(&self) -> Result<Option<String>> {
+    /// When the next pending delivery falls due, if any.
+    pub fn next_delivery_due(&self) -> Result<Option<Timestamp>> {
         Ok(self.conn.query_row(
             "SELECT min(next_attempt_at) FROM deliveries WHERE state = 'pending'",
             [],
@@ -332,7 +334,7 @@ pub struct EventDelivery {
     /// Kept as `null` rather than left out, so that a reader can rely on the key.
     pub last_error: Option<String>,
     pub attempts: u32,
-    pub sent_at: Option<String>,
+    pub sent_at: Option<Timestamp>,
 }
 
 /// Why `govwatch outbox retry ID...` will not requeue what it was given.
@@ -394,8 +396,7 @@ impl Store {
     /// with their attempts reset so they get the full set of retries again, and their events
     /// waiting for mail again. The last error stays until the next attempt replaces or clears
     /// it. Returns the ids requeued.
-    pub fn retry_failed(&mut self, ids: Option<&[i64]>) -> Result<Vec<i64>> {
-        let now = crate::timefmt::now();
+    pub fn retry_failed(&mut self, ids: Option<&[i64]>, now: Timestamp) -> Result<Vec<i64>> {
         let only = ids.map(|i| serde_json::to_string(i).unwrap_or_else(|_| "[]".into()));
         let tx = self.conn.transaction()?;
         let requeued: Vec<i64> = {
@@ -452,20 +453,22 @@ fn due_batches_in(conn: &Connection, due: &Due, unclaimed_at: Option<&str>) -> R
            AND (?3 = 0 OR d.claimed_by IS NULL OR d.claimed_until < ?4)
          ORDER BY d.recipient, d.channel, d.mode, e.significance DESC, d.event_id",
     )?;
-    let rows = stmt.query_map(
-        params![due.retries_until, due.digests_until, unclaimed_at.is_some(), now],
-        |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, String>(4)?,
-                r.get::<_, Option<String>>(5)?,
-                r.get::<_, u32>(6)?,
-            ))
-        },
-    )?;
+    // No bound is the last moment there is: every stored time is at or before it.
+    let (retries, digests) = (
+        due.retries_until.unwrap_or_else(Timestamp::max),
+        due.digests_until.unwrap_or_else(Timestamp::max),
+    );
+    let rows = stmt.query_map(params![retries, digests, unclaimed_at.is_some(), now], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, String>(3)?,
+            r.get::<_, String>(4)?,
+            r.get::<_, Option<String>>(5)?,
+            r.get::<_, u32>(6)?,
+        ))
+    })?;
     let mut batches: Vec<Batch> = Vec::new();
     for row in rows {
         let (id, event_id, recipient, channel, mode, message_id, attempts) = row?;
@@ -508,9 +511,8 @@ pub fn targets_at(
     config: &crate::config::Config,
     watch: &str,
     tags: &[String],
-    now: chrono::DateTime<chrono::Utc>,
+    now: Timestamp,
 ) -> Vec<Target> {
-    let stamp = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let mut out = Vec::new();
     let has_email = config.email.is_some();
     for r in config.recipients.iter().filter(|r| r.follows(watch, tags)) {
@@ -519,17 +521,17 @@ pub fn targets_at(
                 recipient: r.key(),
                 channel: Channel::Email,
                 mode: Mode::Immediate,
-                due_at: stamp(now),
+                due_at: now,
             });
         }
         if let (true, Some(s)) = (has_email, &r.digest) {
             // A schedule with no future time (a date long past) would hold mail forever: then now.
-            let at = s.next_after(now).unwrap_or(now);
+            let at = s.next_after(now.to_chrono()).map_or(now, Timestamp::from_chrono);
             out.push(Target {
                 recipient: r.key(),
                 channel: Channel::Email,
                 mode: Mode::Digest,
-                due_at: stamp(at),
+                due_at: at,
             });
         }
         if r.webhook.is_some() {
@@ -537,7 +539,7 @@ pub fn targets_at(
                 recipient: r.key(),
                 channel: Channel::Webhook,
                 mode: Mode::Immediate,
-                due_at: stamp(now),
+                due_at: now,
             });
         }
     }

@@ -31,7 +31,7 @@ impl NewSnapshot {
             canonical: None,
             encoding: None,
             content_type: None,
-            words: crate::compare::word_count(text) as i64,
+            words: crate::text::word_count(text) as i64,
             text_z: compress(text.as_bytes()),
             body_z: compress(body),
         }
@@ -77,6 +77,21 @@ pub(super) fn insert(tx: &Connection, document_id: i64, s: &NewSnapshot, now: &s
         ],
     )?;
     Ok(tx.last_insert_rowid())
+}
+
+/// A stored version's body as served, still compressed, and its content type: read again where
+/// the stored text is not enough (its headings, which the text does not mark).
+#[derive(Debug, Clone)]
+pub struct StoredBody {
+    pub body_z: Vec<u8>,
+    pub content_type: Option<String>,
+}
+
+impl StoredBody {
+    /// The bytes as served; `None` if the stored blob cannot be read back.
+    pub fn bytes(&self) -> Option<Vec<u8>> {
+        zstd::decode_all(self.body_z.as_slice()).ok()
+    }
 }
 
 const META: &str = "id, version, fetched_at, text_hash, title, published, lang, words";
@@ -130,6 +145,16 @@ impl Store {
         ))?;
         let rows = stmt.query_map([document_id], meta)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The body a version was read from (see [`StoredBody`]).
+    pub fn snapshot_body(&self, snapshot_id: i64) -> Result<Option<StoredBody>> {
+        let row: Option<(Option<Vec<u8>>, Option<String>)> = self
+            .conn
+            .prepare_cached("SELECT body, content_type FROM snapshots WHERE id = ?1")?
+            .query_row([snapshot_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        Ok(row.and_then(|(body, content_type)| body.map(|body_z| StoredBody { body_z, content_type })))
     }
 
     /// The text of one version.

@@ -1,12 +1,15 @@
-//! What the corpus index stores of a text: a MinHash signature (resemblance, found through LSH
-//! bands) and winnowed fingerprints with their positions (containment, in both directions).
+//! Similarity primitives: what the corpus index stores of a text, a MinHash signature
+//! (resemblance, found through LSH bands) and winnowed fingerprints with their positions
+//! (containment, in both directions). Pure, and depends only on [`crate::text`]: the store
+//! indexes with it, compare judges with it, neither through the other.
 //!
-//! Both are built on the same word 5-shingles as [`super::corpus::shingles`]; CJK characters are
-//! tokens of their own, so Chinese is shingled by character 5-grams.
+//! Both are built on word 5-shingles of [`crate::text::tokens`]; CJK characters are tokens of
+//! their own, so Chinese is shingled by character 5-grams. The hashes, seeds and blob layout
+//! are what the database holds: changing any of them changes the stored index.
 
 use xxhash_rust::xxh3::xxh3_64;
 
-use super::corpus::tokens;
+use crate::text::tokens;
 
 /// Shingle width in tokens.
 pub const K: usize = 5;
