@@ -20,6 +20,7 @@ use crate::store::{
 };
 use crate::{compare, daemon, decode, extract};
 
+pub mod preview;
 pub mod term;
 
 use term::Out;
@@ -127,6 +128,21 @@ pub enum Command {
         from: Option<String>,
         to: Option<String>,
     },
+    /// Fetch a URL once (robots.txt and politeness as a check) and show what govwatch would take
+    /// from it: a page's title, date, language and text, or the documents a listing yields.
+    /// Nothing is stored; no database is needed.
+    Preview {
+        url: String,
+        /// Read it as: page, index, feed or sitemap [default: the kind of a watch on this URL,
+        /// else page].
+        #[arg(long, value_parser = parse_kind)]
+        kind: Option<WatchKind>,
+        /// Documents of a listing shown, at most (a watch's `max_documents`).
+        #[arg(long, value_name = "N", default_value_t = 50)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// Run the extraction stage on saved pages (bytes as served).
     Extract {
         #[arg(long)]
@@ -198,6 +214,10 @@ pub enum CliError {
     Fetch(#[from] FetchError),
     #[error("{0}")]
     Usage(String),
+    /// A URL that could not be previewed: not fetched (robots.txt, an error, a status), or not
+    /// readable as the kind asked.
+    #[error("{0}")]
+    Preview(String),
     #[error("cannot write output: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -228,6 +248,15 @@ pub async fn run(cli: Cli) -> Result<()> {
     let config_path = cli.config.clone().unwrap_or_else(config::default_config_path);
     match cli.command {
         Command::Extract { json, files } => extract_files(&files, json),
+        Command::Preview {
+            url,
+            kind,
+            limit,
+            json,
+        } => {
+            let config = config_or_defaults(cli.config.as_deref(), &config_path)?;
+            preview::preview(&config, &url, kind, limit.max(1), json).await
+        }
         Command::Config {
             command: ConfigCommand::Check,
         } => config_check(&Config::load(&config_path)?),
@@ -290,6 +319,27 @@ pub async fn run(cli: Cli) -> Result<()> {
             diff(&open_store(&config)?, &config, &target, from, to)
         }
     }
+}
+
+/// The config file named, or else the default one if there is one, or else the defaults: a
+/// command that needs no watch and no database works before govwatch is set up.
+fn config_or_defaults(named: Option<&Path>, path: &Path) -> Result<Config> {
+    if named.is_some() || path.exists() {
+        return Ok(Config::load(path)?);
+    }
+    Ok(Config::parse("", path)?)
+}
+
+fn parse_kind(s: &str) -> std::result::Result<WatchKind, String> {
+    [
+        WatchKind::Page,
+        WatchKind::Index,
+        WatchKind::Feed,
+        WatchKind::Sitemap,
+    ]
+    .into_iter()
+    .find(|k| k.as_str() == s)
+    .ok_or_else(|| "one of page, index, feed, sitemap".to_string())
 }
 
 fn open_store(config: &Config) -> Result<Store> {

@@ -5,12 +5,21 @@
 //! records the short blocks of every page it stores, per host, and drops from a page the blocks
 //! that also stand on several other pages of the same host. The more of a site govwatch has seen,
 //! the cleaner its text.
+//!
+//! Template learning never eats news. A block counts toward the template only on pages that
+//! carried it from their first recorded version: a site's frame is on a page from the day it is
+//! published, and on every page published after. A sentence that arrives on pages already
+//! known (an amendment or repeal notice stamped on several documents of a site at once) is
+//! recorded as not born with them, never becomes template however many pages get it, and is a
+//! change on each. Time alone is no evidence: a repeal notice stays on its documents as long as
+//! a footer stays on its pages, so "seen for a while" would turn news into boilerplate and hide
+//! the same notice on the next document to get it.
 
 use std::collections::HashSet;
 
 use xxhash_rust::xxh3::xxh3_64;
 
-/// A block on at least this many *other* pages of the host is template.
+/// A block on at least this many *other* pages of the host, each born with it, is template.
 pub const MIN_OTHER_PAGES: i64 = 3;
 
 /// Longer blocks are prose, never template: a paragraph quoted across a site's articles is

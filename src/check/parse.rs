@@ -46,12 +46,18 @@ impl Parsed {
 }
 
 pub fn parse_page(page: Page, doc: &DocumentRow, watch: &Watch) -> Result<Parsed, String> {
-    let listing = doc.role == DocRole::Index;
-    let limit = watch.max_documents;
+    let listing = (doc.role == DocRole::Index).then_some(watch.kind);
+    parse_as(page, listing, watch.max_documents)
+}
+
+/// Decodes and extracts a page: as a listing of that kind (at most `limit` documents), or with
+/// `None` as a document.
+pub fn parse_as(page: Page, listing_kind: Option<WatchKind>, limit: usize) -> Result<Parsed, String> {
+    let listing = listing_kind.is_some();
     // Feeds and sitemaps are XML (or JSON, or gzip) that their parsers decode themselves.
-    let xml_links = match watch.kind {
-        WatchKind::Feed if listing => Some(discover::feed_entries(&page.body, &page.url, limit)),
-        WatchKind::Sitemap if listing => Some(discover::sitemap_entries(&page.body, &page.url, limit)),
+    let xml_links = match listing_kind {
+        Some(WatchKind::Feed) => Some(discover::feed_entries(&page.body, &page.url, limit)),
+        Some(WatchKind::Sitemap) => Some(discover::sitemap_entries(&page.body, &page.url, limit)),
         _ => None,
     };
     if let Some(links) = xml_links {
@@ -67,10 +73,7 @@ pub fn parse_page(page: Page, doc: &DocumentRow, watch: &Watch) -> Result<Parsed
     let (extracted, links) = if listing {
         // A listing's meaning is the documents it links to: they are its stored text, and a
         // listing with no prose of its own is still a good check.
-        let links = discover::document_links(&decoded.text, &page.url, limit)
-            .into_iter()
-            .map(Listed::document)
-            .collect();
+        let links = discover::listing_items(&decoded.text, &page.url, limit);
         (extracted.ok(), links)
     } else {
         (Some(extracted.map_err(|e| e.to_string())?), Vec::new())

@@ -34,6 +34,11 @@ pub fn feed_entries(body: &[u8], base: &Url, limit: usize) -> Result<Vec<Listed>
                 url: normalize(url),
                 lastmod: date,
                 listing: false,
+                title: e
+                    .title
+                    .as_ref()
+                    .map(|t| t.content.split_whitespace().collect::<Vec<_>>().join(" "))
+                    .filter(|t| !t.is_empty()),
             })
         })
         .collect();

@@ -6,7 +6,7 @@ mod html;
 mod sitemap;
 
 pub use feed::feed_entries;
-pub use html::document_links;
+pub use html::{MAX_LINKS_SCANNED, document_links, listing_items};
 pub use sitemap::sitemap_entries;
 
 use url::Url;
@@ -19,6 +19,8 @@ pub struct Listed {
     pub lastmod: Option<String>,
     /// A child listing (a sitemap named by a sitemap index), not a document.
     pub listing: bool,
+    /// What the listing calls it (an index's link text, a feed entry's title), if anything.
+    pub title: Option<String>,
 }
 
 impl Listed {
@@ -27,6 +29,7 @@ impl Listed {
             url,
             lastmod: None,
             listing: false,
+            title: None,
         }
     }
 }
@@ -96,6 +99,7 @@ mod tests {
             url: Url::parse(u).unwrap(),
             lastmod: d.map(str::to_string),
             listing: false,
+            title: None,
         };
         let got = newest(
             vec![

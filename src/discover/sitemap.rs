@@ -87,6 +87,7 @@ pub fn sitemap_entries(body: &[u8], base: &Url, limit: usize) -> Result<Vec<List
                             url: normalize(url),
                             lastmod: w3c_datetime(&lastmod),
                             listing: root.as_deref() == Some("sitemapindex"),
+                            title: None,
                         });
                     }
                 }

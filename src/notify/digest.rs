@@ -126,6 +126,9 @@ pub struct Group {
     /// What the story is headed by: the title of the document it is about (the source's, as
     /// the corpus knows it; else its first item's).
     pub title: String,
+    /// The sentence the items' documents all had added, when that is what the story is (see
+    /// [`super::shared`]).
+    pub shared: Option<super::SharedSentence>,
     pub items: Vec<Item>,
 }
 
@@ -626,13 +629,17 @@ fn weight(i: &Item) -> usize {
         + i.lines.iter().map(|l| l.text.len() + 160).sum::<usize>()
 }
 
+/// Events that added one sentence shared with other documents of their site: the story they
+/// share, and what it says (see [`super::shared`]).
+type Shared = std::collections::BTreeMap<i64, (String, super::SharedSentence)>;
+
 /// The events of a message as stories, each keyed by what it is about and ordered head first
 /// then by significance; stories by their most significant item.
-fn stories(events: &[EventRow]) -> Vec<(String, Vec<&EventRow>)> {
+fn stories<'a>(events: &'a [EventRow], shared: &Shared) -> Vec<(String, Vec<&'a EventRow>)> {
     let mut stories: Vec<(String, Vec<&EventRow>)> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
     for e in events {
-        let key = story_key(e);
+        let key = shared.get(&e.id).map_or_else(|| story_key(e), |(k, _)| k.clone());
         match index.get(&key) {
             Some(&i) => stories[i].1.push(e),
             None => {
@@ -768,9 +775,10 @@ impl Model {
             .collect();
         let summary = counts.join(", ");
         let names = Names::of(events);
-        let stories = stories(events);
+        let shared = super::shared_sentences(events);
+        let stories = stories(events, &shared);
         let lead = stories.first().map_or(first, |(_, v)| v[0]);
-        let (groups, briefs, more) = layout(stories, &names, tz, caps);
+        let (groups, briefs, more) = layout(stories, &shared, &names, tz, caps);
         let lead_item = groups
             .iter()
             .flat_map(|g| &g.items)
@@ -792,6 +800,7 @@ impl Model {
 /// title (briefs), then only counted.
 fn layout(
     stories: Vec<(String, Vec<&EventRow>)>,
+    shared: &Shared,
     names: &Names,
     tz: Tz,
     caps: Caps,
@@ -831,7 +840,13 @@ fn layout(
             Some(s) => names.name(s),
             None => items[0].title.clone(),
         };
-        groups.push(Group { source, title, items });
+        let shared = shared.get(&items[0].event_id).map(|(_, h)| h.clone());
+        groups.push(Group {
+            source,
+            title,
+            shared,
+            items,
+        });
     }
     (groups, briefs, more)
 }

@@ -10,6 +10,7 @@
 mod digest;
 pub mod feed;
 mod render;
+mod shared;
 mod transport;
 mod webhook;
 
@@ -21,6 +22,7 @@ use lettre::message::{Mailbox, MultiPart};
 
 pub use digest::{Caps, Model, altered_statements, id_ranges, one_line};
 pub use render::{Templates, template_dir};
+pub use shared::{SharedSentence, shared_sentences};
 pub use transport::Mailer;
 
 use crate::config::{Config, Email, Recipient};

@@ -62,6 +62,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0009_corpus_versions",
         include_str!("../../migrations/0009_corpus_versions.sql"),
     ),
+    (
+        "0010_template_born",
+        include_str!("../../migrations/0010_template_born.sql"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]
