@@ -385,8 +385,8 @@ fn verdict_source(v: &Verdict) -> Option<&str> {
     match v {
         Verdict::Duplicate { source, .. }
         | Verdict::Revision { source, .. }
-        | Verdict::Republication { source, .. } => Some(source),
-        Verdict::Quotes { sources } => sources.first().map(|(s, _)| s.as_str()),
+        | Verdict::Republication { source, .. } => Some(source.name.as_str()),
+        Verdict::Quotes { sources } => sources.first().map(|(s, _)| s.name.as_str()),
         Verdict::New => None,
     }
 }
@@ -635,7 +635,10 @@ fn lookups(db: &Path, queries_path: &Path, limit: usize) -> Result<(), Box<dyn s
         let hash = compare::text_hash(text);
         let t1 = Instant::now();
         let candidates = store.corpus_candidates(&sig, None)?;
-        let exact = store.corpus_by_hash(&hash, None)?.map(|(name, _)| name);
+        let exact = match store.corpus_by_hash(&hash, None)? {
+            Some((_, id)) => store.corpus_source(id)?,
+            None => None,
+        };
         let t2 = Instant::now();
         let mut texts = |id: i64| store.corpus_text(id).ok().flatten();
         let verdict = corpus::verdict(text, sig.fp_set.len(), exact, &candidates, &mut texts, thresholds);

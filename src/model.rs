@@ -188,6 +188,21 @@ pub struct Candidate {
     pub fp_count: usize,
     /// Imported by the user (as opposed to a stored page).
     pub imported: bool,
+    /// For a stored document, which of its versions this is: every stored version is a
+    /// candidate of its own.
+    pub version: Option<DocVersion>,
+}
+
+/// One stored version of a document, as a candidate source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocVersion {
+    /// Its number (1 for the text as first stored).
+    pub number: i64,
+    /// When it was stored, and the publication date the page gave then, if any.
+    pub stored_at: String,
+    pub published: Option<String>,
+    /// The document's newest version number: the text has changed since if larger.
+    pub newest: i64,
 }
 
 impl Candidate {
@@ -207,6 +222,11 @@ impl Candidate {
         } else {
             (self.shared.len() as f64 / my_fps as f64).min(1.0)
         }
+    }
+
+    /// The version number, for a stored document's version.
+    pub fn version_number(&self) -> Option<i64> {
+        self.version.as_ref().map(|v| v.number)
     }
 }
 

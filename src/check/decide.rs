@@ -10,13 +10,13 @@ use crate::backoff::Backoff;
 use crate::check::Outcome;
 use crate::check::prepare::Prepared;
 use crate::check::presence::{self, AfterFailure, LastVersion};
-use crate::compare::corpus::{self, Verdict};
+use crate::compare::corpus::{self, Source, Verdict};
 use crate::compare::sections::{self, Headings, Sections};
 use crate::compare::{self, diff, relevance, statements};
 use crate::config::{Config, Watch};
 use crate::discover::Listed;
 use crate::fetch::{FetchError, Validators};
-use crate::model::{Candidate, DocRole, EventKind, FailureReason, Timestamp};
+use crate::model::{Candidate, DocRole, DocVersion, EventKind, FailureReason, Timestamp};
 use crate::store::{CheckRecord, DocumentRow, NewCorpusEntry, NewEvent, Target};
 
 /// What a check saw, before the decision.
@@ -59,7 +59,8 @@ impl Seen {
 /// on a newly listed document, what the verdict reads besides.
 pub struct CorpusView {
     pub candidates: Vec<Candidate>,
-    pub known: Option<compare::Known>,
+    /// Boxed: a check's outcome is passed around, and this is large.
+    pub known: Option<Box<compare::Known>>,
 }
 
 /// Everything a decision reads.
@@ -271,7 +272,8 @@ fn page(
             words: s.words as usize,
             text_hash: s.text_hash.clone(),
             signature,
-            replaces_fps: p.replaces_fps,
+            // Earlier versions stay in the corpus beside it: nothing is replaced.
+            replaces_fps: Vec::new(),
         });
     let targets = followers(config, watch, events.iter(), now);
     Decision {
@@ -368,14 +370,14 @@ pub(crate) fn judge(
     topics: &relevance::Topics,
     thresholds: corpus::Thresholds,
     candidates: Vec<Candidate>,
-    known: Option<compare::Known>,
+    known: Option<Box<compare::Known>>,
 ) -> Prepared {
     let Some(sig) = &p.signature else {
         return p;
     };
     if let (None, Some(known)) = (&p.change, known) {
-        let verdict = known.verdict(&p.text, sig, &candidates, thresholds);
-        p.change = Some(Finding::judged(verdict, &p.text, &p.headings, topics));
+        let traced = known.verdict(&p.text, sig, &candidates, thresholds);
+        p.change = Some(Finding::judged(traced, &p.text, &p.headings, topics));
     }
     if p.change.is_some() {
         // Pages the user named are theirs to follow; documents found on listings must concern
@@ -408,8 +410,12 @@ pub struct Finding {
     overlap: Option<f64>,
     change: diff::TextChange,
     statements: Option<statements::StatementChange>,
-    quoted: Vec<(String, f64)>,
+    quoted: Vec<(Source, f64)>,
     changed_share: f64,
+    /// The version of a stored document the text reproduces, and what that document has
+    /// changed since (its own sentences).
+    source_version: Option<DocVersion>,
+    since: Option<statements::StatementChange>,
 }
 
 impl Finding {
@@ -435,12 +441,19 @@ impl Finding {
             change,
             quoted: Vec::new(),
             changed_share: (changed_words as f64 / total as f64).min(1.0),
+            source_version: None,
+            since: None,
         }
     }
 
     /// A newly listed document, judged against the corpus: `headings` are its own, `topics`
     /// what its statements are ranked by.
-    fn judged(verdict: Verdict, text: &str, headings: &Headings, topics: &relevance::Topics) -> Finding {
+    fn judged(
+        traced: compare::Traced,
+        text: &str,
+        headings: &Headings,
+        topics: &relevance::Topics,
+    ) -> Finding {
         let sections = Sections::of(text, headings);
         let mut f = Finding {
             kind: EventKind::New,
@@ -451,11 +464,13 @@ impl Finding {
             statements: None,
             quoted: Vec::new(),
             changed_share: 1.0,
+            source_version: traced.verdict.source().and_then(|s| s.version.clone()),
+            since: traced.since.as_ref().map(statements::classify),
         };
-        match verdict {
+        match traced.verdict {
             Verdict::Duplicate { source, resemblance } => {
                 (f.kind, f.source, f.overlap, f.changed_share) =
-                    (EventKind::Duplicate, Some(source), Some(resemblance), 0.0);
+                    (EventKind::Duplicate, Some(source.name), Some(resemblance), 0.0);
             }
             Verdict::Revision {
                 source,
@@ -463,7 +478,7 @@ impl Finding {
                 change,
             } => {
                 f.kind = EventKind::Revision;
-                f.source = Some(source);
+                f.source = Some(source.name);
                 f.overlap = Some(resemblance);
                 // The known text's headings are not at hand: what was removed from it is
                 // placed only where this document has the same heading.
@@ -473,12 +488,14 @@ impl Finding {
                 f.change = change;
             }
             Verdict::Republication { source, share } => {
+                // Only the source is named: the text around it is the republisher's, and none of
+                // it is shown as the source's statements.
                 (f.kind, f.source, f.overlap, f.changed_share) =
-                    (EventKind::Republication, Some(source), Some(share), 0.0);
+                    (EventKind::Republication, Some(source.name), Some(share), 0.0);
             }
             Verdict::Quotes { sources } => {
                 f.kind = EventKind::Quotes;
-                f.source = sources.first().map(|(s, _)| s.clone());
+                f.source = sources.first().map(|(s, _)| s.name.clone());
                 f.overlap = sources.first().map(|(_, share)| *share);
                 f.quoted = sources;
             }
@@ -504,6 +521,27 @@ impl Finding {
         f
     }
 
+    /// Which version of its source the text reproduces, in an event's details:
+    /// `source_version` (its number), `source_version_date` (for the first version the
+    /// publication date the page gave, else when it was stored), `source_newest_version`, and
+    /// `source_changed_since` (the source's statements changed since, when it has changed).
+    fn version_details(&self, details: &mut serde_json::Map<String, serde_json::Value>) {
+        let Some(v) = &self.source_version else { return };
+        details.insert("source_version".into(), v.number.into());
+        let date = match v.number {
+            1 => v.published.clone().unwrap_or_else(|| v.stored_at.clone()),
+            _ => v.stored_at.clone(),
+        };
+        details.insert("source_version_date".into(), date.into());
+        details.insert("source_newest_version".into(), v.newest.into());
+        if let Some(since) = &self.since {
+            details.insert(
+                "source_changed_since".into(),
+                serde_json::to_value(since).unwrap_or_default(),
+            );
+        }
+    }
+
     fn into_event(
         self,
         watch: &Watch,
@@ -521,10 +559,17 @@ impl Finding {
             let q: Vec<_> = self
                 .quoted
                 .iter()
-                .map(|(s, share)| serde_json::json!({ "source": s, "share": share }))
+                .map(|(s, share)| {
+                    let mut q = serde_json::json!({ "source": s.name, "share": share });
+                    if let Some(v) = &s.version {
+                        q["source_version"] = v.number.into();
+                    }
+                    q
+                })
                 .collect();
             details.insert("quotes".into(), q.into());
         }
+        self.version_details(&mut details);
         details.insert("topics".into(), rel.terms.clone().into());
         details.insert("relevance".into(), rel.score.into());
         NewEvent {
@@ -711,8 +756,9 @@ mod tests {
                 .collect(),
             fp_count: ks.fp_set.len(),
             imported: true,
+            version: None,
         };
-        let exact = exact.then(|| "paper.txt".to_string());
+        let exact = exact.then(|| Source::of(&candidate));
         let version_of = match exact {
             None if corpus::same_document(std::slice::from_ref(&candidate), mine.fp_set.len()).is_some() => {
                 Some((1, known.to_string()))
@@ -721,7 +767,7 @@ mod tests {
         };
         CorpusView {
             candidates: vec![candidate],
-            known: Some(compare::Known::new(exact, version_of)),
+            known: Some(Box::new(compare::Known::new(exact, version_of))),
         }
     }
 
@@ -736,7 +782,7 @@ mod tests {
         let view = match known.is_empty() {
             true => Some(CorpusView {
                 candidates: Vec::new(),
-                known: Some(compare::Known::default()),
+                known: Some(Box::default()),
             }),
             false => Some(corpus_view(&joined(blocks), &joined(known), exact)),
         };
@@ -818,11 +864,8 @@ mod tests {
         assert_eq!(r.events[0].kind, EventKind::Changed);
         assert!(r.events[0].relevant, "a page watched by name is relevant");
         assert!(r.events[0].added.as_deref().unwrap().contains("never respect"));
-        // The replaced corpus entry's rows are found by the old text's fingerprints.
-        assert_eq!(
-            r.corpus.as_ref().unwrap().replaces_fps,
-            Signature::of(&old).fp_set
-        );
+        // The earlier version keeps its corpus entry: the new one replaces nothing.
+        assert!(r.corpus.as_ref().unwrap().replaces_fps.is_empty());
     }
 
     #[test]

@@ -299,7 +299,12 @@ pub async fn compare_and_write(
                     };
                     let candidates = s.corpus_candidates(sig, Some(id))?;
                     let known = match verdict {
-                        true => Some(s.known(&snapshot.text_hash, sig, &candidates, Some(id))?),
+                        true => Some(Box::new(s.known(
+                            &snapshot.text_hash,
+                            sig,
+                            &candidates,
+                            Some(id),
+                        )?)),
                         false => None,
                     };
                     Ok((prepared, Some(CorpusView { candidates, known })))

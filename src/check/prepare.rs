@@ -38,8 +38,6 @@ pub struct Prepared {
     pub previous_id: Option<i64>,
     pub unchanged: bool,
     pub signature: Option<Signature>,
-    /// The fingerprints of the corpus entry this version replaces (see [`crate::store::NewCorpusEntry`]).
-    pub replaces_fps: Vec<i64>,
     /// A new version of a document stored before: what changed; after judging, also what a
     /// newly listed document was found to be.
     pub change: Option<crate::check::decide::Finding>,
@@ -63,7 +61,6 @@ pub fn prepare(p: Parsed, basis: Basis, host: Option<String>) -> Prepared {
     let hash = compare::text_hash(&text);
     // The previous version is seen through today's template: a block that has since turned out
     // to be the site's boilerplate is not a removal.
-    let basis_previous_text = basis.previous.as_ref().map(|(_, old)| old.clone());
     let previous = basis.previous.map(|(m, old)| {
         let old = compare::normalize(&template::strip(old.split("\n\n"), template).join("\n\n"));
         (m, old)
@@ -72,13 +69,6 @@ pub fn prepare(p: Parsed, basis: Basis, host: Option<String>) -> Prepared {
         .as_ref()
         .is_some_and(|(m, old)| m.text_hash == hash || compare::text_hash(old) == hash);
     let signature = (!is_index && !unchanged).then(|| Signature::of(&text));
-    // The corpus entry this version replaces was made from the previous version's text as
-    // stored: its fingerprints find the old index rows, and are worked out here, not in the
-    // store's turn.
-    let replaces_fps = match (&signature, &basis_previous_text) {
-        (Some(_), Some(old)) => Signature::of(old).fp_set,
-        _ => Vec::new(),
-    };
     let headings = Headings::new(p.headings.iter().map(String::as_str));
     let change = match &previous {
         Some((_, old)) if !is_index && !unchanged => {
@@ -114,7 +104,6 @@ pub fn prepare(p: Parsed, basis: Basis, host: Option<String>) -> Prepared {
         previous_id: previous.as_ref().map(|(m, _)| m.id),
         unchanged,
         signature,
-        replaces_fps,
         change,
         relevance: None,
         snapshot,

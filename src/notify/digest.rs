@@ -212,11 +212,11 @@ fn describe(e: &EventRow, names: &Names) -> Option<String> {
     let src = e.source.as_deref().map(|s| names.name(s));
     match (e.kind, &src) {
         (EventKind::Republication, Some(src)) => Some(match e.overlap {
-            Some(o) => format!("Republishes {} of {src}", pct(o)),
-            None => format!("Republishes {src}"),
+            Some(o) => format!("Republishes {} of {src}{}", pct(o), version_note(e)),
+            None => format!("Republishes {src}{}", version_note(e)),
         }),
-        (EventKind::Duplicate, Some(src)) => Some(format!("Same text as {src}")),
-        (EventKind::Revision, Some(src)) => Some(format!("An edited version of {src}")),
+        (EventKind::Duplicate, Some(src)) => Some(format!("Same text as {src}{}", version_note(e))),
+        (EventKind::Revision, Some(src)) => Some(format!("An edited version of {src}{}", version_note(e))),
         (EventKind::Removed | EventKind::Failing | EventKind::Recovered | EventKind::Changed, _) => {
             presence_note(e)
         }
@@ -226,7 +226,7 @@ fn describe(e: &EventRow, names: &Names) -> Option<String> {
                 .take(5)
                 .map(|(s, share)| format!("{} of {}", pct(share), names.name(&s)))
                 .collect();
-            (!list.is_empty()).then(|| format!("Quotes {}", list.join("; ")))
+            (!list.is_empty()).then(|| format!("Quotes {}{}", list.join("; "), version_note(e)))
         }
         _ => None,
     }
@@ -237,6 +237,68 @@ fn describe(e: &EventRow, names: &Names) -> Option<String> {
 fn presence_note(e: &EventRow) -> Option<String> {
     let p = e.details.as_ref()?.get("presence")?;
     p.get("note").and_then(|n| n.as_str()).map(|n| one_line(n, 400))
+}
+
+/// Changed statements of the source named after "has since changed", at most.
+const SINCE_SHOWN: usize = 3;
+
+/// Which version of its source an event's text reproduces, when the source has changed since:
+/// ": the text as first published, 25 May 2023; the source has since changed: added “…”". Empty
+/// when the text is the source's newest, or the source is not a stored document.
+fn version_note(e: &EventRow) -> String {
+    let Some(d) = e.details.as_ref() else {
+        return String::new();
+    };
+    let number = d.get("source_version").and_then(|v| v.as_i64());
+    let newest = d.get("source_newest_version").and_then(|v| v.as_i64());
+    let (Some(number), Some(newest)) = (number, newest) else {
+        return String::new();
+    };
+    if number >= newest {
+        return String::new();
+    }
+    let date = d
+        .get("source_version_date")
+        .and_then(|v| v.as_str())
+        .map(day)
+        .unwrap_or_default();
+    let which = match number {
+        1 => format!("as first published, {date}"),
+        n => format!("as it read on {date} (version {n} of {newest})"),
+    };
+    let st = d.get("source_changed_since");
+    let list = |key: &str, sign: &str, field: &str| -> Vec<String> {
+        st.and_then(|s| s.get(key))
+            .and_then(|v| v.as_array())
+            .into_iter()
+            .flatten()
+            .filter_map(|x| x.get(field)?.as_str())
+            .map(|t| format!("{sign} “{}”", one_line(t, 160)))
+            .collect()
+    };
+    let mut changes = list("altered", "now", "after");
+    changes.extend(list("added", "added", "text"));
+    changes.extend(list("removed", "removed", "text"));
+    let more = changes.len().saturating_sub(SINCE_SHOWN);
+    changes.truncate(SINCE_SHOWN);
+    let mut out = format!(" — reproduces the source {which}; the source has since changed");
+    if !changes.is_empty() {
+        out.push_str(": ");
+        out.push_str(&changes.join("; "));
+        if more > 0 {
+            out.push_str(&format!(" (and {more} more)"));
+        }
+    }
+    out
+}
+
+/// "25 May 2023" from a stored date or timestamp; the text as given if it is neither.
+fn day(s: &str) -> String {
+    let fmt = time::macros::format_description!("[year]-[month]-[day]");
+    match s.get(..10).and_then(|d| time::Date::parse(d, fmt).ok()) {
+        Some(d) => format!("{} {} {}", d.day(), d.month(), d.year()),
+        None => one_line(s, 40),
+    }
 }
 
 /// The sources a `quotes` event quotes, largest share first as stored.

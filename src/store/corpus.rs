@@ -1,6 +1,7 @@
 //! The `corpus` table and its index (`corpus_lsh`, `corpus_fp`): known documents, found again by
 //! resemblance (MinHash LSH bands) and containment (winnowed fingerprints).
-//! Imported files are identified by file name; a stored document has one entry, its newest text.
+//! Imported files are identified by file name; a stored document has one entry per distinct text
+//! it has had, each pointing at the newest snapshot with that text.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -10,10 +11,11 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
 
 use super::{Result, Store, compress, decompress_text};
 use crate::compare::Known;
+use crate::compare::corpus::{self, Source};
 use crate::model::Timestamp;
 use crate::similarity::{self as index, Signature};
 
-pub use crate::model::{Candidate, imported_share};
+pub use crate::model::{Candidate, DocVersion, imported_share};
 
 pub struct NewCorpusEntry {
     pub title: Option<String>,
@@ -290,6 +292,9 @@ fn probe(conn: &Connection, p: Probe) -> rusqlite::Result<Vec<i64>> {
         .collect()
 }
 
+/// A new version of a stored document enters the corpus beside the earlier ones: every stored
+/// version is a candidate source, so that a copy of an earlier version is traced to it. A text
+/// the document had before is one entry, moved to its newest snapshot (its index rows stay).
 pub(super) fn upsert_snapshot(
     tx: &Connection,
     document_id: i64,
@@ -297,34 +302,38 @@ pub(super) fn upsert_snapshot(
     e: &NewCorpusEntry,
     now: &str,
 ) -> Result<()> {
-    let existing: Option<i64> = tx
-        .prepare_cached("SELECT id FROM corpus WHERE origin = 'snapshot' AND document_id = ?1")?
-        .query_row([document_id], |r| r.get(0))
+    let existing: Option<(i64, bool)> = tx
+        .prepare_cached(
+            "SELECT id, minhash IS NULL FROM corpus
+             WHERE origin = 'snapshot' AND document_id = ?1 AND text_hash = ?2",
+        )?
+        .query_row(params![document_id, e.text_hash], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
-    if let Some(id) = existing {
-        // Before the row points at the new snapshot: the old text's fingerprints find the old rows.
-        unindex(tx, id, &e.replaces_fps)?;
+    if let Some((id, unindexed)) = existing {
+        tx.prepare_cached("UPDATE corpus SET snapshot_id = ?2, title = ?3 WHERE id = ?1")?
+            .execute(params![id, snapshot_id, e.title])?;
+        if unindexed {
+            index_entry(tx, id, &e.signature)?;
+        }
+        return Ok(());
     }
-    tx.execute(
-        "INSERT INTO corpus (origin, name, document_id, snapshot_id, title, text_hash, words, added_at)
-         SELECT 'snapshot', url, id, ?2, ?3, ?4, ?5, ?6 FROM documents WHERE id = ?1
-         ON CONFLICT (document_id) WHERE origin = 'snapshot' DO UPDATE SET
-             snapshot_id = excluded.snapshot_id, title = excluded.title, text_hash = excluded.text_hash,
-             words = excluded.words",
-        params![
-            document_id,
-            snapshot_id,
-            e.title,
-            e.text_hash,
-            e.words as i64,
-            now
-        ],
-    )?;
-    let id: i64 = tx.query_row(
-        "SELECT id FROM corpus WHERE origin = 'snapshot' AND document_id = ?1",
-        [document_id],
-        |r| r.get(0),
-    )?;
+    let id: i64 = tx
+        .prepare_cached(
+            "INSERT INTO corpus (origin, name, document_id, snapshot_id, title, text_hash, words, added_at)
+             SELECT 'snapshot', url, id, ?2, ?3, ?4, ?5, ?6 FROM documents WHERE id = ?1
+             RETURNING id",
+        )?
+        .query_row(
+            params![
+                document_id,
+                snapshot_id,
+                e.title,
+                e.text_hash,
+                e.words as i64,
+                now
+            ],
+            |r| r.get(0),
+        )?;
     index_entry(tx, id, &e.signature)
 }
 
@@ -373,6 +382,24 @@ fn import_one(
     Ok((outcome, Some(id)))
 }
 
+/// The columns [`doc_version`] reads, for a query over `corpus c LEFT JOIN snapshots s`. The
+/// newest version is looked up only for a stored document's entry (an import has none).
+const VERSION_COLUMNS: &str = "s.version, s.fetched_at, s.published,
+    CASE WHEN c.snapshot_id IS NULL THEN NULL
+         ELSE (SELECT MAX(version) FROM snapshots WHERE document_id = c.document_id) END";
+
+/// Which version of a stored document an entry is, from [`VERSION_COLUMNS`] at column `at`.
+fn doc_version(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Option<DocVersion>> {
+    let number: Option<i64> = r.get(at)?;
+    let Some(number) = number else { return Ok(None) };
+    Ok(Some(DocVersion {
+        number,
+        stored_at: r.get(at + 1)?,
+        published: r.get(at + 2)?,
+        newest: r.get::<_, Option<i64>>(at + 3)?.unwrap_or(number),
+    }))
+}
+
 impl Store {
     /// Known documents sharing a band key or a fingerprint with `sig`, except `exclude_document`'s
     /// own entry and index pages. (`None` excludes nothing: `document_id IS NOT NULL` alone would
@@ -408,11 +435,11 @@ impl Store {
         ids.sort_unstable();
         ids.dedup();
 
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT c.name, c.document_id, c.title, c.text_hash, c.minhash, c.fp_count, c.origin
-             FROM corpus c LEFT JOIN documents d ON d.id = c.document_id
-             WHERE c.id = ?1 AND (?2 IS NULL OR c.document_id IS NOT ?2) AND (d.role IS NULL OR d.role != 'index')",
-        )?;
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT c.name, c.document_id, c.title, c.text_hash, c.minhash, c.fp_count, c.origin, {VERSION_COLUMNS}
+             FROM corpus c LEFT JOIN documents d ON d.id = c.document_id LEFT JOIN snapshots s ON s.id = c.snapshot_id
+             WHERE c.id = ?1 AND (?2 IS NULL OR c.document_id IS NOT ?2) AND (d.role IS NULL OR d.role != 'index')"
+        ))?;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
             let row = stmt
@@ -425,10 +452,11 @@ impl Store {
                         r.get::<_, Option<Vec<u8>>>(4)?,
                         r.get::<_, i64>(5)?,
                         r.get::<_, String>(6)?,
+                        doc_version(r, 7)?,
                     ))
                 })
                 .optional()?;
-            let Some((name, document_id, title, text_hash, minhash, fp_count, origin)) = row else {
+            let Some((name, document_id, title, text_hash, minhash, fp_count, origin, version)) = row else {
                 continue;
             };
             let minhash = minhash.map(|b| index::minhash_from_blob(&b)).unwrap_or_default();
@@ -442,6 +470,7 @@ impl Store {
                 shared: shared.remove(&id).unwrap_or_default(),
                 fp_count: fp_count as usize,
                 imported: origin == "import",
+                version,
             });
         }
         Ok(out)
@@ -617,7 +646,7 @@ impl Store {
     /// How many documents the corpus holds, by origin.
     pub fn corpus_counts(&self) -> Result<(i64, i64)> {
         Ok(self.conn.query_row(
-            "SELECT COALESCE(SUM(origin = 'import'), 0), COALESCE(SUM(origin = 'snapshot'), 0) FROM corpus",
+            "SELECT COALESCE(SUM(origin = 'import'), 0), COUNT(DISTINCT document_id) FROM corpus",
             [],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?)
@@ -707,9 +736,30 @@ impl Store {
         Ok(out)
     }
 
+    /// A known document as a verdict names it: its name and, for a stored document, which
+    /// version the entry is.
+    pub fn corpus_source(&self, corpus_id: i64) -> Result<Option<Source>> {
+        Ok(self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT c.name, {VERSION_COLUMNS} FROM corpus c LEFT JOIN snapshots s ON s.id = c.snapshot_id
+                 WHERE c.id = ?1"
+            ))?
+            .query_row([corpus_id], |r| {
+                Ok(Source {
+                    name: r.get(0)?,
+                    corpus_id,
+                    version: doc_version(r, 1)?,
+                })
+            })
+            .optional()?)
+    }
+
     /// What a verdict on a new text reads besides the candidates (see [`Known`]): a known
     /// document with exactly the text (`hash`, its [`crate::text::text_hash`]), else the text
-    /// of the candidate it may be a version of. `exclude` is the document's own entry.
+    /// of the candidate it may be a version of; and when the candidate it will be traced to is
+    /// an earlier version of a stored document, that version's text and the document's newest.
+    /// `exclude` is the document's own entry.
     pub fn known(
         &self,
         hash: &str,
@@ -717,17 +767,38 @@ impl Store {
         candidates: &[Candidate],
         exclude: Option<i64>,
     ) -> Result<Known> {
-        let exact = self.corpus_by_hash(hash, exclude)?.map(|(name, _)| name);
+        let my_fps = sig.fp_set.len();
+        let exact = match self.corpus_by_hash(hash, exclude)? {
+            Some((_, id)) => self.corpus_source(id)?,
+            None => None,
+        };
         // As the verdict would fetch it: only without an exact match, and a text that cannot be
         // read is no version to compare with.
         let version_of = match exact {
             Some(_) => None,
-            None => crate::compare::corpus::same_document(candidates, sig.fp_set.len()).and_then(|c| {
+            None => corpus::same_document(candidates, my_fps).and_then(|c| {
                 let text = self.corpus_text(c.corpus_id).ok().flatten()?;
                 Some((c.corpus_id, text))
             }),
         };
-        Ok(Known::new(exact, version_of))
+        let traced = match &exact {
+            Some(_) => None,
+            None => corpus::traced_to(candidates, my_fps),
+        };
+        let read_already = version_of.as_ref().map(|(id, _)| *id);
+        let mut known = Known::new(exact, version_of);
+        if let Some(c) = traced
+            && let (Some(v), Some(doc)) = (&c.version, c.document_id)
+            && v.number < v.newest
+            && let Some((_, newest)) = self.latest_snapshot(doc)?
+        {
+            let text = match read_already == Some(c.corpus_id) {
+                true => None,
+                false => self.corpus_text(c.corpus_id)?,
+            };
+            known = known.with_newest(c.corpus_id, text, newest);
+        }
+        Ok(known)
     }
 }
 
@@ -989,5 +1060,115 @@ mod tests {
             (main, recent as usize),
             (0, Signature::of(&b).fp_set.len() + index::BANDS)
         );
+    }
+
+    /// A check writing version `text` of document `id`, with its corpus entry.
+    fn version(id: i64, text: &str) -> super::super::CheckRecord {
+        super::super::CheckRecord {
+            document_id: id,
+            etag: None,
+            last_modified: None,
+            next_due_at: t0(),
+            snapshot: Some(super::super::NewSnapshot::new(
+                text,
+                crate::compare::text_hash(text),
+                b"<p>x</p>",
+            )),
+            corpus: Some(entry(None, text)),
+            events: Vec::new(),
+            targets: Vec::new(),
+            template_blocks: None,
+            body_hash: None,
+        }
+    }
+
+    #[test]
+    fn every_stored_version_is_a_candidate_and_a_text_returned_to_is_one_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("g.db")).unwrap();
+        let id = store
+            .ensure_watch_document("p", "http://127.0.0.1/paper", crate::model::DocRole::Page, t0())
+            .unwrap()
+            .id;
+        let (a, b) = (text("alpha"), text("beta"));
+        for t in [&a, &b, &a] {
+            store.commit_check(version(id, t), t0()).unwrap();
+        }
+        let versions = |t: &str| -> Vec<(i64, i64)> {
+            let found = store.corpus_candidates(&Signature::of(t), None).unwrap();
+            found
+                .iter()
+                .filter(|c| c.shared.len() == Signature::of(t).fp_set.len())
+                .map(|c| c.version.as_ref().map(|v| (v.number, v.newest)).unwrap())
+                .collect()
+        };
+        // The first text is the third version too: one entry, at its newest snapshot.
+        assert_eq!(versions(&a), [(3, 3)]);
+        assert_eq!(versions(&b), [(2, 3)]);
+        assert_eq!(store.corpus_counts().unwrap(), (0, 1));
+        // Its own versions are never a document's candidates.
+        assert!(
+            store
+                .corpus_candidates(&Signature::of(&b), Some(id))
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn migration_9_adds_the_earlier_versions_to_the_corpus() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.db");
+        let (a, b) = (text("alpha"), text("beta"));
+        {
+            // A database as 0007 left it: two versions, the corpus holding the newest.
+            let conn = Connection::open(&path).unwrap();
+            for (name, sql) in super::super::MIGRATIONS {
+                if name.starts_with("0009") {
+                    break;
+                }
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.execute_batch(
+                "INSERT INTO documents (id, url, watch, role, discovered_at) VALUES (1, 'http://x/p', 'p', 'page', 'now');",
+            )
+            .unwrap();
+            for (v, t) in [(1, &a), (2, &b)] {
+                conn.execute(
+                    "INSERT INTO snapshots (id, document_id, version, fetched_at, text_hash, words, text)
+                     VALUES (?1, 1, ?1, '2026-01-0' || ?1, ?2, 1, ?3)",
+                    params![v, crate::compare::text_hash(t), compress(t.as_bytes())],
+                )
+                .unwrap();
+            }
+            conn.execute(
+                "INSERT INTO corpus (origin, name, document_id, snapshot_id, text_hash, words, added_at)
+                 VALUES ('snapshot', 'http://x/p', 1, 2, ?1, 1, 'now')",
+                [crate::compare::text_hash(&b)],
+            )
+            .unwrap();
+            let n = super::super::MIGRATIONS
+                .iter()
+                .position(|(n, _)| n.starts_with("0009"))
+                .unwrap();
+            conn.pragma_update(None, "user_version", n as i64).unwrap();
+        }
+        let mut store = Store::open(&path).unwrap();
+        // The earlier version waits to be indexed, as entries from before the index did.
+        let unindexed = store.unindexed_corpus().unwrap();
+        assert_eq!(
+            unindexed.iter().filter(|(_, t)| *t == a).count(),
+            1,
+            "{unindexed:?}"
+        );
+        let signed: Vec<(i64, Signature)> = unindexed.iter().map(|(id, t)| (*id, Signature::of(t))).collect();
+        store.index_corpus(&signed).unwrap();
+        let found = store.corpus_candidates(&Signature::of(&a), None).unwrap();
+        let v1 = found
+            .iter()
+            .find(|c| c.shared.len() == Signature::of(&a).fp_set.len())
+            .unwrap();
+        assert_eq!(v1.version.as_ref().map(|v| (v.number, v.newest)), Some((1, 2)));
+        assert_eq!(store.integrity_check().unwrap(), "ok");
     }
 }

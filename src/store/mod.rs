@@ -67,6 +67,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../../migrations/0008_presence.sql"),
     ),
     (
+        "0009_corpus_versions",
+        include_str!("../../migrations/0009_corpus_versions.sql"),
+    ),
+    (
         "0010_template_born",
         include_str!("../../migrations/0010_template_born.sql"),
     ),
@@ -276,7 +280,7 @@ pub struct CheckRecord {
     pub next_due_at: Timestamp,
     /// A new version of the text, if it differs from the last one.
     pub snapshot: Option<NewSnapshot>,
-    /// The corpus entry for this document (replacing its previous one), with the new snapshot.
+    /// The corpus entry of the new snapshot (beside the document's earlier versions).
     pub corpus: Option<NewCorpusEntry>,
     pub events: Vec<NewEvent>,
     /// Who gets this check's relevant events: their outbox rows are written with them, so an

@@ -10,6 +10,8 @@
 //! boilerplate-only edit and the three edits above. Pages go through the real extraction, and
 //! verdicts through the real corpus index in a SQLite file, as in the pipeline.
 
+mod wcxb;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -25,7 +27,7 @@ struct Source {
     zh: bool,
 }
 
-struct Case {
+pub struct Case {
     label: &'static str,
     name: String,
     /// HTML of a page, or plain text.
@@ -358,37 +360,61 @@ fn extracted(html: &str) -> String {
     compare::normalize(&doc.text())
 }
 
-fn main() {
-    let dir = std::env::temp_dir().join(format!("govwatch-bench-verdicts-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let mut store = Store::open(&dir.join("bench.db")).expect("database");
+/// What one set scored: per verdict (expected, predicted, right), sources named right, relevance
+/// right, and the cases that went wrong.
+#[derive(Default)]
+struct Scores {
+    table: BTreeMap<&'static str, (usize, usize, usize)>,
+    sources: (usize, usize),
+    relevance: (usize, usize),
+    misses: Vec<String>,
+    cases: usize,
+    elapsed: std::time::Duration,
+}
 
-    let sources = sources();
-    let files: Vec<PathBuf> = sources
-        .iter()
-        .map(|s| {
-            let p = dir.join(&s.file);
-            std::fs::write(&p, format!("{}\n\n{}", s.title, s.paragraphs.join("\n\n")))
-                .expect("write source");
-            p
-        })
-        .collect();
-    govwatch::corpus_import::import(
-        &mut store,
-        &files,
-        govwatch::model::Clock::now(&govwatch::model::SystemClock),
-    )
-    .expect("import");
+/// The verdict on a text as the pipeline reaches it: candidates, what the store reads besides,
+/// then the verdict; with the source named and the share of imported text.
+fn judge(store: &Store, text: &str, name: &str) -> (&'static str, Option<String>, f64) {
+    let sig = Signature::of(text);
+    let cands = store.corpus_candidates(&sig, None).expect("lookup");
+    let share = govwatch::store::imported_share(&cands);
+    let v = store
+        .known(&compare::text_hash(text), &sig, &cands, None)
+        .expect("judge")
+        .verdict(text, &sig, &cands, Thresholds::default())
+        .verdict;
+    if std::env::var("BENCH_DUMP").is_ok_and(|d| name.contains(&d)) {
+        let _ = std::fs::write("/tmp/bench-dump.txt", text);
+    }
+    if std::env::var_os("BENCH_DEBUG").is_some() {
+        for k in &cands {
+            println!(
+                "  [{name}] {}: resemblance {:.2}, of known {:.2}, of new {:.2} -> {v:?}",
+                k.name,
+                k.resemblance,
+                k.share_of_known(),
+                k.share_of_new(sig.fp_set.len())
+            );
+        }
+    }
+    match v {
+        Verdict::Duplicate { source, .. } => ("duplicate", Some(source.name), share),
+        Verdict::Revision { source, .. } => ("revision", Some(source.name), share),
+        Verdict::Republication { source, .. } => ("republication", Some(source.name), share),
+        Verdict::Quotes { sources } => ("quotes", sources.first().map(|s| s.0.name.clone()), share),
+        Verdict::New => ("new", None, share),
+    }
+}
 
+/// Scores `cases` against the corpus in `store`; relevance is scored only if `relevance`.
+fn score(store: &Store, cases: &[Case], relevance: bool) -> Scores {
     let topics = relevance::Topics::new(true, &[]);
-    let cases = cases(&sources);
-    // label -> (expected, predicted, true positives)
-    let mut table: BTreeMap<&str, (usize, usize, usize)> = BTreeMap::new();
-    let (mut rel_ok, mut src_ok, mut src_n) = (0, 0, 0);
-    let mut misses = Vec::new();
+    let mut s = Scores {
+        cases: cases.len(),
+        ..Scores::default()
+    };
     let started = std::time::Instant::now();
-    for c in &cases {
+    for c in cases {
         let text = c
             .text
             .clone()
@@ -399,72 +425,46 @@ fn main() {
                 let change = diff::changes(&old, &text);
                 (if change.is_empty() { "unchanged" } else { "changed" }, None, 0.0)
             }
-            None => {
-                let sig = Signature::of(&text);
-                let cands = store.corpus_candidates(&sig, None).expect("lookup");
-                let share = govwatch::store::imported_share(&cands);
-                let v = store
-                    .known(&compare::text_hash(&text), &sig, &cands, None)
-                    .expect("judge")
-                    .verdict(&text, &sig, &cands, Thresholds::default());
-                if std::env::var_os("BENCH_DEBUG").is_some() {
-                    for k in &cands {
-                        println!(
-                            "  [{}] {}: resemblance {:.2}, of known {:.2}, of new {:.2} -> {v:?}",
-                            c.name,
-                            k.name,
-                            k.resemblance,
-                            k.share_of_known(),
-                            k.share_of_new(sig.fp_set.len())
-                        );
-                    }
-                }
-                match v {
-                    Verdict::Duplicate { source, .. } => ("duplicate", Some(source), share),
-                    Verdict::Revision { source, .. } => ("revision", Some(source), share),
-                    Verdict::Republication { source, .. } => ("republication", Some(source), share),
-                    Verdict::Quotes { sources } => ("quotes", sources.first().map(|s| s.0.clone()), share),
-                    Verdict::New => ("new", None, share),
-                }
-            }
+            None => judge(store, &text, &c.name),
         };
-        let e = table.entry(c.expect).or_default();
-        e.0 += 1;
-        table.entry(got).or_default().1 += 1;
+        s.table.entry(c.expect).or_default().0 += 1;
+        s.table.entry(got).or_default().1 += 1;
         if got == c.expect {
-            table.entry(got).or_default().2 += 1;
+            s.table.entry(got).or_default().2 += 1;
         } else {
-            misses.push(format!(
+            s.misses.push(format!(
                 "  {:<40} ({}) expected {:<13} got {got}",
                 c.name, c.label, c.expect
             ));
         }
         if let Some(want) = &c.source {
-            src_n += 1;
+            s.sources.1 += 1;
             if source.as_ref() == Some(want) {
-                src_ok += 1;
+                s.sources.0 += 1;
             }
         }
-        if c.previous.is_none() {
+        if relevance && c.previous.is_none() {
+            s.relevance.1 += 1;
             let r = relevance::score(&text, &topics, corpus_share);
             if r.relevant == c.relevant {
-                rel_ok += 1;
+                s.relevance.0 += 1;
             } else {
-                misses.push(format!(
+                s.misses.push(format!(
                     "  {:<40} relevance expected {} got {}",
                     c.name, c.relevant, r.relevant
                 ));
             }
         }
     }
-    let elapsed = started.elapsed();
-    let rel_n = cases.iter().filter(|c| c.previous.is_none()).count();
+    s.elapsed = started.elapsed();
+    s
+}
 
+fn print(title: &str, s: &Scores) {
     println!(
-        "govwatch verdicts on {} labelled cases ({} sources), {:.1} ms per case",
-        cases.len(),
-        sources.len(),
-        elapsed.as_secs_f64() * 1000.0 / cases.len() as f64
+        "{title}: {} labelled cases, {:.1} ms per case",
+        s.cases,
+        s.elapsed.as_secs_f64() * 1000.0 / s.cases.max(1) as f64
     );
     println!();
     println!(
@@ -472,7 +472,7 @@ fn main() {
         "verdict", "cases", "predicted", "precision", "recall"
     );
     let mut worst: f64 = 1.0;
-    for (label, (n, pred, tp)) in &table {
+    for (label, (n, pred, tp)) in &s.table {
         let precision = if *pred == 0 {
             1.0
         } else {
@@ -483,16 +483,80 @@ fn main() {
         println!("{label:<14} {n:>8} {pred:>10} {precision:>10.3} {recall:>10.3}");
     }
     println!();
-    println!("source named correctly: {src_ok}/{src_n}");
-    println!(
-        "relevance correct:      {rel_ok}/{rel_n} (relevant: every case derived from a source; not relevant: unrelated articles)"
-    );
+    println!("source named correctly: {}/{}", s.sources.0, s.sources.1);
+    if s.relevance.1 > 0 {
+        println!(
+            "relevance correct:      {}/{} (relevant: every case derived from a source; not relevant: unrelated articles)",
+            s.relevance.0, s.relevance.1
+        );
+    }
     println!("lowest precision or recall: {worst:.3}");
-    if !misses.is_empty() {
+    if !s.misses.is_empty() {
         println!("\nmisses:");
-        for m in &misses {
+        for m in &s.misses {
             println!("{m}");
         }
+    }
+    println!();
+}
+
+/// A fresh store in `dir` with `files` (name, text) imported as the corpus.
+fn store_with(dir: &Path, db: &str, files: &[(String, String)]) -> Store {
+    let mut store = Store::open(&dir.join(db)).expect("database");
+    let paths: Vec<PathBuf> = files
+        .iter()
+        .map(|(name, text)| {
+            let p = dir.join(name);
+            std::fs::write(&p, text).expect("write source");
+            p
+        })
+        .collect();
+    govwatch::corpus_import::import(
+        &mut store,
+        &paths,
+        govwatch::model::Clock::now(&govwatch::model::SystemClock),
+    )
+    .expect("import");
+    store
+}
+
+fn main() {
+    let dir = std::env::temp_dir().join(format!("govwatch-bench-verdicts-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+
+    let sources = sources();
+    let files: Vec<(String, String)> = sources
+        .iter()
+        .map(|s| {
+            (
+                s.file.clone(),
+                format!("{}\n\n{}", s.title, s.paragraphs.join("\n\n")),
+            )
+        })
+        .collect();
+    let store = store_with(&dir, "fixtures.db", &files);
+    let fixture = score(&store, &cases(&sources), true);
+    print(
+        &format!(
+            "Fixture set ({} sources; the thresholds were set on it)",
+            sources.len()
+        ),
+        &fixture,
+    );
+
+    let Some(articles) = wcxb::articles() else {
+        println!("WCXB articles not found at {}: held-out set skipped", wcxb::TRUTH);
+        let _ = std::fs::remove_dir_all(&dir);
+        return;
+    };
+    for part in [wcxb::Part::Tune, wcxb::Part::HeldOut] {
+        let set = wcxb::Set::of(&articles, part);
+        let sub = dir.join(part.name());
+        std::fs::create_dir_all(&sub).expect("temp dir");
+        let store = store_with(&sub, "wcxb.db", &set.corpus());
+        let scores = score(&store, &set.cases(), false);
+        print(&set.describe(), &scores);
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
