@@ -544,9 +544,10 @@ fn spawn_signal_listener(stop: StopFlag, reload: Arc<tokio::sync::Notify>) {
     });
 }
 
-/// A future resolving at SIGTERM or SIGINT, with its handlers installed before it returns.
+/// A future resolving at SIGTERM or SIGINT, with its handlers installed before it returns: the
+/// daemon's stop, and `govwatch serve`'s.
 #[cfg(unix)]
-fn stop_signal() -> impl Future<Output = ()> + Send + 'static {
+pub fn stop_signal() -> impl Future<Output = ()> + Send + 'static {
     use tokio::signal::unix::{SignalKind, signal};
     let term = signal(SignalKind::terminate());
     let int = signal(SignalKind::interrupt());
@@ -566,7 +567,7 @@ fn stop_signal() -> impl Future<Output = ()> + Send + 'static {
 }
 
 #[cfg(not(unix))]
-fn stop_signal() -> impl Future<Output = ()> + Send + 'static {
+pub fn stop_signal() -> impl Future<Output = ()> + Send + 'static {
     async {
         let _ = tokio::signal::ctrl_c().await;
     }
