@@ -22,6 +22,7 @@ use crate::compare::{self, diff, relevance, statements};
 use crate::config::{Config, Watch};
 use crate::model::{DocRole, EventKind, Timestamp};
 use crate::store::{DocumentRow, NewEvent, SnapshotMeta};
+use crate::timefmt::{self, DayStyle};
 
 /// The newest stored version of a document: what a removal or a return is told with.
 pub type LastVersion = (SnapshotMeta, String);
@@ -185,7 +186,7 @@ pub fn after_success(doc: &DocumentRow, watch: &Watch, title: Option<String>) ->
     let recovered = (p.failing_noticed && is_watch_page(doc, watch)).then(|| {
         let since = p
             .failing_since
-            .map_or_else(|| "a while".to_string(), |t| day(&t.to_string()).to_string());
+            .map_or_else(|| "a while".to_string(), |t| day(&t.to_string()));
         let note = format!(
             "The watch `{}` answers again (it had failed since {since}).",
             watch.name
@@ -267,7 +268,8 @@ fn is_watch_page(doc: &DocumentRow, watch: &Watch) -> bool {
     doc.role != DocRole::Document && doc.url == watch.url.as_str()
 }
 
-/// The day of a stored timestamp, for notes.
-fn day(t: &str) -> &str {
-    t.get(..10).unwrap_or(t)
+/// The day of a stored timestamp or date, as stored (UTC), for notes; else the text's first
+/// ten characters (a date's length), or all of it if shorter (a month-only date, `2003-11`).
+fn day(t: &str) -> String {
+    timefmt::day(t, None, DayStyle::Iso).unwrap_or_else(|| t.get(..10).unwrap_or(t).to_string())
 }

@@ -3,14 +3,26 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{CliError, Out, Result, open_store, term};
+use super::{CliError, CorpusCommand, Out, Result, open_store, term};
 use crate::config::Config;
 use crate::corpus_import::{self, FileResult};
 use crate::model::{Clock, SystemClock};
 use crate::notify;
 use crate::store::{ImportOutcome, Store};
 
-pub(super) fn corpus_import(config_path: &Path, paths: &[PathBuf]) -> Result<()> {
+/// `govwatch corpus …`: each subcommand on the store of the config at `config_path`.
+pub(super) fn run(command: CorpusCommand, config_path: &Path) -> Result<()> {
+    match command {
+        CorpusCommand::Import { paths } => corpus_import(config_path, &paths),
+        CorpusCommand::List { json } => corpus_list(&open_store(&Config::load(config_path)?)?, json),
+        CorpusCommand::Show { name } => corpus_show(&open_store(&Config::load(config_path)?)?, &name),
+        CorpusCommand::Remove { names } => {
+            corpus_remove(&mut open_store(&Config::load(config_path)?)?, &names)
+        }
+    }
+}
+
+fn corpus_import(config_path: &Path, paths: &[PathBuf]) -> Result<()> {
     let config = Config::load(config_path)?;
     let mut store = open_store(&config)?;
     corpus_import::index_missing(&mut store)?;
@@ -48,7 +60,7 @@ pub(super) fn corpus_import(config_path: &Path, paths: &[PathBuf]) -> Result<()>
     Ok(())
 }
 
-pub(super) fn corpus_list(store: &Store, json: bool) -> Result<()> {
+fn corpus_list(store: &Store, json: bool) -> Result<()> {
     let rows = store.corpus_imports()?;
     let mut out = Out::stdout();
     if json {
@@ -87,7 +99,7 @@ fn unknown_import(name: &str) -> CliError {
     ))
 }
 
-pub(super) fn corpus_show(store: &Store, name: &str) -> Result<()> {
+fn corpus_show(store: &Store, name: &str) -> Result<()> {
     let entry = store.corpus_import(name)?.ok_or_else(|| unknown_import(name))?;
     let text = store.corpus_text(entry.id)?.unwrap_or_default();
     let mut out = Out::stdout();
@@ -105,7 +117,7 @@ pub(super) fn corpus_show(store: &Store, name: &str) -> Result<()> {
 }
 
 /// Every name is checked before anything is removed: a typo in the list removes nothing.
-pub(super) fn corpus_remove(store: &mut Store, names: &[String]) -> Result<()> {
+fn corpus_remove(store: &mut Store, names: &[String]) -> Result<()> {
     for n in names {
         if store.corpus_import(n)?.is_none() {
             return Err(unknown_import(n));

@@ -284,18 +284,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             )
             .await
         }
-        Command::Corpus { command } => match command {
-            CorpusCommand::Import { paths } => corpus::corpus_import(&config_path, &paths),
-            CorpusCommand::List { json } => {
-                corpus::corpus_list(&open_store(&Config::load(&config_path)?)?, json)
-            }
-            CorpusCommand::Show { name } => {
-                corpus::corpus_show(&open_store(&Config::load(&config_path)?)?, &name)
-            }
-            CorpusCommand::Remove { names } => {
-                corpus::corpus_remove(&mut open_store(&Config::load(&config_path)?)?, &names)
-            }
-        },
+        Command::Corpus { command } => corpus::run(command, &config_path),
         Command::Changes {
             json,
             since,
@@ -317,13 +306,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             let config = Config::load(&config_path)?;
             mail::feed(&open_store(&config)?, &config, out.as_deref())
         }
-        Command::Outbox {
-            command: Some(OutboxCommand::Retry { failed: _, ids }),
-            ..
-        } => outbox::outbox_retry(&mut open_store(&Config::load(&config_path)?)?, &ids),
-        Command::Outbox { json, command: None } => {
-            outbox::outbox(&open_store(&Config::load(&config_path)?)?, json)
-        }
+        Command::Outbox { json, command } => outbox::run(json, command, &config_path),
         Command::TestMail { address } => {
             mail::test_mail(&Config::load(&config_path)?, address.as_deref()).await
         }

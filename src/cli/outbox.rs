@@ -1,11 +1,23 @@
 //! `govwatch outbox`: every delivery and its state, and `outbox retry`, which puts failed
 //! deliveries back in the queue.
 
-use super::{CliError, Out, Result};
+use std::path::Path;
+
+use super::{CliError, Out, OutboxCommand, Result, open_store};
+use crate::config::Config;
 use crate::model::{Clock, SystemClock};
 use crate::store::{RetryRefusal, Store};
 
-pub(super) fn outbox(store: &Store, json: bool) -> Result<()> {
+/// `govwatch outbox [retry …]` on the store of the config at `config_path`.
+pub(super) fn run(json: bool, command: Option<OutboxCommand>, config_path: &Path) -> Result<()> {
+    let mut store = open_store(&Config::load(config_path)?)?;
+    match command {
+        Some(OutboxCommand::Retry { failed: _, ids }) => outbox_retry(&mut store, &ids),
+        None => outbox(&store, json),
+    }
+}
+
+fn outbox(store: &Store, json: bool) -> Result<()> {
     let rows = store.deliveries()?;
     let mut out = Out::stdout();
     if json {
@@ -37,7 +49,7 @@ pub(super) fn outbox(store: &Store, json: bool) -> Result<()> {
 }
 
 /// `ids` empty: every failed delivery (clap requires `--failed` then).
-pub(super) fn outbox_retry(store: &mut Store, ids: &[i64]) -> Result<()> {
+fn outbox_retry(store: &mut Store, ids: &[i64]) -> Result<()> {
     let refused = store.retry_refusals(ids)?;
     if !refused.is_empty() {
         let why: Vec<String> = refused

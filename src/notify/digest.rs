@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use crate::compare::diff::{self, WordOp, WordRun};
 use crate::store::{EventKind, EventRow};
+use crate::timefmt::DayStyle;
 
 /// The order kinds are counted in the subject: news first.
 const KINDS: [EventKind; 9] = [
@@ -292,13 +293,10 @@ fn version_note(e: &EventRow) -> String {
     out
 }
 
-/// "25 May 2023" from a stored date or timestamp; the text as given if it is neither.
+/// "25 May 2023" from a stored date or timestamp, as stored (UTC); the text as given, on one
+/// short line, if it is neither.
 fn day(s: &str) -> String {
-    let fmt = time::macros::format_description!("[year]-[month]-[day]");
-    match s.get(..10).and_then(|d| time::Date::parse(d, fmt).ok()) {
-        Some(d) => format!("{} {} {}", d.day(), d.month(), d.year()),
-        None => one_line(s, 40),
-    }
+    crate::timefmt::day(s, None, DayStyle::Long).unwrap_or_else(|| one_line(s, 40))
 }
 
 /// The sources a `quotes` event quotes, largest share first as stored.

@@ -5,6 +5,8 @@ use std::sync::LazyLock;
 
 use minijinja::{AutoEscape, Environment, State, Value};
 
+use crate::timefmt::{self, DayStyle};
+
 const TEMPLATES: &[(&str, &str)] = &[
     ("base.html", include_str!("templates/base.html")),
     ("macros.html", include_str!("templates/macros.html")),
@@ -62,19 +64,24 @@ fn local(state: &State, ts: Option<String>) -> String {
     format_in(state, ts, "%Y-%m-%d %H:%M %Z")
 }
 
-/// The date alone.
+/// The date alone, in the page's time zone: "2026-11-23".
 fn day(state: &State, ts: Option<String>) -> String {
-    format_in(state, ts, "%Y-%m-%d")
+    let Some(ts) = ts else { return "–".into() };
+    timefmt::day(&ts, Some(zone(state)), DayStyle::Iso).unwrap_or(ts)
 }
 
 fn format_in(state: &State, ts: Option<String>, fmt: &str) -> String {
     let Some(ts) = ts else { return "–".into() };
-    let tz: chrono_tz::Tz = state
-        .lookup("tz")
-        .and_then(|v| v.as_str().and_then(|s| s.parse().ok()))
-        .unwrap_or(chrono_tz::UTC);
     match chrono::DateTime::parse_from_rfc3339(&ts) {
-        Ok(t) => t.with_timezone(&tz).format(fmt).to_string(),
+        Ok(t) => t.with_timezone(&zone(state)).format(fmt).to_string(),
         Err(_) => ts,
     }
+}
+
+/// The page's time zone (`tz` in the context), UTC if it has none.
+fn zone(state: &State) -> chrono_tz::Tz {
+    state
+        .lookup("tz")
+        .and_then(|v| v.as_str().and_then(|s| s.parse().ok()))
+        .unwrap_or(chrono_tz::UTC)
 }
