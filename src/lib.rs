@@ -18,7 +18,8 @@
 //!   tokens and word count.
 //! - [`similarity`]: shingles, MinHash and winnowed fingerprints: what the corpus index stores.
 //! - [`backoff`]: the one rule for waiting after failures in a row (checks and deliveries).
-//! - [`timefmt`]: timestamps as the politeness gate keeps them (RFC 3339 text).
+//! - [`timefmt`]: timestamps as the politeness gate keeps them (RFC 3339 text), and the one way
+//!   a stored time or date is written as a day.
 //! - [`config`]: the TOML file, parsed once into a validated [`config::Config`].
 //! - [`fetch`]: HTTP with conditional GET, size caps, timeouts and block-page detection.
 //! - [`polite`]: the politeness gate per origin: robots.txt, delays, pauses, leases across
@@ -36,10 +37,15 @@
 //! - [`pipeline`]: a pass over what is due, checks side by side.
 //! - [`notify`]: digests rendered as text and HTML, sent by SMTP or written to an outbox.
 //! - [`web`]: the pages: watches, documents, versions, diffs, events, triage and search.
-//! - [`daemon`]: the scheduler loop and its lifecycle: signals, sd_notify, `/metrics`.
+//! - [`daemon`]: the scheduler loop and its lifecycle: signals (the one SIGTERM/SIGINT wait,
+//!   `serve`'s too), sd_notify, `/metrics`.
 //! - [`metrics`]: counters for `/metrics`.
 //! - [`logging`]: log format (journald or terminal) and level.
-//! - [`cli`]: the commands; prints and picks exit codes with `main`.
+//! - [`cli`]: the commands; prints and picks exit codes with `main`. `cli/mod.rs` parses and
+//!   dispatches; one module per command or group: `check` (and `run`'s setup), `status`,
+//!   `changes`, `history` (and `show`, `diff`), `corpus`, `outbox`, `mail` (`digest`, `feed`,
+//!   `test-mail`), `serve` (and `hash-password`), `extract`, `preview`, `config_check`; `term`
+//!   makes page text safe for a terminal.
 
 pub mod backoff;
 pub mod check;
