@@ -75,6 +75,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../../migrations/0010_template_born.sql"),
     ),
     ("0012_web", include_str!("../../migrations/0012_web.sql")),
+    (
+        "0015_search_words",
+        include_str!("../../migrations/0015_search_words.sql"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]

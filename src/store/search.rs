@@ -1,4 +1,4 @@
-//! Full-text search over every stored version and every imported corpus file (migration 0012):
+//! Full-text search over every stored version and every imported corpus file (migrations 0012, 0015):
 //! the SQL functions its triggers call, the reading of a query (always one phrase, never FTS5
 //! syntax), and the lookup.
 
@@ -47,30 +47,34 @@ pub const MAX_QUERY_CHARS: usize = 200;
 /// there were more.
 const MAX_MATCHES: usize = 1_000;
 
-/// Which index answers a query, and the FTS5 query text to give it.
+/// A query as the words index reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Phrase {
-    /// Three characters or more: any substring, through the trigram index.
-    Trigram(String),
-    /// One or two characters: a word (or CJK characters) through the words index.
+    /// The FTS5 query text: one quoted phrase of words (each CJK character a word), its last
+    /// word a prefix when it is a Latin word the reader may not have finished.
     Words(String),
-    /// Nothing to look for (empty, or only punctuation where words are needed).
+    /// Nothing to look for (empty, or only punctuation).
     Nothing,
 }
 
 /// What the user typed, read as one phrase: the whitespace folded, cut to [`MAX_QUERY_CHARS`],
 /// quoted so that `"`, `*`, `NEAR`, `-`, `AND` and the like are text to find, never syntax.
-/// Returns the phrase and whether the query was cut.
+/// The words must appear in this order, adjacent; the last one may be the start of a longer
+/// word ("encrypt" finds "encryption"); Chinese is a phrase of characters, so "据出" is found
+/// inside "数据出境". Returns the phrase and whether the query was cut.
 pub fn phrase(query: &str) -> (Phrase, bool) {
     let folded = query.split_whitespace().collect::<Vec<_>>().join(" ");
     let cut = folded.chars().count() > MAX_QUERY_CHARS;
     let q: String = folded.chars().take(MAX_QUERY_CHARS).collect();
-    let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
-    let p = match q.chars().count() {
-        0 => Phrase::Nothing,
-        1 | 2 if !q.chars().any(char::is_alphanumeric) => Phrase::Nothing,
-        1 | 2 => Phrase::Words(quote(spaced(&q).trim())),
-        _ => Phrase::Trigram(quote(&q)),
+    if !q.chars().any(char::is_alphanumeric) {
+        return (Phrase::Nothing, cut);
+    }
+    let quoted = format!("\"{}\"", spaced(&q).trim().replace('"', "\"\""));
+    // A prefix only after a Latin letter or digit: a CJK character is a word of its own already.
+    let last = q.chars().rev().find(|c| c.is_alphanumeric());
+    let p = match last {
+        Some(c) if !crate::text::is_cjk(c) => Phrase::Words(format!("{quoted} *")),
+        _ => Phrase::Words(quoted),
     };
     (p, cut)
 }
@@ -168,11 +172,11 @@ impl Store {
     /// The texts matching `phrase` that `filter` lets through, newest first, one hit per
     /// document (its newest matching version). A query the index refuses is no match.
     pub fn search(&self, phrase: &Phrase, filter: &SearchFilter) -> Result<SearchResults> {
-        let (table, q) = match phrase {
-            Phrase::Trigram(q) => ("search_trigram", q),
-            Phrase::Words(q) => ("search_words", q),
+        let q = match phrase {
+            Phrase::Words(q) => q,
             Phrase::Nothing => return Ok(SearchResults::default()),
         };
+        let table = "search_words";
         let sql = format!(
             "SELECT f.rowid, s.document_id, s.version, s.title, d.url, d.watch, s.fetched_at,
                     c.id, c.name, c.title, c.added_at
@@ -254,19 +258,19 @@ mod tests {
     fn queries_are_one_quoted_phrase() {
         assert_eq!(
             phrase("  data   flows ").0,
-            Phrase::Trigram("\"data flows\"".into())
+            Phrase::Words("\"data flows\" *".into())
         );
         assert_eq!(
             phrase("say \"no\"").0,
-            Phrase::Trigram("\"say \"\"no\"\"\"".into())
+            Phrase::Words("\"say \"\"no\"\"\" *".into())
         );
-        assert_eq!(phrase("NEAR(a b)").0, Phrase::Trigram("\"NEAR(a b)\"".into()));
+        assert_eq!(phrase("NEAR(a b)").0, Phrase::Words("\"NEAR(a b)\" *".into()));
         assert_eq!(phrase("数据").0, Phrase::Words("\"数  据\"".into()));
-        assert_eq!(phrase("AI").0, Phrase::Words("\"AI\"".into()));
+        assert_eq!(phrase("AI").0, Phrase::Words("\"AI\" *".into()));
         assert_eq!(phrase("").0, Phrase::Nothing);
         assert_eq!(phrase("\"*").0, Phrase::Nothing);
         let (p, cut) = phrase(&"x".repeat(10_000));
-        assert!(cut && matches!(p, Phrase::Trigram(q) if q.len() == MAX_QUERY_CHARS + 2));
+        assert!(cut && matches!(p, Phrase::Words(q) if q.len() == MAX_QUERY_CHARS + 4));
     }
 
     /// Every query, whatever it holds, is answered: FTS5 syntax is text to find.
@@ -302,11 +306,15 @@ mod tests {
             "\"no\"",
             "* NEAR -",
             "NEAR",
+            "NEAR(",
+            "cross-bor",
+            "rules on 数据",
+            "the ai",
         ] {
             let r = s.search(&phrase(q).0, &f).unwrap();
             assert_eq!(r.hits.len(), 1, "{q}");
         }
-        for q in ["\"", "*", "-", "NEAR(", "AND OR NOT", "数据入境", "zz", ")(", "^"] {
+        for q in ["\"", "*", "-", "ross", "AND OR NOT", "数据入境", "zz", ")(", "^"] {
             let r = s.search(&phrase(q).0, &f).unwrap();
             assert!(r.hits.is_empty(), "{q}");
         }
