@@ -258,6 +258,19 @@ impl Store {
         }
     }
 
+    /// What the `changed` event recorded with a version (`details`), if one was: the statements
+    /// of its change from the version before, with their section headings.
+    pub fn changed_details(&self, snapshot_id: i64) -> Result<Option<serde_json::Value>> {
+        let details: Option<Option<String>> = self
+            .conn
+            .prepare_cached(
+                "SELECT details FROM events WHERE snapshot_id = ?1 AND kind = 'changed' ORDER BY id LIMIT 1",
+            )?
+            .query_row([snapshot_id], |r| r.get(0))
+            .optional()?;
+        Ok(details.flatten().and_then(|d| serde_json::from_str(&d).ok()))
+    }
+
     /// The newest version of a document fetched at or before `at`: what a source looked like
     /// when an event cited it.
     pub fn version_at(&self, document_id: i64, at: &str) -> Result<Option<i64>> {
