@@ -165,7 +165,7 @@ async fn watch(
     let w = name.clone();
     let (docs, pager, own) = web
         .read(move |s| {
-            let total = s.watch_documents(&w, 0, 0)?.1;
+            let total = s.watch_document_count(&w)?;
             let pager = Pager::new(page, total as usize, PER_PAGE);
             let (docs, _) = s.watch_documents(&w, pager.offset(PER_PAGE), PER_PAGE)?;
             let own = match &configured {
@@ -676,7 +676,7 @@ async fn search(
             let start = pager.offset(HITS_PER_PAGE).min(found.hits.len());
             let end = (start + HITS_PER_PAGE).min(found.hits.len());
             let mut hits = Vec::new();
-            for h in &found.hits[start..end] {
+            for h in &s.search_hits(&found.hits[start..end])? {
                 let body = match (h.document_id, h.version, h.corpus_id) {
                     (Some(d), Some(v), _) => s.version(d, v)?.map(|(_, t)| t),
                     (_, _, Some(c)) => s.corpus_file(c)?.map(|(_, _, t)| t),
