@@ -148,8 +148,8 @@ fn aligned_rows(old: &str, new: &str) -> Vec<Row> {
             } => (old_index, old_len, new_index, new_len),
         };
         let mut taken = vec![false; m];
-        for x in i..i + n {
-            let old_s = a[x].text.as_str();
+        for unit in &a[i..i + n] {
+            let old_s = unit.text.as_str();
             let partner =
                 (j..j + m).find(|&y| !taken[y - j] && pairs.contains_key(&(old_s, b[y].text.as_str())));
             if let Some(y) = partner {
@@ -165,7 +165,7 @@ fn aligned_rows(old: &str, new: &str) -> Vec<Row> {
                 } else {
                     "moved-out"
                 };
-                rows.push(Row::new(kind, a[x].text.clone()));
+                rows.push(Row::new(kind, unit.text.clone()));
             }
         }
         for y in (j..j + m).filter(|&y| !taken[y - j]) {
