@@ -23,6 +23,9 @@ struct Args {
     documents: usize,
     versions: usize,
     requests: usize,
+    /// Where to keep the database: filled there if it does not exist, else served as it is
+    /// (after the migrations this build has), to measure a change without filling again.
+    db: Option<std::path::PathBuf>,
 }
 
 fn args() -> Args {
@@ -30,9 +33,14 @@ fn args() -> Args {
         documents: 100_000,
         versions: 10_000,
         requests: 300,
+        db: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
+        if flag == "--db" {
+            a.db = Some(it.next().expect("--db needs a path").into());
+            continue;
+        }
         let v: usize = it
             .next()
             .and_then(|v| v.parse().ok())
@@ -168,6 +176,17 @@ fn fill(store: &mut Store, a: &Args, pool: &[String]) -> (i64, i64) {
     (big, last_event)
 }
 
+/// The big document's id and its last event's id, in a database filled before.
+fn kept(store: &Store) -> (i64, i64) {
+    let big = store
+        .web_document_by_url("https://example.gov/big.html")
+        .unwrap()
+        .expect("a database filled by this benchmark")
+        .id;
+    let last_event = store.triage_events(0, 1).unwrap()[0].id;
+    (big, last_event)
+}
+
 /// One GET over a fresh connection; the time to the last byte.
 fn timed_get(addr: &str, path: &str) -> Duration {
     let t0 = Instant::now();
@@ -216,9 +235,15 @@ fn main() {
     let a = args();
     let pool = sentences();
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("bench.db");
+    let db = a.db.clone().unwrap_or_else(|| dir.path().join("bench.db"));
+    let reuse = db.exists();
     let mut store = Store::open(&db).unwrap();
-    let (big, last_event) = fill(&mut store, &a, &pool);
+    let (big, last_event) = if reuse {
+        eprintln!("serving {} as it is (not filled again)", db.display());
+        kept(&store)
+    } else {
+        fill(&mut store, &a, &pool)
+    };
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -246,8 +271,18 @@ fn main() {
         std::thread::sleep(Duration::from_millis(20));
     }
     let mid = (a.versions / 2).max(2);
+    let last = |n: usize| n.div_ceil(50).max(1);
     let pages = [
         ("overview /", "/".to_string()),
+        (
+            "overview, last page of events",
+            format!("/?page={}", last(a.documents / 10 + a.versions)),
+        ),
+        ("a watch's documents", "/watch/bulk".to_string()),
+        (
+            "a watch's documents, last page",
+            format!("/watch/bulk?page={}", last(a.documents)),
+        ),
         ("document (10,000 versions)", format!("/doc/{big}")),
         ("its versions, last page", format!("/doc/{big}?page=200")),
         (
@@ -264,7 +299,7 @@ fn main() {
             "/search?q=cross-border%20data".to_string(),
         ),
         (
-            "search, Chinese (trigram)",
+            "search, Chinese (phrase of characters)",
             "/search?q=%E6%95%B0%E6%8D%AE%E5%AE%89%E5%85%A8".to_string(),
         ),
         ("search, 2 characters", "/search?q=%E6%95%B0%E6%8D%AE".to_string()),
@@ -274,11 +309,16 @@ fn main() {
         a.documents, a.versions, a.requests
     );
     println!("{:<34} {:>8} {:>8}", "page", "p50", "p99");
+    let load = || {
+        std::fs::read_to_string("/proc/loadavg")
+            .map(|l| l.split_whitespace().next().unwrap_or("?").to_string())
+            .unwrap_or_else(|_| "?".into())
+    };
     for (name, path) in &pages {
         timed_get(&addr, path);
         let times: Vec<Duration> = (0..a.requests).map(|_| timed_get(&addr, path)).collect();
         let (p50, p99) = percentiles(times);
-        println!("{name:<34} {p50:>8.1} {p99:>8.1}");
+        println!("{name:<34} {p50:>8.1} {p99:>8.1}   load {}", load());
     }
     let (list_all, scan) = peers(&db, big, "数据安全");
     let (doc50, _) = percentiles(
@@ -286,7 +326,11 @@ fn main() {
             .map(|_| timed_get(&addr, &format!("/doc/{big}")))
             .collect(),
     );
-    let (search50, _) = percentiles((0..20).map(|_| timed_get(&addr, pages[7].1.as_str())).collect());
+    let chinese = pages
+        .iter()
+        .find(|(n, _)| n.starts_with("search, Chinese"))
+        .unwrap();
+    let (search50, _) = percentiles((0..20).map(|_| timed_get(&addr, chinese.1.as_str())).collect());
     println!("\npeers in the same run (one run each, in process, ms):");
     println!(
         "  every version listed, unpaginated: {list_all:.1} (the paginated page: {doc50:.1}, {:.1}x)",

@@ -9,45 +9,6 @@ mod common;
 
 use common::*;
 
-/// The position paper inside corpus text 001 (a newsletter that pastes it whole): its title and
-/// paragraphs.
-fn paper() -> (String, Vec<String>) {
-    let (_, paras) = corpus_doc("001");
-    let start = paras
-        .iter()
-        .position(|p| p == "China’s Positions on Global Digital Governance")
-        .expect("the paper's title line");
-    (paras[start].clone(), paras[start + 1..].to_vec())
-}
-
-/// The paper's section titles: "Basic Principles", "Specific Proposals", "3. Protect data", ….
-fn is_heading(p: &str) -> bool {
-    let numbered = p
-        .split_once('.')
-        .is_some_and(|(n, rest)| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()) && !rest.is_empty());
-    p.chars().count() < 80
-        && !p.ends_with('.')
-        && (p == "Basic Principles" || p == "Specific Proposals" || numbered)
-}
-
-/// The ministry's page for the paper: its headings as `<h3>`, the rest as paragraphs.
-fn paper_page(title: &str, paras: &[String]) -> String {
-    let body: String = paras
-        .iter()
-        .map(|p| match is_heading(p) {
-            true => format!("<h3>{}</h3>\n", escape(p)),
-            false => format!("<p>{}</p>\n", escape(p)),
-        })
-        .collect();
-    chrome("ministry-article.html")
-        .replace("{{TITLE}}", &escape(title))
-        .replace("{{DATE}}", "2023-05-25")
-        .replace("{{BODY}}", &body)
-        .replace("{{COUNTER}}", "1")
-        .replace("{{RELATED}}", "")
-        .replace("{{YEAR}}", "2026")
-}
-
 const CLAUSE: &str = "ensure free flow of data in an orderly manner and in accordance with the law";
 const REWRITTEN: &str =
     "ensure orderly flow of data in accordance with the law and the requirements of national security";

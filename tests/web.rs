@@ -491,6 +491,13 @@ fn pages_show_what_checks_found_and_triage_marks_it() {
         "/watch/nope",
         "/corpus/99999",
         "/no/such/page",
+        // Not numbers, or numbers too big for one.
+        "/doc/99999999999999999999999",
+        &format!("{doc}/v/abc"),
+        &format!("{doc}/diff?from=x&to=2"),
+        &format!("{doc}/diff?from=1&to=99999999999999999999999"),
+        "/event/abc",
+        "/corpus/abc",
     ] {
         let r = get(&addr, missing);
         assert_eq!(r.status, 404, "{missing}: {}", r.body);
@@ -512,6 +519,243 @@ fn pages_show_what_checks_found_and_triage_marks_it() {
     // The stylesheet, with its dark mode.
     let css = get(&addr, "/style.css");
     assert!(css.body.contains("prefers-color-scheme: dark"));
+}
+
+/// A diff page's change rows in order (side by side): kind, the old and new sentence (whitespace
+/// dropped), and the section label above the row, as a reader sees it (the change's, or one a
+/// change crosses into).
+fn diff_sections(html: &str) -> Vec<(String, String, String, Option<String>)> {
+    let doc = scraper::Html::parse_document(html);
+    let tr = scraper::Selector::parse("table.diff tr").unwrap();
+    let label = scraper::Selector::parse(".section").unwrap();
+    let td = scraper::Selector::parse("td").unwrap();
+    let flat =
+        |e: scraper::ElementRef| -> String { e.text().collect::<String>().split_whitespace().collect() };
+    let mut out = Vec::new();
+    let mut current: Option<String> = None;
+    for row in doc.select(&tr) {
+        let class = row.value().attr("class").unwrap_or("").to_string();
+        let shown = row.select(&label).next().map(|l| {
+            l.text()
+                .collect::<String>()
+                .trim()
+                .trim_start_matches('§')
+                .trim()
+                .to_string()
+        });
+        match class.as_str() {
+            "change-head" => current = shown,
+            "section-head" => current = shown,
+            "added" | "removed" | "altered" => {
+                let cells: Vec<String> = row.select(&td).map(flat).collect();
+                out.push((class, cells[0].clone(), cells[1].clone(), current.clone()));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The section a mail's line stands in: the last "§" label above it in its story.
+fn mail_section(text: &str, fragment: &str) -> Option<String> {
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    let at = lines
+        .iter()
+        .position(|l| l.contains(fragment))
+        .unwrap_or_else(|| panic!("{fragment:?} not in the mail:\n{text}"));
+    lines[..at]
+        .iter()
+        .rev()
+        .take_while(|l| !l.starts_with("== "))
+        .find_map(|l| l.strip_prefix("§ "))
+        .map(str::to_string)
+}
+
+/// The diff page, the mail and `changes --json` place each change under the same section
+/// heading: the one the check found among the page's headings (issue 14), not a guess from how
+/// a paragraph looks. The paper gains a short dated line above the clause it rewrites (a
+/// paragraph, not a heading), and a section renamed loses a paragraph that stood under its old
+/// name, in one run of changes with the renamed heading.
+#[test]
+fn the_diff_page_the_mail_and_changes_json_agree_on_sections() {
+    let site = Site::start();
+    let addr = format!("127.0.0.1:{}", free_port());
+    let gw = Govwatch::new(&format!(
+        "[email]\nfrom = \"govwatch@example.org\"\nto = [\"analyst@example.org\"]\n\n\
+         [http]\nlisten = \"{addr}\"\n\n\
+         [[watch]]\nname = \"positions\"\nurl = \"{}\"\nkind = \"page\"\n",
+        site.url("/eng/positions.html")
+    ));
+    let (title, paras) = paper();
+    site.set("/eng/positions.html", Resp::html(paper_page(&title, &paras)));
+    gw.ok(&["check", "--all"]);
+    let clause = "ensure free flow of data in an orderly manner and in accordance with the law";
+    let rewritten =
+        "ensure orderly flow of data in accordance with the law and the requirements of national security";
+    let mut edited = paras.clone();
+    let at = edited.iter().position(|p| p.contains(clause)).unwrap();
+    edited[at] = edited[at].replace(clause, rewritten);
+    edited.insert(at, "(Revised on 1 June 2023)".into());
+    let rights = edited
+        .iter()
+        .position(|p| p.starts_with("States should respect the rights and fundamental freedoms"))
+        .unwrap();
+    edited[rights].push_str(" States must never weaken encryption standards used by their citizens.");
+    let seven = edited.iter().position(|p| p == "7.Digital public goods").unwrap();
+    edited[seven] = "7. Digital public goods and open data".into();
+    edited.remove(seven + 1);
+    site.set("/eng/positions.html", Resp::html(paper_page(&title, &edited)));
+    gw.ok(&["check", "--all"]);
+
+    let events = gw.changes();
+    assert_eq!(events.len(), 1, "{events:#?}");
+    let st = &events[0]["details"]["statements"];
+    // (kind, old, new, heading) of every statement, as `changes --json` has them.
+    let flat = |s: &serde_json::Value| -> String { s.as_str().unwrap().split_whitespace().collect() };
+    let mut recorded: Vec<(String, String, String, Option<String>)> = Vec::new();
+    for s in st["added"].as_array().unwrap() {
+        recorded.push((
+            "added".into(),
+            String::new(),
+            flat(&s["text"]),
+            s["heading"].as_str().map(Into::into),
+        ));
+    }
+    for s in st["removed"].as_array().unwrap() {
+        recorded.push((
+            "removed".into(),
+            flat(&s["text"]),
+            String::new(),
+            s["heading"].as_str().map(Into::into),
+        ));
+    }
+    for s in st["altered"].as_array().unwrap() {
+        recorded.push((
+            "altered".into(),
+            flat(&s["before"]),
+            flat(&s["after"]),
+            s["heading"].as_str().map(Into::into),
+        ));
+    }
+    let heading_of = |fragment: &str| {
+        let f: String = fragment.split_whitespace().collect();
+        recorded
+            .iter()
+            .find(|r| r.1.contains(&f) || r.2.contains(&f))
+            .unwrap_or_else(|| panic!("{fragment:?} not in {st:#}"))
+            .3
+            .clone()
+    };
+    assert_eq!(heading_of(rewritten).as_deref(), Some("3. Protect data"));
+    assert_eq!(
+        heading_of("(Revised on 1 June 2023)").as_deref(),
+        Some("3. Protect data")
+    );
+    assert_eq!(
+        heading_of("The principle of national sovereignty").as_deref(),
+        Some("7.Digital public goods")
+    );
+
+    // The diff page, whole and changes only: every statement under its recorded heading.
+    let _server = Server::start(gw.command_with(&["serve"]), &addr);
+    let doc = links(&page_ok(&addr, "/watch/positions"), "/doc/")[0].clone();
+    for extra in ["", "&full=1"] {
+        let html = page_ok(&addr, &format!("{doc}/diff?from=1&to=2&view=side{extra}"));
+        let rows = diff_sections(&html);
+        for (kind, old, new, heading) in &recorded {
+            let row = rows
+                .iter()
+                .find(|r| &r.0 == kind && (&r.1 == old || old.is_empty()) && (&r.2 == new || new.is_empty()))
+                .unwrap_or_else(|| panic!("{kind} {old} {new} not on the diff page: {rows:#?}"));
+            assert_eq!(&row.3, heading, "{kind} {old} → {new}{extra}: {rows:#?}");
+        }
+        assert!(!html.contains("§ (Revised on 1 June 2023)"), "{html}");
+    }
+    // The event page's diff too.
+    let event = page_ok(&addr, &format!("/event/{}", events[0]["id"]));
+    assert!(
+        event.contains("§ 3. Protect data") && !event.contains("§ (Revised"),
+        "{event}"
+    );
+
+    // The mail: each line under the same "§" label.
+    let mails: Vec<String> = gw.outbox().iter().map(|m| mail_text(m)).collect();
+    assert_eq!(mails.len(), 1, "{mails:#?}");
+    for (in_mail, in_json) in [
+        ("{+orderly+} flow of data", rewritten),
+        (
+            "The principle of national sovereignty",
+            "The principle of national sovereignty",
+        ),
+        (
+            "States must never weaken encryption",
+            "States must never weaken encryption",
+        ),
+    ] {
+        assert_eq!(
+            mail_section(&mails[0], in_mail),
+            heading_of(in_json),
+            "{in_mail}:\n{}",
+            mails[0]
+        );
+    }
+}
+
+/// A check writing (a write transaction open, as a pass over many pages holds it) does not fail
+/// the pages: they read beside it at once (the database is in WAL mode, where readers do not
+/// wait for a writer), and a triage mark, itself a write, waits its turn, then lands.
+#[test]
+fn a_check_holding_the_database_neither_fails_nor_stalls_the_pages() {
+    let addr = format!("127.0.0.1:{}", free_port());
+    let (site, gw) = checked_site(&format!("[http]\nlisten = \"{addr}\"\n"));
+    let changed = event_id(&gw, &site, "changed", "/positions.html");
+    let _server = Server::start(gw.command_with(&["serve"]), &addr);
+    let ev_page = page_ok(&addr, &format!("/event/{changed}"));
+    let token = hidden(&ev_page, "csrf");
+    let pages = [
+        "/".to_string(),
+        format!("/event/{changed}"),
+        "/watch/bulk".to_string(),
+        format!("/search?q={}", q("weekly meeting")),
+    ];
+
+    let hold = Duration::from_secs(3);
+    let check = rusqlite::Connection::open(gw.db_path()).unwrap();
+    check
+        .execute_batch("BEGIN IMMEDIATE; UPDATE documents SET failures = failures;")
+        .unwrap();
+    let held = Instant::now();
+    let triage = std::thread::spawn({
+        let (addr, token) = (addr.clone(), token.clone());
+        move || {
+            let t0 = Instant::now();
+            let r = request(
+                &addr,
+                "POST",
+                &format!("/event/{changed}/triage"),
+                None,
+                Some(&[("csrf", &token), ("action", "important")]),
+            );
+            (r.status, t0.elapsed())
+        }
+    });
+    for p in &pages {
+        page_ok(&addr, p);
+    }
+    assert!(
+        held.elapsed() < hold,
+        "the pages waited for a writer: {:?}",
+        held.elapsed()
+    );
+    std::thread::sleep(hold.saturating_sub(held.elapsed()));
+    check.execute_batch("COMMIT").unwrap();
+    let (status, took) = triage.join().unwrap();
+    assert_eq!(status, 303, "the mark waits for the check, then lands");
+    assert!(took >= hold / 2, "the mark did not wait: {took:?}");
+    assert_eq!(
+        gw.changes().into_iter().find(|e| e["id"] == changed).unwrap()["important"],
+        true
+    );
 }
 
 const PASSWORD: &str = "correct horse battery";
@@ -684,6 +928,196 @@ fn browse(chrome: &std::path::Path, url: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// A headless Chromium driven over its DevTools protocol (a WebSocket on loopback), for what
+/// `--dump-dom` cannot do: type into a form and press Enter as a person would, then read the
+/// DOM of the page that follows.
+type Socket = tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<std::net::TcpStream>>;
+
+struct Browser {
+    child: Child,
+    ws: Socket,
+    next_id: u64,
+    /// Events received while waiting for something else.
+    events: Vec<serde_json::Value>,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    fn start(chrome: &std::path::Path) -> Browser {
+        let profile = tempfile::tempdir().unwrap();
+        let child = Command::new(chrome)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--remote-debugging-port=0",
+                "--window-size=1280,1000",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .arg("about:blank")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Chromium writes the port it chose, and its browser endpoint, into the profile.
+        let active = profile.path().join("DevToolsActivePort");
+        let t0 = Instant::now();
+        let (port, browser) = loop {
+            let written = std::fs::read_to_string(&active).unwrap_or_default();
+            let mut lines = written.lines();
+            if let (Some(Ok(port)), Some(path)) =
+                (lines.next().map(|p| p.trim().parse::<u16>()), lines.next())
+            {
+                break (port, path.trim().to_string());
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(30),
+                "Chromium did not open its DevTools port"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        // The browser names its tab; the tab has an endpoint of its own.
+        let mut ws = Browser::connect(&format!("ws://127.0.0.1:{port}{browser}"));
+        let ask = serde_json::json!({ "id": 1, "method": "Target.getTargets" });
+        ws.send(tungstenite::Message::text(ask.to_string())).unwrap();
+        let targets = loop {
+            if let tungstenite::Message::Text(t) = ws.read().unwrap() {
+                let m: serde_json::Value = serde_json::from_str(t.as_str()).unwrap();
+                if m["id"] == 1 {
+                    break m["result"]["targetInfos"].clone();
+                }
+            }
+        };
+        let _ = ws.close(None);
+        let page = targets
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["type"] == "page")
+            .unwrap_or_else(|| panic!("no tab: {targets:#}"));
+        let url = format!(
+            "ws://127.0.0.1:{port}/devtools/page/{}",
+            page["targetId"].as_str().unwrap()
+        );
+        let ws = Browser::connect(&url);
+        let mut b = Browser {
+            child,
+            ws,
+            next_id: 0,
+            events: Vec::new(),
+            _profile: profile,
+        };
+        b.call("Page.enable", serde_json::json!({}));
+        b
+    }
+
+    /// A WebSocket to Chromium whose reads give up after 30 s.
+    fn connect(url: &str) -> Socket {
+        let (ws, _) = tungstenite::connect(url).unwrap();
+        if let tungstenite::stream::MaybeTlsStream::Plain(s) = ws.get_ref() {
+            s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        }
+        ws
+    }
+
+    fn read(&mut self) -> serde_json::Value {
+        loop {
+            match self.ws.read().expect("Chromium answers within 30 s") {
+                tungstenite::Message::Text(t) => return serde_json::from_str(t.as_str()).unwrap(),
+                tungstenite::Message::Close(_) => panic!("Chromium closed the connection"),
+                _ => continue,
+            }
+        }
+    }
+
+    /// A protocol command and its result; events met meanwhile are kept for [`Browser::wait`].
+    fn call(&mut self, method: &str, params: serde_json::Value) -> serde_json::Value {
+        self.next_id += 1;
+        let id = self.next_id;
+        let msg = serde_json::json!({ "id": id, "method": method, "params": params });
+        self.ws.send(tungstenite::Message::text(msg.to_string())).unwrap();
+        loop {
+            let m = self.read();
+            if m["id"] == id {
+                assert!(m.get("error").is_none(), "{method}: {m}");
+                return m["result"].clone();
+            }
+            self.events.push(m);
+        }
+    }
+
+    /// Waits for event `method` (one met already counts), and forgets the events before it.
+    fn wait(&mut self, method: &str) -> serde_json::Value {
+        if let Some(i) = self.events.iter().position(|e| e["method"] == method) {
+            let e = self.events[i].clone();
+            self.events.drain(..=i);
+            return e;
+        }
+        loop {
+            let m = self.read();
+            if m["method"] == method {
+                self.events.clear();
+                return m;
+            }
+        }
+    }
+
+    /// The value of a JavaScript expression in the page.
+    fn eval(&mut self, expression: &str) -> serde_json::Value {
+        let r = self.call(
+            "Runtime.evaluate",
+            serde_json::json!({ "expression": expression, "returnByValue": true }),
+        );
+        r["result"]["value"].clone()
+    }
+
+    fn navigate(&mut self, url: &str) {
+        self.events.clear();
+        self.call("Page.navigate", serde_json::json!({ "url": url }));
+        self.wait("Page.loadEventFired");
+    }
+
+    /// Types `text` into the field `selector`, as keystrokes would.
+    fn type_into(&mut self, selector: &str, text: &str) {
+        let found = self.eval(&format!(
+            "(() => {{ const e = document.querySelector({selector:?}); if (!e) return false; e.focus(); e.value = ''; return true; }})()"
+        ));
+        assert_eq!(found, true, "no {selector} in the page");
+        self.call("Input.insertText", serde_json::json!({ "text": text }));
+    }
+
+    /// Presses Enter in the focused field (which submits its form) and waits for the next page.
+    fn press_enter(&mut self) {
+        self.events.clear();
+        for kind in ["keyDown", "keyUp"] {
+            self.call(
+                "Input.dispatchKeyEvent",
+                serde_json::json!({
+                    "type": kind, "key": "Enter", "code": "Enter", "windowsVirtualKeyCode": 13,
+                    "text": if kind == "keyDown" { "\r" } else { "" },
+                }),
+            );
+        }
+        self.wait("Page.loadEventFired");
+    }
+
+    /// The DOM as rendered now.
+    fn dom(&mut self) -> String {
+        self.eval("document.documentElement.outerHTML")
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 #[test]
 fn a_real_browser_renders_the_pages_without_javascript() {
     let Some(chrome) = chromium() else {
@@ -700,11 +1134,12 @@ fn a_real_browser_renders_the_pages_without_javascript() {
     // The same database behind a login, as a second server with a config of its own.
     let login_port = free_port();
     let login_config = gw.dir.path().join("login.toml");
+    let hash = govwatch::web::auth::hash_password(PASSWORD).unwrap();
     std::fs::write(
         &login_config,
         format!(
             "[storage]\npath = \"{}\"\n\n[http]\nlisten = \"0.0.0.0:{login_port}\"\n\n[[http.user]]\nname = \"ana\"\n\
-             password_hash = \"$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$Hk0DgzAjQjGEVK8HOxYJrx2VmP4u2Z7m0RZfnqkqTYQ\"\n",
+             password_hash = \"{hash}\"\n",
             gw.db_path().display()
         ),
     )
@@ -804,5 +1239,48 @@ fn a_real_browser_renders_the_pages_without_javascript() {
             bytes.len()
         );
     }
+
+    // Chromium logs in through the form as a person would: sent to it from the page it asked
+    // for, it types a name and a wrong password and presses Enter, is refused, types the right
+    // one, and lands on the page it was going to, rendered for the logged-in reader.
+    let mut b = Browser::start(&chrome);
+    let event_path = format!("/event/{republication}");
+    b.navigate(&format!("http://127.0.0.1:{login_port}{event_path}"));
+    assert_eq!(
+        b.eval("location.pathname + location.search"),
+        format!("/login?next={}", q(&event_path)).as_str()
+    );
+    b.type_into("#name", "ana");
+    b.type_into("#password", "not the password");
+    b.press_enter();
+    let refused = b.dom();
+    assert!(refused.contains("Wrong name or password"), "{refused}");
+    assert!(!refused.contains("Log out"), "{refused}");
+    b.type_into("#name", "ana");
+    b.type_into("#password", PASSWORD);
+    b.press_enter();
+    assert_eq!(b.eval("location.pathname"), event_path.as_str());
+    let page = b.dom();
+    assert!(page.contains("reproducing") && page.contains("<mark>"), "{page}");
+    assert!(page.contains("ana") && page.contains("Log out"), "{page}");
+    // The session cookie is out of the page's reach (HttpOnly).
+    assert_eq!(b.eval("document.cookie"), "");
+    // Logged in, its triage form carries the session's own token, not the login form's.
+    let token = b.eval("document.querySelector('form[action$=\"/triage\"] input[name=csrf]').value");
+    let anonymous = hidden(&page_ok(&format!("127.0.0.1:{login_port}"), "/login"), "csrf");
+    assert!(
+        token.as_str().is_some_and(|t| t.len() == 64 && t != anonymous),
+        "{token}"
+    );
+    // Another page of the same server, the session kept.
+    b.navigate(&format!(
+        "http://127.0.0.1:{login_port}/search?q={}",
+        q("数据跨境流动")
+    ));
+    let search = b.dom();
+    assert!(
+        search.contains("<mark>数据跨境流动</mark>") && search.contains("Log out"),
+        "{search}"
+    );
     eprintln!("screenshots in {}", shots.display());
 }

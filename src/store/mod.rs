@@ -37,7 +37,7 @@ pub use leases::Lease;
 pub use outbox::{
     Batch, Channel, DeliveryRow, Due, EventDelivery, Mode, OutboxCounts, RetryRefusal, Target, targets_at,
 };
-pub use search::{MAX_QUERY_CHARS, Phrase, SearchFilter, SearchHit, SearchResults, phrase};
+pub use search::{Found, MAX_QUERY_CHARS, Phrase, SearchFilter, SearchHit, SearchResults, phrase};
 pub use snapshots::{NewSnapshot, SnapshotMeta, StoredBody};
 pub use web::{WatchCounts, WebDocument, WebEvent, WebVersion};
 
@@ -75,6 +75,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../../migrations/0010_template_born.sql"),
     ),
     ("0012_web", include_str!("../../migrations/0012_web.sql")),
+    (
+        "0014_web_speed",
+        include_str!("../../migrations/0014_web_speed.sql"),
+    ),
     (
         "0015_search_words",
         include_str!("../../migrations/0015_search_words.sql"),

@@ -93,7 +93,7 @@ pub struct SearchFilter {
 }
 
 /// One text found: a stored version (`document_id`, `version`) or an imported corpus file
-/// (`corpus_id`). Hits are grouped by document: `more` older versions of it matched too.
+/// (`corpus_id`), described for the page ([`Store::search_hits`]).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct SearchHit {
     pub snapshot_id: Option<i64>,
@@ -108,50 +108,49 @@ pub struct SearchHit {
     pub more: usize,
 }
 
+/// A document or file found, not yet described: its newest matching version (or the imported
+/// file), and how many older versions of it matched too. Hits are grouped by document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Found {
+    pub snapshot_id: Option<i64>,
+    pub document_id: Option<i64>,
+    pub corpus_id: Option<i64>,
+    pub more: usize,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct SearchResults {
-    pub hits: Vec<SearchHit>,
+    /// Newest first.
+    pub hits: Vec<Found>,
     /// More matches than were read (the newest [`MAX_MATCHES`] were).
     pub capped: bool,
 }
 
-/// A row of the search query as a hit: a stored version (positive rowid) or an imported file.
-fn hit(r: &rusqlite::Row<'_>) -> rusqlite::Result<SearchHit> {
-    let rowid: i64 = r.get(0)?;
-    Ok(if rowid > 0 {
-        SearchHit {
-            snapshot_id: Some(rowid),
-            document_id: r.get(1)?,
-            version: r.get(2)?,
-            corpus_id: None,
-            title: r.get(3)?,
-            name: r.get(4)?,
-            watch: r.get(5)?,
-            at: r.get(6)?,
-            more: 0,
-        }
-    } else {
-        SearchHit {
-            snapshot_id: None,
-            document_id: None,
-            version: None,
-            corpus_id: r.get(7)?,
-            title: r.get(9)?,
-            name: r.get(8)?,
-            watch: None,
-            at: r.get(10)?,
-            more: 0,
-        }
-    })
-}
+/// A match as the search query returns it: the text's rowid and, for a version, its document.
+type Match = (i64, Option<i64>);
 
 /// Matches (newest first, one more than are kept when there were more) as one hit per document
 /// or file: its newest, with how many older ones matched too.
-fn grouped(rows: Vec<SearchHit>) -> SearchResults {
+fn grouped(rows: Vec<Match>) -> SearchResults {
     let capped = rows.len() > MAX_MATCHES;
-    let mut found: Vec<SearchHit> = Vec::new();
+    let mut found: Vec<Found> = Vec::new();
     let mut seen: std::collections::HashMap<(bool, i64), usize> = std::collections::HashMap::new();
-    for hit in rows.into_iter().take(MAX_MATCHES) {
+    for (rowid, document) in rows.into_iter().take(MAX_MATCHES) {
+        let hit = match document {
+            Some(d) if rowid > 0 => Found {
+                snapshot_id: Some(rowid),
+                document_id: Some(d),
+                corpus_id: None,
+                more: 0,
+            },
+            _ if rowid < 0 => Found {
+                snapshot_id: None,
+                document_id: None,
+                corpus_id: Some(-rowid),
+                more: 0,
+            },
+            _ => continue,
+        };
         let key = match (hit.document_id, hit.corpus_id) {
             (Some(d), _) => (true, d),
             (None, Some(c)) => (false, c),
@@ -168,6 +167,43 @@ fn grouped(rows: Vec<SearchHit>) -> SearchResults {
     SearchResults { hits: found, capped }
 }
 
+/// The search query for `table` under `filter`: the rowids of the matching texts newest first,
+/// with each version's document. Up to 1,001 matches are read only to be grouped, so a match
+/// costs an index lookup, no more: a version's document from `snapshots_found` (not from the
+/// row that holds its text), a document's watch or a file's date only when a filter asks.
+fn search_sql(table: &str, filter: &SearchFilter) -> String {
+    let mut joins =
+        vec!["LEFT JOIN snapshots s INDEXED BY snapshots_found ON f.rowid > 0 AND s.id = f.rowid"];
+    // A file's row is read to know it is still there (and when it was imported, if asked).
+    joins.push("LEFT JOIN corpus c ON f.rowid < 0 AND c.id = -f.rowid");
+    let mut conds = vec![
+        format!("{table} MATCH ?1"),
+        "(s.id IS NOT NULL OR c.id IS NOT NULL)".into(),
+    ];
+    if filter.watch.is_some() {
+        joins.push("LEFT JOIN documents d ON d.id = s.document_id");
+        conds.push("d.watch = ?2".into());
+    }
+    if filter.kind.is_some() {
+        conds.push(
+            "((?3 = 'corpus' AND f.rowid < 0) OR (?3 = 'version' AND f.rowid > 0)
+              OR EXISTS (SELECT 1 FROM events e WHERE e.snapshot_id = s.id AND e.kind = ?3))"
+                .into(),
+        );
+    }
+    if filter.from.is_some() {
+        conds.push("COALESCE(s.fetched_at, c.added_at) >= ?4".into());
+    }
+    if filter.until.is_some() {
+        conds.push("COALESCE(s.fetched_at, c.added_at) < ?5".into());
+    }
+    format!(
+        "SELECT f.rowid, s.document_id FROM {table} f {} WHERE {} ORDER BY f.rowid DESC LIMIT ?6",
+        joins.join(" "),
+        conds.join(" AND ")
+    )
+}
+
 impl Store {
     /// The texts matching `phrase` that `filter` lets through, newest first, one hit per
     /// document (its newest matching version). A query the index refuses is no match.
@@ -177,23 +213,8 @@ impl Store {
             Phrase::Nothing => return Ok(SearchResults::default()),
         };
         let table = "search_words";
-        let sql = format!(
-            "SELECT f.rowid, s.document_id, s.version, s.title, d.url, d.watch, s.fetched_at,
-                    c.id, c.name, c.title, c.added_at
-             FROM {table} f
-             LEFT JOIN snapshots s ON f.rowid > 0 AND s.id = f.rowid
-             LEFT JOIN documents d ON d.id = s.document_id
-             LEFT JOIN corpus c ON f.rowid < 0 AND c.id = -f.rowid
-             WHERE {table} MATCH ?1
-               AND (?2 IS NULL OR d.watch = ?2)
-               AND (?3 IS NULL OR (?3 = 'corpus' AND f.rowid < 0) OR (?3 = 'version' AND f.rowid > 0)
-                    OR EXISTS (SELECT 1 FROM events e WHERE e.snapshot_id = s.id AND e.kind = ?3))
-               AND (?4 IS NULL OR COALESCE(s.fetched_at, c.added_at) >= ?4)
-               AND (?5 IS NULL OR COALESCE(s.fetched_at, c.added_at) < ?5)
-               AND (s.id IS NOT NULL OR c.id IS NOT NULL)
-             ORDER BY f.rowid DESC LIMIT ?6"
-        );
-        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let mut stmt = self.conn.prepare_cached(&search_sql(table, filter))?;
+        // Every parameter is bound; those the filter leaves out are NULL and unused.
         let rows = stmt.query_map(
             params![
                 q,
@@ -203,7 +224,7 @@ impl Store {
                 filter.until,
                 (MAX_MATCHES + 1) as i64
             ],
-            hit,
+            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Option<i64>>(1)?)),
         );
         // A query FTS5 refuses (it cannot be, quoted; but the index is not ours to trust) finds
         // nothing rather than failing the page.
@@ -212,11 +233,62 @@ impl Store {
         };
         let Ok(rows) = rows
             .take(MAX_MATCHES + 1)
-            .collect::<rusqlite::Result<Vec<SearchHit>>>()
+            .collect::<rusqlite::Result<Vec<Match>>>()
         else {
             return Ok(SearchResults::default());
         };
         Ok(grouped(rows))
+    }
+
+    /// What a page shows of the hits `found`: each version's document, title and date, each
+    /// file's name. A hit whose text has gone since is left out.
+    pub fn search_hits(&self, found: &[Found]) -> Result<Vec<SearchHit>> {
+        use rusqlite::OptionalExtension;
+        let mut out = Vec::with_capacity(found.len());
+        for f in found {
+            let hit = match (f.snapshot_id, f.corpus_id) {
+                (Some(id), _) => self
+                    .conn
+                    .prepare_cached(
+                        "SELECT s.document_id, s.version, s.title, d.url, d.watch, s.fetched_at
+                         FROM snapshots s JOIN documents d ON d.id = s.document_id WHERE s.id = ?1",
+                    )?
+                    .query_row([id], |r| {
+                        Ok(SearchHit {
+                            snapshot_id: Some(id),
+                            document_id: r.get(0)?,
+                            version: r.get(1)?,
+                            corpus_id: None,
+                            title: r.get(2)?,
+                            name: r.get(3)?,
+                            watch: r.get(4)?,
+                            at: r.get(5)?,
+                            more: f.more,
+                        })
+                    })
+                    .optional()?,
+                (None, Some(id)) => self
+                    .conn
+                    .prepare_cached("SELECT name, title, added_at FROM corpus WHERE id = ?1")?
+                    .query_row([id], |r| {
+                        Ok(SearchHit {
+                            snapshot_id: None,
+                            document_id: None,
+                            version: None,
+                            corpus_id: Some(id),
+                            title: r.get(1)?,
+                            name: r.get(0)?,
+                            watch: None,
+                            at: r.get(2)?,
+                            more: f.more,
+                        })
+                    })
+                    .optional()?,
+                (None, None) => None,
+            };
+            out.extend(hit);
+        }
+        Ok(out)
     }
 
     /// The id of the imported corpus file named `name`.

@@ -137,9 +137,10 @@ impl Store {
     /// Documents and failing documents of every watch that has any.
     pub fn watch_counts(&self) -> Result<HashMap<String, WatchCounts>> {
         let mut out: HashMap<String, WatchCounts> = HashMap::new();
+        // Counted by triggers as documents come (migration 0014), not on every view.
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT watch, count(*) FROM documents GROUP BY watch")?;
+            .prepare_cached("SELECT watch, documents FROM watch_documents WHERE documents > 0")?;
         for r in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
             let (w, n) = r?;
             out.entry(w).or_default().documents = n;
@@ -171,6 +172,16 @@ impl Store {
             .optional()?)
     }
 
+    /// How many documents `watch` first found.
+    pub fn watch_document_count(&self, watch: &str) -> Result<i64> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT documents FROM watch_documents WHERE watch = ?1")?
+            .query_row([watch], |r| r.get(0))
+            .optional()?
+            .unwrap_or(0))
+    }
+
     /// A page of the documents first found by `watch`, newest first, and how many there are.
     pub fn watch_documents(
         &self,
@@ -178,15 +189,28 @@ impl Store {
         offset: usize,
         limit: usize,
     ) -> Result<(Vec<WebDocument>, i64)> {
-        let total: i64 = self
-            .conn
-            .prepare_cached("SELECT count(*) FROM documents WHERE watch = ?1")?
-            .query_row([watch], |r| r.get(0))?;
+        let total = self.watch_document_count(watch)?;
+        let (offset, limit) = (offset as i64, limit as i64);
+        // The rows skipped are walked in the index: a page past the middle is read from the
+        // oldest end, so that the last page of 100,000 documents skips none, not 99,950.
+        let from_oldest = offset > total / 2;
+        let (order, skip) = match from_oldest {
+            true => ("ASC", (total - offset - limit).max(0)),
+            false => ("DESC", offset),
+        };
+        let take = match from_oldest {
+            true => limit.min(total - offset).max(0),
+            false => limit,
+        };
         let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {DOC_COLUMNS} FROM documents d WHERE d.watch = ?1 ORDER BY d.id DESC LIMIT ?2 OFFSET ?3"
+            "SELECT {DOC_COLUMNS} FROM documents d WHERE d.watch = ?1 ORDER BY d.id {order} LIMIT ?2 OFFSET ?3"
         ))?;
-        let rows = stmt.query_map(params![watch, limit as i64, offset as i64], web_document)?;
-        Ok((rows.collect::<rusqlite::Result<_>>()?, total))
+        let rows = stmt.query_map(params![watch, take, skip], web_document)?;
+        let mut docs: Vec<WebDocument> = rows.collect::<rusqlite::Result<_>>()?;
+        if from_oldest {
+            docs.reverse();
+        }
+        Ok((docs, total))
     }
 
     /// A page of a document's versions, newest first, each with the event recorded with it.
@@ -196,12 +220,17 @@ impl Store {
         offset: usize,
         limit: usize,
     ) -> Result<Vec<WebVersion>> {
+        // By key, not by OFFSET: versions are numbered 1, 2, … with none deleted, so the page
+        // `offset` versions below the newest starts at that number. An OFFSET joined every
+        // version skipped with its event (10,000 of them for the last page of a long history).
         let mut stmt = self.conn.prepare_cached(
             "SELECT s.id, s.version, s.fetched_at, s.text_hash, s.title, s.published, s.lang, s.words,
                     e.id, e.kind, e.added, e.removed
              FROM snapshots s
              LEFT JOIN events e ON e.id = (SELECT MIN(id) FROM events WHERE snapshot_id = s.id)
-             WHERE s.document_id = ?1 ORDER BY s.version DESC LIMIT ?2 OFFSET ?3",
+             WHERE s.document_id = ?1
+               AND s.version <= (SELECT MAX(version) FROM snapshots WHERE document_id = ?1) - ?3
+             ORDER BY s.version DESC LIMIT ?2",
         )?;
         let lines = |s: Option<String>| s.map_or(0, |s| s.lines().count());
         let rows = stmt.query_map(params![document_id, limit as i64, offset as i64], |r| {
@@ -256,6 +285,19 @@ impl Store {
             Some((m, blob)) => Ok(Some((m, decompress_text(&blob)?))),
             None => Ok(None),
         }
+    }
+
+    /// What the `changed` event recorded with a version (`details`), if one was: the statements
+    /// of its change from the version before, with their section headings.
+    pub fn changed_details(&self, snapshot_id: i64) -> Result<Option<serde_json::Value>> {
+        let details: Option<Option<String>> = self
+            .conn
+            .prepare_cached(
+                "SELECT details FROM events WHERE snapshot_id = ?1 AND kind = 'changed' ORDER BY id LIMIT 1",
+            )?
+            .query_row([snapshot_id], |r| r.get(0))
+            .optional()?;
+        Ok(details.flatten().and_then(|d| serde_json::from_str(&d).ok()))
     }
 
     /// The newest version of a document fetched at or before `at`: what a source looked like
@@ -321,5 +363,94 @@ impl Store {
             params![id, important],
         )?;
         Ok(n == 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{CheckRecord, NewSnapshot};
+    use super::*;
+
+    fn record(document_id: i64, text: &str, now: Timestamp) -> CheckRecord {
+        CheckRecord {
+            document_id,
+            etag: None,
+            last_modified: None,
+            next_due_at: now,
+            snapshot: Some(NewSnapshot::new(text, format!("h{text}"), b"")),
+            corpus: None,
+            events: Vec::new(),
+            targets: Vec::new(),
+            template_blocks: None,
+            body_hash: None,
+        }
+    }
+
+    /// The pages read by key, from the nearer end and from counts kept by triggers: what they
+    /// list is what counting and OFFSET listed.
+    #[test]
+    fn pages_by_key_list_what_offsets_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("s.db")).unwrap();
+        let now = Timestamp::parse("2026-01-01T00:00:00Z").unwrap();
+        let doc = s
+            .ensure_watch_document("w", "http://127.0.0.1/a", DocRole::Page, now)
+            .unwrap();
+        for v in 0..123 {
+            s.commit_check(record(doc.id, &format!("Text number {v}."), now), now)
+                .unwrap();
+        }
+        let all: Vec<i64> = s
+            .snapshots(doc.id)
+            .unwrap()
+            .iter()
+            .rev()
+            .map(|m| m.version)
+            .collect();
+        assert_eq!(all.len(), 123);
+        for offset in [0, 50, 100, 120, 123, 200] {
+            let page: Vec<i64> = s
+                .document_versions(doc.id, offset, 50)
+                .unwrap()
+                .iter()
+                .map(|v| v.meta.version)
+                .collect();
+            let expected: Vec<i64> = all.iter().skip(offset).take(50).copied().collect();
+            assert_eq!(page, expected, "versions from {offset}");
+        }
+
+        for i in 0..57 {
+            s.insert_discovered(&format!("http://127.0.0.1/d/{i}"), "listing", false, now)
+                .unwrap();
+        }
+        assert_eq!(s.watch_counts().unwrap()["listing"].documents, 57);
+        assert_eq!(s.watch_counts().unwrap()["w"].documents, 1);
+        assert_eq!(s.watch_document_count("listing").unwrap(), 57);
+        assert_eq!(s.watch_document_count("none").unwrap(), 0);
+        let newest_first: Vec<i64> = {
+            let mut ids: Vec<i64> = s
+                .all_documents()
+                .unwrap()
+                .iter()
+                .filter(|d| d.watch == "listing")
+                .map(|d| d.id)
+                .collect();
+            ids.sort_unstable_by(|a, b| b.cmp(a));
+            ids
+        };
+        for (offset, limit) in [
+            (0, 20),
+            (20, 20),
+            (40, 20),
+            (50, 50),
+            (56, 50),
+            (57, 50),
+            (10, 50),
+        ] {
+            let (page, total) = s.watch_documents("listing", offset, limit).unwrap();
+            let ids: Vec<i64> = page.iter().map(|d| d.id).collect();
+            let expected: Vec<i64> = newest_first.iter().skip(offset).take(limit).copied().collect();
+            assert_eq!((ids, total), (expected, 57), "documents from {offset}");
+        }
     }
 }

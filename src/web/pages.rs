@@ -16,6 +16,7 @@ use serde::Deserialize;
 use super::auth::{self, Reader};
 use super::view::{self, CONTEXT};
 use super::{Web, WebError, render};
+use crate::compare::sections::Headings;
 use crate::model::{EventKind, Timestamp};
 use crate::store::{SearchFilter, Store};
 
@@ -164,7 +165,7 @@ async fn watch(
     let w = name.clone();
     let (docs, pager, own) = web
         .read(move |s| {
-            let total = s.watch_documents(&w, 0, 0)?.1;
+            let total = s.watch_document_count(&w)?;
             let pager = Pager::new(page, total as usize, PER_PAGE);
             let (docs, _) = s.watch_documents(&w, pager.offset(PER_PAGE), PER_PAGE)?;
             let own = match &configured {
@@ -227,6 +228,29 @@ fn load_version(
     Ok((doc, meta, text))
 }
 
+/// The section headings of the pages versions `snapshot_ids` of the document at `url` were read
+/// from (their stored text does not mark them), as the check that compared them had them.
+fn page_headings(s: &Store, url: &str, snapshot_ids: &[i64]) -> Headings {
+    let Ok(url) = url::Url::parse(url) else {
+        return Headings::default();
+    };
+    let mut found = Headings::default();
+    for &id in snapshot_ids {
+        let body = s.snapshot_body(id).ok().flatten();
+        let headings = body
+            .and_then(|b| {
+                Some(crate::check::parse::headings_of(
+                    &b.bytes()?,
+                    b.content_type.as_deref(),
+                    &url,
+                ))
+            })
+            .unwrap_or_default();
+        found = found.union(&Headings::new(headings.iter().map(String::as_str)));
+    }
+    found
+}
+
 /// A text as paragraphs, for the templates.
 fn paragraphs(text: &str) -> Vec<&str> {
     text.split("\n\n")
@@ -271,7 +295,8 @@ async fn diff(
     let from = blank(&q.from).map(|f| id(&f, "version")).transpose()?;
     let full = q.full.as_deref().is_some_and(|f| f == "1" || f == "on");
     let side = q.view.as_deref() == Some("side");
-    let (doc, a, b, old, new) = web
+    let context = (!full).then_some(CONTEXT);
+    let (doc, a, b, diff) = web
         .read(move |s| {
             let Some(doc) = s.web_document(doc_id)? else {
                 return Err(WebError::NotFound(format!("There is no document {doc_id}.")));
@@ -280,12 +305,18 @@ async fn diff(
             let from = from.unwrap_or((to - 1).max(1));
             let (_, a, old) = load_version(s, doc_id, from)?;
             let (_, b, new) = load_version(s, doc_id, to)?;
-            Ok((doc, a, b, old, new))
+            // Next versions: the later one's event says where each change stands.
+            let recorded = match a.version + 1 == b.version {
+                true => view::Recorded::of(s.changed_details(b.id)?.as_ref()),
+                false => view::Recorded::default(),
+            };
+            let mut diff = view::diff_view(&old, &new, context);
+            diff.place(&recorded, &old, &new, || {
+                page_headings(s, &doc.url, &[a.id, b.id])
+            });
+            Ok((doc, a, b, diff))
         })
         .await?;
-    let diff = tokio::task::spawn_blocking(move || view::diff_view(&old, &new, (!full).then_some(CONTEXT)))
-        .await
-        .map_err(|e| WebError::Forbidden(format!("diff failed: {e}")))?;
     html(
         "diff.html",
         &web,
@@ -362,7 +393,7 @@ struct EventData {
     row: crate::store::EventRow,
     deliveries: Vec<crate::store::EventDelivery>,
     text: Option<String>,
-    previous: Option<String>,
+    diff: Option<view::DiffView>,
     sources: Vec<(String, Option<f64>, Option<FoundSource>)>,
 }
 
@@ -371,14 +402,25 @@ fn event_data(s: &Store, id: i64) -> Result<EventData, WebError> {
     let ev = s.web_event(id)?.ok_or_else(missing)?;
     let row = s.events_by_ids(&[id])?.into_iter().next().ok_or_else(missing)?;
     let deliveries = s.deliveries_of_events(&[id])?.remove(&id).unwrap_or_default();
-    let text = match ev.version {
-        Some(v) => s.version(ev.document_id, v)?.map(|(_, t)| t),
+    let version = match ev.version {
+        Some(v) => s.version(ev.document_id, v)?,
         None => None,
     };
     let previous = match (ev.kind, ev.version) {
-        (EventKind::Changed, Some(v)) if v > 1 => s.version(ev.document_id, v - 1)?.map(|(_, t)| t),
+        (EventKind::Changed, Some(v)) if v > 1 => s.version(ev.document_id, v - 1)?,
         _ => None,
     };
+    // A change's diff, its changes placed where the event placed them.
+    let diff = match (&previous, &version) {
+        (Some((pm, p)), Some((vm, t))) => {
+            let mut d = view::diff_view(p, t, Some(CONTEXT));
+            let recorded = view::Recorded::of(row.details.as_ref());
+            d.place(&recorded, p, t, || page_headings(s, &ev.url, &[pm.id, vm.id]));
+            Some(d)
+        }
+        _ => None,
+    };
+    let text = version.map(|(_, t)| t);
     let details = row.details.clone().unwrap_or_default();
     let source_version = details.get("source_version").and_then(|v| v.as_i64());
     let mut named: Vec<(String, Option<f64>)> = details
@@ -411,7 +453,7 @@ fn event_data(s: &Store, id: i64) -> Result<EventData, WebError> {
         row,
         deliveries,
         text,
-        previous,
+        diff,
         sources,
     })
 }
@@ -447,13 +489,9 @@ async fn event(
     let event_id = id(&raw, "event")?;
     let d = web.read(move |s| event_data(s, event_id)).await?;
     let verdict = verdict(d.ev.kind, d.row.overlap, d.sources.len());
-    let (text, previous, found) = (d.text.clone(), d.previous.clone(), d.sources);
-    let (diff, sources) = tokio::task::spawn_blocking(move || {
-        let diff = match (&previous, &text) {
-            (Some(p), Some(t)) => Some(view::diff_view(p, t, Some(CONTEXT))),
-            _ => None,
-        };
-        let sources: Vec<Source> = found
+    let (text, diff, found) = (d.text.clone(), d.diff, d.sources);
+    let sources = tokio::task::spawn_blocking(move || {
+        found
             .into_iter()
             .map(|(name, share, found)| match (found, &text) {
                 (Some((link, label, source)), Some(t)) => {
@@ -481,8 +519,7 @@ async fn event(
                     shared_source: 0,
                 },
             })
-            .collect();
-        (diff, sources)
+            .collect::<Vec<Source>>()
     })
     .await
     .map_err(|e| WebError::Forbidden(format!("event page failed: {e}")))?;
@@ -639,7 +676,7 @@ async fn search(
             let start = pager.offset(HITS_PER_PAGE).min(found.hits.len());
             let end = (start + HITS_PER_PAGE).min(found.hits.len());
             let mut hits = Vec::new();
-            for h in &found.hits[start..end] {
+            for h in &s.search_hits(&found.hits[start..end])? {
                 let body = match (h.document_id, h.version, h.corpus_id) {
                     (Some(d), Some(v), _) => s.version(d, v)?.map(|(_, t)| t),
                     (_, _, Some(c)) => s.corpus_file(c)?.map(|(_, _, t)| t),

@@ -1,6 +1,7 @@
 //! What the pages show, worked out without I/O: the rows of a diff between two versions (the
 //! sentences kept, removed, added, and edited word by word exactly as `changes --json` reports
-//! them), the section heading above each change, and the passages two texts share.
+//! them), the section heading of each change (the one `changes --json` and the mails give it),
+//! and the passages two texts share.
 
 use std::collections::{HashMap, HashSet};
 
@@ -8,7 +9,8 @@ use serde::Serialize;
 use similar::{Algorithm, DiffOp, capture_diff_slices};
 
 use crate::compare::diff::{self, WordOp, WordRun};
-use crate::compare::statements;
+use crate::compare::sections::{self, Headings, Sections};
+use crate::compare::statements::{self, Altered, Statement, StatementChange};
 
 /// One sentence of a text and the paragraph it is in.
 struct Unit {
@@ -21,35 +23,6 @@ fn units(text: &str) -> Vec<Unit> {
     let mut out = Vec::new();
     for (para, p) in text.split("\n\n").enumerate() {
         out.extend(diff::sentences(p).into_iter().map(|text| Unit { text, para }));
-    }
-    out
-}
-
-/// A paragraph that reads as a section heading: one short sentence with no closing
-/// punctuation ("Article 3 Data export", "三、数据出境安全评估").
-fn is_heading(paragraph: &[&Unit]) -> bool {
-    let [only] = paragraph else { return false };
-    let t = only.text.trim();
-    let n = t.chars().count();
-    (2..=80).contains(&n)
-        && !t.ends_with(['.', '。', '!', '?', '！', '？', ';', '；', ',', '，', ':', '：'])
-        && t.split_whitespace().count() <= 12
-}
-
-/// For each unit, the heading of the section it is in (the last heading paragraph at or before
-/// it), if any.
-fn headings(units: &[Unit]) -> Vec<Option<String>> {
-    let mut by_para: HashMap<usize, Vec<&Unit>> = HashMap::new();
-    for u in units {
-        by_para.entry(u.para).or_default().push(u);
-    }
-    let mut current: Option<String> = None;
-    let mut out = Vec::with_capacity(units.len());
-    for u in units {
-        if by_para.get(&u.para).is_some_and(|p| is_heading(p)) {
-            current = Some(u.text.clone());
-        }
-        out.push(current.clone());
     }
     out
 }
@@ -67,8 +40,14 @@ pub struct Row {
     pub skipped: usize,
     /// The number of the change this row begins (1, 2, …), for previous/next links.
     pub change: Option<usize>,
-    /// The section this change is in, on the row that begins it.
+    /// For `altered`: the sentence as it was.
+    #[serde(skip)]
+    pub old: Option<String>,
+    /// For a change: the section heading above the sentence, as `changes --json` gives it.
     pub heading: Option<String>,
+    /// The section label shown above this row: on the row that begins a change, its heading;
+    /// within a change, a heading other than the row before's (as the mails label sections).
+    pub section: Option<String>,
 }
 
 impl Row {
@@ -79,7 +58,9 @@ impl Row {
             runs: Vec::new(),
             skipped: 0,
             change: None,
+            old: None,
             heading: None,
+            section: None,
         }
     }
 
@@ -104,9 +85,10 @@ pub const CONTEXT: usize = 2;
 /// The diff of `old` to `new`, with `context` sentences kept around changes (`None`: the whole
 /// text). Edited sentences are paired and word-diffed by [`statements::classify`] on
 /// [`diff::changes`], as the check that recorded the event did, so their `<del>`/`<ins>` marks
-/// are the `words` of `changes --json`.
+/// are the `words` of `changes --json`. The changes have no headings yet: see
+/// [`DiffView::place`].
 pub fn diff_view(old: &str, new: &str, context: Option<usize>) -> DiffView {
-    let (mut rows, row_heading) = aligned_rows(old, new);
+    let mut rows = aligned_rows(old, new);
     let mut view = DiffView {
         changes: 0,
         added: rows.iter().filter(|r| r.kind == "added").count(),
@@ -114,13 +96,12 @@ pub fn diff_view(old: &str, new: &str, context: Option<usize>) -> DiffView {
         altered: rows.iter().filter(|r| r.kind == "altered").count(),
         rows: Vec::new(),
     };
-    // Number the changes and give each its section.
+    // Number the changes, for previous/next links.
     let mut previous_was_change = false;
-    for (row, heading) in rows.iter_mut().zip(row_heading) {
+    for row in rows.iter_mut() {
         if row.is_change() && !previous_was_change {
             view.changes += 1;
             row.change = Some(view.changes);
-            row.heading = heading;
         }
         previous_was_change = row.is_change();
     }
@@ -131,10 +112,9 @@ pub fn diff_view(old: &str, new: &str, context: Option<usize>) -> DiffView {
     view
 }
 
-/// The rows of the diff of `old` to `new` in order, and the section heading of each.
-fn aligned_rows(old: &str, new: &str) -> (Vec<Row>, Vec<Option<String>>) {
+/// The rows of the diff of `old` to `new` in order.
+fn aligned_rows(old: &str, new: &str) -> Vec<Row> {
     let (a, b) = (units(old), units(new));
-    let (ha, hb) = (headings(&a), headings(&b));
     let change = diff::changes(old, new);
     let classified = statements::classify(&change);
     let removed: HashSet<&str> = change.removed.iter().map(String::as_str).collect();
@@ -146,14 +126,11 @@ fn aligned_rows(old: &str, new: &str) -> (Vec<Row>, Vec<Option<String>>) {
     let sa: Vec<&str> = a.iter().map(|u| u.text.as_str()).collect();
     let sb: Vec<&str> = b.iter().map(|u| u.text.as_str()).collect();
     let mut rows: Vec<Row> = Vec::new();
-    // The heading for each row: of the new text where the row is in it, else of the old.
-    let mut row_heading: Vec<Option<String>> = Vec::new();
     for op in capture_diff_slices(Algorithm::Patience, &sa, &sb) {
         let (i, n, j, m) = match op {
             DiffOp::Equal { new_index, len, .. } => {
                 for k in 0..len {
                     rows.push(Row::new("same", b[new_index + k].text.clone()));
-                    row_heading.push(hb[new_index + k].clone());
                 }
                 continue;
             }
@@ -171,8 +148,8 @@ fn aligned_rows(old: &str, new: &str) -> (Vec<Row>, Vec<Option<String>>) {
             } => (old_index, old_len, new_index, new_len),
         };
         let mut taken = vec![false; m];
-        for x in i..i + n {
-            let old_s = a[x].text.as_str();
+        for unit in &a[i..i + n] {
+            let old_s = unit.text.as_str();
             let partner =
                 (j..j + m).find(|&y| !taken[y - j] && pairs.contains_key(&(old_s, b[y].text.as_str())));
             if let Some(y) = partner {
@@ -180,16 +157,15 @@ fn aligned_rows(old: &str, new: &str) -> (Vec<Row>, Vec<Option<String>>) {
                 let alt = pairs[&(old_s, b[y].text.as_str())];
                 let mut row = Row::new("altered", alt.new.clone());
                 row.runs = alt.words.clone();
+                row.old = Some(alt.old.clone());
                 rows.push(row);
-                row_heading.push(hb[y].clone().or_else(|| ha[x].clone()));
             } else {
                 let kind = if removed.contains(old_s) {
                     "removed"
                 } else {
                     "moved-out"
                 };
-                rows.push(Row::new(kind, a[x].text.clone()));
-                row_heading.push(ha[x].clone());
+                rows.push(Row::new(kind, unit.text.clone()));
             }
         }
         for y in (j..j + m).filter(|&y| !taken[y - j]) {
@@ -199,10 +175,165 @@ fn aligned_rows(old: &str, new: &str) -> (Vec<Row>, Vec<Option<String>>) {
                 "moved-in"
             };
             rows.push(Row::new(kind, b[y].text.clone()));
-            row_heading.push(hb[y].clone());
         }
     }
-    (rows, row_heading)
+    rows
+}
+
+/// A changed sentence as `changes --json` lists it, by which its heading is looked up.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Changed {
+    Added(String),
+    Removed(String),
+    /// Before and after.
+    Altered(String, String),
+}
+
+impl Changed {
+    fn of(row: &Row) -> Option<Changed> {
+        match row.kind {
+            "added" => Some(Changed::Added(row.text.clone())),
+            "removed" => Some(Changed::Removed(row.text.clone())),
+            "altered" => Some(Changed::Altered(row.old.clone()?, row.text.clone())),
+            _ => None,
+        }
+    }
+}
+
+/// The headings an event recorded for the sentences it changed (`details.statements`): the
+/// ones `changes --json` prints and the mails label their sections with. A sentence recorded
+/// without a heading stands before its document's first (or in a document without any).
+#[derive(Debug, Clone, Default)]
+pub struct Recorded(HashMap<Changed, Option<String>>);
+
+impl Recorded {
+    /// What `details` (an event's) recorded; nothing for an event without statements.
+    pub fn of(details: Option<&serde_json::Value>) -> Recorded {
+        let mut out = HashMap::new();
+        let Some(st) = details.and_then(|d| d.get("statements")) else {
+            return Recorded(out);
+        };
+        let list = |key: &str| {
+            st.get(key)
+                .and_then(|l| l.as_array())
+                .cloned()
+                .unwrap_or_default()
+        };
+        let text = |v: &serde_json::Value, keys: [&str; 2]| {
+            keys.iter().find_map(|k| v.get(*k)?.as_str()).map(str::to_string)
+        };
+        let heading = |v: &serde_json::Value| v.get("heading").and_then(|h| h.as_str()).map(str::to_string);
+        for s in list("added") {
+            if let Some(t) = text(&s, ["text", "text"]) {
+                out.insert(Changed::Added(t), heading(&s));
+            }
+        }
+        for s in list("removed") {
+            if let Some(t) = text(&s, ["text", "text"]) {
+                out.insert(Changed::Removed(t), heading(&s));
+            }
+        }
+        for a in list("altered") {
+            if let (Some(old), Some(new)) = (text(&a, ["before", "old"]), text(&a, ["after", "new"])) {
+                out.insert(Changed::Altered(old, new), heading(&a));
+            }
+        }
+        Recorded(out)
+    }
+}
+
+/// Labels a document's lines before its first heading when they follow a section, as the mails
+/// do, so that they are not read as part of it.
+pub const BEFORE_FIRST_HEADING: &str = "(before the first heading)";
+
+impl DiffView {
+    /// Sets the section heading of every change, and the labels shown: as `recorded` has it
+    /// (the event of the later version, if it was checked against the earlier one), else worked
+    /// out as the check works it out ([`sections::locate`]) under `headings`, those of the two
+    /// versions' pages. `headings` is called only if some change was not recorded: it reads the
+    /// stored pages again.
+    pub fn place(&mut self, recorded: &Recorded, old: &str, new: &str, headings: impl FnOnce() -> Headings) {
+        let mut unplaced = StatementChange::default();
+        for row in &mut self.rows {
+            let Some(key) = Changed::of(row) else { continue };
+            match recorded.0.get(&key) {
+                Some(h) => row.heading = h.clone(),
+                None => match key {
+                    Changed::Added(text) => unplaced.added.push(statement(text)),
+                    Changed::Removed(text) => unplaced.removed.push(statement(text)),
+                    Changed::Altered(old, new) => unplaced.altered.push(Altered {
+                        old,
+                        new,
+                        words: Vec::new(),
+                        diff: String::new(),
+                        position: false,
+                        heading: None,
+                    }),
+                },
+            }
+        }
+        if !unplaced.added.is_empty() || !unplaced.removed.is_empty() || !unplaced.altered.is_empty() {
+            let headings = headings();
+            sections::locate(
+                &mut unplaced,
+                &Sections::of(old, &headings),
+                &Sections::of(new, &headings),
+            );
+            let mut found: HashMap<Changed, Option<String>> = HashMap::new();
+            found.extend(
+                unplaced
+                    .added
+                    .into_iter()
+                    .map(|s| (Changed::Added(s.text), s.heading)),
+            );
+            found.extend(
+                unplaced
+                    .removed
+                    .into_iter()
+                    .map(|s| (Changed::Removed(s.text), s.heading)),
+            );
+            found.extend(
+                unplaced
+                    .altered
+                    .into_iter()
+                    .map(|a| (Changed::Altered(a.old, a.new), a.heading)),
+            );
+            for row in &mut self.rows {
+                if let Some(h) = Changed::of(row).and_then(|k| found.get(&k).cloned()) {
+                    row.heading = h;
+                }
+            }
+        }
+        self.label_sections();
+    }
+
+    /// The label above each change row: its heading on the first row of a change, and where a
+    /// change crosses into another section, that section's.
+    fn label_sections(&mut self) {
+        // The heading of the row before, while in a change.
+        let mut previous: Option<Option<String>> = None;
+        for row in &mut self.rows {
+            if !row.is_change() {
+                previous = None;
+                continue;
+            }
+            row.section = match (&row.heading, &previous) {
+                (h, None) => h.clone(),
+                (h, Some(p)) if h == p => None,
+                (Some(h), Some(_)) => Some(h.clone()),
+                (None, Some(_)) => Some(BEFORE_FIRST_HEADING.to_string()),
+            };
+            previous = Some(row.heading.clone());
+        }
+    }
+}
+
+fn statement(text: String) -> Statement {
+    Statement {
+        text,
+        position: false,
+        heading: None,
+    }
 }
 
 /// Keeps the rows within `context` rows of a change (moves count as changes here: they are
@@ -371,7 +502,8 @@ mod tests {
         let old = "Intro\n\nFirst point. States should respect data sovereignty. Last point.";
         let new =
             "Intro\n\nFirst point. States must respect data sovereignty. Last point. A new sentence here.";
-        let v = diff_view(old, new, None);
+        let mut v = diff_view(old, new, None);
+        v.place(&Recorded::default(), old, new, || Headings::new(["Intro"]));
         let kinds: Vec<&str> = v.rows.iter().map(|r| r.kind).collect();
         assert_eq!(kinds, ["same", "same", "altered", "same", "added"]);
         let expected = statements::classify(&diff::changes(old, new)).altered[0]
@@ -387,6 +519,57 @@ mod tests {
         assert_eq!((v.changes, v.added, v.altered), (2, 1, 1));
         assert_eq!(v.rows[2].change, Some(1));
         assert_eq!(v.rows[2].heading.as_deref(), Some("Intro"));
+        assert_eq!(v.rows[2].section.as_deref(), Some("Intro"));
+    }
+
+    /// The headings are those the event recorded (what `changes --json` and the mails show),
+    /// not guessed from how a paragraph looks; a change not recorded is placed under the pages'
+    /// headings as the check places it; a change that crosses into another section says so.
+    #[test]
+    fn changes_are_placed_where_the_event_placed_them() {
+        let old = "Short line without a stop\n\nFirst point. States should act.\n\nNext part\n\nOld tail.";
+        let new = "Short line without a stop\n\nFirst point. States must act.\n\nNext part\n\nNew tail.";
+        let details = serde_json::json!({"statements": {
+            "added": [],
+            "removed": [],
+            "altered": [{"before": "States should act.", "after": "States must act.", "heading": "Recorded"}],
+        }});
+        let mut v = diff_view(old, new, None);
+        let mut asked = false;
+        v.place(&Recorded::of(Some(&details)), old, new, || {
+            asked = true;
+            Headings::new(["Next part"])
+        });
+        assert!(asked, "the tail was not recorded: the pages' headings are read");
+        let row = |t: &str| v.rows.iter().find(|r| r.text == t).unwrap();
+        assert_eq!(row("States must act.").heading.as_deref(), Some("Recorded"));
+        assert_eq!(row("Old tail.").heading.as_deref(), Some("Next part"));
+        assert_eq!(row("New tail.").heading.as_deref(), Some("Next part"));
+
+        // All recorded: the pages are not read again.
+        let details = serde_json::json!({"statements": {
+            "added": [{"text": "New tail.", "heading": "Two"}],
+            "removed": [{"text": "Old tail."}],
+            "altered": [{"before": "States should act.", "after": "States must act.", "heading": "One"}],
+        }});
+        let mut v = diff_view(old, new, None);
+        v.place(&Recorded::of(Some(&details)), old, new, || panic!("pages read"));
+        let sections: Vec<(&str, Option<&str>)> = v
+            .rows
+            .iter()
+            .filter(|r| r.is_change())
+            .map(|r| (r.text.as_str(), r.section.as_deref()))
+            .collect();
+        assert_eq!(
+            sections,
+            [
+                ("States must act.", Some("One")),
+                ("Old tail.", None),
+                ("New tail.", Some("Two")),
+            ]
+        );
+        // "Old tail." is recorded without a heading, "New tail." under one: the same change.
+        assert_eq!(v.changes, 2);
     }
 
     #[test]
