@@ -21,6 +21,7 @@ use crate::store::{
 use crate::{compare, daemon, decode, extract};
 
 pub mod preview;
+pub mod store;
 pub mod term;
 
 use term::Out;
@@ -160,6 +161,11 @@ pub enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// The database as a whole: `store copy --to postgres://...` (or a SQLite file).
+    Store {
+        #[command(subcommand)]
+        command: store::StoreCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -269,6 +275,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         } => config_check(&Config::load(&config_path)?),
         Command::Serve => serve(&config_path).await,
         Command::HashPassword => hash_password(),
+        Command::Store { command } => store::run(Config::load(&config_path)?, command).await,
         Command::Run => {
             let ctx = context_with_watches(&config_path)?;
             daemon::run(ctx).await?;
@@ -412,6 +419,7 @@ fn hash_password() -> Result<()> {
 }
 
 fn open_store(config: &Config) -> Result<Store> {
+    store::refuse_postgres(config)?;
     Ok(Store::open(&config.storage.path)?)
 }
 
@@ -658,7 +666,10 @@ fn config_check(config: &Config) -> Result<()> {
     config.require_watches()?;
     let mut out = Out::stdout();
     writeln!(out, "{}: ok", config.source.display())?;
-    writeln!(out, "database: {}", config.storage.path.display())?;
+    match &config.storage.postgres {
+        Some(url) => writeln!(out, "database: {url} (PostgreSQL)")?,
+        None => writeln!(out, "database: {}", config.storage.path.display())?,
+    }
     match &config.email {
         Some(e) => {
             let via = match &e.smtp {
