@@ -70,7 +70,13 @@ impl PostgresUrl {
                 redact(s)
             ));
         }
-        let url = url::Url::parse(s).map_err(|e| format!("`{}` is not a URL ({e})", redact(s)))?;
+        let url = url::Url::parse(s).map_err(|e| match e {
+            url::ParseError::EmptyHost => format!(
+                "`{}` names no host: write postgres://USER@HOST:PORT/DATABASE",
+                redact(s)
+            ),
+            e => format!("`{}` is not a URL ({e})", redact(s)),
+        })?;
         let decode =
             |part: &str| percent_decode(part).ok_or_else(|| format!("`{}`: bad percent-encoding", redact(s)));
         let host = match url.host_str() {
@@ -135,14 +141,24 @@ impl PostgresUrl {
     }
 }
 
-/// The URL with its password replaced, for messages.
+/// The URL with its password replaced, for messages; by hand when it does not parse.
 fn redact(s: &str) -> String {
-    match url::Url::parse(s) {
-        Ok(mut u) if u.password().is_some() => {
+    if let Ok(mut u) = url::Url::parse(s) {
+        if u.password().is_some() {
             let _ = u.set_password(Some("***"));
-            u.to_string()
         }
-        _ => s.to_string(),
+        return u.to_string();
+    }
+    let Some(start) = s.find("://").map(|i| i + 3) else {
+        return s.to_string();
+    };
+    let authority_end = s[start..].find(['/', '?']).map_or(s.len(), |i| start + i);
+    match s[start..authority_end].rfind('@') {
+        Some(at) => match s[start..start + at].find(':') {
+            Some(colon) => format!("{}***{}", &s[..start + colon + 1], &s[start + at..]),
+            None => s.to_string(),
+        },
+        None => s.to_string(),
     }
 }
 
@@ -220,7 +236,8 @@ mod tests {
     fn bad_urls_say_what_is_missing_and_hide_the_password() {
         for (url, says) in [
             ("mysql://a@b/c", "is not a PostgreSQL URL"),
-            ("postgres://a:pw@/c", "names no host"),
+            ("postgres://a:topsecret@/c", "names no host"),
+            ("postgres://a:topsecret@h.example:99999/c", "is not a URL"),
             ("postgres://h.example/c", "names no user"),
             ("postgres://a:topsecret@h.example", "names no database"),
             (
