@@ -453,7 +453,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let queries_path = a.out.join("queries.jsonl");
     let db = a.out.join("govwatch.db");
     if a.lookups_only {
-        lookups(&Store::open(&db)?, &queries_path, a.queries, "")?;
+        let sqlite = lookups(&Store::open(&db)?, &queries_path, a.queries, "")?;
+        if let Some(url) = &a.postgres {
+            let mut url = PostgresUrl::parse(url)?;
+            url.options = Some(format!("-c search_path={PG_SCHEMA}"));
+            println!();
+            println!("== PostgreSQL at {url} (schema {PG_SCHEMA}, as the last run left it)");
+            let pg = lookups(&PgStore::open(&url)?, &queries_path, a.queries, "pg_")?;
+            println!();
+            println!(
+                "lookups, same queries, same run: SQLite p50 {:.2} ms, p99 {:.2} ms, mean {:.2} ms; PostgreSQL p50 {:.2} ms, p99 {:.2} ms, mean {:.2} ms",
+                sqlite.p50, sqlite.p99, sqlite.mean, pg.p50, pg.p99, pg.mean
+            );
+            println!(
+                "PostgreSQL / SQLite: p50 x{:.2}, p99 x{:.2}",
+                pg.p50 / sqlite.p50,
+                pg.p99 / sqlite.p99
+            );
+        }
         return Ok(());
     }
 
@@ -634,6 +651,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// The schema the PostgreSQL run imports into (made afresh; `--lookups-only` reads it again).
+const PG_SCHEMA: &str = "govwatch_bench";
+
 /// Lookup times, in milliseconds.
 struct Figures {
     p50: f64,
@@ -687,7 +707,7 @@ fn postgres_run(
     queries_path: &Path,
     a: &Args,
 ) -> Result<(f64, Figures), Box<dyn std::error::Error>> {
-    const SCHEMA: &str = "govwatch_bench";
+    const SCHEMA: &str = PG_SCHEMA;
     let mut url = PostgresUrl::parse(url)?;
     {
         let mut c = postgres::Config::new();

@@ -456,6 +456,32 @@ fn store_copy_moves_a_real_database_to_postgres_and_back_and_copies_nothing_twic
             assert_eq!(schema.count(table), rows.len() as i64, "{table}");
         }
     }
+    // New rows on PostgreSQL get ids after the copied ones.
+    let documents = match &original
+        .iter()
+        .find(|(t, _)| t == "documents")
+        .unwrap()
+        .1
+        .last()
+        .unwrap()[0]
+    {
+        rusqlite::types::Value::Integer(id) => *id,
+        other => panic!("a document id {other:?}"),
+    };
+    let node = PgStore::open(&schema.parsed()).unwrap();
+    assert_eq!(
+        node.ensure_document("w", "http://127.0.0.1/after-copy", self::t0())
+            .unwrap(),
+        documents + 1
+    );
+    drop(node);
+    schema
+        .client()
+        .execute(
+            "DELETE FROM documents WHERE url = 'http://127.0.0.1/after-copy'",
+            &[],
+        )
+        .unwrap();
     // Again: nothing copied twice.
     let again = copy_counts(&gw.ok(&["store", "copy", "--to", &url]));
     assert!(
