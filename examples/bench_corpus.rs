@@ -4,7 +4,12 @@
 //!
 //! ```sh
 //! cargo run --release --example bench_corpus -- [--docs N] [--queries M] [--out DIR] [--seed S]
+//!     [--postgres postgres://USER@HOST:PORT/DB]
 //! ```
+//!
+//! With `--postgres`, the same corpus is then imported into PostgreSQL (a schema of its own,
+//! `govwatch_bench`, made afresh) through the PostgreSQL store, the same lookups are timed
+//! there, and the two backends are printed side by side.
 //!
 //! It writes `corpus.jsonl` and `queries.jsonl` to `--out` (default `target/bench-corpus`) so that
 //! a peer (scripts/bench_corpus_datasketch.py) reads exactly the same texts, and prints figures,
@@ -18,8 +23,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use govwatch::compare::{self, corpus, corpus::Verdict, index::Signature};
+use govwatch::config::PostgresUrl;
 use govwatch::corpus_import;
-use govwatch::store::Store;
+use govwatch::model::{Candidate, Clock, SystemClock};
+use govwatch::store::{NewCorpusEntry, PgStore, Store, StoreError};
 
 // ---------------------------------------------------------------------------------------------
 // Deterministic randomness and text.
@@ -399,6 +406,8 @@ struct Args {
     batch: usize,
     /// Look up against the database and texts an earlier run left in `out`.
     lookups_only: bool,
+    /// A PostgreSQL server to measure beside SQLite.
+    postgres: Option<String>,
 }
 
 fn args() -> Args {
@@ -409,6 +418,7 @@ fn args() -> Args {
         seed: 2024,
         batch: corpus_import::BATCH_FILES,
         lookups_only: false,
+        postgres: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -420,8 +430,9 @@ fn args() -> Args {
             "--seed" => a.seed = value().parse().expect("--seed S"),
             "--batch" => a.batch = value().parse().expect("--batch B"),
             "--lookups-only" => a.lookups_only = true,
+            "--postgres" => a.postgres = Some(value()),
             other => panic!(
-                "unknown argument {other}; usage: bench_corpus [--docs N] [--queries M] [--out DIR] [--seed S] [--batch B]"
+                "unknown argument {other}; usage: bench_corpus [--docs N] [--queries M] [--out DIR] [--seed S] [--batch B] [--postgres URL]"
             ),
         }
     }
@@ -442,7 +453,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let queries_path = a.out.join("queries.jsonl");
     let db = a.out.join("govwatch.db");
     if a.lookups_only {
-        return lookups(&db, &queries_path, a.queries);
+        let sqlite = lookups(&Store::open(&db)?, &queries_path, a.queries, "")?;
+        if let Some(url) = &a.postgres {
+            let mut url = PostgresUrl::parse(url)?;
+            url.options = Some(format!("-c search_path={PG_SCHEMA}"));
+            println!();
+            println!("== PostgreSQL at {url} (schema {PG_SCHEMA}, as the last run left it)");
+            let pg = lookups(&PgStore::open(&url)?, &queries_path, a.queries, "pg_")?;
+            println!();
+            println!(
+                "lookups, same queries, same run: SQLite p50 {:.2} ms, p99 {:.2} ms, mean {:.2} ms; PostgreSQL p50 {:.2} ms, p99 {:.2} ms, mean {:.2} ms",
+                sqlite.p50, sqlite.p99, sqlite.mean, pg.p50, pg.p99, pg.mean
+            );
+            println!(
+                "PostgreSQL / SQLite: p50 x{:.2}, p99 x{:.2}",
+                pg.p50 / sqlite.p50,
+                pg.p99 / sqlite.p99
+            );
+        }
+        return Ok(());
     }
 
     // 1. The texts, written for the peer.
@@ -518,9 +547,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             if batch.len() >= a.batch || (line.is_none() && !batch.is_empty()) {
                 let tb = Instant::now();
-                imported += store
-                    .import_corpus_batch(&batch, govwatch::model::Clock::now(&govwatch::model::SystemClock))?
-                    .len();
+                imported += store.import_corpus_batch(&batch, SystemClock.now())?.len();
                 in_db += tb.elapsed();
                 batch.clear();
                 if imported % 10_000 == 0 || line.is_none() {
@@ -594,7 +621,154 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         dirty as f64 / 1024.0,
         t.elapsed().as_secs_f64()
     );
-    lookups(&db, &queries_path, a.queries)
+    let sqlite = lookups(&Store::open(&db)?, &queries_path, a.queries, "")?;
+    if let Some(url) = &a.postgres {
+        let pg = postgres_run(url, &corpus_path, &queries_path, &a)?;
+        println!();
+        println!(
+            "SQLite and PostgreSQL, same corpus and queries, same run ({} documents, {} lookups):",
+            a.docs, a.queries
+        );
+        println!(
+            "  {:<11} {:>13} {:>10} {:>10} {:>10}",
+            "backend", "import doc/s", "p50 ms", "p99 ms", "mean ms"
+        );
+        println!(
+            "  {:<11} {:>13.0} {:>10.2} {:>10.2} {:>10.2}",
+            "SQLite", import_rate, sqlite.p50, sqlite.p99, sqlite.mean
+        );
+        println!(
+            "  {:<11} {:>13.0} {:>10.2} {:>10.2} {:>10.2}",
+            "PostgreSQL", pg.0, pg.1.p50, pg.1.p99, pg.1.mean
+        );
+        println!(
+            "  PostgreSQL / SQLite: import rate x{:.2}, p50 x{:.2}, p99 x{:.2}",
+            pg.0 / import_rate,
+            pg.1.p50 / sqlite.p50,
+            pg.1.p99 / sqlite.p99
+        );
+    }
+    Ok(())
+}
+
+/// The schema the PostgreSQL run imports into (made afresh; `--lookups-only` reads it again).
+const PG_SCHEMA: &str = "govwatch_bench";
+
+/// Lookup times, in milliseconds.
+struct Figures {
+    p50: f64,
+    p99: f64,
+    mean: f64,
+}
+
+/// What a lookup asks of a store: the same calls on SQLite and PostgreSQL.
+trait Lookup {
+    fn candidates(&self, sig: &Signature) -> Result<Vec<Candidate>, StoreError>;
+    fn by_hash(&self, hash: &str) -> Result<Option<(String, i64)>, StoreError>;
+    fn source(&self, id: i64) -> Result<Option<corpus::Source>, StoreError>;
+    fn text(&self, id: i64) -> Result<Option<String>, StoreError>;
+}
+
+impl Lookup for Store {
+    fn candidates(&self, sig: &Signature) -> Result<Vec<Candidate>, StoreError> {
+        self.corpus_candidates(sig, None)
+    }
+    fn by_hash(&self, hash: &str) -> Result<Option<(String, i64)>, StoreError> {
+        self.corpus_by_hash(hash, None)
+    }
+    fn source(&self, id: i64) -> Result<Option<corpus::Source>, StoreError> {
+        self.corpus_source(id)
+    }
+    fn text(&self, id: i64) -> Result<Option<String>, StoreError> {
+        self.corpus_text(id)
+    }
+}
+
+impl Lookup for PgStore {
+    fn candidates(&self, sig: &Signature) -> Result<Vec<Candidate>, StoreError> {
+        self.corpus_candidates(sig, None)
+    }
+    fn by_hash(&self, hash: &str) -> Result<Option<(String, i64)>, StoreError> {
+        self.corpus_by_hash(hash, None)
+    }
+    fn source(&self, id: i64) -> Result<Option<corpus::Source>, StoreError> {
+        self.corpus_source(id)
+    }
+    fn text(&self, id: i64) -> Result<Option<String>, StoreError> {
+        self.corpus_text(id)
+    }
+}
+
+/// The same import and lookups on PostgreSQL, in a schema made afresh; the import rate and the
+/// lookup figures.
+fn postgres_run(
+    url: &str,
+    corpus_path: &Path,
+    queries_path: &Path,
+    a: &Args,
+) -> Result<(f64, Figures), Box<dyn std::error::Error>> {
+    const SCHEMA: &str = PG_SCHEMA;
+    let mut url = PostgresUrl::parse(url)?;
+    {
+        let mut c = postgres::Config::new();
+        c.host(&url.host)
+            .port(url.port)
+            .user(&url.user)
+            .dbname(&url.dbname);
+        if let Some(p) = &url.password {
+            c.password(p);
+        }
+        let mut admin = c.connect(postgres::NoTls)?;
+        admin.batch_execute(&format!(
+            "DROP SCHEMA IF EXISTS {SCHEMA} CASCADE; CREATE SCHEMA {SCHEMA}"
+        ))?;
+        let version: String = admin.query_one("SHOW server_version", &[])?.get(0);
+        let buffers: String = admin.query_one("SHOW shared_buffers", &[])?.get(0);
+        println!();
+        println!("== PostgreSQL {version} at {url} (schema {SCHEMA}, shared_buffers {buffers})");
+    }
+    url.options = Some(format!("-c search_path={SCHEMA}"));
+    let store = PgStore::open(&url)?;
+    let t = Instant::now();
+    let mut slice = Instant::now();
+    let mut imported = 0usize;
+    let mut in_db = Duration::ZERO;
+    let mut batch: Vec<(String, NewCorpusEntry, String)> = Vec::with_capacity(a.batch);
+    let mut lines = BufReader::new(File::open(corpus_path)?).lines();
+    loop {
+        let line = lines.next().transpose()?;
+        if let Some(line) = &line {
+            let v: serde_json::Value = serde_json::from_str(line)?;
+            let name = v["id"].as_str().unwrap_or_default().to_string();
+            let text = v["text"].as_str().unwrap_or_default().to_string();
+            batch.push((name, corpus_import::entry(None, &text), text));
+        }
+        if batch.len() >= a.batch || (line.is_none() && !batch.is_empty()) {
+            let tb = Instant::now();
+            imported += store.import_corpus_batch(&batch, SystemClock.now())?.len();
+            in_db += tb.elapsed();
+            batch.clear();
+            if imported % 10_000 == 0 || line.is_none() {
+                let rate = 10_000f64.min(imported as f64) / slice.elapsed().as_secs_f64();
+                println!("  {imported:>7} imported: {rate:>5.0} docs/s in this slice");
+                slice = Instant::now();
+            }
+        }
+        if line.is_none() {
+            break;
+        }
+    }
+    let rate = imported as f64 / t.elapsed().as_secs_f64();
+    println!(
+        "import: {imported} documents in {:.1} s = {rate:.0} docs/s (signatures included; {:.1} s in the database)",
+        t.elapsed().as_secs_f64(),
+        in_db.as_secs_f64()
+    );
+    println!("RESULT pg_import_docs_per_s={rate:.1}");
+    drop(store);
+    // Lookups on a fresh connection, as on SQLite.
+    let figures = lookups(&PgStore::open(&url)?, queries_path, a.queries, "pg_")?;
+    Ok((rate, figures))
 }
 
 fn meminfo_kb(field: &str) -> u64 {
@@ -609,10 +783,14 @@ fn meminfo_kb(field: &str) -> u64 {
 }
 
 /// Lookups, as the pipeline judges a newly listed document, on a freshly opened store.
-fn lookups(db: &Path, queries_path: &Path, limit: usize) -> Result<(), Box<dyn std::error::Error>> {
+fn lookups(
+    store: &dyn Lookup,
+    queries_path: &Path,
+    limit: usize,
+    prefix: &str,
+) -> Result<Figures, Box<dyn std::error::Error>> {
     reset_peak();
     let disk_before = disk_read_bytes();
-    let store = Store::open(db)?;
     let mut times = Vec::with_capacity(limit);
     let (mut t_sig, mut t_cand, mut t_verdict) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
     let mut cand_counts = Vec::with_capacity(limit);
@@ -634,13 +812,13 @@ fn lookups(db: &Path, queries_path: &Path, limit: usize) -> Result<(), Box<dyn s
         let sig = Signature::of(text);
         let hash = compare::text_hash(text);
         let t1 = Instant::now();
-        let candidates = store.corpus_candidates(&sig, None)?;
-        let exact = match store.corpus_by_hash(&hash, None)? {
-            Some((_, id)) => store.corpus_source(id)?,
+        let candidates = store.candidates(&sig)?;
+        let exact = match store.by_hash(&hash)? {
+            Some((_, id)) => store.source(id)?,
             None => None,
         };
         let t2 = Instant::now();
-        let mut texts = |id: i64| store.corpus_text(id).ok().flatten();
+        let mut texts = |id: i64| store.text(id).ok().flatten();
         let verdict = corpus::verdict(text, sig.fp_set.len(), exact, &candidates, &mut texts, thresholds);
         let t3 = Instant::now();
         let disk = disk_read_bytes().saturating_sub(d0);
@@ -723,10 +901,17 @@ fn lookups(db: &Path, queries_path: &Path, limit: usize) -> Result<(), Box<dyn s
     }
 
     // For scripts/bench-corpus.
-    println!("RESULT queries={}", times.len());
-    println!("RESULT lookup_p50_ms={:.3}", ms(p50));
-    println!("RESULT lookup_p99_ms={:.3}", ms(p99));
-    println!("RESULT lookup_mean_ms={:.3}", ms(mean));
-    println!("RESULT lookup_peak_rss_mib={:.0}", lookup_peak_kb as f64 / 1024.0);
-    Ok(())
+    println!("RESULT {prefix}queries={}", times.len());
+    println!("RESULT {prefix}lookup_p50_ms={:.3}", ms(p50));
+    println!("RESULT {prefix}lookup_p99_ms={:.3}", ms(p99));
+    println!("RESULT {prefix}lookup_mean_ms={:.3}", ms(mean));
+    println!(
+        "RESULT {prefix}lookup_peak_rss_mib={:.0}",
+        lookup_peak_kb as f64 / 1024.0
+    );
+    Ok(Figures {
+        p50: ms(p50),
+        p99: ms(p99),
+        mean: ms(mean),
+    })
 }

@@ -10,7 +10,10 @@ pub(super) fn config_check(config: &Config) -> Result<()> {
     config.require_watches()?;
     let mut out = Out::stdout();
     writeln!(out, "{}: ok", config.source.display())?;
-    writeln!(out, "database: {}", config.storage.path.display())?;
+    match &config.storage.postgres {
+        Some(url) => writeln!(out, "database: {url} (PostgreSQL)")?,
+        None => writeln!(out, "database: {}", config.storage.path.display())?,
+    }
     match &config.email {
         Some(e) => {
             let via = match &e.smtp {

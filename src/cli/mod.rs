@@ -24,6 +24,7 @@ mod outbox;
 pub mod preview;
 mod serve;
 mod status;
+pub mod store;
 pub mod term;
 
 use term::Out;
@@ -163,6 +164,11 @@ pub enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// The database as a whole: `store copy --to postgres://...` (or a SQLite file).
+    Store {
+        #[command(subcommand)]
+        command: store::StoreCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -272,6 +278,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         } => config_check::config_check(&Config::load(&config_path)?),
         Command::Serve => serve::serve(&config_path).await,
         Command::HashPassword => serve::hash_password(),
+        Command::Store { command } => store::run(Config::load(&config_path)?, command).await,
         Command::Run => {
             let ctx = check::context_with_watches(&config_path)?;
             daemon::run(ctx).await?;
@@ -350,5 +357,6 @@ fn parse_kind(s: &str) -> std::result::Result<WatchKind, String> {
 }
 
 fn open_store(config: &Config) -> Result<Store> {
+    store::refuse_postgres(config)?;
     Ok(Store::open(&config.storage.path)?)
 }

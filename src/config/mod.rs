@@ -6,12 +6,14 @@
 mod alerts;
 mod http;
 mod raw;
+mod storage;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use alerts::{Delivery, Dkim, Feed, Recipient, Schedule, Smtp, SmtpSecurity};
 pub use http::{Http, HttpUser};
+pub use storage::{PostgresUrl, SslMode};
 use toml::Spanned;
 use url::Url;
 
@@ -129,7 +131,11 @@ pub struct TopicSettings {
 
 #[derive(Debug, Clone)]
 pub struct Storage {
+    /// The SQLite file (`[storage] path`, or the default). With `postgres` set, no command opens
+    /// it: only the outbox folder is placed beside it.
     pub path: PathBuf,
+    /// `[storage] url`: the database is on a PostgreSQL server.
+    pub postgres: Option<PostgresUrl>,
 }
 
 impl Storage {
@@ -479,15 +485,7 @@ impl Validator<'_> {
     }
 
     fn config(&self, raw: raw::RawConfig) -> Result<Config, ConfigError> {
-        let storage = Storage {
-            path: match raw.storage.and_then(|s| s.path) {
-                Some(p) if p.get_ref().trim().is_empty() => {
-                    return self.err("storage.path", p.span(), "must not be empty");
-                }
-                Some(p) => PathBuf::from(p.into_inner()),
-                None => default_db_path(),
-            },
-        };
+        let storage = self.storage(raw.storage)?;
 
         let email = match raw.email {
             None => None,

@@ -50,7 +50,7 @@ pub enum ImportOutcome {
 
 /// A fingerprint standing in more documents than this is a stock phrase, not evidence of copying;
 /// looking it up would also make lookups slow on a large corpus.
-const MAX_POSTINGS: usize = 200;
+pub(super) const MAX_POSTINGS: usize = 200;
 // The fingerprint probe's LIMIT in [`probe`] is MAX_POSTINGS + 1.
 const _: () = assert!(MAX_POSTINGS == 200);
 
@@ -227,6 +227,11 @@ impl Readers {
         }
     }
 
+    /// The database file (absolute when it could be made so).
+    pub(super) fn path(&self) -> &Path {
+        &self.path
+    }
+
     fn take(&self, n: usize) -> Vec<Connection> {
         let mut idle = self.idle.borrow_mut();
         while idle.len() < n {
@@ -267,7 +272,7 @@ fn disk_reads() -> Option<u64> {
 
 /// What a key is looked up in.
 #[derive(Clone, Copy)]
-enum Probe {
+pub(super) enum Probe {
     Band(i64),
     Fingerprint(i64),
 }
@@ -290,6 +295,40 @@ fn probe(conn: &Connection, p: Probe) -> rusqlite::Result<Vec<i64>> {
     conn.prepare_cached(sql)?
         .query_map([key], |r| r.get(0))?
         .collect()
+}
+
+/// The keys a lookup of `sig` probes: its band keys (sorted), then its fingerprints.
+pub(super) fn probes_of(sig: &Signature) -> Vec<Probe> {
+    let mut bands = index::band_keys(&sig.minhash);
+    bands.sort_unstable();
+    let mut probes: Vec<Probe> = bands.into_iter().map(Probe::Band).collect();
+    probes.extend(sig.fp_set.iter().map(|&h| Probe::Fingerprint(h)));
+    probes
+}
+
+/// What the probes found (`found[i]` for `probes[i]`), per entry: the fingerprints each shares
+/// (a fingerprint in more than [`MAX_POSTINGS`] entries counts for none), and every entry found
+/// by either kind of key, sorted. Both backends judge from this.
+pub(super) fn gather(probes: Vec<Probe>, found: Vec<Vec<i64>>) -> (HashMap<i64, Vec<i64>>, Vec<i64>) {
+    let mut shared: HashMap<i64, Vec<i64>> = HashMap::new();
+    let mut by_band: Vec<i64> = Vec::new();
+    for (p, mut ids) in probes.into_iter().zip(found) {
+        match p {
+            Probe::Band(_) => by_band.extend(ids),
+            Probe::Fingerprint(_) if ids.len() > MAX_POSTINGS => {}
+            Probe::Fingerprint(h) => {
+                ids.sort_unstable();
+                ids.dedup();
+                for id in ids {
+                    shared.entry(id).or_default().push(h);
+                }
+            }
+        }
+    }
+    let mut ids: Vec<i64> = shared.keys().copied().chain(by_band).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    (shared, ids)
 }
 
 /// A new version of a stored document enters the corpus beside the earlier ones: every stored
@@ -384,7 +423,7 @@ fn import_one(
 
 /// The columns [`doc_version`] reads, for a query over `corpus c LEFT JOIN snapshots s`. The
 /// newest version is looked up only for a stored document's entry (an import has none).
-const VERSION_COLUMNS: &str = "s.version, s.fetched_at, s.published,
+pub(super) const VERSION_COLUMNS: &str = "s.version, s.fetched_at, s.published,
     CASE WHEN c.snapshot_id IS NULL THEN NULL
          ELSE (SELECT MAX(version) FROM snapshots WHERE document_id = c.document_id) END";
 
@@ -410,30 +449,9 @@ impl Store {
         sig: &Signature,
         exclude_document: Option<i64>,
     ) -> Result<Vec<Candidate>> {
-        let mut bands = index::band_keys(&sig.minhash);
-        bands.sort_unstable();
-        let mut probes: Vec<Probe> = bands.into_iter().map(Probe::Band).collect();
-        probes.extend(sig.fp_set.iter().map(|&h| Probe::Fingerprint(h)));
+        let probes = probes_of(sig);
         let found = self.probe_all(&probes)?;
-
-        let mut shared: HashMap<i64, Vec<i64>> = HashMap::new();
-        let mut by_band: Vec<i64> = Vec::new();
-        for (p, mut ids) in probes.into_iter().zip(found) {
-            match p {
-                Probe::Band(_) => by_band.extend(ids),
-                Probe::Fingerprint(_) if ids.len() > MAX_POSTINGS => {}
-                Probe::Fingerprint(h) => {
-                    ids.sort_unstable();
-                    ids.dedup();
-                    for id in ids {
-                        shared.entry(id).or_default().push(h);
-                    }
-                }
-            }
-        }
-        let mut ids: Vec<i64> = shared.keys().copied().chain(by_band).collect();
-        ids.sort_unstable();
-        ids.dedup();
+        let (mut shared, ids) = gather(probes, found);
 
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT c.name, c.document_id, c.title, c.text_hash, c.minhash, c.fp_count, c.origin, {VERSION_COLUMNS}

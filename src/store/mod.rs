@@ -9,6 +9,7 @@
 //! columns; the conversion happens here, at the boundary.
 
 mod claims;
+pub mod copy;
 mod corpus;
 mod documents;
 mod events;
@@ -16,6 +17,7 @@ mod handle;
 mod hosts;
 mod leases;
 mod outbox;
+mod pg;
 mod search;
 mod snapshots;
 mod templates;
@@ -28,6 +30,7 @@ use rusqlite::{Connection, OpenFlags};
 use crate::model::Timestamp;
 
 pub use claims::{LEASE, RENEW_EVERY};
+pub use copy::Db;
 pub use corpus::{Candidate, CorpusImport, ImportOutcome, NewCorpusEntry, imported_share};
 pub use documents::{DocRole, DocumentRow, FailureRecord, Presence, TitledDocument};
 pub use events::{EventFilter, EventKind, EventRow, NewEvent};
@@ -37,6 +40,7 @@ pub use leases::Lease;
 pub use outbox::{
     Batch, Channel, DeliveryRow, Due, EventDelivery, Mode, OutboxCounts, RetryRefusal, Target, targets_at,
 };
+pub use pg::PgStore;
 pub use search::{Found, MAX_QUERY_CHARS, Phrase, SearchFilter, SearchHit, SearchResults, phrase};
 pub use snapshots::{NewSnapshot, SnapshotMeta, StoredBody};
 pub use web::{WatchCounts, WebDocument, WebEvent, WebVersion};
@@ -108,6 +112,31 @@ pub enum StoreError {
     Corrupt(#[from] std::io::Error),
     #[error("{0}")]
     NotFound(String),
+    #[error("cannot connect to PostgreSQL at {url}: {source}")]
+    PgConnect { url: String, source: ::postgres::Error },
+    #[error("PostgreSQL migration {name} failed: {source}")]
+    PgMigration {
+        name: &'static str,
+        source: ::postgres::Error,
+    },
+    #[error(
+        "the PostgreSQL database {url} has schema version {found}, newer than this govwatch knows ({known}); upgrade govwatch"
+    )]
+    PgTooNew { url: String, found: i64, known: i64 },
+    #[error("PostgreSQL: {}", pg_reason(.0))]
+    Postgres(#[from] ::postgres::Error),
+    /// What a backend or a copy cannot do, said plainly.
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+/// A PostgreSQL error with the server's own message when there is one ("db error" alone says
+/// nothing).
+fn pg_reason(e: &::postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => e.to_string(),
+    }
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -238,6 +267,11 @@ impl Store {
             tracing::info!(migration = name, "applied database migration");
         }
         Ok(())
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        self.readers.path()
     }
 
     /// `PRAGMA integrity_check`'s answer: "ok" for a sound database.

@@ -1,0 +1,699 @@
+//! govwatch on PostgreSQL, against the real server at 127.0.0.1:5432 (trust authentication,
+//! database `test`; .ci/run installs and starts one where none runs). Every test works in a
+//! schema of its own, dropped afterwards, so tests run in parallel and again.
+//!
+//! Without a server these tests do not pass silently: each says on the terminal that it did not
+//! run, and with GOVWATCH_REQUIRE_POSTGRES=1 (as .ci/run sets) they fail instead.
+
+mod common;
+
+use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier};
+
+use common::*;
+use govwatch::config::{Config, PostgresUrl};
+use govwatch::corpus_import;
+use govwatch::model::Timestamp;
+use govwatch::store::{ImportOutcome, LEASE, PgStore, Store};
+
+const SERVER: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+fn t0() -> Timestamp {
+    Timestamp::parse("2026-01-01T00:00:00Z").unwrap()
+}
+
+/// A schema of its own on the test server, dropped when the test ends.
+struct Schema {
+    name: String,
+}
+
+static SCHEMAS: AtomicUsize = AtomicUsize::new(0);
+
+impl Schema {
+    /// A fresh schema, or `None` when no server answers (said on the terminal, past the test
+    /// harness's capture, so that `cargo test` shows it; a failure if the run requires one).
+    fn new(test: &str) -> Option<Schema> {
+        let mut admin = match admin() {
+            Ok(c) => c,
+            Err(e) => {
+                let msg = format!(
+                    "PostgreSQL tests DID NOT RUN ({test}): no server at {SERVER} ({e}); start one (.ci/run does) to run them\n"
+                );
+                if std::env::var_os("GOVWATCH_REQUIRE_POSTGRES").is_some_and(|v| v == "1") {
+                    panic!("{msg}");
+                }
+                let _ = std::io::stderr().write_all(msg.as_bytes());
+                return None;
+            }
+        };
+        let name = format!(
+            "gw_{}_{}_{}",
+            std::process::id(),
+            SCHEMAS.fetch_add(1, Ordering::SeqCst),
+            fastrand::u32(..)
+        );
+        admin
+            .batch_execute(&format!("CREATE SCHEMA {name}"))
+            .expect("create a schema");
+        Some(Schema { name })
+    }
+
+    /// The URL govwatch is given: the test database, with this schema as its search path.
+    fn url(&self) -> String {
+        format!(
+            "{SERVER}?sslmode=disable&options=-c%20search_path%3D{}",
+            self.name
+        )
+    }
+
+    fn parsed(&self) -> PostgresUrl {
+        PostgresUrl::parse(&self.url()).unwrap()
+    }
+
+    /// A plain connection in this schema, to look at what govwatch wrote.
+    fn client(&self) -> postgres::Client {
+        let mut c = admin().unwrap();
+        c.batch_execute(&format!("SET search_path = {}", self.name))
+            .unwrap();
+        c
+    }
+
+    fn count(&self, table: &str) -> i64 {
+        self.client()
+            .query_one(&format!("SELECT COUNT(*) FROM {table}"), &[])
+            .unwrap()
+            .get(0)
+    }
+}
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        if let Ok(mut c) = admin() {
+            let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name));
+        }
+    }
+}
+
+fn admin() -> Result<postgres::Client, postgres::Error> {
+    let mut config: postgres::Config = SERVER.parse().unwrap();
+    config.connect_timeout(std::time::Duration::from_secs(3));
+    config.connect(postgres::NoTls)
+}
+
+// ------------------------------------------------------------------------------- migrations
+
+#[test]
+fn nodes_starting_together_apply_each_migration_once() {
+    let Some(schema) = Schema::new("migrations") else {
+        return;
+    };
+    let url = schema.parsed();
+    let start = Arc::new(Barrier::new(6));
+    let nodes: Vec<_> = (0..6)
+        .map(|_| {
+            let (url, start) = (url.clone(), start.clone());
+            std::thread::spawn(move || {
+                start.wait();
+                PgStore::open(&url).map(|s| s.applied_migrations().unwrap())
+            })
+        })
+        .collect();
+    for n in nodes {
+        let applied = n.join().unwrap().expect("every node starts");
+        assert_eq!(applied, [(1, "0001_schema".to_string())]);
+    }
+    assert_eq!(schema.count("govwatch_migrations"), 1);
+    // And once more, on a database already up to date.
+    drop(PgStore::open(&url).unwrap());
+    assert_eq!(schema.count("govwatch_migrations"), 1);
+}
+
+#[test]
+fn a_database_newer_than_this_govwatch_is_refused() {
+    let Some(schema) = Schema::new("too new") else {
+        return;
+    };
+    drop(PgStore::open(&schema.parsed()).unwrap());
+    schema
+        .client()
+        .execute(
+            "INSERT INTO govwatch_migrations (version, name) VALUES (99, '0099_future')",
+            &[],
+        )
+        .unwrap();
+    let err = PgStore::open(&schema.parsed()).err().unwrap().to_string();
+    assert!(
+        err.contains("schema version 99") && err.contains("upgrade govwatch"),
+        "{err}"
+    );
+}
+
+/// The PostgreSQL schema has every column the SQLite one has: a SQLite migration that adds one
+/// without a PostgreSQL migration beside it fails here (and `store copy` would refuse it).
+#[test]
+fn the_postgres_schema_mirrors_every_sqlite_column() {
+    let Some(schema) = Schema::new("schema mirror") else {
+        return;
+    };
+    drop(PgStore::open(&schema.parsed()).unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("g.db");
+    drop(Store::open(&path).unwrap());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let mut stmt = conn
+        .prepare(
+            "SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p
+             WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND m.name NOT LIKE 'search_%'
+               AND m.name NOT LIKE '%_recent' AND m.name <> 'corpus_index_rows'",
+        )
+        .unwrap();
+    let sqlite: Vec<(String, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(sqlite.len() > 60, "{sqlite:?}");
+    let pg: Vec<(String, String)> = schema
+        .client()
+        .query(
+            "SELECT table_name::text, column_name::text FROM information_schema.columns
+             WHERE table_schema = current_schema()",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let missing: Vec<_> = sqlite.iter().filter(|c| !pg.contains(c)).collect();
+    assert!(missing.is_empty(), "PostgreSQL lacks {missing:?}");
+}
+
+#[test]
+fn an_unreachable_server_is_a_clear_error_not_a_stall() {
+    let port = free_port();
+    let url = PostgresUrl::parse(&format!("postgres://gw:secret@127.0.0.1:{port}/news")).unwrap();
+    let started = std::time::Instant::now();
+    let err = PgStore::open(&url).err().unwrap().to_string();
+    assert!(
+        err.contains(&format!(
+            "cannot connect to PostgreSQL at postgres://gw@127.0.0.1:{port}/news"
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("secret"), "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}
+
+#[test]
+fn sslmode_require_encrypts_and_verify_full_checks_the_certificate() {
+    let Some(schema) = Schema::new("sslmode") else {
+        return;
+    };
+    let ssl: String = schema.client().query_one("SHOW ssl", &[]).unwrap().get(0);
+    let with = |mode: &str| {
+        let url = schema
+            .url()
+            .replace("sslmode=disable", &format!("sslmode={mode}"));
+        PgStore::open(&PostgresUrl::parse(&url).unwrap())
+    };
+    if ssl == "on" {
+        let s = with("require").expect("TLS without checking the certificate, as libpq's require");
+        assert_eq!(s.applied_migrations().unwrap().len(), 1);
+        // A self-signed certificate for another name: refused when it must be checked.
+        let err = with("verify-full").err().unwrap().to_string();
+        assert!(err.contains("cannot connect"), "{err}");
+    } else {
+        let err = with("require").err().unwrap().to_string();
+        assert!(err.contains("cannot connect"), "{err}");
+    }
+}
+
+// ----------------------------------------------------------------------------------- config
+
+#[test]
+fn storage_config_errors_name_the_key_and_the_line() {
+    let path = std::path::Path::new("govwatch.toml");
+    let both = "[storage]\npath = \"g.db\"\nurl = \"postgres://gw@db.example/news\"\n";
+    let e = Config::parse(both, path).err().unwrap().to_string();
+    assert!(
+        e.contains(":3:") && e.contains("storage.url") && e.contains("not both"),
+        "{e}"
+    );
+
+    for (url, says) in [
+        ("mysql://gw@db.example/news", "is not a PostgreSQL URL"),
+        ("postgres://gw:hunter2@db.example", "names no database"),
+        ("postgres://gw@db.example/news?sslmode=maybe", "sslmode `maybe`"),
+    ] {
+        let toml = format!("# a comment\n\n[storage]\nurl = \"{url}\"\n");
+        let e = Config::parse(&toml, path).err().unwrap().to_string();
+        assert!(
+            e.contains(":4:") && e.contains("storage.url") && e.contains(says),
+            "{url}: {e}"
+        );
+        assert!(!e.contains("hunter2"), "{e}");
+    }
+
+    let ok = Config::parse(
+        "[storage]\nurl = \"postgresql://gw:pw@db.example:6543/news?sslmode=require\"\n",
+        path,
+    )
+    .unwrap();
+    let url = ok.storage.postgres.expect("a PostgreSQL store");
+    assert_eq!(url.to_string(), "postgres://gw@db.example:6543/news");
+}
+
+/// Until every command runs on PostgreSQL, the others say so and stop: none of them reads,
+/// creates or writes a SQLite file instead.
+#[test]
+fn commands_not_yet_on_postgres_refuse_and_never_fall_back_to_sqlite() {
+    let site = Site::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("govwatch.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[storage]\nurl = \"{SERVER}\"\n\n[http]\nlisten = \"127.0.0.1:{}\"\n\n\
+             [[watch]]\nname = \"w\"\nurl = \"{}\"\n",
+            free_port(),
+            site.url("/a.html")
+        ),
+    )
+    .unwrap();
+    let corpus_file = fixtures().join("corpus/003_0772cf1c2725d416.txt");
+    let corpus_file = corpus_file.to_str().unwrap();
+    for args in [
+        &["check", "--all"][..],
+        &["run"],
+        &["status"],
+        &["changes"],
+        &["digest"],
+        &["feed"],
+        &["outbox"],
+        &["history", "w"],
+        &["show", "w"],
+        &["diff", "w"],
+        &["corpus", "list"],
+        &["corpus", "import", corpus_file],
+        &["serve"],
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_govwatch"))
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .current_dir(dir.path())
+            .env_remove("STATE_DIRECTORY")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert!(
+            stderr.contains("does not run on PostgreSQL yet"),
+            "{args:?}: {stderr}"
+        );
+        let files: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(files, ["govwatch.toml"], "{args:?} left files behind");
+    }
+    assert_eq!(site.hits("/a.html"), 0);
+}
+
+// ------------------------------------------------------------------------------- store copy
+
+/// Table, rows, copied, skipped: the lines `store copy` prints.
+fn copy_counts(out: &str) -> Vec<(String, u64, u64, u64)> {
+    out.lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            match f.as_slice() {
+                [t, a, b, c] if t.chars().all(|c| c.is_ascii_lowercase() || c == '_') => {
+                    Some((t.to_string(), a.parse().ok()?, b.parse().ok()?, c.parse().ok()?))
+                }
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// Every row of the tables copied (the index's recent rows with the main ones), in key order.
+fn sqlite_rows(path: &std::path::Path) -> Vec<(String, Vec<Vec<rusqlite::types::Value>>)> {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let queries = [
+        ("documents", "SELECT * FROM documents ORDER BY id"),
+        ("snapshots", "SELECT * FROM snapshots ORDER BY id"),
+        ("corpus", "SELECT * FROM corpus ORDER BY id"),
+        (
+            "corpus_lsh",
+            "SELECT * FROM corpus_lsh UNION ALL SELECT * FROM corpus_lsh_recent ORDER BY 1, 2",
+        ),
+        (
+            "corpus_fp",
+            "SELECT * FROM corpus_fp UNION ALL SELECT * FROM corpus_fp_recent ORDER BY 1, 2",
+        ),
+        ("events", "SELECT * FROM events ORDER BY id"),
+        ("deliveries", "SELECT * FROM deliveries ORDER BY id"),
+        (
+            "template_blocks",
+            "SELECT * FROM template_blocks ORDER BY 1, 2, 3",
+        ),
+        ("hosts", "SELECT * FROM hosts ORDER BY 1"),
+        // The search index, rebuilt by the target's triggers.
+        (
+            "search",
+            "SELECT rowid FROM search_words WHERE search_words MATCH 'data' ORDER BY rowid",
+        ),
+    ];
+    queries
+        .iter()
+        .map(|(t, q)| {
+            let mut stmt = conn.prepare(q).unwrap();
+            let n = stmt.column_count();
+            let rows = stmt
+                .query_map([], |r| {
+                    (0..n).map(|i| r.get::<_, rusqlite::types::Value>(i)).collect()
+                })
+                .unwrap()
+                .collect::<Result<Vec<Vec<_>>, _>>()
+                .unwrap();
+            (t.to_string(), rows)
+        })
+        .collect()
+}
+
+#[test]
+fn store_copy_moves_a_real_database_to_postgres_and_back_and_copies_nothing_twice() {
+    let Some(schema) = Schema::new("store copy") else {
+        return;
+    };
+    let site = Site::start();
+    let gw = Govwatch::new(&format!(
+        "[email]\nfrom = \"govwatch@example.org\"\nto = [\"analyst@example.org\"]\n\n\
+         [[watch]]\nname = \"docs\"\nurl = \"{}\"\nkind = \"index\"\nevery = \"1h\"\n",
+        site.url("/eng/docs/")
+    ));
+    gw.ok(&[
+        "corpus",
+        "import",
+        fixtures()
+            .join("corpus/003_0772cf1c2725d416.txt")
+            .to_str()
+            .unwrap(),
+    ]);
+    let (t1, p1) = corpus_doc("001");
+    let (t4, p4) = corpus_doc("004");
+    let (t0, p0) = corpus_doc("000");
+    let teasers = ["Minister meets delegation", "Press conference on Friday"];
+    let doc =
+        |t: &str, p: &[String]| Resp::html(page("ministry-article.html", t, "2023-05-25", p, 1, &teasers));
+    site.set("/eng/docs/a.html", doc(&t1, &p1));
+    site.set("/eng/docs/b.html", doc(&t4, &p4));
+    let links = |l: &[(&str, &str)]| Resp::html(index("ministry-index.html", l, 10));
+    site.set(
+        "/eng/docs/",
+        links(&[("/eng/docs/a.html", &t1), ("/eng/docs/b.html", &t4)]),
+    );
+    gw.ok(&["check", "--all"]);
+    // A new document that republishes a.html, and an edit of b.html: events, deliveries, versions.
+    let republished: Vec<String> = p0.iter().chain(&p1).cloned().collect();
+    site.set("/eng/docs/c.html", doc(&t0, &republished));
+    let mut p4b = p4.clone();
+    p4b[1] = format!("{} This sentence was added later.", p4b[1]);
+    site.set("/eng/docs/b.html", doc(&t4, &p4b));
+    site.set(
+        "/eng/docs/",
+        links(&[
+            ("/eng/docs/c.html", &t0),
+            ("/eng/docs/a.html", &t1),
+            ("/eng/docs/b.html", &t4),
+        ]),
+    );
+    gw.ok(&["check", "--all"]);
+    let changes = gw.ok(&["changes", "--json"]);
+    let events: Vec<serde_json::Value> = serde_json::from_str(&changes).unwrap();
+    assert!(events.len() >= 2, "{changes}");
+    let original = sqlite_rows(&gw.db_path());
+    for (t, rows) in &original {
+        if t != "template_blocks" {
+            assert!(!rows.is_empty(), "the database to copy has no {t}");
+        }
+    }
+
+    // To PostgreSQL: every row copied, none skipped; the counts are the tables'.
+    let url = schema.url();
+    let out = gw.ok(&["store", "copy", "--to", &url]);
+    let counts = copy_counts(&out);
+    assert_eq!(counts.len(), 10, "{out}");
+    for (table, rows) in &original {
+        if let Some((_, read, copied, skipped)) = counts.iter().find(|c| &c.0 == table) {
+            assert_eq!(
+                (*read, *copied, *skipped),
+                (rows.len() as u64, rows.len() as u64, 0),
+                "{table}: {out}"
+            );
+            assert_eq!(schema.count(table), rows.len() as i64, "{table}");
+        }
+    }
+    // New rows on PostgreSQL get ids after the copied ones.
+    let documents = match &original
+        .iter()
+        .find(|(t, _)| t == "documents")
+        .unwrap()
+        .1
+        .last()
+        .unwrap()[0]
+    {
+        rusqlite::types::Value::Integer(id) => *id,
+        other => panic!("a document id {other:?}"),
+    };
+    let node = PgStore::open(&schema.parsed()).unwrap();
+    assert_eq!(
+        node.ensure_document("w", "http://127.0.0.1/after-copy", self::t0())
+            .unwrap(),
+        documents + 1
+    );
+    drop(node);
+    schema
+        .client()
+        .execute(
+            "DELETE FROM documents WHERE url = 'http://127.0.0.1/after-copy'",
+            &[],
+        )
+        .unwrap();
+    // Again: nothing copied twice.
+    let again = copy_counts(&gw.ok(&["store", "copy", "--to", &url]));
+    assert!(
+        again
+            .iter()
+            .all(|(_, read, copied, skipped)| *copied == 0 && skipped == read),
+        "{again:?}"
+    );
+
+    // Back, from a node configured on PostgreSQL, to a new SQLite file.
+    let back = tempfile::tempdir().unwrap();
+    let node_config = back.path().join("node.toml");
+    std::fs::write(&node_config, format!("[storage]\nurl = \"{url}\"\n")).unwrap();
+    let new_db = back.path().join("copy.db");
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_govwatch"))
+            .arg("--config")
+            .arg(&node_config)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let out = run(&["store", "copy", "--to", new_db.to_str().unwrap()]);
+    assert!(copy_counts(&out).iter().all(|c| c.3 == 0), "{out}");
+    assert_eq!(sqlite_rows(&new_db), original);
+    let again = copy_counts(&run(&["store", "copy", "--to", new_db.to_str().unwrap()]));
+    assert!(again.iter().all(|c| c.2 == 0), "{again:?}");
+
+    // The copy is a working database: the same history, and checks go on from it.
+    let copy = Govwatch::new(&format!(
+        "[[watch]]\nname = \"docs\"\nurl = \"{}\"\nkind = \"index\"\nevery = \"1h\"\n",
+        site.url("/eng/docs/")
+    ));
+    std::fs::copy(&new_db, copy.db_path()).unwrap();
+    assert_eq!(copy.ok(&["changes", "--json"]), changes);
+    assert_eq!(
+        copy.ok(&["history", &site.url("/eng/docs/b.html")]),
+        gw.ok(&["history", &site.url("/eng/docs/b.html")])
+    );
+    let out = copy.ok(&["check", "--all"]);
+    assert!(out.contains("0 failed"), "{out}");
+}
+
+// ----------------------------------------------------------------------------------- corpus
+
+fn made_up_text(salt: u64, sentences: usize) -> String {
+    let mut rng = fastrand::Rng::with_seed(salt);
+    (0..sentences)
+        .map(|_| {
+            let n = rng.usize(8..20);
+            let words: Vec<String> = (0..n).map(|_| format!("w{}", rng.u32(..3000))).collect();
+            format!("{}.", words.join(" "))
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn corpus_lookups_agree_between_sqlite_and_postgres() {
+    let Some(schema) = Schema::new("corpus") else {
+        return;
+    };
+    let pg = PgStore::open(&schema.parsed()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut lite = Store::open(&dir.path().join("g.db")).unwrap();
+
+    let mut texts: Vec<(String, String)> = std::fs::read_dir(fixtures().join("corpus"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .map(|p| {
+            let text = govwatch::compare::normalize(&std::fs::read_to_string(&p).unwrap());
+            (p.file_name().unwrap().to_string_lossy().into_owned(), text)
+        })
+        .collect();
+    texts.sort();
+    texts.extend((0..60).map(|i| (format!("made-up-{i:02}.txt"), made_up_text(i, 30))));
+    // A name twice in one batch, with two texts: the last one counts.
+    texts.push(("made-up-00.txt".into(), made_up_text(1000, 30)));
+    let batch: Vec<_> = texts
+        .iter()
+        .map(|(n, t)| (n.clone(), corpus_import::entry(None, t), t.clone()))
+        .collect();
+    let a = lite.import_corpus_batch(&batch, t0()).unwrap();
+    let b = pg.import_corpus_batch(&batch, t0()).unwrap();
+    assert_eq!(a, b);
+    assert_eq!(b.last(), Some(&ImportOutcome::Updated));
+    assert_eq!(lite.corpus_counts().unwrap(), pg.corpus_counts().unwrap());
+    // Again: unchanged on both; then one file with a new text, its old rows found and removed.
+    assert_eq!(
+        lite.import_corpus_batch(&batch, t0()).unwrap(),
+        pg.import_corpus_batch(&batch, t0()).unwrap()
+    );
+    let old = made_up_text(5, 30);
+    let mut update = corpus_import::entry(None, &made_up_text(2000, 30));
+    update.replaces_fps = govwatch::compare::index::Signature::of(&old).fp_set;
+    let new_text = made_up_text(2000, 30);
+    assert_eq!(
+        lite.import_corpus_file("made-up-05.txt", &update, &new_text, t0())
+            .unwrap(),
+        pg.import_corpus_file("made-up-05.txt", &update, &new_text, t0())
+            .unwrap()
+    );
+
+    // Lookups: exact copies, halves, a document inside new text, quotes, and new text.
+    let mut queries: Vec<String> = texts.iter().map(|(_, t)| t.clone()).collect();
+    queries.push(old);
+    queries.push(new_text);
+    for i in 0..30u64 {
+        let a = &texts[(i as usize * 7) % texts.len()].1;
+        let b = made_up_text(5000 + i, 20);
+        let half: String = a.chars().take(a.chars().count() / 2).collect();
+        queries.push(format!("{b} {half}"));
+        queries.push(format!("{} {a} {b}", made_up_text(6000 + i, 10)));
+    }
+    queries.push(made_up_text(9999, 40));
+    let mut found = 0;
+    for q in &queries {
+        let sig = govwatch::compare::index::Signature::of(q);
+        let view = |c: &[govwatch::store::Candidate]| -> Vec<_> {
+            c.iter()
+                .map(|c| {
+                    let mut shared = c.shared.clone();
+                    shared.sort_unstable();
+                    (
+                        c.corpus_id,
+                        c.name.clone(),
+                        shared,
+                        c.fp_count,
+                        c.resemblance.to_bits(),
+                        c.imported,
+                    )
+                })
+                .collect()
+        };
+        let from_lite = view(&lite.corpus_candidates(&sig, None).unwrap());
+        let from_pg = view(&pg.corpus_candidates(&sig, None).unwrap());
+        assert_eq!(from_lite, from_pg, "candidates of {:.60}", q);
+        found += usize::from(!from_pg.is_empty());
+        let hash = govwatch::compare::text_hash(q);
+        let exact = lite.corpus_by_hash(&hash, None).unwrap();
+        assert_eq!(exact, pg.corpus_by_hash(&hash, None).unwrap());
+        if let Some((_, id)) = exact {
+            assert_eq!(lite.corpus_text(id).unwrap(), pg.corpus_text(id).unwrap());
+            assert_eq!(
+                lite.corpus_source(id).unwrap().map(|s| s.name),
+                pg.corpus_source(id).unwrap().map(|s| s.name)
+            );
+        }
+    }
+    assert!(found > queries.len() / 2, "{found} of {}", queries.len());
+}
+
+// ----------------------------------------------------------------------------------- claims
+
+#[test]
+fn nodes_claiming_at_once_each_get_a_document_once_and_leases_run_out() {
+    let Some(schema) = Schema::new("claims") else {
+        return;
+    };
+    let url = schema.parsed();
+    let first = PgStore::open(&url).unwrap();
+    let ids: Vec<i64> = (0..300)
+        .map(|i| {
+            first
+                .ensure_document("w", &format!("http://127.0.0.1/{i}"), t0())
+                .unwrap()
+        })
+        .collect();
+    drop(first);
+    let start = Arc::new(Barrier::new(4));
+    let nodes: Vec<_> = (0..4)
+        .map(|n| {
+            let (url, ids, start) = (url.clone(), ids.clone(), start.clone());
+            std::thread::spawn(move || {
+                let node = PgStore::open(&url).unwrap().with_holder(format!("node-{n}"));
+                start.wait();
+                let mut mine = Vec::new();
+                // In slices, so that the nodes' claims interleave.
+                for slice in ids.chunks(10) {
+                    mine.extend(node.claim_documents(slice, t0()).unwrap());
+                }
+                mine
+            })
+        })
+        .collect();
+    let mut all: Vec<i64> = nodes.into_iter().flat_map(|n| n.join().unwrap()).collect();
+    all.sort_unstable();
+    assert_eq!(all, ids, "every document claimed exactly once");
+
+    // A lease runs out unless renewed; a node that holds one is not given it again.
+    let a = PgStore::open(&url).unwrap().with_holder("a".into());
+    let b = PgStore::open(&url).unwrap().with_holder("b".into());
+    let fresh = a.ensure_document("w", "http://127.0.0.1/fresh", t0()).unwrap();
+    assert_eq!(a.claim_documents(&[fresh], t0()).unwrap(), [fresh]);
+    assert!(b.claim_documents(&[fresh], t0().plus(LEASE)).unwrap().is_empty());
+    assert!(!b.may_write(fresh, t0()).unwrap());
+    assert_eq!(a.renew_claims(t0().plus(LEASE)).unwrap(), 1);
+    assert!(
+        b.claim_documents(&[fresh], t0().plus(LEASE * 2))
+            .unwrap()
+            .is_empty()
+    );
+    let later = t0().plus(LEASE * 2 + std::time::Duration::from_secs(1));
+    assert_eq!(b.claim_documents(&[fresh], later).unwrap(), [fresh]);
+    assert!(!a.may_write(fresh, later).unwrap());
+    b.release_documents(&[fresh]).unwrap();
+    assert!(a.may_write(fresh, later).unwrap());
+    b.release_claims().unwrap();
+}
