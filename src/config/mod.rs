@@ -33,6 +33,8 @@ pub struct Config {
     /// Who is told: `[email] to` (immediate, everything) and every `[[recipient]]`.
     pub recipients: Vec<Recipient>,
     pub feed: Feed,
+    /// `[pdf]`: the bounds of reading one PDF.
+    pub pdf: crate::pdf::Limits,
 }
 
 /// `[schedule]`: how often documents found on listings are checked again, by their age.
@@ -634,6 +636,7 @@ impl Validator<'_> {
         };
 
         let schedule = self.schedule(raw.schedule)?;
+        let pdf = self.pdf(raw.pdf.unwrap_or_default())?;
 
         let mut watches: Vec<Watch> = Vec::new();
         for (i, w) in raw.watch.into_iter().enumerate() {
@@ -713,6 +716,36 @@ impl Validator<'_> {
             daemon,
             schedule,
             watches,
+            pdf,
+        })
+    }
+
+    fn pdf(&self, raw: raw::RawPdf) -> Result<crate::pdf::Limits, ConfigError> {
+        let default = crate::pdf::Limits::default();
+        Ok(crate::pdf::Limits {
+            timeout: match &raw.timeout {
+                Some(t) => self.duration("pdf.timeout", t, Max::HOUR)?,
+                None => default.timeout,
+            },
+            max_pages: match raw.max_pages {
+                Some(n) if *n.get_ref() == 0 => {
+                    return self.err("pdf.max_pages", n.span(), "must be at least 1");
+                }
+                Some(n) => *n.get_ref() as usize,
+                None => default.max_pages,
+            },
+            max_memory: match raw.max_memory_mib {
+                // Poppler itself, and a page's fonts and images, take tens of MiB.
+                Some(n) if !(64..=1 << 20).contains(n.get_ref()) => {
+                    return self.err(
+                        "pdf.max_memory_mib",
+                        n.span(),
+                        "must be between 64 and 1048576 (1 TiB)",
+                    );
+                }
+                Some(n) => *n.get_ref() * 1024 * 1024,
+                None => default.max_memory,
+            },
         })
     }
 }

@@ -313,8 +313,10 @@ impl Fetcher {
                 retry_after,
             });
         }
+        // A PDF is read whatever it is served as (application/octet-stream, often).
         if let Some(ct) = &content_type
             && !acceptable(ct, want)
+            && !crate::pdf::is_pdf(&body)
         {
             return Err(FetchError::ContentType(ct.clone()));
         }
@@ -557,8 +559,10 @@ fn acceptable(content_type: &str, want: Want) -> bool {
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
+    // application/pdf: a PDF; or, in its place, an error page that fails as not being one.
     let page = mime.is_empty()
         || mime.starts_with("text/")
+        || mime == "application/pdf"
         || mime == "application/xhtml+xml"
         || mime == "application/xml";
     page || want == Want::Listing
