@@ -872,6 +872,24 @@ mod tests {
     }
 
     #[test]
+    fn pdf_limits_default_to_reading_a_white_paper_and_are_checked() {
+        let c = parse("").unwrap();
+        assert_eq!(c.pdf, crate::pdf::Limits::default());
+        let c = parse("[pdf]\ntimeout = \"5s\"\nmax_pages = 300\nmax_memory_mib = 256\n").unwrap();
+        assert_eq!(c.pdf.timeout, Duration::from_secs(5));
+        assert_eq!((c.pdf.max_pages, c.pdf.max_memory), (300, 256 * 1024 * 1024));
+        for (toml, key) in [
+            ("[pdf]\nmax_pages = 0\n", "pdf.max_pages"),
+            ("[pdf]\nmax_memory_mib = 10\n", "pdf.max_memory_mib"),
+        ] {
+            let e = parse(toml).unwrap_err().to_string();
+            assert!(e.contains(key) && e.contains("t.toml:2"), "{e}");
+        }
+        let e = parse("[pdf]\nmax_memory = 10\n").unwrap_err().to_string();
+        assert!(e.contains("max_memory"), "{e}");
+    }
+
+    #[test]
     fn every_duration_key_is_bounded() {
         let cases = [
             ("[fetch]\ntimeout = \"2h\"\n", "fetch.timeout", "1h"),
@@ -885,6 +903,7 @@ mod tests {
             ("[fetch]\nmax_backoff = \"2y\"\n", "fetch.max_backoff", "1y"),
             ("[fetch]\nrobots_ttl = \"60d\"\n", "fetch.robots_ttl", "30d"),
             ("[daemon]\nstop_timeout = \"2h\"\n", "daemon.stop_timeout", "1h"),
+            ("[pdf]\ntimeout = \"2h\"\n", "pdf.timeout", "1h"),
             (
                 "[schedule]\nrecheck = [\n  { younger_than = \"1d\", every = \"2y\" },\n  { every = \"7d\" },\n]\n",
                 "schedule.recheck[0].every",

@@ -22,11 +22,12 @@ pub struct Limits {
 }
 
 impl Default for Limits {
-    /// A 300-page white paper takes `pdftotext` about a second and 100 MiB; these leave it ten
-    /// times the room and still stop a file that would take minutes or gigabytes.
+    /// A 300-page white paper takes `pdftotext` about a second and tens of MiB (README, "PDF
+    /// documents"): these leave it twenty times the time, and stop a decompression bomb (half
+    /// a minute a gigabyte) or a file that would take gigabytes.
     fn default() -> Limits {
         Limits {
-            timeout: Duration::from_secs(60),
+            timeout: Duration::from_secs(20),
             max_pages: 2000,
             max_memory: 1024 * 1024 * 1024,
         }
