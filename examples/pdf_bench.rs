@@ -3,8 +3,10 @@
 //! left in it, and its speed in pages per second; plain `pdftotext` on the same files, in the
 //! same run, is the peer. Prints a table; fails nothing.
 //!
-//! Usage: cargo run --release --example pdf_bench -- [--runs N] DIR [MORE.pdf...]
-//! DIR holds NAME.pdf with NAME.txt beside it (tests/fixtures/pdf); MORE are timed only.
+//! Usage: cargo run --release --example pdf_bench -- [--runs N] [--peer NAME=COMMAND]... DIR [MORE.pdf...]
+//! DIR holds NAME.pdf with NAME.txt beside it (tests/fixtures/pdf); MORE are timed only. Each
+//! `--peer` is another extractor, run as `COMMAND FILE` and read from its stdout (the Rust crates
+//! of bench/pdf-peers), scored and timed beside the others.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -21,6 +23,17 @@ fn main() {
     if let Some(i) = args.iter().position(|a| a == "--runs") {
         runs = args.get(i + 1).and_then(|n| n.parse().ok()).unwrap_or(5);
         args.drain(i..(i + 2).min(args.len()));
+    }
+    let mut peers: Vec<(String, Vec<String>)> = Vec::new();
+    while let Some(i) = args.iter().position(|a| a == "--peer") {
+        let spec = args.get(i + 1).cloned().unwrap_or_default();
+        args.drain(i..(i + 2).min(args.len()));
+        if let Some((name, cmd)) = spec.split_once('=') {
+            peers.push((
+                name.to_string(),
+                cmd.split_whitespace().map(str::to_string).collect(),
+            ));
+        }
     }
     let Some(dir) = args.first().map(PathBuf::from) else {
         eprintln!("usage: pdf_bench [--runs N] DIR [MORE.pdf...]");
@@ -40,10 +53,14 @@ fn main() {
     let limits = pdf::Limits::default();
 
     println!("== fidelity (F1 against the source text; margins = running heads, feet and page numbers left)");
-    println!(
+    print!(
         "{:<18} {:>5} {:>5}  {:>12} {:>12}  {:>16}",
         "file", "pages", "unit", "F1 govwatch", "F1 pdftotext", "margins gw / pt"
     );
+    for (name, _) in &peers {
+        print!(" {:>14}", format!("F1 {name}"));
+    }
+    println!();
     let (mut en, mut zh) = (Vec::new(), Vec::new());
     for (path, truth) in &scored {
         let body = std::fs::read(path).expect("read");
@@ -60,7 +77,7 @@ fn main() {
         let title = truth.lines().next().unwrap_or("").trim();
         let (f_ours, f_peer) = (f1(&ours, truth), f1(&peer, truth));
         (if chinese { &mut zh } else { &mut en }).push(f_ours);
-        println!(
+        print!(
             "{:<18} {:>5} {:>5}  {:>12.4} {:>12.4}  {:>7} / {:<7}",
             name(path),
             pages(path),
@@ -70,6 +87,13 @@ fn main() {
             margins(&ours, title, truth),
             margins(&peer, title, truth),
         );
+        for (_, cmd) in &peers {
+            match run_peer(cmd, path) {
+                Some(text) => print!(" {:>14.4}", f1(&text, truth)),
+                None => print!(" {:>14}", "failed"),
+            }
+        }
+        println!();
     }
     let min = |v: &[f64]| v.iter().copied().fold(f64::NAN, f64::min);
     println!(
@@ -90,6 +114,7 @@ fn main() {
         let body = std::fs::read(path).expect("read");
         let n = pages(path);
         let (mut ours, mut peer) = (Vec::new(), Vec::new());
+        let mut others: Vec<Vec<Duration>> = vec![Vec::new(); peers.len()];
         for _ in 0..runs {
             let t = Instant::now();
             let ok = pdf::extract(&body, &limits).is_ok();
@@ -97,23 +122,34 @@ fn main() {
             let t = Instant::now();
             let _ = pdftotext(path);
             peer.push(t.elapsed());
+            for (i, (_, cmd)) in peers.iter().enumerate() {
+                let t = Instant::now();
+                let _ = run_peer(cmd, path);
+                others[i].push(t.elapsed());
+            }
             if !ok {
                 break;
             }
         }
+        let others: Vec<String> = peers
+            .iter()
+            .zip(others)
+            .map(|((name, _), d)| format!(" {name} {:.1} pages/s", n as f64 / median(d).as_secs_f64()))
+            .collect();
         let (o, p) = (median(ours), median(peer));
         all_pages += n;
         all_ours += o;
         all_peer += p;
         println!(
-            "{:<22} {:>5} {:>12.1} {:>12.1} {:>12.1} {:>12.1} {:>7.2}",
+            "{:<22} {:>5} {:>12.1} {:>12.1} {:>12.1} {:>12.1} {:>7.2}{}",
             name(path),
             n,
             ms(o),
             ms(p),
             n as f64 / o.as_secs_f64(),
             n as f64 / p.as_secs_f64(),
-            o.as_secs_f64() / p.as_secs_f64()
+            o.as_secs_f64() / p.as_secs_f64(),
+            others.join("")
         );
     }
     println!(
@@ -142,6 +178,15 @@ fn ms(d: Duration) -> f64 {
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v.get(v.len() / 2).copied().unwrap_or_default()
+}
+
+/// Another extractor's text of `path`, or `None` if it failed.
+fn run_peer(cmd: &[String], path: &Path) -> Option<String> {
+    let (program, args) = cmd.split_first()?;
+    let out = Command::new(program).args(args).arg(path).output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// Plain `pdftotext` (reading order, UTF-8, to stdout): the peer.

@@ -313,14 +313,16 @@ impl Fetcher {
                 retry_after,
             });
         }
-        // A PDF is read whatever it is served as (application/octet-stream, often).
+        // A PDF is read whatever it is served as (application/octet-stream, often), and is no
+        // challenge page whatever words it holds.
+        let pdf = crate::pdf::is_pdf(&body);
         if let Some(ct) = &content_type
             && !acceptable(ct, want)
-            && !crate::pdf::is_pdf(&body)
+            && !pdf
         {
             return Err(FetchError::ContentType(ct.clone()));
         }
-        if let Some(b) = block::detect(&body) {
+        if !pdf && let Some(b) = block::detect(&body) {
             return Err(FetchError::Blocked(b.to_string()));
         }
         Ok(Hop::Done(Fetched::Page(Page {

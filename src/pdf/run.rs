@@ -138,20 +138,40 @@ fn failure(status: ExitStatus, stderr: &str, limits: &Limits) -> PdfError {
     }
 }
 
-/// The first line of `pdftotext`'s complaints that says something, without its "Syntax Error:"
-/// prefix; "no message" if it said nothing.
+/// The first error `pdftotext` gave, without its "Syntax Error (offset):" prefix (warnings are
+/// passed over: a damaged file's real error comes after them).
 fn first_error(stderr: &str) -> String {
-    stderr
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty() && !l.starts_with("prlimit"))
-        .or_else(|| stderr.lines().map(str::trim).find(|l| !l.is_empty()))
-        .map(|l| {
-            l.trim_start_matches("Syntax Error:")
-                .trim_start_matches("Syntax Warning:")
-                .trim_start_matches("Command Line Error:")
-                .trim()
-                .to_string()
+    let lines = || stderr.lines().map(str::trim).filter(|l| !l.is_empty());
+    lines()
+        .find(|l| l.contains("Error"))
+        .or_else(|| lines().next())
+        .map(|l| match l.split_once("Error") {
+            Some((_, rest)) => {
+                let rest = rest.trim_start();
+                let rest = match rest.strip_prefix('(') {
+                    Some(r) => r.split_once(')').map_or(r, |(_, after)| after),
+                    None => rest,
+                };
+                rest.trim_start_matches(':').trim().to_string()
+            }
+            None => l.to_string(),
         })
+        .filter(|l| !l.is_empty())
         .unwrap_or_else(|| "pdftotext gave no reason".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_error_is_said_without_its_prefix() {
+        let stderr = "Syntax Warning: Invalid Font Weight\nSyntax Error (1304982): Unknown filter 'BrotliDecode'\nSyntax Error: other\n";
+        assert_eq!(first_error(stderr), "Unknown filter 'BrotliDecode'");
+        assert_eq!(
+            first_error("Syntax Error: Couldn't read xref table\n"),
+            "Couldn't read xref table"
+        );
+        assert_eq!(first_error(""), "pdftotext gave no reason");
+    }
 }
