@@ -1,5 +1,5 @@
-//! `govwatch corpus import`: known documents from plain-text or HTML files, or folders of them,
-//! each identified by its file name.
+//! `govwatch corpus import`: known documents from plain-text, HTML or PDF files, or folders of
+//! them, each identified by its file name.
 
 use std::path::{Path, PathBuf};
 
@@ -54,8 +54,9 @@ pub fn collect_files(paths: &[PathBuf]) -> Vec<Result<PathBuf, (PathBuf, String)
     out
 }
 
-/// The text of one file: HTML is extracted like a fetched page, anything else read as text.
-pub fn read_document(path: &Path) -> Result<(Option<String>, String), String> {
+/// The text of one file: HTML is extracted like a fetched page, a PDF read like a fetched PDF
+/// (within `pdf`'s limits), anything else read as text.
+pub fn read_document(path: &Path, pdf: &crate::pdf::Limits) -> Result<(Option<String>, String), String> {
     let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
     if meta.len() > MAX_FILE_BYTES {
         return Err(format!(
@@ -64,6 +65,10 @@ pub fn read_document(path: &Path) -> Result<(Option<String>, String), String> {
         ));
     }
     let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    if crate::pdf::is_pdf(&bytes) {
+        let doc = crate::pdf::extract(&bytes, pdf).map_err(|e| e.to_string())?;
+        return Ok((doc.title.clone(), crate::text::normalize(&doc.text())));
+    }
     let decoded = decode::decode(&bytes, None).map_err(|e| e.to_string())?;
     let ext = path
         .extension()
@@ -125,6 +130,16 @@ const BATCH_BYTES: usize = 64 * 1024 * 1024;
 /// read is reported and skipped; only a database failure stops the import (the batch it was in
 /// is not written). Files are stamped as added at `now`.
 pub fn import(store: &mut Store, paths: &[PathBuf], now: Timestamp) -> Result<Vec<FileResult>, StoreError> {
+    import_with(store, paths, now, &crate::pdf::Limits::default())
+}
+
+/// [`import`], reading PDFs within `pdf`'s limits (the config's `[pdf]`).
+pub fn import_with(
+    store: &mut Store,
+    paths: &[PathBuf],
+    now: Timestamp,
+    pdf: &crate::pdf::Limits,
+) -> Result<Vec<FileResult>, StoreError> {
     let mut results = Vec::new();
     // Files read and waiting for their batch's transaction, with their place in `results`.
     let mut batch: Vec<(String, NewCorpusEntry, String)> = Vec::new();
@@ -167,7 +182,7 @@ pub fn import(store: &mut Store, paths: &[PathBuf], now: Timestamp) -> Result<Ve
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| path.display().to_string());
-        match read_document(&path) {
+        match read_document(&path, pdf) {
             Ok((title, text)) => {
                 let entry = entry(title, &text);
                 // The outcome is known once the batch is written.

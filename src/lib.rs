@@ -62,6 +62,7 @@ pub mod logging;
 pub mod metrics;
 pub mod model;
 pub mod notify;
+pub mod pdf;
 pub mod pipeline;
 pub mod polite;
 pub mod similarity;

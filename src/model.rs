@@ -260,10 +260,22 @@ pub enum FailureReason {
     BadUrl,
     /// The page was fetched but holds no text that could be extracted.
     Extract,
+    /// A PDF with no text layer: a scanned document.
+    PdfNoText,
+    /// A PDF that needs a password.
+    PdfEncrypted,
+    /// A PDF whose fonts give no characters (U+FFFD, `(cid:N)`).
+    PdfGarbled,
+    /// A PDF past `[pdf]`'s limits: pages, time, memory.
+    PdfLimit,
+    /// A PDF that is truncated or damaged beyond reading.
+    PdfDamaged,
+    /// Something else (an HTML error page) where a PDF was expected.
+    NotPdf,
 }
 
 impl FailureReason {
-    pub const ALL: [FailureReason; 16] = [
+    pub const ALL: [FailureReason; 22] = [
         FailureReason::Timeout,
         FailureReason::ReadTimeout,
         FailureReason::Closed,
@@ -280,6 +292,12 @@ impl FailureReason {
         FailureReason::Request,
         FailureReason::BadUrl,
         FailureReason::Extract,
+        FailureReason::PdfNoText,
+        FailureReason::PdfEncrypted,
+        FailureReason::PdfGarbled,
+        FailureReason::PdfLimit,
+        FailureReason::PdfDamaged,
+        FailureReason::NotPdf,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -300,6 +318,12 @@ impl FailureReason {
             FailureReason::Request => "request",
             FailureReason::BadUrl => "bad_url",
             FailureReason::Extract => "extract",
+            FailureReason::PdfNoText => "pdf_no_text",
+            FailureReason::PdfEncrypted => "pdf_encrypted",
+            FailureReason::PdfGarbled => "pdf_garbled",
+            FailureReason::PdfLimit => "pdf_limit",
+            FailureReason::PdfDamaged => "pdf_damaged",
+            FailureReason::NotPdf => "not_pdf",
         }
     }
 }

@@ -207,14 +207,14 @@ pub async fn fetch(
             Some("same bytes as last time"),
         ));
     }
-    let (doc2, watch2) = (doc.clone(), watch.clone());
+    let (doc2, watch2, pdf) = (doc.clone(), watch.clone(), ctx.config.pdf.clone());
     // Parsing is CPU work on owned data; it never holds the store.
-    match cpu(move || parse::parse_page(page, &doc2, &watch2)).await {
+    match cpu(move || parse::parse_page(page, &doc2, &watch2, &pdf)).await {
         Ok(mut p) => {
             p.slot = Some(slot);
             Ok(Step::Parsed(Box::new(p)))
         }
-        Err(why) => Ok(failed(FailureReason::Extract, why, None)),
+        Err(f) => Ok(failed(f.reason, f.why, None)),
     }
 }
 

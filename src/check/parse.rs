@@ -1,12 +1,35 @@
 //! The page as fetched, decoded and extracted: its blocks, metadata and (for a listing) the
-//! documents it lists. CPU work on owned data, run on a `cpu` thread, never in a store turn.
+//! documents it lists. A PDF (whatever it was served as) is read by [`crate::pdf`] into the same
+//! blocks and metadata. CPU work on owned data, run on a `cpu` thread, never in a store turn.
 
 use crate::config::{Watch, WatchKind};
 use crate::discover::{self, Listed};
 use crate::fetch::Page;
-use crate::model::DocRole;
+use crate::model::{DocRole, FailureReason};
 use crate::store::DocumentRow;
-use crate::{decode, extract};
+use crate::{decode, extract, pdf};
+
+/// Why a fetched body gave nothing to compare: in a word for metrics, in words for people.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParseFailure {
+    pub reason: FailureReason,
+    pub why: String,
+}
+
+impl ParseFailure {
+    fn extract(why: impl ToString) -> ParseFailure {
+        ParseFailure {
+            reason: FailureReason::Extract,
+            why: why.to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for ParseFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.why)
+    }
+}
 
 /// A fetched page, decoded and extracted, ready to compare and store.
 pub struct Parsed {
@@ -45,15 +68,36 @@ impl Parsed {
     }
 }
 
-pub fn parse_page(page: Page, doc: &DocumentRow, watch: &Watch) -> Result<Parsed, String> {
+pub fn parse_page(
+    page: Page,
+    doc: &DocumentRow,
+    watch: &Watch,
+    pdf: &pdf::Limits,
+) -> Result<Parsed, ParseFailure> {
     let listing = (doc.role == DocRole::Index).then_some(watch.kind);
-    parse_as(page, listing, watch.max_documents)
+    parse_as(page, listing, watch.max_documents, pdf)
 }
 
 /// Decodes and extracts a page: as a listing of that kind (at most `limit` documents), or with
-/// `None` as a document.
-pub fn parse_as(page: Page, listing_kind: Option<WatchKind>, limit: usize) -> Result<Parsed, String> {
+/// `None` as a document. A PDF is read within `pdf`'s limits.
+pub fn parse_as(
+    page: Page,
+    listing_kind: Option<WatchKind>,
+    limit: usize,
+    pdf: &pdf::Limits,
+) -> Result<Parsed, ParseFailure> {
     let listing = listing_kind.is_some();
+    if pdf::is_pdf(&page.body) {
+        if listing {
+            return Err(ParseFailure::extract(
+                "a PDF, not a listing: watch it as kind = \"page\", or link it from one",
+            ));
+        }
+        return parse_pdf(page, pdf);
+    }
+    if !listing && let Some(why) = pdf::expected(&page.url, page.content_type.as_deref()) {
+        return Err(not_pdf(&page, why));
+    }
     // Feeds and sitemaps are XML (or JSON, or gzip) that their parsers decode themselves.
     let xml_links = match listing_kind {
         Some(WatchKind::Feed) => Some(discover::feed_entries(&page.body, &page.url, limit)),
@@ -61,10 +105,14 @@ pub fn parse_as(page: Page, listing_kind: Option<WatchKind>, limit: usize) -> Re
         _ => None,
     };
     if let Some(links) = xml_links {
-        return Ok(Parsed::listing(page, "utf-8", links.map_err(|e| e.to_string())?));
+        return Ok(Parsed::listing(
+            page,
+            "utf-8",
+            links.map_err(ParseFailure::extract)?,
+        ));
     }
 
-    let decoded = decode::decode(&page.body, page.content_type.as_deref()).map_err(|e| e.to_string())?;
+    let decoded = decode::decode(&page.body, page.content_type.as_deref()).map_err(ParseFailure::extract)?;
     let extracted = if is_plain(page.content_type.as_deref()) {
         Ok(extract::Document::from_plain_text(&decoded.text))
     } else {
@@ -76,7 +124,7 @@ pub fn parse_as(page: Page, listing_kind: Option<WatchKind>, limit: usize) -> Re
         let links = discover::listing_items(&decoded.text, &page.url, limit);
         (extracted.ok(), links)
     } else {
-        (Some(extracted.map_err(|e| e.to_string())?), Vec::new())
+        (Some(extracted.map_err(ParseFailure::extract)?), Vec::new())
     };
     let mut parsed = Parsed::listing(page, decoded.encoding.name(), links);
     if let Some(d) = extracted {
@@ -90,6 +138,41 @@ pub fn parse_as(page: Page, listing_kind: Option<WatchKind>, limit: usize) -> Re
         parsed.canonical = d.canonical;
     }
     Ok(parsed)
+}
+
+/// A PDF read into blocks and metadata, as a page is.
+fn parse_pdf(page: Page, limits: &pdf::Limits) -> Result<Parsed, ParseFailure> {
+    let doc = pdf::extract(&page.body, limits).map_err(|e| ParseFailure {
+        reason: e.reason(),
+        why: e.to_string(),
+    })?;
+    let mut parsed = Parsed::listing(page, "pdf", Vec::new());
+    parsed.headings = headings(&doc.blocks);
+    parsed.blocks = doc.blocks.into_iter().map(|b| b.text).collect();
+    parsed.title = doc.title;
+    parsed.published = doc.published.map(|p| p.to_string());
+    parsed.lang = doc.lang;
+    Ok(parsed)
+}
+
+/// Something else where a PDF was expected: said with what it is, an HTML page's title if any.
+fn not_pdf(page: &Page, expected: &str) -> ParseFailure {
+    let what = match decode::decode(&page.body, page.content_type.as_deref()) {
+        Ok(d) if d.text.trim_start().starts_with('<') => {
+            let title = extract::extract(&d.text, Some(&page.url))
+                .ok()
+                .and_then(|d| d.title);
+            match title {
+                Some(t) => format!("an HTML page (\"{t}\")"),
+                None => "an HTML page".to_string(),
+            }
+        }
+        _ => format!("{} bytes that are not a PDF", page.body.len()),
+    };
+    ParseFailure {
+        reason: FailureReason::NotPdf,
+        why: format!("expected a PDF ({expected}), got {what}"),
+    }
 }
 
 fn is_plain(content_type: Option<&str>) -> bool {
@@ -107,7 +190,8 @@ fn headings(blocks: &[extract::Block]) -> Vec<String> {
 /// The headings of a body served before (a stored version's, read again): its stored text does
 /// not mark them. None for plain text, or for a body that no longer reads.
 pub fn headings_of(body: &[u8], content_type: Option<&str>, url: &url::Url) -> Vec<String> {
-    if is_plain(content_type) {
+    // A PDF's headings would cost running pdftotext again; a change in it is placed without.
+    if is_plain(content_type) || pdf::is_pdf(body) {
         return Vec::new();
     }
     let Ok(decoded) = decode::decode(body, content_type) else {

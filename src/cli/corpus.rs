@@ -26,7 +26,7 @@ fn corpus_import(config_path: &Path, paths: &[PathBuf]) -> Result<()> {
     let config = Config::load(config_path)?;
     let mut store = open_store(&config)?;
     corpus_import::index_missing(&mut store)?;
-    let results = corpus_import::import(&mut store, paths, SystemClock.now())?;
+    let results = corpus_import::import_with(&mut store, paths, SystemClock.now(), &config.pdf)?;
     let mut out = Out::stdout();
     let (mut added, mut skipped) = (0, 0);
     for r in &results {

@@ -76,7 +76,8 @@ pub async fn preview(
     let listing = kind.is_listing().then_some(kind);
     // One more than shown, to tell a listing that goes on from one that ends there.
     let probe = limit.saturating_add(1);
-    let parsed = crate::check::cpu(move || parse::parse_as(page, listing, probe))
+    let pdf = config.pdf.clone();
+    let parsed = crate::check::cpu(move || parse::parse_as(page, listing, probe, &pdf))
         .await
         .map_err(|why| CliError::Preview(format!("{url}: cannot read it as {}: {why}", a_kind(kind))))?;
     let shown = describe(&url, kind, parsed, limit);

@@ -35,6 +35,8 @@ pub struct Config {
     /// Who is told: `[email] to` (immediate, everything) and every `[[recipient]]`.
     pub recipients: Vec<Recipient>,
     pub feed: Feed,
+    /// `[pdf]`: the bounds of reading one PDF.
+    pub pdf: crate::pdf::Limits,
 }
 
 /// `[schedule]`: how often documents found on listings are checked again, by their age.
@@ -632,6 +634,7 @@ impl Validator<'_> {
         };
 
         let schedule = self.schedule(raw.schedule)?;
+        let pdf = self.pdf(raw.pdf.unwrap_or_default())?;
 
         let mut watches: Vec<Watch> = Vec::new();
         for (i, w) in raw.watch.into_iter().enumerate() {
@@ -711,6 +714,36 @@ impl Validator<'_> {
             daemon,
             schedule,
             watches,
+            pdf,
+        })
+    }
+
+    fn pdf(&self, raw: raw::RawPdf) -> Result<crate::pdf::Limits, ConfigError> {
+        let default = crate::pdf::Limits::default();
+        Ok(crate::pdf::Limits {
+            timeout: match &raw.timeout {
+                Some(t) => self.duration("pdf.timeout", t, Max::HOUR)?,
+                None => default.timeout,
+            },
+            max_pages: match raw.max_pages {
+                Some(n) if *n.get_ref() == 0 => {
+                    return self.err("pdf.max_pages", n.span(), "must be at least 1");
+                }
+                Some(n) => *n.get_ref() as usize,
+                None => default.max_pages,
+            },
+            max_memory: match raw.max_memory_mib {
+                // Poppler itself, and a page's fonts and images, take tens of MiB.
+                Some(n) if !(64..=1 << 20).contains(n.get_ref()) => {
+                    return self.err(
+                        "pdf.max_memory_mib",
+                        n.span(),
+                        "must be between 64 and 1048576 (1 TiB)",
+                    );
+                }
+                Some(n) => *n.get_ref() * 1024 * 1024,
+                None => default.max_memory,
+            },
         })
     }
 }
@@ -837,6 +870,24 @@ mod tests {
     }
 
     #[test]
+    fn pdf_limits_default_to_reading_a_white_paper_and_are_checked() {
+        let c = parse("").unwrap();
+        assert_eq!(c.pdf, crate::pdf::Limits::default());
+        let c = parse("[pdf]\ntimeout = \"5s\"\nmax_pages = 300\nmax_memory_mib = 256\n").unwrap();
+        assert_eq!(c.pdf.timeout, Duration::from_secs(5));
+        assert_eq!((c.pdf.max_pages, c.pdf.max_memory), (300, 256 * 1024 * 1024));
+        for (toml, key) in [
+            ("[pdf]\nmax_pages = 0\n", "pdf.max_pages"),
+            ("[pdf]\nmax_memory_mib = 10\n", "pdf.max_memory_mib"),
+        ] {
+            let e = parse(toml).unwrap_err().to_string();
+            assert!(e.contains(key) && e.contains("t.toml:2"), "{e}");
+        }
+        let e = parse("[pdf]\nmax_memory = 10\n").unwrap_err().to_string();
+        assert!(e.contains("max_memory"), "{e}");
+    }
+
+    #[test]
     fn every_duration_key_is_bounded() {
         let cases = [
             ("[fetch]\ntimeout = \"2h\"\n", "fetch.timeout", "1h"),
@@ -850,6 +901,7 @@ mod tests {
             ("[fetch]\nmax_backoff = \"2y\"\n", "fetch.max_backoff", "1y"),
             ("[fetch]\nrobots_ttl = \"60d\"\n", "fetch.robots_ttl", "30d"),
             ("[daemon]\nstop_timeout = \"2h\"\n", "daemon.stop_timeout", "1h"),
+            ("[pdf]\ntimeout = \"2h\"\n", "pdf.timeout", "1h"),
             (
                 "[schedule]\nrecheck = [\n  { younger_than = \"1d\", every = \"2y\" },\n  { every = \"7d\" },\n]\n",
                 "schedule.recheck[0].every",

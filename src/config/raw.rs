@@ -19,6 +19,7 @@ pub struct RawConfig {
     pub daemon: Option<RawDaemon>,
     pub schedule: Option<RawSchedule>,
     pub feed: Option<RawFeed>,
+    pub pdf: Option<RawPdf>,
     #[serde(default)]
     pub watch: Vec<RawWatch>,
     #[serde(default)]
@@ -66,6 +67,14 @@ pub struct RawFetch {
     pub per_host_delay: Option<Spanned<String>>,
     pub max_backoff: Option<Spanned<String>>,
     pub robots_ttl: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPdf {
+    pub timeout: Option<Spanned<String>>,
+    pub max_pages: Option<Spanned<u32>>,
+    pub max_memory_mib: Option<Spanned<u64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -82,10 +82,11 @@ const STATE_CLASSES: &[&str] = &[
     "cf",
 ];
 
-/// File types that are not pages govwatch can read.
+/// File types that are not pages govwatch can read. PDFs are (white papers, position papers:
+/// see [`crate::pdf`]).
 const SKIP_EXTENSIONS: &[&str] = &[
-    ".pdf", ".doc", ".docx", ".xls", ".xlsx", ".ppt", ".pptx", ".zip", ".rar", ".jpg", ".jpeg", ".png",
-    ".gif", ".svg", ".mp4", ".mp3", ".css", ".js", ".xml", ".rss",
+    ".doc", ".docx", ".xls", ".xlsx", ".ppt", ".pptx", ".zip", ".rar", ".jpg", ".jpeg", ".png", ".gif",
+    ".svg", ".mp4", ".mp3", ".css", ".js", ".xml", ".rss",
 ];
 
 /// Links looked at on one page, at most: a listing of many thousands is read in bounded time
@@ -417,7 +418,8 @@ mod tests {
             links(html),
             [
                 "https://example.gov/docs/a.html",
-                "https://www.example.gov/docs/b.html"
+                "https://www.example.gov/docs/b.html",
+                "https://example.gov/docs/file.pdf"
             ]
         );
     }

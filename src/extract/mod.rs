@@ -5,7 +5,7 @@
 //! `dates`). No pass recurses, so nesting depth cannot overflow the stack.
 
 mod content;
-mod dates;
+pub(crate) mod dates;
 mod depth;
 mod meta;
 mod plain;
@@ -174,7 +174,7 @@ pub(crate) use crate::text::is_han as is_cjk;
 
 /// Language from the script of the text; Latin text is called English only when English
 /// function words dominate, since Latin script alone says little.
-fn guess_lang(blocks: &[Block]) -> Option<String> {
+pub(crate) fn guess_lang(blocks: &[Block]) -> Option<String> {
     let (mut cjk, mut kana, mut hangul, mut cyr, mut arabic, mut latin) = (0, 0, 0, 0, 0, 0);
     let mut seen = 0usize;
     'outer: for b in blocks {

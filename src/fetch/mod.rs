@@ -313,12 +313,16 @@ impl Fetcher {
                 retry_after,
             });
         }
+        // A PDF is read whatever it is served as (application/octet-stream, often), and is no
+        // challenge page whatever words it holds.
+        let pdf = crate::pdf::is_pdf(&body);
         if let Some(ct) = &content_type
             && !acceptable(ct, want)
+            && !pdf
         {
             return Err(FetchError::ContentType(ct.clone()));
         }
-        if let Some(b) = block::detect(&body) {
+        if !pdf && let Some(b) = block::detect(&body) {
             return Err(FetchError::Blocked(b.to_string()));
         }
         Ok(Hop::Done(Fetched::Page(Page {
@@ -557,8 +561,10 @@ fn acceptable(content_type: &str, want: Want) -> bool {
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
+    // application/pdf: a PDF; or, in its place, an error page that fails as not being one.
     let page = mime.is_empty()
         || mime.starts_with("text/")
+        || mime == "application/pdf"
         || mime == "application/xhtml+xml"
         || mime == "application/xml";
     page || want == Want::Listing
