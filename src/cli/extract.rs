@@ -42,48 +42,7 @@ pub(super) fn extract_files(files: &[PathBuf], json: bool) -> Result<()> {
     let mut failed = 0;
     for path in files {
         let p = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|e| e.to_string());
-        // A PDF is read as a check reads it (the default `[pdf]` limits); its failure is
-        // reported with its reason, as a check's is.
-        if let Ok(b) = &bytes
-            && crate::pdf::is_pdf(b)
-        {
-            let (doc, error) = match crate::pdf::extract(b, &crate::pdf::Limits::default()) {
-                Ok(doc) => (doc, None),
-                Err(e) => (extract::Document::default(), Some(e)),
-            };
-            if let Some(e) = &error {
-                failed += 1;
-                term::warn(format_args!("{p}: {e}"));
-            }
-            let record = Extracted {
-                path: &p,
-                text: doc.text(),
-                title: doc.title,
-                published: doc.published.map(|d| d.to_string()),
-                lang: doc.lang,
-                reason: error.as_ref().map(|e| e.reason().as_str()),
-                error: error.map(|e| e.to_string()),
-            };
-            print_extracted(&mut out, &record, json)?;
-            continue;
-        }
-        let result = bytes
-            .and_then(|b| decode::decode(&b, None).map_err(|e| e.to_string()))
-            .map(|d| extract::extract(&d.text, None));
-        // A page without article text still reports the metadata it has.
-        let (doc, error) = match result {
-            Ok(Ok(doc)) => (doc, None),
-            Ok(Err(e)) => {
-                let message = e.to_string();
-                let doc = match e {
-                    extract::ExtractError::NoText(doc) => *doc,
-                    extract::ExtractError::TooLarge(..) => extract::Document::default(),
-                };
-                (doc, Some(message))
-            }
-            Err(e) => (extract::Document::default(), Some(e)),
-        };
+        let (doc, error, reason) = read_one(path);
         if let Some(e) = &error {
             failed += 1;
             term::warn(format_args!("{p}: {e}"));
@@ -94,8 +53,8 @@ pub(super) fn extract_files(files: &[PathBuf], json: bool) -> Result<()> {
             title: doc.title,
             published: doc.published.map(|d| d.to_string()),
             lang: doc.lang,
-            reason: error.is_some().then_some("extract"),
             error,
+            reason,
         };
         print_extracted(&mut out, &record, json)?;
     }
@@ -106,4 +65,39 @@ pub(super) fn extract_files(files: &[PathBuf], json: bool) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// One file's document, and its failure with the reason a check would count it under. A page
+/// without article text still reports the metadata it has.
+fn read_one(path: &std::path::Path) -> (extract::Document, Option<String>, Option<&'static str>) {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => return (extract::Document::default(), Some(e.to_string()), Some("extract")),
+    };
+    // A PDF is read as a check reads it (the default `[pdf]` limits).
+    if crate::pdf::is_pdf(&bytes) {
+        return match crate::pdf::extract(&bytes, &crate::pdf::Limits::default()) {
+            Ok(doc) => (doc, None, None),
+            Err(e) => (
+                extract::Document::default(),
+                Some(e.to_string()),
+                Some(e.reason().as_str()),
+            ),
+        };
+    }
+    let page = match decode::decode(&bytes, None) {
+        Ok(d) => d,
+        Err(e) => return (extract::Document::default(), Some(e.to_string()), Some("extract")),
+    };
+    match extract::extract(&page.text, None) {
+        Ok(doc) => (doc, None, None),
+        Err(e) => {
+            let message = e.to_string();
+            let doc = match e {
+                extract::ExtractError::NoText(doc) => *doc,
+                extract::ExtractError::TooLarge(..) => extract::Document::default(),
+            };
+            (doc, Some(message), Some("extract"))
+        }
+    }
 }
