@@ -356,7 +356,8 @@ fn parse_kind(s: &str) -> std::result::Result<WatchKind, String> {
     .ok_or_else(|| "one of page, index, feed, sitemap".to_string())
 }
 
+/// The database `[storage]` names: the PostgreSQL server when `url` is set (a command not yet
+/// ported then fails on its first query, never on a SQLite file instead), else the SQLite file.
 fn open_store(config: &Config) -> Result<Store> {
-    store::refuse_postgres(config)?;
-    Ok(Store::open(&config.storage.path)?)
+    Ok(Store::open_storage(&config.storage)?)
 }

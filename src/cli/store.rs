@@ -1,6 +1,4 @@
-//! `govwatch store`: the database as a whole (`store copy`), and the one place that says which
-//! commands run on PostgreSQL yet (only `store copy`, until the rest is ported: see
-//! src/store/pg). Nothing falls back to SQLite when `[storage] url` is set.
+//! `govwatch store`: the database as a whole (`store copy`, from SQLite or PostgreSQL to either).
 
 use std::path::{Path, PathBuf};
 
@@ -9,7 +7,7 @@ use clap::Subcommand;
 use super::term::Out;
 use super::{CliError, Result};
 use crate::config::{Config, PostgresUrl};
-use crate::store::{Db, PgStore, Store, copy};
+use crate::store::{Store, copy};
 
 #[derive(Debug, Subcommand)]
 pub enum StoreCommand {
@@ -32,31 +30,17 @@ pub async fn run(config: Config, command: StoreCommand) -> Result<()> {
     }
 }
 
-/// What a command that does not run on PostgreSQL yet says, before it touches any database.
-pub fn refuse_postgres(config: &Config) -> Result<()> {
-    match &config.storage.postgres {
-        None => Ok(()),
-        Some(url) => Err(CliError::Usage(format!(
-            "{}: [storage] url is {url}, and this command does not run on PostgreSQL yet; \
-             only `govwatch store copy` does so far. Nothing was read or written, and no SQLite \
-             file was used in its place. To go on with SQLite, set [storage] path instead of url \
-             (copy the data back first with `govwatch store copy --to FILE`).",
-            config.source.display()
-        ))),
-    }
-}
-
-fn open_target(to: &str) -> Result<(Db, String)> {
+fn open_target(to: &str) -> Result<(Store, String)> {
     if PostgresUrl::looks_like(to) {
         let url = PostgresUrl::parse(to).map_err(|e| CliError::Usage(format!("--to: {e}")))?;
-        Ok((Db::Postgres(PgStore::open(&url)?), url.to_string()))
+        Ok((Store::open_postgres(&url)?, url.to_string()))
     } else if to.trim().is_empty() {
         Err(CliError::Usage(
             "--to needs a postgres:// URL or a file path".into(),
         ))
     } else {
         let path = PathBuf::from(to);
-        Ok((Db::Sqlite(Store::open(&path)?), path.display().to_string()))
+        Ok((Store::open(&path)?, path.display().to_string()))
     }
 }
 
@@ -69,7 +53,7 @@ fn same_file(a: &Path, b: &Path) -> bool {
 
 fn copy_to(config: &Config, to: &str) -> Result<()> {
     let (from, from_name) = match &config.storage.postgres {
-        Some(url) => (Db::Postgres(PgStore::open(url)?), url.to_string()),
+        Some(url) => (Store::open_postgres(url)?, url.to_string()),
         None => {
             let path = &config.storage.path;
             // Opening would create an empty one: there is nothing to copy.
@@ -85,7 +69,7 @@ fn copy_to(config: &Config, to: &str) -> Result<()> {
                     "--to {to} is the configured database itself"
                 )));
             }
-            (Db::Sqlite(Store::open(path)?), path.display().to_string())
+            (Store::open(path)?, path.display().to_string())
         }
     };
     let (target, to_name) = open_target(to)?;

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, params};
 
-use super::{Result, Store};
+use super::{Result, SqliteStore};
 use crate::model::Timestamp;
 
 /// How long a claim lasts without renewal. A live process renews its claims every
@@ -67,7 +67,7 @@ pub(super) fn is_gone(holder: &str) -> bool {
     start_time(pid).as_deref() != Some(start)
 }
 
-impl Store {
+impl SqliteStore {
     /// This process's name on its claims.
     pub fn holder(&self) -> &str {
         &self.holder
@@ -217,7 +217,7 @@ mod tests {
     #[test]
     fn a_claim_runs_out_after_its_lease_unless_renewed() {
         let dir = tempfile::tempdir().unwrap();
-        let mut s = Store::open(&dir.path().join("g.db")).unwrap();
+        let mut s = SqliteStore::open(&dir.path().join("g.db")).unwrap();
         let clock = ManualClock::at(Timestamp::parse("2026-01-01T00:00:00Z").unwrap());
         let id = s
             .ensure_watch_document("w", "http://127.0.0.1/a", DocRole::Page, clock.now())

@@ -11,7 +11,6 @@
 //! left behind. Search indexes and the SQLite corpus index's bookkeeping are derived data,
 //! rebuilt on the target (by its triggers, and by counting), not copied.
 
-use super::pg::PgStore;
 use super::{Result, Store, StoreError};
 
 /// The tables copied, in an order that satisfies their foreign keys.
@@ -33,12 +32,10 @@ const IDENTITIES: &[&str] = &["documents", "snapshots", "corpus", "events", "del
 /// Rows sent to the target per statement.
 const CHUNK: usize = 5_000;
 
-/// One side of a copy. Two exist per copy, so their size does not matter.
-#[allow(clippy::large_enum_variant)]
-pub enum Db {
-    Sqlite(Store),
-    Postgres(PgStore),
-}
+/// One side of a copy, with what a copy needs of it (on the connection itself, below the
+/// store's methods).
+#[derive(Clone, Copy)]
+struct Side<'a>(&'a Store);
 
 /// What a copy did to one table.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,17 +104,14 @@ fn is_derived_sqlite_table(t: &str) -> bool {
         || t.starts_with("sqlite_")
 }
 
-impl Db {
+impl Side<'_> {
     fn describe(&self) -> String {
-        match self {
-            Db::Sqlite(s) => s.path().display().to_string(),
-            Db::Postgres(p) => p.url().to_string(),
-        }
+        self.0.describe()
     }
 
     fn tables(&self) -> Result<Vec<String>> {
-        Ok(match self {
-            Db::Sqlite(s) => {
+        Ok(match self.0 {
+            Store::Sqlite(s) => {
                 let mut stmt = s
                     .conn
                     .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")?;
@@ -129,7 +123,7 @@ impl Db {
                     .filter(|t| !is_derived_sqlite_table(t))
                     .collect()
             }
-            Db::Postgres(p) => p
+            Store::Postgres(p) => p
                 .client
                 .borrow_mut()
                 .query(
@@ -147,15 +141,15 @@ impl Db {
     /// The table's columns, in order, with their types on PostgreSQL (`None` on SQLite, where a
     /// column holds what it is given).
     fn columns(&self, table: &str) -> Result<Vec<(String, Option<Kind>)>> {
-        Ok(match self {
-            Db::Sqlite(s) => {
+        Ok(match self.0 {
+            Store::Sqlite(s) => {
                 let mut stmt = s
                     .conn
                     .prepare("SELECT name FROM pragma_table_info(?1) ORDER BY cid")?;
                 stmt.query_map([table], |r| Ok((r.get(0)?, None)))?
                     .collect::<rusqlite::Result<_>>()?
             }
-            Db::Postgres(p) => {
+            Store::Postgres(p) => {
                 let rows = p.client.borrow_mut().query(
                     "SELECT column_name::text, data_type::text FROM information_schema.columns
                      WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position",
@@ -175,9 +169,9 @@ impl Db {
     }
 
     fn begin_read(&self) -> Result<()> {
-        match self {
-            Db::Sqlite(s) => s.conn.execute_batch("BEGIN")?,
-            Db::Postgres(p) => p
+        match self.0 {
+            Store::Sqlite(s) => s.conn.execute_batch("BEGIN")?,
+            Store::Postgres(p) => p
                 .client
                 .borrow_mut()
                 .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?,
@@ -186,18 +180,18 @@ impl Db {
     }
 
     fn begin_write(&self) -> Result<()> {
-        match self {
-            Db::Sqlite(s) => s.conn.execute_batch("BEGIN IMMEDIATE")?,
-            Db::Postgres(p) => p.client.borrow_mut().batch_execute("BEGIN")?,
+        match self.0 {
+            Store::Sqlite(s) => s.conn.execute_batch("BEGIN IMMEDIATE")?,
+            Store::Postgres(p) => p.client.borrow_mut().batch_execute("BEGIN")?,
         }
         Ok(())
     }
 
     fn finish(&self, commit: bool) -> Result<()> {
         let sql = if commit { "COMMIT" } else { "ROLLBACK" };
-        match self {
-            Db::Sqlite(s) => s.conn.execute_batch(sql)?,
-            Db::Postgres(p) => p.client.borrow_mut().batch_execute(sql)?,
+        match self.0 {
+            Store::Sqlite(s) => s.conn.execute_batch(sql)?,
+            Store::Postgres(p) => p.client.borrow_mut().batch_execute(sql)?,
         }
         Ok(())
     }
@@ -212,8 +206,8 @@ impl Db {
     ) -> Result<()> {
         let list = column_list(cols);
         let mut chunk = Vec::with_capacity(CHUNK);
-        match self {
-            Db::Sqlite(s) => {
+        match self.0 {
+            Store::Sqlite(s) => {
                 let recent: bool = s.conn.query_row(
                     "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1)",
                     [format!("{table}_recent")],
@@ -243,7 +237,7 @@ impl Db {
                     }
                 }
             }
-            Db::Postgres(p) => {
+            Store::Postgres(p) => {
                 let mut client = p.client.borrow_mut();
                 let sql = format!("SELECT {list} FROM \"{table}\"");
                 let params: [i32; 0] = [];
@@ -274,8 +268,8 @@ impl Db {
     /// Writes `rows` into `table` unless a key of theirs is there already; how many were written.
     fn write(&self, table: &str, cols: &[(String, Kind)], rows: Vec<Vec<Value>>) -> Result<u64> {
         let list = column_list(cols);
-        match self {
-            Db::Sqlite(s) => {
+        match self.0 {
+            Store::Sqlite(s) => {
                 let marks = vec!["?"; cols.len()].join(", ");
                 let mut stmt = s.conn.prepare_cached(&format!(
                     "INSERT OR IGNORE INTO \"{table}\" ({list}) VALUES ({marks})"
@@ -293,7 +287,7 @@ impl Db {
                 }
                 Ok(n)
             }
-            Db::Postgres(p) => {
+            Store::Postgres(p) => {
                 let mut arrays: Vec<Box<dyn postgres::types::ToSql + Sync>> = Vec::with_capacity(cols.len());
                 for (i, (name, kind)) in cols.iter().enumerate() {
                     let column = rows.iter().map(|r| &r[i]);
@@ -364,9 +358,9 @@ impl Db {
 
     /// After the rows: what the target derives from them.
     fn after_copy(&self) -> Result<()> {
-        match self {
+        match self.0 {
             // The counts that decide when the recent index rows are merged.
-            Db::Sqlite(s) => {
+            Store::Sqlite(s) => {
                 s.conn.execute(
                     "UPDATE corpus_index_rows SET
                          main = (SELECT COUNT(*) FROM corpus_lsh) + (SELECT COUNT(*) FROM corpus_fp),
@@ -375,7 +369,7 @@ impl Db {
                 )?;
             }
             // New rows get ids after the copied ones.
-            Db::Postgres(p) => {
+            Store::Postgres(p) => {
                 let mut client = p.client.borrow_mut();
                 for t in IDENTITIES {
                     client.execute(
@@ -401,7 +395,7 @@ fn column_list(cols: &[(String, Kind)]) -> String {
 
 /// The columns of `table` to copy, with the type each value takes on the way: every column of
 /// the source, each of which the target must have.
-fn plan(from: &Db, to: &Db, table: &str) -> Result<Vec<(String, Kind)>> {
+fn plan(from: Side, to: Side, table: &str) -> Result<Vec<(String, Kind)>> {
     let source = from.columns(table)?;
     let target = to.columns(table)?;
     let mut out = Vec::with_capacity(source.len());
@@ -421,7 +415,8 @@ fn plan(from: &Db, to: &Db, table: &str) -> Result<Vec<(String, Kind)>> {
 
 /// Copies every table of `from` into `to`; per table, the rows read and written. All or
 /// nothing: on an error the target is left as it was.
-pub fn copy(from: &Db, to: &Db) -> Result<Vec<Copied>> {
+pub fn copy(from: &Store, to: &Store) -> Result<Vec<Copied>> {
+    let (from, to) = (Side(from), Side(to));
     for db in [from, to] {
         if let Some(t) = db.tables()?.into_iter().find(|t| !TABLES.contains(&t.as_str())) {
             return Err(StoreError::Unsupported(format!(

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction, params};
 
-use super::{Result, Store, compress, decompress_text};
+use super::{Result, SqliteStore, compress, decompress_text};
 use crate::compare::Known;
 use crate::compare::corpus::{self, Source};
 use crate::model::Timestamp;
@@ -439,7 +439,7 @@ fn doc_version(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Option<DocV
     }))
 }
 
-impl Store {
+impl SqliteStore {
     /// Known documents sharing a band key or a fingerprint with `sig`, except `exclude_document`'s
     /// own entry and index pages. (`None` excludes nothing: `document_id IS NOT NULL` alone would
     /// exclude every import.) Oldest first, so that on a tie the document seen first is the
@@ -849,7 +849,7 @@ mod tests {
     #[test]
     fn batch_import_adds_updates_and_finds_imports() {
         let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(&dir.path().join("g.db")).unwrap();
+        let mut store = SqliteStore::open(&dir.path().join("g.db")).unwrap();
         let (a, b) = (text("alpha"), text("beta"));
         let batch = vec![
             ("a.txt".to_string(), entry(None, &a), a.clone()),
@@ -892,7 +892,7 @@ mod tests {
         assert_eq!(store.integrity_check().unwrap(), "ok");
     }
 
-    fn index_rows(store: &Store) -> (i64, i64) {
+    fn index_rows(store: &SqliteStore) -> (i64, i64) {
         let count = |t: &str| -> i64 {
             store
                 .conn
@@ -908,7 +908,7 @@ mod tests {
     #[test]
     fn merged_and_recent_rows_are_found_and_replaced() {
         let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(&dir.path().join("g.db")).unwrap();
+        let mut store = SqliteStore::open(&dir.path().join("g.db")).unwrap();
         let (a, b, c) = (text("alpha"), text("beta"), text("gamma"));
         store
             .import_corpus_file("a.txt", &entry(None, &a), &a, t0())
@@ -1001,7 +1001,7 @@ mod tests {
             }
             conn.pragma_update(None, "user_version", 3).unwrap();
         }
-        let mut store = Store::open(&path).unwrap();
+        let mut store = SqliteStore::open(&path).unwrap();
         let found = store.corpus_candidates(&sig, None).unwrap();
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].shared.len(), sig.fp_set.len());
@@ -1025,7 +1025,7 @@ mod tests {
     #[test]
     fn probes_at_once_find_what_probes_in_turn_find() {
         let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(&dir.path().join("g.db")).unwrap();
+        let mut store = SqliteStore::open(&dir.path().join("g.db")).unwrap();
         let (a, b) = (text("alpha"), text("beta"));
         store
             .import_corpus_file("a.txt", &entry(None, &a), &a, t0())
@@ -1054,7 +1054,7 @@ mod tests {
     #[test]
     fn rows_the_text_no_longer_yields_are_still_removed() {
         let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(&dir.path().join("g.db")).unwrap();
+        let mut store = SqliteStore::open(&dir.path().join("g.db")).unwrap();
         let (a, b) = (text("alpha"), text("beta"));
         store
             .import_corpus_file("a.txt", &entry(None, &a), &a, t0())
@@ -1103,7 +1103,7 @@ mod tests {
     #[test]
     fn every_stored_version_is_a_candidate_and_a_text_returned_to_is_one_entry() {
         let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(&dir.path().join("g.db")).unwrap();
+        let mut store = SqliteStore::open(&dir.path().join("g.db")).unwrap();
         let id = store
             .ensure_watch_document("p", "http://127.0.0.1/paper", crate::model::DocRole::Page, t0())
             .unwrap()
@@ -1171,7 +1171,7 @@ mod tests {
                 .unwrap();
             conn.pragma_update(None, "user_version", n as i64).unwrap();
         }
-        let mut store = Store::open(&path).unwrap();
+        let mut store = SqliteStore::open(&path).unwrap();
         // The earlier version waits to be indexed, as entries from before the index did.
         let unindexed = store.unindexed_corpus().unwrap();
         assert_eq!(

@@ -3,7 +3,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{Result, Store, StoreError};
+use super::{Result, SqliteStore, StoreError};
 use crate::model::Timestamp;
 
 pub use crate::model::DocRole;
@@ -47,7 +47,7 @@ pub struct Presence {
     pub failing_noticed: bool,
 }
 
-const COLUMNS: &str = "id, url, watch, role, announce, etag, last_modified, last_checked_at, \
+pub(super) const COLUMNS: &str = "id, url, watch, role, announce, etag, last_modified, last_checked_at, \
                        last_changed_at, next_due_at, failures, last_error, discovered_at, lastmod, body_hash, \
                        gone_checks, removed_at, unlisted_at, failing_since, failing_noticed";
 
@@ -78,7 +78,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DocumentRow> {
     })
 }
 
-impl Store {
+impl SqliteStore {
     /// The document row for a watch's own page, created on first sight.
     pub fn ensure_watch_document(
         &mut self,
@@ -321,7 +321,7 @@ pub struct TitledDocument {
     pub title: String,
 }
 
-impl Store {
+impl SqliteStore {
     /// Every document whose newest version has a title. The newest title is the one `history`
     /// and the mails show, so it is the one a user types.
     pub fn document_titles(&self) -> Result<Vec<TitledDocument>> {

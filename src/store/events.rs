@@ -2,7 +2,7 @@
 
 use rusqlite::{Connection, params};
 
-use super::{Result, Store};
+use super::{Result, SqliteStore};
 use crate::model::Timestamp;
 
 pub use crate::model::EventKind;
@@ -99,7 +99,7 @@ pub struct EventFilter {
     pub limit: Option<usize>,
 }
 
-impl Store {
+impl SqliteStore {
     fn events_where(&self, filter: &str) -> Result<Vec<EventRow>> {
         self.events_where_with(filter, &[])
     }

@@ -4,7 +4,7 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{Result, Store};
+use super::{Result, SqliteStore};
 
 /// One origin's stored facts.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -19,7 +19,7 @@ pub struct HostRow {
     pub not_before_reason: Option<String>,
 }
 
-impl Store {
+impl SqliteStore {
     pub fn hosts(&self) -> Result<Vec<HostRow>> {
         let mut stmt = self.conn.prepare(
             "SELECT origin, robots_status, robots, robots_error, robots_fetched_at, not_before,

@@ -16,7 +16,7 @@
 use rusqlite::{OptionalExtension, params};
 use time::OffsetDateTime;
 
-use super::{Result, Store};
+use super::{Result, SqliteStore};
 use crate::model::Timestamp;
 
 /// What taking an origin's lease found.
@@ -33,7 +33,7 @@ pub enum Lease {
     Held { by: String, until: OffsetDateTime },
 }
 
-impl Store {
+impl SqliteStore {
     /// Takes `origin`'s lease for this process unless another live process holds it.
     /// Committed at once (any open group of checks first), for other processes to see.
     pub fn take_origin(&mut self, origin: &str, now: Timestamp) -> Result<Lease> {

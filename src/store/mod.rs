@@ -1,4 +1,6 @@
-//! The SQLite database: opening it, applying migrations, and the one writer that uses it.
+//! The database: [`Store`] (src/store/backend.rs) is a SQLite file ([`SqliteStore`], here and in
+//! one module per table family) or a PostgreSQL server ([`PgStore`], in src/store/pg), with one
+//! method set; this module opens SQLite, applies its migrations, and holds the one writer.
 //!
 //! One module per table family; a check's snapshot, corpus entry, events and document state are
 //! written together ([`Store::commit_check`]) so a kill at any moment leaves either all of it or
@@ -8,6 +10,7 @@
 //! from its caller. Times are typed ([`Timestamp`]) across its API and RFC 3339 text in the
 //! columns; the conversion happens here, at the boundary.
 
+mod backend;
 mod claims;
 pub mod copy;
 mod corpus;
@@ -29,8 +32,8 @@ use rusqlite::{Connection, OpenFlags};
 
 use crate::model::Timestamp;
 
+pub use backend::Store;
 pub use claims::{LEASE, RENEW_EVERY};
-pub use copy::Db;
 pub use corpus::{Candidate, CorpusImport, ImportOutcome, NewCorpusEntry, imported_share};
 pub use documents::{DocRole, DocumentRow, FailureRecord, Presence, TitledDocument};
 pub use events::{EventFilter, EventKind, EventRow, NewEvent};
@@ -156,7 +159,8 @@ impl rusqlite::types::FromSql for Timestamp {
     }
 }
 
-pub struct Store {
+/// The SQLite backend of [`Store`]: one connection, the writer of its process.
+pub struct SqliteStore {
     conn: Connection,
     /// Read-only connections on the same file, for the corpus lookup's concurrent probes.
     readers: corpus::Readers,
@@ -177,9 +181,9 @@ struct OpenBatch {
 const BATCH_MAX_CHECKS: usize = 256;
 const BATCH_MAX_AGE: std::time::Duration = std::time::Duration::from_millis(500);
 
-impl Store {
+impl SqliteStore {
     /// Opens (creating if needed) and migrates the database at `path`.
-    pub fn open(path: &Path) -> Result<Store> {
+    pub fn open(path: &Path) -> Result<SqliteStore> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
                 path: dir.to_path_buf(),
@@ -238,7 +242,7 @@ impl Store {
         // Before migrating: 0012 fills the search index with them, and its triggers call them.
         search::register(&conn)?;
 
-        let mut store = Store {
+        let mut store = SqliteStore {
             conn,
             readers: corpus::Readers::new(path),
             batch: None,
@@ -334,7 +338,7 @@ pub struct CheckRecord {
     pub body_hash: Option<String>,
 }
 
-impl Store {
+impl SqliteStore {
     /// Writes a successful check at once; returns the new snapshot's id, if any. Inside a batch
     /// it is a savepoint, committed with the batch; otherwise a transaction of its own.
     pub fn commit_check(&mut self, rec: CheckRecord, now: Timestamp) -> Result<Option<i64>> {
@@ -402,7 +406,7 @@ impl Store {
     }
 }
 
-impl Drop for Store {
+impl Drop for SqliteStore {
     /// Checks written in an open group are complete ones (a check cut short rolled back its own
     /// savepoint): they are kept.
     fn drop(&mut self) {
@@ -426,7 +430,7 @@ mod tests {
         let path = dir.path().join("x.db");
         let junk = b"this is a text file, not SQLite, and it must survive".repeat(200);
         std::fs::write(&path, &junk).unwrap();
-        let err = Store::open(&path).err().unwrap().to_string();
+        let err = SqliteStore::open(&path).err().unwrap().to_string();
         assert!(err.contains("is not a govwatch database"), "{err}");
         assert_eq!(std::fs::read(&path).unwrap(), junk);
     }
@@ -463,7 +467,7 @@ mod tests {
             body_hash: None,
         };
         let (a, b) = {
-            let mut s = Store::open(&path).unwrap();
+            let mut s = SqliteStore::open(&path).unwrap();
             let a = s
                 .ensure_watch_document("a", "http://127.0.0.1/a", DocRole::Page, t0())
                 .unwrap()
@@ -480,7 +484,7 @@ mod tests {
             assert!(!s.batch_full());
             (a, b)
         };
-        let s = Store::open(&path).unwrap();
+        let s = SqliteStore::open(&path).unwrap();
         assert_eq!(s.snapshots(a).unwrap().len(), 1);
         assert_eq!(s.snapshots(b).unwrap().len(), 1);
         assert_eq!(s.integrity_check().unwrap(), "ok");
@@ -490,8 +494,8 @@ mod tests {
     fn opens_twice_and_migrates_once() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("g.db");
-        drop(Store::open(&path).unwrap());
-        let s = Store::open(&path).unwrap();
+        drop(SqliteStore::open(&path).unwrap());
+        let s = SqliteStore::open(&path).unwrap();
         assert_eq!(s.integrity_check().unwrap(), "ok");
     }
 
@@ -518,7 +522,7 @@ mod tests {
             )
             .unwrap();
         }
-        let s = Store::open(&path).unwrap();
+        let s = SqliteStore::open(&path).unwrap();
         let events = s.events().unwrap();
         assert_eq!(
             (events.len(), events[0].id, events[0].kind),

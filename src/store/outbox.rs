@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
-use super::{Result, Store};
+use super::{Result, SqliteStore};
 use crate::model::{EventKind, KindSet, Timestamp};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -145,7 +145,7 @@ pub struct DeliveryRow {
     pub sent_at: Option<Timestamp>,
 }
 
-impl Store {
+impl SqliteStore {
     /// Relevant events waiting for mail that have no delivery rows: found before the outbox
     /// existed, or while no recipient was configured. `(event id, watch, kind)`, oldest first.
     pub fn orphan_events(&self) -> Result<Vec<(i64, String, EventKind)>> {
@@ -374,7 +374,7 @@ pub enum RetryRefusal {
     NotFailed { id: i64, state: String },
 }
 
-impl Store {
+impl SqliteStore {
     /// The deliveries of these events, each event's in id order.
     pub fn deliveries_of_events(&self, event_ids: &[i64]) -> Result<HashMap<i64, Vec<EventDelivery>>> {
         let ids = serde_json::to_string(event_ids).unwrap_or_else(|_| "[]".into());

@@ -5,7 +5,7 @@
 use rusqlite::functions::FunctionFlags;
 use rusqlite::{Connection, params};
 
-use super::{Result, Store, decompress_text};
+use super::{Result, SqliteStore, decompress_text};
 
 /// Registers `govwatch_text(blob)` (a stored zstd text, decompressed) and `govwatch_words(text)`
 /// (every CJK character a word of its own) on `conn`: the search triggers call them whenever a
@@ -204,7 +204,7 @@ fn search_sql(table: &str, filter: &SearchFilter) -> String {
     )
 }
 
-impl Store {
+impl SqliteStore {
     /// The texts matching `phrase` that `filter` lets through, newest first, one hit per
     /// document (its newest matching version). A query the index refuses is no match.
     pub fn search(&self, phrase: &Phrase, filter: &SearchFilter) -> Result<SearchResults> {
@@ -349,7 +349,7 @@ mod tests {
     #[test]
     fn hostile_queries_find_text_or_nothing_never_fail() {
         let dir = tempfile::tempdir().unwrap();
-        let mut s = Store::open(&dir.path().join("s.db")).unwrap();
+        let mut s = SqliteStore::open(&dir.path().join("s.db")).unwrap();
         let now = crate::model::Timestamp::parse("2026-01-01T00:00:00Z").unwrap();
         let doc = s
             .ensure_watch_document("w", "http://127.0.0.1/a", crate::model::DocRole::Page, now)

@@ -3,7 +3,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{Result, Store, compress, decompress_text};
+use super::{Result, SqliteStore, compress, decompress_text};
 
 pub struct NewSnapshot {
     pub text_hash: String,
@@ -109,7 +109,7 @@ fn meta(r: &rusqlite::Row<'_>) -> rusqlite::Result<SnapshotMeta> {
     })
 }
 
-impl Store {
+impl SqliteStore {
     /// The newest version of a document, with its text.
     pub fn latest_snapshot(&self, document_id: i64) -> Result<Option<(SnapshotMeta, String)>> {
         let row = self

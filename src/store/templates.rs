@@ -5,9 +5,9 @@ use std::collections::{HashMap, HashSet};
 
 use rusqlite::{Connection, params};
 
-use super::{Result, Store};
+use super::{Result, SqliteStore};
 
-impl Store {
+impl SqliteStore {
     /// Block keys that at least `min_pages` documents of `host` other than `document_id` have
     /// carried since their first recorded version (see [`crate::template`]).
     pub fn host_template(&self, host: &str, document_id: i64, min_pages: i64) -> Result<HashSet<i64>> {

@@ -7,14 +7,14 @@ use std::path::Path;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
-use super::{EventKind, Result, SnapshotMeta, Store, StoreError, decompress_text};
+use super::{EventKind, Result, SnapshotMeta, SqliteStore, StoreError, decompress_text};
 use crate::model::{DocRole, Timestamp};
 
-impl Store {
+impl SqliteStore {
     /// A store on a read-only connection to the database at `path`, which must exist and be
     /// migrated already ([`Store::open`] does both). A page waits for a writer's lock as long as
     /// the store would (readers of a WAL database wait only for a checkpoint's restart).
-    pub fn open_read_only(path: &Path) -> Result<Store> {
+    pub fn open_read_only(path: &Path) -> Result<SqliteStore> {
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -25,7 +25,7 @@ impl Store {
         })?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         super::search::register(&conn)?;
-        Ok(Store {
+        Ok(SqliteStore {
             conn,
             readers: super::corpus::Readers::new(path),
             batch: None,
@@ -133,7 +133,7 @@ pub struct WatchCounts {
     pub failing: i64,
 }
 
-impl Store {
+impl SqliteStore {
     /// Documents and failing documents of every watch that has any.
     pub fn watch_counts(&self) -> Result<HashMap<String, WatchCounts>> {
         let mut out: HashMap<String, WatchCounts> = HashMap::new();
@@ -391,7 +391,7 @@ mod tests {
     #[test]
     fn pages_by_key_list_what_offsets_listed() {
         let dir = tempfile::tempdir().unwrap();
-        let mut s = Store::open(&dir.path().join("s.db")).unwrap();
+        let mut s = SqliteStore::open(&dir.path().join("s.db")).unwrap();
         let now = Timestamp::parse("2026-01-01T00:00:00Z").unwrap();
         let doc = s
             .ensure_watch_document("w", "http://127.0.0.1/a", DocRole::Page, now)

@@ -11,7 +11,6 @@ mod render;
 pub mod view;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 
 use axum::Router;
@@ -44,7 +43,8 @@ pub enum WebError {
 /// What every page handler shares: the config, the database and the sessions.
 pub struct Web {
     config: RwLock<Arc<Config>>,
-    db: PathBuf,
+    /// Where the pages read: the SQLite file, or the PostgreSQL server.
+    storage: crate::config::Storage,
     /// Read-only connections, reused: opening one costs more than most pages.
     readers: Mutex<Vec<Store>>,
     /// The process's store, for the triage marks (the only write the pages make).
@@ -57,7 +57,7 @@ impl Web {
     /// and migrated it).
     pub fn new(config: Arc<Config>, writer: StoreHandle) -> Arc<Web> {
         Arc::new(Web {
-            db: config.storage.path.clone(),
+            storage: config.storage.clone(),
             auth: auth::Auth::new(),
             config: RwLock::new(config),
             readers: Mutex::new(Vec::new()),
@@ -85,7 +85,7 @@ impl Web {
             let pooled = web.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
             let store = match pooled {
                 Some(s) => s,
-                None => Store::open_read_only(&web.db)?,
+                None => Store::open_reader(&web.storage)?,
             };
             let out = f(&store);
             web.readers.lock().unwrap_or_else(|p| p.into_inner()).push(store);

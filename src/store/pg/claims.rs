@@ -11,6 +11,46 @@ use crate::model::Timestamp;
 use crate::store::{LEASE, Result};
 
 impl PgStore {
+    /// As [`crate::store::Store::clear_gone_holders`]: lets go of the claims of processes of
+    /// this machine that are gone (a `kill -9`, a crash), so their documents, mail and origins
+    /// are taken over now. Other nodes' holders are never taken for gone (see
+    /// src/store/claims.rs `is_gone`): their leases run out instead.
+    pub fn clear_gone_holders(&self, now: Timestamp) -> Result<usize> {
+        let now = now.to_string();
+        let mut client = self.client.borrow_mut();
+        let holders: Vec<String> = client
+            .query(
+                "SELECT claimed_by FROM documents WHERE claimed_by IS NOT NULL AND claimed_until >= $1
+                 UNION SELECT claimed_by FROM deliveries WHERE claimed_by IS NOT NULL AND claimed_until >= $1
+                 UNION SELECT lease_holder FROM hosts WHERE lease_holder IS NOT NULL AND lease_until >= $1",
+                &[&now],
+            )?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<std::result::Result<_, _>>()?;
+        let gone: Vec<&String> = holders
+            .iter()
+            .filter(|h| **h != self.holder && crate::store::claims::is_gone(h))
+            .collect();
+        if gone.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = client.transaction()?;
+        let mut cleared = 0;
+        for holder in gone {
+            tracing::info!(holder = %holder, "taking over the work of a govwatch process that is gone");
+            for sql in [
+                "UPDATE documents SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = $1",
+                "UPDATE deliveries SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = $1",
+                "UPDATE hosts SET lease_holder = NULL, lease_until = NULL WHERE lease_holder = $1",
+            ] {
+                cleared += tx.execute(sql, &[holder])?;
+            }
+        }
+        tx.commit()?;
+        Ok(cleared as usize)
+    }
+
     /// As [`crate::store::Store::claim_documents`]: claims the documents among `ids` that
     /// nobody holds (never claimed, let go, or run out) and returns those now claimed, in the
     /// order given. A document this process holds is not claimed again; one another node is

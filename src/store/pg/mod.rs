@@ -4,7 +4,7 @@
 //!
 //! # Design: two backends, one method set
 //!
-//! [`PgStore`] is a second implementation of [`super::Store`]'s methods, with the same names,
+//! [`PgStore`] is a second implementation of [`super::SqliteStore`]'s methods, with the same names,
 //! arguments and results, and its own SQL. The two are not one set of SQL behind a dialect layer:
 //! the statements that matter for speed differ in shape, not only in spelling. SQLite is tuned
 //! for one local writer (small `_recent` index tables merged in key order, group commits in
@@ -26,10 +26,9 @@
 //!
 //! # What remains (the plan for the next sessions)
 //!
-//! 1. A facade: `Store` becomes `enum { Sqlite(..), Postgres(PgStore) }` (or the SQLite code
-//!    moves to `SqliteStore` and both implement a `Backend` trait), each public method a `match`;
-//!    [`super::StoreHandle`] and every caller stay as they are. `cli::open_store` then opens
-//!    either, and the refusal in src/cli/store.rs goes.
+//! 1. Done: [`super::Store`] is `enum { Sqlite(SqliteStore), Postgres(PgStore) }`, each public
+//!    method a `match` (src/store/backend.rs lists them by family, and which run here yet);
+//!    `cli::open_store` opens either.
 //! 2. Port the remaining families here, one file each as in src/store: documents and snapshots
 //!    (`commit_check` as one transaction; a group commit is not needed with a server), events,
 //!    the outbox (batches claimed with `FOR UPDATE SKIP LOCKED` as documents are in
@@ -45,6 +44,7 @@ mod claims;
 mod corpus;
 
 use std::cell::RefCell;
+use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -68,7 +68,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct PgStore {
     /// `RefCell`: the client needs `&mut` for every query, while the store's read methods take
     /// `&self` on SQLite; the store is used by one thread at a time (it is `Send`, not `Sync`).
-    pub(super) client: RefCell<Client>,
+    pub(super) client: RefCell<Conn>,
     url: PostgresUrl,
     /// This process's name on the work it claims (see [`claims`]).
     holder: String,
@@ -80,7 +80,7 @@ impl PgStore {
         let mut client = connect(url)?;
         migrate(&mut client, url)?;
         Ok(PgStore {
-            client: RefCell::new(client),
+            client: RefCell::new(Conn(Some(client))),
             url: url.clone(),
             holder: super::claims::new_holder(),
         })
@@ -103,6 +103,20 @@ impl PgStore {
         self
     }
 
+    /// Connects again if the server closed the connection (a restart, a failover, an
+    /// administrator's `pg_terminate_backend`): the call that found it closed failed with the
+    /// server's reason, and its transaction with it; the next call gets a new connection
+    /// rather than the same error until the process restarts. Claims are rows, so they
+    /// survive it.
+    pub fn reconnect_if_closed(&self) -> Result<()> {
+        let mut client = self.client.borrow_mut();
+        if client.is_closed() {
+            tracing::warn!(database = %self.url, "the PostgreSQL connection was closed; connecting again");
+            *client = Conn(Some(connect(&self.url)?));
+        }
+        Ok(())
+    }
+
     /// The migrations applied, by version: what a test checks after several nodes started.
     pub fn applied_migrations(&self) -> Result<Vec<(i64, String)>> {
         Ok(self
@@ -115,6 +129,48 @@ impl PgStore {
             .iter()
             .map(|r| (r.get(0), r.get(1)))
             .collect())
+    }
+}
+
+/// The client of a [`PgStore`]: a [`Client`] (through `Deref`) that is closed off the async
+/// workers when dropped. The blocking client runs a runtime of its own, and both closing it
+/// and dropping that runtime panic on a thread that drives async tasks, where a command or
+/// the pages may well let go of a store.
+pub(super) struct Conn(Option<Client>);
+
+impl Deref for Conn {
+    type Target = Client;
+
+    fn deref(&self) -> &Client {
+        self.0.as_ref().expect("the client is only taken when dropped")
+    }
+}
+
+impl DerefMut for Conn {
+    fn deref_mut(&mut self) -> &mut Client {
+        self.0.as_mut().expect("the client is only taken when dropped")
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        if let Some(client) = self.0.take() {
+            blocking(move || drop(client));
+        }
+    }
+}
+
+/// Runs `f`, a call of the blocking client, where it may block: as it is on a plain thread or a
+/// `spawn_blocking` one (the store's usual turn, where this costs a thread-local check), and
+/// through `block_in_place` on a worker of the multi-threaded runtime (a command calling the
+/// store from its async `main`). The client would otherwise panic there ("cannot start a
+/// runtime from within a runtime").
+pub(super) fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
     }
 }
 
