@@ -36,6 +36,8 @@ struct Scored {
     /// `None` when govwatch gave an error instead of text (it counts as 0 in the totals).
     ours: Option<f64>,
     peer: f64,
+    /// Pair F1 (reading order), govwatch's (0 on an error) and pdftotext's.
+    order: (f64, f64),
     margins: (usize, usize),
 }
 
@@ -111,8 +113,8 @@ fn main() {
         );
         if !set.totals_only {
             print!(
-                "{:<30} {:>5} {:>5}  {:>12} {:>12}  {:>16}",
-                "file", "pages", "unit", "F1 govwatch", "F1 pdftotext", "margins gw / pt"
+                "{:<30} {:>5} {:>5}  {:>12} {:>12}  {:>15}  {:>16}",
+                "file", "pages", "unit", "F1 govwatch", "F1 pdftotext", "order gw / pt", "margins gw / pt"
             );
             for (name, _) in &peers {
                 print!(" {:>14}", format!("F1 {name}"));
@@ -135,6 +137,7 @@ fn main() {
                 chinese,
                 ours: error.is_none().then(|| f1(&ours, truth)),
                 peer: f1(&peer, truth),
+                order: (order_f1(&ours, truth), order_f1(&peer, truth)),
                 margins: (margins(&ours, truth, &patterns), margins(&peer, truth, &patterns)),
             };
             if !set.totals_only {
@@ -144,12 +147,14 @@ fn main() {
                     (None, None) => String::new(),
                 };
                 print!(
-                    "{:<30} {:>5} {:>5}  {:>12} {:>12.4}  {:>7} / {:<7}",
+                    "{:<30} {:>5} {:>5}  {:>12} {:>12.4}  {:>6.4} / {:<6.4}  {:>7} / {:<7}",
                     name(path),
                     pages(path),
                     if chinese { "char" } else { "word" },
                     f_ours,
                     s.peer,
+                    s.order.0,
+                    s.order.1,
                     s.margins.0,
                     s.margins.1,
                 );
@@ -171,9 +176,12 @@ fn main() {
         summary.push((set.label.clone(), scores));
     }
 
-    println!("== summary: F1 mean (lowest) per set; govwatch and plain pdftotext in the same run");
     println!(
-        "{:<13} {:>3} {:>17} {:>17} {:>3} {:>17} {:>17} {:>11} {:>13}",
+        "== summary: F1 mean (lowest) per set; order = mean F1 of pairs of consecutive tokens; \
+         govwatch and plain pdftotext in the same run"
+    );
+    println!(
+        "{:<13} {:>3} {:>17} {:>17} {:>3} {:>17} {:>17} {:>11} {:>13} {:>13}",
         "set",
         "en",
         "word F1 govwatch",
@@ -182,13 +190,17 @@ fn main() {
         "char F1 govwatch",
         "char F1 pdftotext",
         "<0.98 gw/pt",
+        "order gw/pt",
         "margins gw/pt"
     );
     for (label, scores) in &summary {
         let (en, zh): (Vec<&Scored>, Vec<&Scored>) = scores.iter().partition(|s| !s.chinese);
         let below = |f: &dyn Fn(&Scored) -> f64| scores.iter().filter(|s| f(s) < 0.98).count();
+        let order = |f: &dyn Fn(&Scored) -> f64| {
+            scores.iter().map(|s| f(s)).sum::<f64>() / scores.len().max(1) as f64
+        };
         println!(
-            "{:<13} {:>3} {:>17} {:>17} {:>3} {:>17} {:>17} {:>11} {:>13}",
+            "{:<13} {:>3} {:>17} {:>17} {:>3} {:>17} {:>17} {:>11} {:>13} {:>13}",
             label,
             en.len(),
             mean_min(en.iter().map(|s| s.ours.unwrap_or(0.0))),
@@ -197,6 +209,7 @@ fn main() {
             mean_min(zh.iter().map(|s| s.ours.unwrap_or(0.0))),
             mean_min(zh.iter().map(|s| s.peer)),
             format!("{}/{}", below(&|s| s.ours.unwrap_or(0.0)), below(&|s| s.peer)),
+            format!("{:.3}/{:.3}", order(&|s| s.order.0), order(&|s| s.order.1)),
             format!(
                 "{}/{}",
                 scores.iter().map(|s| s.margins.0).sum::<usize>(),
@@ -309,17 +322,26 @@ fn by_producer(scores: &[Scored]) {
         groups.entry(s.producer.as_str()).or_default().push(s);
     }
     println!(
-        "{:<30} {:>5} {:>5}  {:>17} {:>17}  {:>16}",
-        "producer", "files", "unit", "F1 gw mean (min)", "F1 pt mean (min)", "margins gw / pt"
+        "{:<30} {:>5} {:>5}  {:>17} {:>17}  {:>15}  {:>16}",
+        "producer",
+        "files",
+        "unit",
+        "F1 gw mean (min)",
+        "F1 pt mean (min)",
+        "order gw / pt",
+        "margins gw / pt"
     );
     for (producer, group) in groups {
+        let mean = |f: &dyn Fn(&Scored) -> f64| group.iter().map(|s| f(s)).sum::<f64>() / group.len() as f64;
         println!(
-            "{:<30} {:>5} {:>5}  {:>17} {:>17}  {:>7} / {:<7}",
+            "{:<30} {:>5} {:>5}  {:>17} {:>17}  {:>6.4} / {:<6.4}  {:>7} / {:<7}",
             producer,
             group.len(),
             if group[0].chinese { "char" } else { "word" },
             mean_min(group.iter().map(|s| s.ours.unwrap_or(0.0))),
             mean_min(group.iter().map(|s| s.peer)),
+            mean(&|s| s.order.0),
+            mean(&|s| s.order.1),
             group.iter().map(|s| s.margins.0).sum::<usize>(),
             group.iter().map(|s| s.margins.1).sum::<usize>(),
         );
@@ -376,14 +398,25 @@ fn pages(path: &Path) -> usize {
 
 /// F1 of the two texts' token multisets: words (lowercased) and each Chinese character.
 fn f1(got: &str, want: &str) -> f64 {
-    let count = |s: &str| {
-        let mut m: HashMap<String, usize> = HashMap::new();
-        for t in govwatch::text::tokens(s) {
-            *m.entry(t).or_default() += 1;
-        }
-        m
-    };
-    let (g, w) = (count(got), count(want));
+    f1_of(grams(got, 1), grams(want, 1))
+}
+
+/// F1 of the two texts' pairs of consecutive tokens: the reading order's figure. A page whose
+/// columns are read across, line by line, keeps every word (F1 1.0) and loses its pairs.
+fn order_f1(got: &str, want: &str) -> f64 {
+    f1_of(grams(got, 2), grams(want, 2))
+}
+
+fn grams(s: &str, n: usize) -> HashMap<String, usize> {
+    let tokens: Vec<String> = govwatch::text::tokens(s).collect();
+    let mut m: HashMap<String, usize> = HashMap::new();
+    for w in tokens.windows(n) {
+        *m.entry(w.join("\u{1}")).or_default() += 1;
+    }
+    m
+}
+
+fn f1_of(g: HashMap<String, usize>, w: HashMap<String, usize>) -> f64 {
     let common: usize = g
         .iter()
         .map(|(t, n)| (*n).min(w.get(t).copied().unwrap_or(0)))

@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::layout::{Layout, Line};
+use super::layout::{Block as LBlock, Layout, Line, Page};
 use crate::extract::{Block, BlockKind};
 use crate::text::is_cjk;
 
@@ -44,9 +44,18 @@ pub fn reflow(layout: &Layout) -> Reflowed {
     // A paragraph open at the end of a flow (a column, a page) may run on in the next one.
     let mut open: Option<Para> = None;
     for (p, page) in layout.pages.iter().enumerate() {
-        for (f, flow) in page.flows.iter().enumerate() {
+        for unit in reading_order(page) {
+            let flow: Vec<(usize, usize, &LBlock)> = unit
+                .iter()
+                .flat_map(|&f| {
+                    page.flows[f]
+                        .iter()
+                        .enumerate()
+                        .map(move |(b, block)| (f, b, block))
+                })
+                .collect();
             let mut first_in_flow = true;
-            let groups = group_blocks(flow, |b, l| margin.contains(&(p, f, b, l)));
+            let groups = group_blocks(&flow, |f, b, l| margin.contains(&(p, f, b, l)));
             for group in groups {
                 let lines = group.lines;
                 if p == 0 {
@@ -91,24 +100,27 @@ struct Group<'a> {
     x1: f32,
 }
 
-/// A flow's blocks (margin lines left out, as `skip(block, line)` says), with a block that
-/// continues the one before it joined to it: Poppler starts a new block where the line spacing
-/// is wide (Chinese set with generous leading makes every line a block), but a block whose last
-/// line runs to the right edge, followed closely by one that is not indented, is the same
-/// paragraph.
-fn group_blocks<'a>(flow: &'a [super::layout::Block], skip: impl Fn(usize, usize) -> bool) -> Vec<Group<'a>> {
+/// A flow's blocks, each with its flow and block number (margin lines left out, as
+/// `skip(flow, block, line)` says), with a block that continues the one before it joined to it:
+/// Poppler starts a new block where the line spacing is wide (Chinese set with generous leading
+/// makes every line a block), but a block whose last line runs to the right edge, followed
+/// closely by one that is not indented, is the same paragraph.
+fn group_blocks<'a>(
+    flow: &[(usize, usize, &'a LBlock)],
+    skip: impl Fn(usize, usize, usize) -> bool,
+) -> Vec<Group<'a>> {
     let right = flow
         .iter()
-        .flat_map(|b| b.lines.iter())
+        .flat_map(|(_, _, b)| b.lines.iter())
         .map(|l| l.x1)
         .fold(f32::MIN, f32::max);
     let mut groups: Vec<Group> = Vec::new();
-    for (b, block) in flow.iter().enumerate() {
+    for &(f, b, block) in flow {
         let lines: Vec<&Line> = block
             .lines
             .iter()
             .enumerate()
-            .filter(|(l, _)| !skip(b, *l))
+            .filter(|(l, _)| !skip(f, b, *l))
             .map(|(_, line)| line)
             .collect();
         let Some(first) = lines.first().copied() else {
@@ -135,6 +147,120 @@ fn group_blocks<'a>(flow: &'a [super::layout::Block], skip: impl Fn(usize, usize
         });
     }
     groups
+}
+
+/// The order in which a page's flows are read, as runs of flows read as one. Poppler's own
+/// order, unless it reads two columns across: where each column's paragraphs (or, in Chinese set
+/// with wide leading, each line) are flows of their own and Poppler orders them by height, left,
+/// right, left, right. Then, between the flows that span both columns (a title, a heading across
+/// the page, a foot), the left column is read down, then the right one, each as one run.
+fn reading_order(page: &Page) -> Vec<Vec<usize>> {
+    let poppler: Vec<Vec<usize>> = (0..page.flows.len()).map(|f| vec![f]).collect();
+    // Each flow's box: x0, x1, y0, y1.
+    let boxes: Vec<Option<(f32, f32, f32, f32)>> = page
+        .flows
+        .iter()
+        .map(|flow| {
+            flow.iter().flat_map(|b| b.lines.iter()).fold(None, |acc, l| {
+                let (x0, x1, y0, y1) = acc.unwrap_or((f32::MAX, f32::MIN, f32::MAX, f32::MIN));
+                Some((x0.min(l.x0), x1.max(l.x1), y0.min(l.y0), y1.max(l.y1)))
+            })
+        })
+        .collect();
+    let present: Vec<(usize, (f32, f32, f32, f32))> = boxes
+        .iter()
+        .enumerate()
+        .filter_map(|(f, b)| b.map(|b| (f, b)))
+        .collect();
+    if present.len() < 4 {
+        return poppler;
+    }
+    let left_edge = present.iter().map(|(_, b)| b.0).fold(f32::MAX, f32::min);
+    let right_edge = present.iter().map(|(_, b)| b.1).fold(f32::MIN, f32::max);
+    let width = right_edge - left_edge;
+    // The gutter: after some flow's right edge, before the nearest left edge beyond it, with the
+    // most flows wholly on one side or the other.
+    let mut best: Option<(usize, f32, f32)> = None;
+    for &(_, (_, a, _, _)) in &present {
+        let Some(b) = present
+            .iter()
+            .map(|(_, bx)| bx.0)
+            .filter(|x0| *x0 > a)
+            .reduce(f32::min)
+        else {
+            continue;
+        };
+        let left: Vec<_> = present.iter().filter(|(_, bx)| bx.1 <= a).collect();
+        let right: Vec<_> = present.iter().filter(|(_, bx)| bx.0 >= b).collect();
+        let wide = |side: &[&(usize, (f32, f32, f32, f32))]| {
+            let x0 = side.iter().map(|(_, bx)| bx.0).fold(f32::MAX, f32::min);
+            let x1 = side.iter().map(|(_, bx)| bx.1).fold(f32::MIN, f32::max);
+            x1 - x0 >= 0.25 * width
+        };
+        if left.len() < 2 || right.len() < 2 || !wide(&left) || !wide(&right) {
+            continue;
+        }
+        let n = left.len() + right.len();
+        if best.is_none_or(|(m, _, _)| n > m) {
+            best = Some((n, a, b));
+        }
+    }
+    let Some((_, a, b)) = best else {
+        return poppler;
+    };
+    #[derive(Clone, Copy, PartialEq)]
+    enum Side {
+        Left,
+        Right,
+        Across,
+    }
+    let side = |bx: (f32, f32, f32, f32)| {
+        if bx.1 <= a {
+            Side::Left
+        } else if bx.0 >= b {
+            Side::Right
+        } else {
+            Side::Across
+        }
+    };
+    // Read across only where Poppler went back from the right column to the left one below
+    // it, with no flow across the page in between.
+    let mut last = Side::Across;
+    let mut across = false;
+    for (_, bx) in &present {
+        let s = side(*bx);
+        across |= last == Side::Right && s == Side::Left;
+        last = s;
+    }
+    if !across {
+        return poppler;
+    }
+    let mut spanning: Vec<(usize, f32)> = present
+        .iter()
+        .filter(|(_, bx)| side(*bx) == Side::Across)
+        .map(|(f, bx)| (*f, bx.2))
+        .collect();
+    spanning.sort_by(|x, y| x.1.total_cmp(&y.1));
+    let mut out: Vec<Vec<usize>> = Vec::new();
+    for band in 0..=spanning.len() {
+        let top = if band == 0 { f32::MIN } else { spanning[band - 1].1 };
+        let bottom = spanning.get(band).map_or(f32::MAX, |s| s.1);
+        if band > 0 {
+            out.push(vec![spanning[band - 1].0]);
+        }
+        for want in [Side::Left, Side::Right] {
+            let mut run: Vec<(usize, f32)> = present
+                .iter()
+                .filter(|(_, bx)| side(*bx) == want && bx.2 >= top && bx.2 < bottom)
+                .map(|(f, bx)| (*f, bx.2))
+                .collect();
+            run.sort_by(|x, y| x.1.total_cmp(&y.1));
+            if !run.is_empty() {
+                out.push(run.into_iter().map(|(f, _)| f).collect());
+            }
+        }
+    }
+    out
 }
 
 /// A paragraph being built.
@@ -599,7 +725,6 @@ static PAGE_NUMBER: LazyLock<Regex> = LazyLock::new(|| {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pdf::layout::{Block as LBlock, Page};
 
     fn line(text: &str, x0: f32, x1: f32, y: f32) -> Line {
         Line {
@@ -795,6 +920,73 @@ mod tests {
             ..Layout::default()
         });
         assert_eq!(r.removed, 0, "{:?}", texts(&r));
+    }
+
+    /// A flow of one block of `lines` (text, x0, x1, y).
+    fn flow(lines: &[(&str, f32, f32, f32)]) -> Vec<LBlock> {
+        let lines: Vec<Line> = lines.iter().map(|&(t, x0, x1, y)| line(t, x0, x1, y)).collect();
+        let x0 = lines.iter().map(|l| l.x0).fold(f32::MAX, f32::min);
+        let x1 = lines.iter().map(|l| l.x1).fold(f32::MIN, f32::max);
+        vec![LBlock { lines, x0, x1 }]
+    }
+
+    #[test]
+    fn two_columns_poppler_reads_across_are_read_down_one_then_the_other() {
+        // Poppler's flows by height: the title across the page, then left, right, left, right
+        // (paragraphs side by side at about the same height), then the foot across.
+        let page = Page {
+            height: 792.0,
+            flows: vec![
+                flow(&[("Column Title", 150.0, 450.0, 60.0)]),
+                flow(&[
+                    ("The left column opens and", 72.0, 290.0, 100.0),
+                    ("goes on down.", 72.0, 200.0, 112.0),
+                ]),
+                flow(&[
+                    ("Its end carries on at the", 310.0, 530.0, 98.0),
+                    ("top of the right column.", 310.0, 480.0, 110.0),
+                ]),
+                flow(&[
+                    ("The left column's second", 72.0, 290.0, 130.0),
+                    ("paragraph ends there and", 72.0, 290.0, 142.0),
+                ]),
+                flow(&[
+                    ("The right column ends the", 310.0, 530.0, 128.0),
+                    ("text.", 310.0, 340.0, 140.0),
+                ]),
+                flow(&[("Printed for the reader", 200.0, 400.0, 700.0)]),
+            ],
+        };
+        assert_eq!(
+            reading_order(&page),
+            vec![vec![0], vec![1, 3], vec![2, 4], vec![5]]
+        );
+        let r = reflow(&Layout {
+            pages: vec![page],
+            ..Layout::default()
+        });
+        let all = texts(&r).join(" ");
+        assert!(
+            all.contains("goes on down. The left column's second paragraph ends there and Its end"),
+            "{all}"
+        );
+
+        // One column, its head in two parts (left and right): Poppler's order stands.
+        let single = Page {
+            height: 792.0,
+            flows: vec![
+                flow(&[("ministry.example", 72.0, 160.0, 30.0)]),
+                flow(&[("30 November 2026", 450.0, 540.0, 30.0)]),
+                flow(&[("A paragraph across the page.", 72.0, 540.0, 100.0)]),
+                flow(&[("Another one across the page.", 72.0, 540.0, 130.0)]),
+                flow(&[("left", 72.0, 160.0, 160.0)]),
+                flow(&[("right", 450.0, 540.0, 160.0)]),
+            ],
+        };
+        assert_eq!(
+            reading_order(&single),
+            (0..6).map(|f| vec![f]).collect::<Vec<_>>()
+        );
     }
 
     #[test]
