@@ -149,6 +149,9 @@ fn group_blocks<'a>(
     groups
 }
 
+/// A box: x0, x1, y0, y1.
+type Rect = (f32, f32, f32, f32);
+
 /// The order in which a page's flows are read, as runs of flows read as one. Poppler's own
 /// order, unless it reads two columns across: where each column's paragraphs (or, in Chinese set
 /// with wide leading, each line) are flows of their own and Poppler orders them by height, left,
@@ -156,8 +159,8 @@ fn group_blocks<'a>(
 /// the page, a foot), the left column is read down, then the right one, each as one run.
 fn reading_order(page: &Page) -> Vec<Vec<usize>> {
     let poppler: Vec<Vec<usize>> = (0..page.flows.len()).map(|f| vec![f]).collect();
-    // Each flow's box: x0, x1, y0, y1.
-    let boxes: Vec<Option<(f32, f32, f32, f32)>> = page
+    // Each flow's box.
+    let boxes: Vec<Option<Rect>> = page
         .flows
         .iter()
         .map(|flow| {
@@ -167,7 +170,7 @@ fn reading_order(page: &Page) -> Vec<Vec<usize>> {
             })
         })
         .collect();
-    let present: Vec<(usize, (f32, f32, f32, f32))> = boxes
+    let present: Vec<(usize, Rect)> = boxes
         .iter()
         .enumerate()
         .filter_map(|(f, b)| b.map(|b| (f, b)))
@@ -192,7 +195,7 @@ fn reading_order(page: &Page) -> Vec<Vec<usize>> {
         };
         let left: Vec<_> = present.iter().filter(|(_, bx)| bx.1 <= a).collect();
         let right: Vec<_> = present.iter().filter(|(_, bx)| bx.0 >= b).collect();
-        let wide = |side: &[&(usize, (f32, f32, f32, f32))]| {
+        let wide = |side: &[&(usize, Rect)]| {
             let x0 = side.iter().map(|(_, bx)| bx.0).fold(f32::MAX, f32::min);
             let x1 = side.iter().map(|(_, bx)| bx.1).fold(f32::MIN, f32::max);
             x1 - x0 >= 0.25 * width
@@ -214,7 +217,7 @@ fn reading_order(page: &Page) -> Vec<Vec<usize>> {
         Right,
         Across,
     }
-    let side = |bx: (f32, f32, f32, f32)| {
+    let side = |bx: Rect| {
         if bx.1 <= a {
             Side::Left
         } else if bx.0 >= b {
