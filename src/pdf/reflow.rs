@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::layout::{Layout, Line};
+use super::layout::{Block as LBlock, Layout, Line, Page};
 use crate::extract::{Block, BlockKind};
 use crate::text::is_cjk;
 
@@ -26,11 +26,17 @@ pub struct Reflowed {
 /// looked for.
 const MARGIN_ROWS: usize = 2;
 
+/// The band at a page's top and bottom edge, as a share of its height, where a producer prints
+/// heads and feet in the margin: Chromium's date, title, URL and "1/2" sit within 3% of the
+/// edge, an office suite's header within 5%. Body text and footnotes stop above a margin of
+/// 2 cm or so (7% of A4).
+const EDGE_BAND: f32 = 0.06;
+
 /// Lays out `layout`'s pages as paragraphs.
 pub fn reflow(layout: &Layout) -> Reflowed {
-    let margin = margin_lines(layout);
-    let words = word_forms(layout);
     let body_height = median_height(layout);
+    let margin = margin_lines(layout, body_height);
+    let words = word_forms(layout);
     let mut out = Reflowed {
         removed: margin.len(),
         ..Reflowed::default()
@@ -38,9 +44,18 @@ pub fn reflow(layout: &Layout) -> Reflowed {
     // A paragraph open at the end of a flow (a column, a page) may run on in the next one.
     let mut open: Option<Para> = None;
     for (p, page) in layout.pages.iter().enumerate() {
-        for (f, flow) in page.flows.iter().enumerate() {
+        for unit in reading_order(page) {
+            let flow: Vec<(usize, usize, &LBlock)> = unit
+                .iter()
+                .flat_map(|&f| {
+                    page.flows[f]
+                        .iter()
+                        .enumerate()
+                        .map(move |(b, block)| (f, b, block))
+                })
+                .collect();
             let mut first_in_flow = true;
-            let groups = group_blocks(flow, |b, l| margin.contains(&(p, f, b, l)));
+            let groups = group_blocks(&flow, |f, b, l| margin.contains(&(p, f, b, l)));
             for group in groups {
                 let lines = group.lines;
                 if p == 0 {
@@ -85,24 +100,27 @@ struct Group<'a> {
     x1: f32,
 }
 
-/// A flow's blocks (margin lines left out, as `skip(block, line)` says), with a block that
-/// continues the one before it joined to it: Poppler starts a new block where the line spacing
-/// is wide (Chinese set with generous leading makes every line a block), but a block whose last
-/// line runs to the right edge, followed closely by one that is not indented, is the same
-/// paragraph.
-fn group_blocks<'a>(flow: &'a [super::layout::Block], skip: impl Fn(usize, usize) -> bool) -> Vec<Group<'a>> {
+/// A flow's blocks, each with its flow and block number (margin lines left out, as
+/// `skip(flow, block, line)` says), with a block that continues the one before it joined to it:
+/// Poppler starts a new block where the line spacing is wide (Chinese set with generous leading
+/// makes every line a block), but a block whose last line runs to the right edge, followed
+/// closely by one that is not indented, is the same paragraph.
+fn group_blocks<'a>(
+    flow: &[(usize, usize, &'a LBlock)],
+    skip: impl Fn(usize, usize, usize) -> bool,
+) -> Vec<Group<'a>> {
     let right = flow
         .iter()
-        .flat_map(|b| b.lines.iter())
+        .flat_map(|(_, _, b)| b.lines.iter())
         .map(|l| l.x1)
         .fold(f32::MIN, f32::max);
     let mut groups: Vec<Group> = Vec::new();
-    for (b, block) in flow.iter().enumerate() {
+    for &(f, b, block) in flow {
         let lines: Vec<&Line> = block
             .lines
             .iter()
             .enumerate()
-            .filter(|(l, _)| !skip(b, *l))
+            .filter(|(l, _)| !skip(f, b, *l))
             .map(|(_, line)| line)
             .collect();
         let Some(first) = lines.first().copied() else {
@@ -129,6 +147,123 @@ fn group_blocks<'a>(flow: &'a [super::layout::Block], skip: impl Fn(usize, usize
         });
     }
     groups
+}
+
+/// A box: x0, x1, y0, y1.
+type Rect = (f32, f32, f32, f32);
+
+/// The order in which a page's flows are read, as runs of flows read as one. Poppler's own
+/// order, unless it reads two columns across: where each column's paragraphs (or, in Chinese set
+/// with wide leading, each line) are flows of their own and Poppler orders them by height, left,
+/// right, left, right. Then, between the flows that span both columns (a title, a heading across
+/// the page, a foot), the left column is read down, then the right one, each as one run.
+fn reading_order(page: &Page) -> Vec<Vec<usize>> {
+    let poppler: Vec<Vec<usize>> = (0..page.flows.len()).map(|f| vec![f]).collect();
+    // Each flow's box.
+    let boxes: Vec<Option<Rect>> = page
+        .flows
+        .iter()
+        .map(|flow| {
+            flow.iter().flat_map(|b| b.lines.iter()).fold(None, |acc, l| {
+                let (x0, x1, y0, y1) = acc.unwrap_or((f32::MAX, f32::MIN, f32::MAX, f32::MIN));
+                Some((x0.min(l.x0), x1.max(l.x1), y0.min(l.y0), y1.max(l.y1)))
+            })
+        })
+        .collect();
+    let present: Vec<(usize, Rect)> = boxes
+        .iter()
+        .enumerate()
+        .filter_map(|(f, b)| b.map(|b| (f, b)))
+        .collect();
+    if present.len() < 4 {
+        return poppler;
+    }
+    let left_edge = present.iter().map(|(_, b)| b.0).fold(f32::MAX, f32::min);
+    let right_edge = present.iter().map(|(_, b)| b.1).fold(f32::MIN, f32::max);
+    let width = right_edge - left_edge;
+    // The gutter: after some flow's right edge, before the nearest left edge beyond it, with the
+    // most flows wholly on one side or the other.
+    let mut best: Option<(usize, f32, f32)> = None;
+    for &(_, (_, a, _, _)) in &present {
+        let Some(b) = present
+            .iter()
+            .map(|(_, bx)| bx.0)
+            .filter(|x0| *x0 > a)
+            .reduce(f32::min)
+        else {
+            continue;
+        };
+        let left: Vec<_> = present.iter().filter(|(_, bx)| bx.1 <= a).collect();
+        let right: Vec<_> = present.iter().filter(|(_, bx)| bx.0 >= b).collect();
+        let wide = |side: &[&(usize, Rect)]| {
+            let x0 = side.iter().map(|(_, bx)| bx.0).fold(f32::MAX, f32::min);
+            let x1 = side.iter().map(|(_, bx)| bx.1).fold(f32::MIN, f32::max);
+            x1 - x0 >= 0.25 * width
+        };
+        if left.len() < 2 || right.len() < 2 || !wide(&left) || !wide(&right) {
+            continue;
+        }
+        let n = left.len() + right.len();
+        if best.is_none_or(|(m, _, _)| n > m) {
+            best = Some((n, a, b));
+        }
+    }
+    let Some((_, a, b)) = best else {
+        return poppler;
+    };
+    #[derive(Clone, Copy, PartialEq)]
+    enum Side {
+        Left,
+        Right,
+        Across,
+    }
+    let side = |bx: Rect| {
+        if bx.1 <= a {
+            Side::Left
+        } else if bx.0 >= b {
+            Side::Right
+        } else {
+            Side::Across
+        }
+    };
+    // Read across only where Poppler went back from the right column to the left one below
+    // it, with no flow across the page in between.
+    let mut last = Side::Across;
+    let mut across = false;
+    for (_, bx) in &present {
+        let s = side(*bx);
+        across |= last == Side::Right && s == Side::Left;
+        last = s;
+    }
+    if !across {
+        return poppler;
+    }
+    let mut spanning: Vec<(usize, f32)> = present
+        .iter()
+        .filter(|(_, bx)| side(*bx) == Side::Across)
+        .map(|(f, bx)| (*f, bx.2))
+        .collect();
+    spanning.sort_by(|x, y| x.1.total_cmp(&y.1));
+    let mut out: Vec<Vec<usize>> = Vec::new();
+    for band in 0..=spanning.len() {
+        let top = if band == 0 { f32::MIN } else { spanning[band - 1].1 };
+        let bottom = spanning.get(band).map_or(f32::MAX, |s| s.1);
+        if band > 0 {
+            out.push(vec![spanning[band - 1].0]);
+        }
+        for want in [Side::Left, Side::Right] {
+            let mut run: Vec<(usize, f32)> = present
+                .iter()
+                .filter(|(_, bx)| side(*bx) == want && bx.2 >= top && bx.2 < bottom)
+                .map(|(f, bx)| (*f, bx.2))
+                .collect();
+            run.sort_by(|x, y| x.1.total_cmp(&y.1));
+            if !run.is_empty() {
+                out.push(run.into_iter().map(|(f, _)| f).collect());
+            }
+        }
+    }
+    out
 }
 
 /// A paragraph being built.
@@ -283,6 +418,17 @@ fn join(a: &str, b: &str, words: &HashSet<String>) -> String {
     let mut out = String::with_capacity(a.len() + b.len() + 1);
     let last = a.chars().last();
     let first = b.chars().next();
+    // A web address or an e-mail address broken after one of its hyphens keeps it: nothing
+    // hyphenates an address, and it runs on with no space. So does a Latin name in Chinese text
+    // (dpkg-deb, netbsd-alpha): Chinese is set without hyphenation, the name's hyphen is its own.
+    let address = |w: &str| w.contains('/') || w.contains('@');
+    let last_word = a.rsplit(char::is_whitespace).next().unwrap_or("");
+    let next_word = b.split(char::is_whitespace).next().unwrap_or("");
+    if a.ends_with('-') && (address(last_word) || address(next_word) || mostly_chinese(a)) {
+        out.push_str(a);
+        out.push_str(b);
+        return out;
+    }
     if let Some(stem) = a.strip_suffix(['-', '\u{2010}', '\u{00AD}'])
         && stem.chars().last().is_some_and(char::is_alphabetic)
         && first.is_some_and(char::is_lowercase)
@@ -320,6 +466,19 @@ fn join(a: &str, b: &str, words: &HashSet<String>) -> String {
     out
 }
 
+/// Whether a paragraph is Chinese text: more Chinese characters than Latin letters.
+fn mostly_chinese(text: &str) -> bool {
+    let (mut cjk, mut latin) = (0usize, 0usize);
+    for c in text.chars() {
+        if is_cjk(c) {
+            cjk += 1;
+        } else if c.is_ascii_alphabetic() {
+            latin += 1;
+        }
+    }
+    cjk > latin
+}
+
 /// Whether the hyphen between `head` and `tail`, broken at a line's end, is part of the word
 /// ("AI-related", "non-discriminatory") rather than put there by the typesetter ("negoti-ations").
 /// The document's own spelling elsewhere decides; else an acronym or a number before it, or a
@@ -332,8 +491,10 @@ fn keeps_hyphen(head: &str, tail: &str, words: &HashSet<String>) -> bool {
     if words.contains(&format!("{h}{t}")) {
         return false;
     }
+    // Not "ex": a typesetter breaks ex-ample, ex-change, ex-pect far more often than a text
+    // writes ex-minister across a line's end.
     const PREFIXES: &[&str] = &[
-        "non", "self", "cross", "anti", "ex", "all", "well", "half", "vice", "co",
+        "non", "self", "cross", "anti", "all", "well", "half", "vice", "co",
     ];
     const SECONDS: &[&str] = &[
         "based", "related", "oriented", "led", "driven", "level", "wide", "scale", "making", "term",
@@ -389,9 +550,11 @@ fn median_height(layout: &Layout) -> f32 {
 type LineId = (usize, usize, usize, usize);
 
 /// The lines in pages' top and bottom rows that are running heads and feet (the same text, its
-/// numbers aside, at the same height on most pages) or page numbers.
-fn margin_lines(layout: &Layout) -> HashSet<LineId> {
+/// numbers aside, at the same height on most pages, or small print at the page's edge) or page
+/// numbers.
+fn margin_lines(layout: &Layout, body_height: f32) -> HashSet<LineId> {
     let pages = layout.pages.len();
+    let mut out = HashSet::new();
     // Candidates: (page, line, text with digits folded, y).
     let mut candidates: Vec<(usize, LineId, String, f32, String)> = Vec::new();
     for (p, page) in layout.pages.iter().enumerate() {
@@ -410,6 +573,7 @@ fn margin_lines(layout: &Layout) -> HashSet<LineId> {
         }
         let rows = rows(&lines);
         let n = rows.len();
+        out.extend(small_print(&rows, page.height, body_height));
         // Margins are the top and bottom fifth of the page at most.
         let in_margin = |r: &[(LineId, &Line)]| {
             page.height <= 0.0
@@ -426,7 +590,6 @@ fn margin_lines(layout: &Layout) -> HashSet<LineId> {
             candidates.push((p, id, fold(&text), (line.y0 + line.y1) / 2.0, text));
         }
     }
-    let mut out = HashSet::new();
     // Running heads and feet: grouped by folded text, counted by the pages they are on at
     // (about) the same height.
     let mut by_text: HashMap<&str, Vec<(usize, LineId, f32)>> = HashMap::new();
@@ -466,6 +629,44 @@ fn margin_lines(layout: &Layout) -> HashSet<LineId> {
         && (ids.len() >= needed || pages == 1 && ids.len() == 1)
     {
         out.extend(ids);
+    }
+    out
+}
+
+/// The rows at a page's top and bottom edge set in small print: within [`EDGE_BAND`] of the
+/// edge, smaller than the body text and apart from it. That is a running head or foot even when
+/// nothing repeats it: a one-page document's, or a head that changes from page to page (a
+/// browser's print of a page: date and title above, URL and "1/1" below). A body line that
+/// reaches the edge (a browser prints close to it) is the body's size; a title is larger.
+fn small_print(rows: &[Vec<(LineId, &Line)>], height: f32, body_height: f32) -> Vec<LineId> {
+    let mut out = Vec::new();
+    if height <= 0.0 || body_height <= 0.0 {
+        return out;
+    }
+    let top = |r: &[(LineId, &Line)]| r.iter().map(|(_, l)| l.y0).fold(f32::MAX, f32::min);
+    let bottom = |r: &[(LineId, &Line)]| r.iter().map(|(_, l)| l.y1).fold(f32::MIN, f32::max);
+    let small = |r: &[(LineId, &Line)]| r.iter().all(|(_, l)| l.height() <= 0.9 * body_height);
+    // Apart: half its own line's height of white space between it and the body (measured by its
+    // own size: a Chinese font's boxes are tall and eat into the space between lines).
+    let apart = |r: &[(LineId, &Line)]| 0.5 * r.iter().map(|(_, l)| l.height()).fold(0.0, f32::max);
+    // From the top edge down, then from the bottom edge up; each row must be apart from the
+    // next one towards the body.
+    for i in 0..MARGIN_ROWS.min(rows.len().saturating_sub(1)) {
+        let (row, next) = (&rows[i], &rows[i + 1]);
+        if bottom(row) > height * EDGE_BAND || !small(row) || top(next) - bottom(row) < apart(row) {
+            break;
+        }
+        out.extend(row.iter().map(|(id, _)| *id));
+    }
+    for i in (0..rows.len()).rev().take(MARGIN_ROWS) {
+        if i == 0 {
+            break;
+        }
+        let (row, next) = (&rows[i], &rows[i - 1]);
+        if top(row) < height * (1.0 - EDGE_BAND) || !small(row) || top(row) - bottom(next) < apart(row) {
+            break;
+        }
+        out.extend(row.iter().map(|(id, _)| *id));
     }
     out
 }
@@ -527,7 +728,6 @@ static PAGE_NUMBER: LazyLock<Regex> = LazyLock::new(|| {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pdf::layout::{Block as LBlock, Page};
 
     fn line(text: &str, x0: f32, x1: f32, y: f32) -> Line {
         Line {
@@ -645,6 +845,150 @@ mod tests {
                 "The ministry said that the framework would be reviewed every two years and that the registries would be modernised.",
                 "A new paragraph."
             ]
+        );
+    }
+
+    #[test]
+    fn a_hyphen_in_an_address_or_a_latin_name_in_chinese_is_kept_and_ex_is_no_prefix() {
+        let words = HashSet::new();
+        assert_eq!(
+            join("see https://www.linux-on-", "laptops.com/ for", &words),
+            "see https://www.linux-on-laptops.com/ for"
+        );
+        assert_eq!(
+            join("write to faq-", "team@example.org", &words),
+            "write to faq-team@example.org"
+        );
+        assert_eq!(
+            join("底层操作由 dpkg-", "deb(1) 完成", &words),
+            "底层操作由 dpkg-deb(1) 完成"
+        );
+        assert_eq!(join("seed ex-", "change", &words), "seed exchange");
+    }
+
+    fn sized(text: &str, x0: f32, y0: f32, height: f32) -> Line {
+        Line {
+            words: text.split(' ').map(str::to_string).collect(),
+            x0,
+            x1: x0 + 8.0 * text.len() as f32,
+            y0,
+            y1: y0 + height,
+        }
+    }
+
+    #[test]
+    fn small_print_at_a_one_page_documents_edge_goes_and_body_text_there_stays() {
+        // A browser's print of a page: date and title above, URL and "1/1" below, in small
+        // print at the paper's edge; the body (12.8 high) runs close to the bottom edge.
+        let mut lines = vec![
+            sized("11/30/26, 5:02 PM", 24.0, 15.0, 9.3),
+            sized("Coffee and the Law", 300.0, 15.0, 9.3),
+            sized("Coffee and the Law", 42.0, 43.0, 25.8),
+        ];
+        for i in 0..40 {
+            lines.push(sized(
+                "Body text of the page that runs on",
+                42.0,
+                80.0 + 14.7 * i as f32,
+                12.8,
+            ));
+        }
+        lines.push(sized("The last line of the body.", 42.0, 780.0, 12.8));
+        lines.push(sized("file:///tmp/www/articles/coffee.html", 24.0, 817.6, 9.3));
+        lines.push(sized("1/1", 558.0, 817.6, 9.3));
+        let mut one = page(lines);
+        one.height = 841.9;
+        let r = reflow(&Layout {
+            pages: vec![one],
+            ..Layout::default()
+        });
+        let all = texts(&r).join("\n");
+        assert!(
+            !all.contains("5:02 PM") && !all.contains("file://") && !all.contains("1/1"),
+            "{all}"
+        );
+        assert!(all.starts_with("Coffee and the Law"), "{all}");
+        assert!(all.contains("The last line of the body."), "{all}");
+        assert_eq!(r.removed, 4);
+
+        // The same small print, set in the body's size or inside the page, is not the margin's.
+        let kept = page(vec![
+            sized("Coffee and the Law", 42.0, 15.0, 12.8),
+            sized("Body text.", 42.0, 40.0, 12.8),
+            sized("A note in small print.", 42.0, 700.0, 9.3),
+            sized("Body text.", 42.0, 400.0, 12.8),
+        ]);
+        let r = reflow(&Layout {
+            pages: vec![kept],
+            ..Layout::default()
+        });
+        assert_eq!(r.removed, 0, "{:?}", texts(&r));
+    }
+
+    /// A flow of one block of `lines` (text, x0, x1, y).
+    fn flow(lines: &[(&str, f32, f32, f32)]) -> Vec<LBlock> {
+        let lines: Vec<Line> = lines.iter().map(|&(t, x0, x1, y)| line(t, x0, x1, y)).collect();
+        let x0 = lines.iter().map(|l| l.x0).fold(f32::MAX, f32::min);
+        let x1 = lines.iter().map(|l| l.x1).fold(f32::MIN, f32::max);
+        vec![LBlock { lines, x0, x1 }]
+    }
+
+    #[test]
+    fn two_columns_poppler_reads_across_are_read_down_one_then_the_other() {
+        // Poppler's flows by height: the title across the page, then left, right, left, right
+        // (paragraphs side by side at about the same height), then the foot across.
+        let page = Page {
+            height: 792.0,
+            flows: vec![
+                flow(&[("Column Title", 150.0, 450.0, 60.0)]),
+                flow(&[
+                    ("The left column opens and", 72.0, 290.0, 100.0),
+                    ("goes on down.", 72.0, 200.0, 112.0),
+                ]),
+                flow(&[
+                    ("Its end carries on at the", 310.0, 530.0, 98.0),
+                    ("top of the right column.", 310.0, 480.0, 110.0),
+                ]),
+                flow(&[
+                    ("The left column's second", 72.0, 290.0, 130.0),
+                    ("paragraph ends there and", 72.0, 290.0, 142.0),
+                ]),
+                flow(&[
+                    ("The right column ends the", 310.0, 530.0, 128.0),
+                    ("text.", 310.0, 340.0, 140.0),
+                ]),
+                flow(&[("Printed for the reader", 200.0, 400.0, 700.0)]),
+            ],
+        };
+        assert_eq!(
+            reading_order(&page),
+            vec![vec![0], vec![1, 3], vec![2, 4], vec![5]]
+        );
+        let r = reflow(&Layout {
+            pages: vec![page],
+            ..Layout::default()
+        });
+        let all = texts(&r).join(" ");
+        assert!(
+            all.contains("goes on down. The left column's second paragraph ends there and Its end"),
+            "{all}"
+        );
+
+        // One column, its head in two parts (left and right): Poppler's order stands.
+        let single = Page {
+            height: 792.0,
+            flows: vec![
+                flow(&[("ministry.example", 72.0, 160.0, 30.0)]),
+                flow(&[("30 November 2026", 450.0, 540.0, 30.0)]),
+                flow(&[("A paragraph across the page.", 72.0, 540.0, 100.0)]),
+                flow(&[("Another one across the page.", 72.0, 540.0, 130.0)]),
+                flow(&[("left", 72.0, 160.0, 160.0)]),
+                flow(&[("right", 450.0, 540.0, 160.0)]),
+            ],
+        };
+        assert_eq!(
+            reading_order(&single),
+            (0..6).map(|f| vec![f]).collect::<Vec<_>>()
         );
     }
 
