@@ -8,8 +8,9 @@
 //! written in one transaction, the source read in one snapshot. Columns are found in the two
 //! schemas, not listed here, so a column a migration adds is copied without a change here; a
 //! table this file does not know stops the copy before anything is written, rather than being
-//! left behind. Search indexes and the SQLite corpus index's bookkeeping are derived data,
-//! rebuilt on the target (by its triggers, and by counting), not copied.
+//! left behind. Search indexes, per-watch counts and the SQLite corpus index's bookkeeping are
+//! derived data, rebuilt on the target (by its triggers, by counting, and on PostgreSQL by
+//! indexing the copied texts), not copied.
 
 use super::pg::PgStore;
 use super::{Result, Store, StoreError};
@@ -96,10 +97,10 @@ impl Kind {
     }
 }
 
-/// Tables SQLite keeps from others (by triggers or the indexer): a SQLite target rebuilds them
-/// as the rows arrive, and PostgreSQL has no need of them. `watch_documents` (0014) is counted by
-/// triggers on `documents`.
-fn is_derived_sqlite_table(t: &str) -> bool {
+/// Tables either backend keeps from others (by triggers or the indexer), which a target rebuilds
+/// as the rows arrive: `watch_documents` (SQLite 0014, PostgreSQL 0002) is counted by triggers
+/// on `documents`, the `search_` tables index the texts; the others are SQLite's alone.
+fn is_derived_table(t: &str) -> bool {
     t.ends_with("_recent")
         || t == "corpus_index_rows"
         || t == "watch_documents"
@@ -124,10 +125,7 @@ impl Db {
                 let names = stmt
                     .query_map([], |r| r.get(0))?
                     .collect::<rusqlite::Result<Vec<String>>>()?;
-                names
-                    .into_iter()
-                    .filter(|t| !is_derived_sqlite_table(t))
-                    .collect()
+                names.into_iter().filter(|t| !is_derived_table(t)).collect()
             }
             Db::Postgres(p) => p
                 .client
@@ -139,7 +137,8 @@ impl Db {
                     &[],
                 )?
                 .iter()
-                .map(|r| r.get(0))
+                .map(|r| r.get::<_, String>(0))
+                .filter(|t| !is_derived_table(t))
                 .collect(),
         })
     }
@@ -374,9 +373,11 @@ impl Db {
                     [],
                 )?;
             }
-            // New rows get ids after the copied ones.
+            // New rows get ids after the copied ones; the copied texts are indexed for search
+            // (SQLite's triggers do it as the rows arrive; PostgreSQL's cannot read zstd).
             Db::Postgres(p) => {
                 let mut client = p.client.borrow_mut();
+                super::pg::index_unindexed(&mut *client)?;
                 for t in IDENTITIES {
                     client.execute(
                         &format!(

@@ -43,6 +43,10 @@
 
 mod claims;
 mod corpus;
+mod search;
+mod web;
+
+pub(super) use search::index_unindexed;
 
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -55,11 +59,22 @@ use crate::config::{PostgresUrl, SslMode};
 
 /// The PostgreSQL schema, in order: (version, name, SQL). Each is applied in a transaction of its
 /// own and recorded in `govwatch_migrations`.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "0001_schema",
-    include_str!("../../../migrations/postgres/0001_schema.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "0001_schema",
+        include_str!("../../../migrations/postgres/0001_schema.sql"),
+    ),
+    (
+        2,
+        "0002_web",
+        include_str!("../../../migrations/postgres/0002_web.sql"),
+    ),
+];
+
+/// The migration that made the search index: applied to a database that has versions already,
+/// they are indexed next (the texts are compressed, so SQL alone cannot).
+const SEARCH_MIGRATION: i64 = 2;
 
 /// A connection that waits longer than this for the server gives up with a clear error rather
 /// than leaving a command (or a node's start) hanging.
@@ -269,6 +284,11 @@ fn apply(client: &mut Client, url: &PostgresUrl) -> Result<()> {
             .map_err(|source| StoreError::PgMigration { name, source })?;
         tx.commit()?;
         tracing::info!(migration = name, database = %url, "applied PostgreSQL migration");
+        if version == SEARCH_MIGRATION {
+            let mut tx = client.transaction()?;
+            search::index_unindexed(&mut tx)?;
+            tx.commit()?;
+        }
     }
     Ok(())
 }
