@@ -17,15 +17,16 @@ use govwatch::corpus_import;
 use govwatch::model::Timestamp;
 use govwatch::store::{ImportOutcome, LEASE, PgStore, Store};
 
-const SERVER: &str = "postgres://postgres@127.0.0.1:5432/test";
+pub(crate) const SERVER: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 fn t0() -> Timestamp {
     Timestamp::parse("2026-01-01T00:00:00Z").unwrap()
 }
 
-/// A schema of its own on the test server, dropped when the test ends.
-struct Schema {
-    name: String,
+/// A schema of its own on the test server, dropped when the test ends (the other PostgreSQL
+/// suites use it too).
+pub(crate) struct Schema {
+    pub(crate) name: String,
 }
 
 static SCHEMAS: AtomicUsize = AtomicUsize::new(0);
@@ -33,7 +34,7 @@ static SCHEMAS: AtomicUsize = AtomicUsize::new(0);
 impl Schema {
     /// A fresh schema, or `None` when no server answers (said on the terminal, past the test
     /// harness's capture, so that `cargo test` shows it; a failure if the run requires one).
-    fn new(test: &str) -> Option<Schema> {
+    pub(crate) fn new(test: &str) -> Option<Schema> {
         let mut admin = match admin() {
             Ok(c) => c,
             Err(e) => {
@@ -60,14 +61,14 @@ impl Schema {
     }
 
     /// The URL govwatch is given: the test database, with this schema as its search path.
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!(
             "{SERVER}?sslmode=disable&options=-c%20search_path%3D{}",
             self.name
         )
     }
 
-    fn parsed(&self) -> PostgresUrl {
+    pub(crate) fn parsed(&self) -> PostgresUrl {
         PostgresUrl::parse(&self.url()).unwrap()
     }
 
@@ -95,7 +96,7 @@ impl Drop for Schema {
     }
 }
 
-fn admin() -> Result<postgres::Client, postgres::Error> {
+pub(crate) fn admin() -> Result<postgres::Client, postgres::Error> {
     let mut config: postgres::Config = SERVER.parse().unwrap();
     config.connect_timeout(std::time::Duration::from_secs(3));
     config.connect(postgres::NoTls)

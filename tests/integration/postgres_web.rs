@@ -3,12 +3,10 @@
 //! imported corpus files), copied to the real server at 127.0.0.1:5432 as `govwatch store copy`
 //! copies it, and every query of src/store/web.rs and src/store/search.rs is asked of both.
 //!
-//! Each test works in a schema of its own (as tests/postgres.rs does), dropped afterwards.
+//! Each test works in a schema of its own (tests/integration/postgres.rs), dropped afterwards.
 //! Without a server the tests say on the terminal that they did not run, and fail with
 //! GOVWATCH_REQUIRE_POSTGRES=1.
 
-use std::io::Write;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use govwatch::config::PostgresUrl;
@@ -18,64 +16,7 @@ use govwatch::store::{
     CheckRecord, Db, FailureRecord, NewEvent, NewSnapshot, PgStore, SearchFilter, Store, phrase,
 };
 
-const SERVER: &str = "postgres://postgres@127.0.0.1:5432/test";
-
-/// A schema of its own on the test server, dropped when the test ends.
-struct Schema {
-    name: String,
-}
-
-static SCHEMAS: AtomicUsize = AtomicUsize::new(0);
-
-impl Schema {
-    fn new(test: &str) -> Option<Schema> {
-        let mut admin = match admin() {
-            Ok(c) => c,
-            Err(e) => {
-                let msg = format!(
-                    "PostgreSQL tests DID NOT RUN ({test}): no server at {SERVER} ({e}); start one (.ci/run does) to run them\n"
-                );
-                if std::env::var_os("GOVWATCH_REQUIRE_POSTGRES").is_some_and(|v| v == "1") {
-                    panic!("{msg}");
-                }
-                let _ = std::io::stderr().write_all(msg.as_bytes());
-                return None;
-            }
-        };
-        let name = format!(
-            "gw_web_{}_{}_{}",
-            std::process::id(),
-            SCHEMAS.fetch_add(1, Ordering::SeqCst),
-            fastrand::u32(..)
-        );
-        admin
-            .batch_execute(&format!("CREATE SCHEMA {name}"))
-            .expect("create a schema");
-        Some(Schema { name })
-    }
-
-    fn url(&self) -> PostgresUrl {
-        PostgresUrl::parse(&format!(
-            "{SERVER}?sslmode=disable&options=-c%20search_path%3D{}",
-            self.name
-        ))
-        .unwrap()
-    }
-}
-
-impl Drop for Schema {
-    fn drop(&mut self) {
-        if let Ok(mut c) = admin() {
-            let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name));
-        }
-    }
-}
-
-fn admin() -> Result<postgres::Client, postgres::Error> {
-    let mut config: postgres::Config = SERVER.parse().unwrap();
-    config.connect_timeout(Duration::from_secs(3));
-    config.connect(postgres::NoTls)
-}
+use crate::postgres::{Schema, admin};
 
 fn t0() -> Timestamp {
     Timestamp::parse("2026-01-01T00:00:00Z").unwrap()
@@ -262,14 +203,14 @@ fn both(test: &str) -> Option<Both> {
     let path = dir.path().join("web.db");
     let (lite, big) = write_sqlite(&path);
     let from = Db::Sqlite(lite);
-    let to = Db::Postgres(PgStore::open(&schema.url()).unwrap());
+    let to = Db::Postgres(PgStore::open(&schema.parsed()).unwrap());
     let copied = govwatch::store::copy::copy(&from, &to).unwrap();
     assert!(copied.iter().all(|c| c.read == c.copied), "{copied:?}");
     drop((from, to));
     Some(Both {
-        url: schema.url(),
+        url: schema.parsed(),
         lite: Store::open_read_only(&path).unwrap(),
-        pg: PgStore::open_read_only(&schema.url()).unwrap(),
+        pg: PgStore::open_read_only(&schema.parsed()).unwrap(),
         _schema: schema,
         _dir: dir,
         path,
@@ -530,7 +471,7 @@ fn the_index_follows_the_texts() {
     let Some(schema) = Schema::new("index upkeep") else {
         return;
     };
-    let pg = PgStore::open(&schema.url()).unwrap();
+    let pg = PgStore::open(&schema.parsed()).unwrap();
     let entry = |t: &str| corpus_import::entry(None, t);
     let (old, new) = (
         "An old text on export controls.",
@@ -565,6 +506,9 @@ fn the_index_follows_the_texts() {
     let Some(empty) = Schema::new("reader of nothing") else {
         return;
     };
-    let err = PgStore::open_read_only(&empty.url()).err().unwrap().to_string();
+    let err = PgStore::open_read_only(&empty.parsed())
+        .err()
+        .unwrap()
+        .to_string();
     assert!(err.contains("schema is at version 0"), "{err}");
 }
