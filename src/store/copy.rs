@@ -378,6 +378,15 @@ impl Db {
             Db::Postgres(p) => {
                 let mut client = p.client.borrow_mut();
                 super::pg::index_unindexed(&mut *client)?;
+                // The planner's statistics, now rather than when autovacuum next passes: until
+                // then it takes a table of 100,000 rows for an empty one (a search scanned
+                // every text instead of reading its index).
+                let tables: Vec<String> = TABLES
+                    .iter()
+                    .chain(&["search_words", "watch_documents"])
+                    .map(|t| format!("\"{t}\""))
+                    .collect();
+                client.batch_execute(&format!("ANALYZE {}", tables.join(", ")))?;
                 for t in IDENTITIES {
                     client.execute(
                         &format!(

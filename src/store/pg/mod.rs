@@ -49,10 +49,12 @@ mod web;
 pub(super) use search::index_unindexed;
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use postgres::Client;
+use postgres::types::ToSql;
+use postgres::{Client, Row, Statement};
 
 use super::{Result, StoreError};
 use crate::config::{PostgresUrl, SslMode};
@@ -87,6 +89,8 @@ pub struct PgStore {
     url: PostgresUrl,
     /// This process's name on the work it claims (see [`claims`]).
     holder: String,
+    /// Statements prepared on this connection, by their SQL (see [`PgStore::prepared`]).
+    statements: RefCell<HashMap<String, Statement>>,
 }
 
 impl PgStore {
@@ -98,7 +102,46 @@ impl PgStore {
             client: RefCell::new(client),
             url: url.clone(),
             holder: super::claims::new_holder(),
+            statements: RefCell::default(),
         })
+    }
+
+    /// `sql` prepared on this connection the first time it is asked for, and the same statement
+    /// after: a query by its text alone costs two round trips (prepare, then execute), one
+    /// prepared costs one, and a page asks up to twenty-odd queries (the search page's hits).
+    pub(super) fn prepared(&self, sql: &str) -> Result<Statement> {
+        if let Some(s) = self.statements.borrow().get(sql) {
+            return Ok(s.clone());
+        }
+        let statement = self.client.borrow_mut().prepare(sql)?;
+        self.statements
+            .borrow_mut()
+            .insert(sql.to_string(), statement.clone());
+        Ok(statement)
+    }
+
+    /// [`Client::query`] with `sql` [`PgStore::prepared`].
+    pub(super) fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
+        let statement = self.prepared(sql)?;
+        Ok(self.client.borrow_mut().query(&statement, params)?)
+    }
+
+    /// [`Client::query_opt`] with `sql` [`PgStore::prepared`].
+    pub(super) fn query_opt(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>> {
+        let statement = self.prepared(sql)?;
+        Ok(self.client.borrow_mut().query_opt(&statement, params)?)
+    }
+
+    /// [`Client::query_one`] with `sql` [`PgStore::prepared`].
+    pub(super) fn query_one(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row> {
+        let statement = self.prepared(sql)?;
+        Ok(self.client.borrow_mut().query_one(&statement, params)?)
+    }
+
+    /// [`Client::execute`] with `sql` [`PgStore::prepared`].
+    pub(super) fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
+        let statement = self.prepared(sql)?;
+        Ok(self.client.borrow_mut().execute(&statement, params)?)
     }
 
     /// The database, as messages name it (without its password).

@@ -429,8 +429,6 @@ impl PgStore {
         let mut params: Vec<&(dyn postgres::types::ToSql + Sync)> = vec![&query];
         params.extend(values.iter().map(|v| v as &(dyn postgres::types::ToSql + Sync)));
         let rows: Vec<(i64, Option<i64>)> = self
-            .client
-            .borrow_mut()
             .query(&sql, &params)?
             .iter()
             .map(|r| (r.get(0), r.get(1)))
@@ -448,10 +446,9 @@ impl PgStore {
             .filter(|f| f.snapshot_id.is_none())
             .filter_map(|f| f.corpus_id)
             .collect();
-        let mut client = self.client.borrow_mut();
         let mut versions: HashMap<i64, SearchHit> = HashMap::new();
         if !snapshots.is_empty() {
-            for r in client.query(
+            for r in self.query(
                 "SELECT s.id, s.document_id, s.version, s.title, d.url, d.watch, s.fetched_at
                  FROM snapshots s JOIN documents d ON d.id = s.document_id WHERE s.id = ANY($1)",
                 &[&snapshots],
@@ -474,7 +471,7 @@ impl PgStore {
         }
         let mut imported: HashMap<i64, SearchHit> = HashMap::new();
         if !files.is_empty() {
-            for r in client.query(
+            for r in self.query(
                 "SELECT id, name, title, added_at FROM corpus WHERE id = ANY($1)",
                 &[&files],
             )? {
@@ -511,8 +508,6 @@ impl PgStore {
     /// `name`.
     pub fn corpus_import_id(&self, name: &str) -> Result<Option<i64>> {
         Ok(self
-            .client
-            .borrow_mut()
             .query_opt(
                 "SELECT id FROM corpus WHERE origin = 'import' AND name = $1",
                 &[&name],
@@ -523,7 +518,7 @@ impl PgStore {
     /// As [`crate::store::Store::corpus_file`]: the name, title and text of an imported
     /// corpus file, by its id.
     pub fn corpus_file(&self, corpus_id: i64) -> Result<Option<(String, Option<String>, String)>> {
-        let row = self.client.borrow_mut().query_opt(
+        let row = self.query_opt(
             "SELECT name, title, text FROM corpus WHERE id = $1 AND origin = 'import'",
             &[&corpus_id],
         )?;

@@ -36,6 +36,7 @@ impl PgStore {
             client: std::cell::RefCell::new(client),
             url: url.clone(),
             holder: crate::store::claims::new_holder(),
+            statements: Default::default(),
         };
         let known = super::MIGRATIONS.last().map_or(0, |m| m.0);
         let found = store
@@ -63,7 +64,7 @@ impl PgStore {
     /// As [`crate::store::Store::watch_counts`]: documents (counted by triggers, 0002) and
     /// failing documents of every watch that has any, in one round trip.
     pub fn watch_counts(&self) -> Result<HashMap<String, WatchCounts>> {
-        let rows = self.client.borrow_mut().query(
+        let rows = self.query(
             "SELECT watch, false, sum(documents)::bigint FROM watch_documents
              GROUP BY watch HAVING sum(documents) > 0
              UNION ALL
@@ -83,34 +84,28 @@ impl PgStore {
 
     /// As [`crate::store::Store::web_document_by_url`].
     pub fn web_document_by_url(&self, url: &str) -> Result<Option<WebDocument>> {
-        self.client
-            .borrow_mut()
-            .query_opt(
-                &format!("SELECT {DOC_COLUMNS} FROM documents d WHERE d.url = $1"),
-                &[&url],
-            )?
-            .map(|r| web_document(&r))
-            .transpose()
+        self.query_opt(
+            &format!("SELECT {DOC_COLUMNS} FROM documents d WHERE d.url = $1"),
+            &[&url],
+        )?
+        .map(|r| web_document(&r))
+        .transpose()
     }
 
     /// As [`crate::store::Store::web_document`].
     pub fn web_document(&self, id: i64) -> Result<Option<WebDocument>> {
-        self.client
-            .borrow_mut()
-            .query_opt(
-                &format!("SELECT {DOC_COLUMNS} FROM documents d WHERE d.id = $1"),
-                &[&id],
-            )?
-            .map(|r| web_document(&r))
-            .transpose()
+        self.query_opt(
+            &format!("SELECT {DOC_COLUMNS} FROM documents d WHERE d.id = $1"),
+            &[&id],
+        )?
+        .map(|r| web_document(&r))
+        .transpose()
     }
 
     /// As [`crate::store::Store::watch_document_count`]: how many documents `watch` first
     /// found, from the counter rows of 0002.
     pub fn watch_document_count(&self, watch: &str) -> Result<i64> {
         Ok(self
-            .client
-            .borrow_mut()
             .query_one(
                 "SELECT COALESCE(sum(documents), 0)::bigint FROM watch_documents WHERE watch = $1",
                 &[&watch],
@@ -139,7 +134,7 @@ impl PgStore {
             ),
             false => ("DESC", offset, limit),
         };
-        let rows = self.client.borrow_mut().query(
+        let rows = self.query(
             &format!(
                 "SELECT {DOC_COLUMNS}
                  FROM (SELECT id FROM documents WHERE watch = $1 ORDER BY id {order} LIMIT $2 OFFSET $3) p
@@ -160,7 +155,7 @@ impl PgStore {
         offset: usize,
         limit: usize,
     ) -> Result<Vec<WebVersion>> {
-        let rows = self.client.borrow_mut().query(
+        let rows = self.query(
             "SELECT s.id, s.version, s.fetched_at, s.text_hash, s.title, s.published, s.lang, s.words,
                     e.id, e.kind, e.added, e.removed
              FROM snapshots s
@@ -189,7 +184,7 @@ impl PgStore {
 
     /// As [`crate::store::Store::version`]: one version of a document, with its text.
     pub fn version(&self, document_id: i64, version: i64) -> Result<Option<(SnapshotMeta, String)>> {
-        let row = self.client.borrow_mut().query_opt(
+        let row = self.query_opt(
             "SELECT id, version, fetched_at, text_hash, title, published, lang, words, text
              FROM snapshots WHERE document_id = $1 AND version = $2",
             &[&document_id, &version],
@@ -203,8 +198,6 @@ impl PgStore {
     /// As [`crate::store::Store::changed_details`].
     pub fn changed_details(&self, snapshot_id: i64) -> Result<Option<serde_json::Value>> {
         let details: Option<String> = self
-            .client
-            .borrow_mut()
             .query_opt(
                 "SELECT details FROM events WHERE snapshot_id = $1 AND kind = 'changed' ORDER BY id LIMIT 1",
                 &[&snapshot_id],
@@ -217,8 +210,6 @@ impl PgStore {
     /// read from the newest down (an event usually cites a recent version).
     pub fn version_at(&self, document_id: i64, at: &str) -> Result<Option<i64>> {
         Ok(self
-            .client
-            .borrow_mut()
             .query_opt(
                 "SELECT version FROM snapshots WHERE document_id = $1 AND fetched_at <= $2
                  ORDER BY version DESC LIMIT 1",
@@ -230,7 +221,7 @@ impl PgStore {
     /// As [`crate::store::Store::triage_events`]: a page of events, the unreviewed first,
     /// newest first within each (the order of 0002's `events_triage`).
     pub fn triage_events(&self, offset: usize, limit: usize) -> Result<Vec<WebEvent>> {
-        let rows = self.client.borrow_mut().query(
+        let rows = self.query(
             &format!(
                 "SELECT {EVENT_COLUMNS}
                  FROM (SELECT id FROM events ORDER BY (reviewed_at IS NOT NULL), id DESC
@@ -246,7 +237,7 @@ impl PgStore {
     /// As [`crate::store::Store::event_counts`]: how many events there are, and how many are
     /// not reviewed.
     pub fn event_counts(&self) -> Result<(i64, i64)> {
-        let r = self.client.borrow_mut().query_one(
+        let r = self.query_one(
             "SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM events WHERE reviewed_at IS NULL)",
             &[],
         )?;
@@ -255,22 +246,18 @@ impl PgStore {
 
     /// As [`crate::store::Store::web_event`].
     pub fn web_event(&self, id: i64) -> Result<Option<WebEvent>> {
-        self.client
-            .borrow_mut()
-            .query_opt(
-                &format!("SELECT {EVENT_COLUMNS} FROM events e WHERE e.id = $1"),
-                &[&id],
-            )?
-            .map(|r| web_event(&r))
-            .transpose()
+        self.query_opt(
+            &format!("SELECT {EVENT_COLUMNS} FROM events e WHERE e.id = $1"),
+            &[&id],
+        )?
+        .map(|r| web_event(&r))
+        .transpose()
     }
 
     /// As [`crate::store::Store::triage_of`]: reviewed and important, for each of these events
     /// that exists.
     pub fn triage_of(&self, ids: &[i64]) -> Result<HashMap<i64, (bool, bool)>> {
         Ok(self
-            .client
-            .borrow_mut()
             .query(
                 "SELECT id, reviewed_at IS NOT NULL, important <> 0 FROM events WHERE id = ANY($1)",
                 &[&ids],
@@ -283,7 +270,7 @@ impl PgStore {
     /// As [`crate::store::Store::set_reviewed`]: marks an event reviewed at `now` (keeping the
     /// first time), or not reviewed; `false` if there is no such event.
     pub fn set_reviewed(&self, id: i64, reviewed: bool, now: Timestamp) -> Result<bool> {
-        let n = self.client.borrow_mut().execute(
+        let n = self.execute(
             "UPDATE events SET reviewed_at = CASE WHEN $2 THEN COALESCE(reviewed_at, $3) END WHERE id = $1",
             &[&id, &reviewed, &now.to_string()],
         )?;
@@ -293,7 +280,7 @@ impl PgStore {
     /// As [`crate::store::Store::set_important`]: flags an event important (or not); `false`
     /// if there is no such event.
     pub fn set_important(&self, id: i64, important: bool) -> Result<bool> {
-        let n = self.client.borrow_mut().execute(
+        let n = self.execute(
             "UPDATE events SET important = $2 WHERE id = $1",
             &[&id, &i64::from(important)],
         )?;
