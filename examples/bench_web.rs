@@ -3,6 +3,7 @@
 //!
 //!     scripts/bench-web                          # 100,000 documents, 300 requests a page
 //!     scripts/bench-web --documents 20000 --versions 2000 --requests 100
+//!     scripts/bench-web --postgres postgres://postgres@127.0.0.1/test   # and PostgreSQL beside
 //!
 //! The database is filled through the store, as checks fill it (the search index by its
 //! triggers), then `govwatch`'s pages are served on loopback in this process and each page is
@@ -10,6 +11,11 @@
 //! last byte read: p50 and p99, in milliseconds. Beside each, the way the page would cost
 //! without its index or pagination, measured in the same run: the document page listing every
 //! version, and the search scanning every stored text.
+//!
+//! With `--postgres URL`, the database is then copied to that PostgreSQL database (as `govwatch
+//! store copy` copies, its texts indexed for search there) and the store's queries behind each
+//! page (what the page handler asks of the store, in process, without HTTP or rendering) are
+//! timed on both backends in the same run: p50 and p99 side by side.
 
 use std::io::{Read, Write};
 use std::sync::Arc;
@@ -26,6 +32,8 @@ struct Args {
     /// Where to keep the database: filled there if it does not exist, else served as it is
     /// (after the migrations this build has), to measure a change without filling again.
     db: Option<std::path::PathBuf>,
+    /// A PostgreSQL database to copy the database into and measure beside SQLite.
+    postgres: Option<String>,
 }
 
 fn args() -> Args {
@@ -34,11 +42,16 @@ fn args() -> Args {
         versions: 10_000,
         requests: 300,
         db: None,
+        postgres: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         if flag == "--db" {
             a.db = Some(it.next().expect("--db needs a path").into());
+            continue;
+        }
+        if flag == "--postgres" {
+            a.postgres = Some(it.next().expect("--postgres needs a URL"));
             continue;
         }
         let v: usize = it
@@ -342,4 +355,165 @@ fn main() {
     );
     let size = std::fs::metadata(&db).map(|m| m.len()).unwrap_or(0);
     println!("\ndatabase {:.0} MB", size as f64 / 1e6);
+    if let Some(url) = &a.postgres {
+        beside_postgres(&a, &db, url, big, load);
+    }
+}
+
+/// The store's queries behind each page, on `s` (a SQLite or a PostgreSQL store: the same
+/// methods), as the page handlers in src/web/pages.rs ask them.
+macro_rules! page_queries {
+    ($s:expr, $a:expr, $big:expr) => {{
+        let s = $s;
+        let (documents, versions) = ($a.documents, $a.versions);
+        let search = move |q: &str| {
+            let p = govwatch::store::phrase(q).0;
+            let found = s.search(&p, &Default::default()).unwrap();
+            assert!(!found.hits.is_empty(), "{q}");
+            let page = &found.hits[..found.hits.len().min(20)];
+            for h in s.search_hits(page).unwrap() {
+                if let (Some(d), Some(v)) = (h.document_id, h.version) {
+                    s.version(d, v).unwrap();
+                }
+            }
+        };
+        let queries: Vec<(&str, Box<dyn Fn() + '_>)> = vec![
+            (
+                "overview /",
+                Box::new(move || {
+                    s.watch_counts().unwrap();
+                    s.event_counts().unwrap();
+                    s.triage_events(0, 50).unwrap();
+                }),
+            ),
+            (
+                "overview, last page of events",
+                Box::new(move || {
+                    let total = documents / 10 + versions;
+                    s.triage_events(total.saturating_sub(1) / 50 * 50, 50).unwrap();
+                }),
+            ),
+            (
+                "a watch's documents",
+                Box::new(move || {
+                    s.watch_documents("bulk", 0, 50).unwrap();
+                }),
+            ),
+            (
+                "a watch's documents, last page",
+                Box::new(move || {
+                    s.watch_documents("bulk", documents.saturating_sub(1) / 50 * 50, 50)
+                        .unwrap();
+                }),
+            ),
+            (
+                "document (10,000 versions)",
+                Box::new(move || {
+                    s.web_document($big).unwrap();
+                    s.document_versions($big, 0, 50).unwrap();
+                }),
+            ),
+            (
+                "its versions, last page",
+                Box::new(move || {
+                    s.document_versions($big, versions.saturating_sub(50), 50)
+                        .unwrap();
+                }),
+            ),
+            (
+                "search, English phrase",
+                Box::new(move || search("cross-border data")),
+            ),
+            (
+                "search, Chinese (phrase of characters)",
+                Box::new(move || search("数据安全")),
+            ),
+            ("search, 2 characters", Box::new(move || search("数据"))),
+            (
+                "search, one version's phrase",
+                Box::new(move || search(&format!("revision {} adds", versions / 2))),
+            ),
+        ];
+        queries
+    }};
+}
+
+/// Copies the database to PostgreSQL, then times the pages' store queries on both.
+fn beside_postgres(a: &Args, db: &std::path::Path, url: &str, big: i64, load: impl Fn() -> String) {
+    use govwatch::store::{Db, PgStore};
+    let url = govwatch::config::PostgresUrl::parse(url).expect("a PostgreSQL URL");
+    let t0 = Instant::now();
+    let from = Db::Sqlite(Store::open(db).unwrap());
+    let to = Db::Postgres(PgStore::open(&url).unwrap());
+    let copied = govwatch::store::copy::copy(&from, &to).unwrap();
+    let rows: u64 = copied.iter().map(|c| c.copied).sum();
+    eprintln!(
+        "copied {rows} rows to {url} in {:.0?} (texts indexed for search there)",
+        t0.elapsed()
+    );
+    drop((from, to));
+    let lite = Store::open_read_only(db).unwrap();
+    let pg = PgStore::open_read_only(&url).unwrap();
+    // The big document's id on PostgreSQL is SQLite's: a copy keeps ids.
+    let on_lite = page_queries!(&lite, a, big);
+    let on_pg = page_queries!(&pg, a, big);
+    let time = |f: &dyn Fn()| {
+        f();
+        percentiles(
+            (0..a.requests)
+                .map(|_| {
+                    let t0 = Instant::now();
+                    f();
+                    t0.elapsed()
+                })
+                .collect(),
+        )
+    };
+    println!(
+        "\nthe store's queries behind each page, in process, {} times each (ms):",
+        a.requests
+    );
+    println!(
+        "{:<40} {:>8} {:>8}   {:>8} {:>8}",
+        "page", "SQLite", "p99", "Postgres", "p99"
+    );
+    for ((name, l), (_, p)) in on_lite.iter().zip(&on_pg) {
+        let (l50, l99) = time(l.as_ref());
+        let (p50, p99) = time(p.as_ref());
+        println!(
+            "{name:<40} {l50:>8.2} {l99:>8.2}   {p50:>8.2} {p99:>8.2}   load {}",
+            load()
+        );
+    }
+    let mut config = postgres::Config::new();
+    config
+        .host(&url.host)
+        .port(url.port)
+        .user(&url.user)
+        .dbname(&url.dbname);
+    if let Some(o) = &url.options {
+        config.options(o);
+    }
+    if let Some(p) = &url.password {
+        config.password(p);
+    }
+    let sizes = config.connect(postgres::NoTls).ok().and_then(|mut c| {
+        c.query_one(
+            "SELECT (SELECT sum(pg_total_relation_size(c.oid))::bigint FROM pg_class c
+                     JOIN pg_namespace n ON n.oid = c.relnamespace
+                     WHERE n.nspname = current_schema() AND c.relkind = 'r'),
+                    pg_total_relation_size('search_words'), pg_relation_size('search_words_words')",
+            &[],
+        )
+        .ok()
+    });
+    if let Some(r) = sizes {
+        let mb = |i: usize| r.get::<_, i64>(i) as f64 / 1e6;
+        println!(
+            "\nPostgreSQL: {:.0} MB, of which the search table {:.0} MB (its GIN index {:.0} MB)",
+            mb(0),
+            mb(1),
+            mb(2)
+        );
+    }
 }

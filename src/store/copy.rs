@@ -8,8 +8,9 @@
 //! written in one transaction, the source read in one snapshot. Columns are found in the two
 //! schemas, not listed here, so a column a migration adds is copied without a change here; a
 //! table this file does not know stops the copy before anything is written, rather than being
-//! left behind. Search indexes and the SQLite corpus index's bookkeeping are derived data,
-//! rebuilt on the target (by its triggers, and by counting), not copied.
+//! left behind. Search indexes, per-watch counts and the SQLite corpus index's bookkeeping are
+//! derived data, rebuilt on the target (by its triggers, by counting, and on PostgreSQL by
+//! indexing the copied texts), not copied.
 
 use super::{Result, Store, StoreError};
 
@@ -93,10 +94,10 @@ impl Kind {
     }
 }
 
-/// Tables SQLite keeps from others (by triggers or the indexer): a SQLite target rebuilds them
-/// as the rows arrive, and PostgreSQL has no need of them. `watch_documents` (0014) is counted by
-/// triggers on `documents`.
-fn is_derived_sqlite_table(t: &str) -> bool {
+/// Tables either backend keeps from others (by triggers or the indexer), which a target rebuilds
+/// as the rows arrive: `watch_documents` (SQLite 0014, PostgreSQL 0002) is counted by triggers
+/// on `documents`, the `search_` tables index the texts; the others are SQLite's alone.
+fn is_derived_table(t: &str) -> bool {
     t.ends_with("_recent")
         || t == "corpus_index_rows"
         || t == "watch_documents"
@@ -118,10 +119,7 @@ impl Side<'_> {
                 let names = stmt
                     .query_map([], |r| r.get(0))?
                     .collect::<rusqlite::Result<Vec<String>>>()?;
-                names
-                    .into_iter()
-                    .filter(|t| !is_derived_sqlite_table(t))
-                    .collect()
+                names.into_iter().filter(|t| !is_derived_table(t)).collect()
             }
             Store::Postgres(p) => p
                 .client
@@ -133,7 +131,8 @@ impl Side<'_> {
                     &[],
                 )?
                 .iter()
-                .map(|r| r.get(0))
+                .map(|r| r.get::<_, String>(0))
+                .filter(|t| !is_derived_table(t))
                 .collect(),
         })
     }
@@ -368,9 +367,20 @@ impl Side<'_> {
                     [],
                 )?;
             }
-            // New rows get ids after the copied ones.
+            // New rows get ids after the copied ones; the copied texts are indexed for search
+            // (SQLite's triggers do it as the rows arrive; PostgreSQL's cannot read zstd).
             Store::Postgres(p) => {
                 let mut client = p.client.borrow_mut();
+                super::pg::index_unindexed(&mut *client)?;
+                // The planner's statistics, now rather than when autovacuum next passes: until
+                // then it takes a table of 100,000 rows for an empty one (a search scanned
+                // every text instead of reading its index).
+                let tables: Vec<String> = TABLES
+                    .iter()
+                    .chain(&["search_words", "watch_documents"])
+                    .map(|t| format!("\"{t}\""))
+                    .collect();
+                client.batch_execute(&format!("ANALYZE {}", tables.join(", ")))?;
                 for t in IDENTITIES {
                     client.execute(
                         &format!(

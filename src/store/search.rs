@@ -45,7 +45,7 @@ pub fn spaced(text: &str) -> String {
 pub const MAX_QUERY_CHARS: usize = 200;
 /// At most this many matching texts are read for one search, newest first; the page says when
 /// there were more.
-const MAX_MATCHES: usize = 1_000;
+pub(super) const MAX_MATCHES: usize = 1_000;
 
 /// A query as the words index reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -131,7 +131,7 @@ type Match = (i64, Option<i64>);
 
 /// Matches (newest first, one more than are kept when there were more) as one hit per document
 /// or file: its newest, with how many older ones matched too.
-fn grouped(rows: Vec<Match>) -> SearchResults {
+pub(super) fn grouped(rows: Vec<Match>) -> SearchResults {
     let capped = rows.len() > MAX_MATCHES;
     let mut found: Vec<Found> = Vec::new();
     let mut seen: std::collections::HashMap<(bool, i64), usize> = std::collections::HashMap::new();

@@ -52,7 +52,7 @@ pub struct WebDocument {
     pub versions: i64,
 }
 
-const DOC_COLUMNS: &str = "d.id, d.url, d.watch, d.role, \
+pub(super) const DOC_COLUMNS: &str = "d.id, d.url, d.watch, d.role, \
      (SELECT title FROM snapshots WHERE document_id = d.id ORDER BY version DESC LIMIT 1), \
      d.discovered_at, d.last_checked_at, d.last_changed_at, d.next_due_at, d.failures, d.failing_since, \
      d.last_error, (SELECT COALESCE(MAX(version), 0) FROM snapshots WHERE document_id = d.id)";
@@ -93,7 +93,7 @@ pub struct WebEvent {
     pub important: bool,
 }
 
-const EVENT_COLUMNS: &str = "e.id, e.kind, e.document_id, e.snapshot_id, \
+pub(super) const EVENT_COLUMNS: &str = "e.id, e.kind, e.document_id, e.snapshot_id, \
      (SELECT version FROM snapshots WHERE id = e.snapshot_id), e.watch, e.url, e.title, e.detected_at, \
      e.relevant, e.reviewed_at, e.important";
 

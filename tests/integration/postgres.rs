@@ -17,15 +17,16 @@ use govwatch::corpus_import;
 use govwatch::model::Timestamp;
 use govwatch::store::{ImportOutcome, LEASE, PgStore, Store};
 
-const SERVER: &str = "postgres://postgres@127.0.0.1:5432/test";
+pub(crate) const SERVER: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 fn t0() -> Timestamp {
     Timestamp::parse("2026-01-01T00:00:00Z").unwrap()
 }
 
-/// A schema of its own on the test server, dropped when the test ends.
-struct Schema {
-    name: String,
+/// A schema of its own on the test server, dropped when the test ends (the other PostgreSQL
+/// suites use it too).
+pub(crate) struct Schema {
+    pub(crate) name: String,
 }
 
 static SCHEMAS: AtomicUsize = AtomicUsize::new(0);
@@ -33,7 +34,7 @@ static SCHEMAS: AtomicUsize = AtomicUsize::new(0);
 impl Schema {
     /// A fresh schema, or `None` when no server answers (said on the terminal, past the test
     /// harness's capture, so that `cargo test` shows it; a failure if the run requires one).
-    fn new(test: &str) -> Option<Schema> {
+    pub(crate) fn new(test: &str) -> Option<Schema> {
         let mut admin = match admin() {
             Ok(c) => c,
             Err(e) => {
@@ -60,14 +61,14 @@ impl Schema {
     }
 
     /// The URL govwatch is given: the test database, with this schema as its search path.
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!(
             "{SERVER}?sslmode=disable&options=-c%20search_path%3D{}",
             self.name
         )
     }
 
-    fn parsed(&self) -> PostgresUrl {
+    pub(crate) fn parsed(&self) -> PostgresUrl {
         PostgresUrl::parse(&self.url()).unwrap()
     }
 
@@ -95,7 +96,7 @@ impl Drop for Schema {
     }
 }
 
-fn admin() -> Result<postgres::Client, postgres::Error> {
+pub(crate) fn admin() -> Result<postgres::Client, postgres::Error> {
     let mut config: postgres::Config = SERVER.parse().unwrap();
     config.connect_timeout(std::time::Duration::from_secs(3));
     config.connect(postgres::NoTls)
@@ -121,12 +122,15 @@ fn nodes_starting_together_apply_each_migration_once() {
         .collect();
     for n in nodes {
         let applied = n.join().unwrap().expect("every node starts");
-        assert_eq!(applied, [(1, "0001_schema".to_string())]);
+        assert_eq!(
+            applied,
+            [(1, "0001_schema".to_string()), (2, "0002_web".to_string())]
+        );
     }
-    assert_eq!(schema.count("govwatch_migrations"), 1);
+    assert_eq!(schema.count("govwatch_migrations"), 2);
     // And once more, on a database already up to date.
     drop(PgStore::open(&url).unwrap());
-    assert_eq!(schema.count("govwatch_migrations"), 1);
+    assert_eq!(schema.count("govwatch_migrations"), 2);
 }
 
 #[test]
@@ -222,7 +226,7 @@ fn sslmode_require_encrypts_and_verify_full_checks_the_certificate() {
     };
     if ssl == "on" {
         let s = with("require").expect("TLS without checking the certificate, as libpq's require");
-        assert_eq!(s.applied_migrations().unwrap().len(), 1);
+        assert_eq!(s.applied_migrations().unwrap().len(), 2);
         // A self-signed certificate for another name: refused when it must be checked.
         let err = with("verify-full").err().unwrap().to_string();
         assert!(err.contains("cannot connect"), "{err}");

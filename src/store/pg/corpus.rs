@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use postgres::Transaction;
 
-use super::PgStore;
+use super::{PgStore, search};
 use crate::model::{Candidate, DocVersion, Timestamp};
 use crate::similarity::{self as index, Signature};
 use crate::store::corpus::{self as shared, ImportOutcome, MAX_POSTINGS, NewCorpusEntry, Probe};
@@ -237,6 +237,17 @@ impl PgStore {
             .map(|&(_, i)| (ids[entries[i].0.as_str()], &entries[i].1.signature))
             .collect();
         index_entries(&mut tx, &to_index)?;
+        // And for search, as SQLite's triggers index an imported file's text (0012, 0015).
+        let searched: Vec<search::Indexed> = writes
+            .iter()
+            .map(|&(_, i)| search::Indexed {
+                id: -ids[entries[i].0.as_str()],
+                document_id: None,
+                at: &now,
+                text: &entries[i].2,
+            })
+            .collect();
+        search::index_texts(&mut tx, &searched)?;
         tx.commit()?;
         Ok(outcomes)
     }

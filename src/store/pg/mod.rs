@@ -42,24 +42,41 @@
 
 mod claims;
 mod corpus;
+mod search;
+mod web;
+
+pub(super) use search::index_unindexed;
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 use std::time::Duration;
 
-use postgres::Client;
+use postgres::types::ToSql;
+use postgres::{Client, Row, Statement};
 
 use super::{Result, StoreError};
 use crate::config::{PostgresUrl, SslMode};
 
 /// The PostgreSQL schema, in order: (version, name, SQL). Each is applied in a transaction of its
 /// own and recorded in `govwatch_migrations`.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "0001_schema",
-    include_str!("../../../migrations/postgres/0001_schema.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "0001_schema",
+        include_str!("../../../migrations/postgres/0001_schema.sql"),
+    ),
+    (
+        2,
+        "0002_web",
+        include_str!("../../../migrations/postgres/0002_web.sql"),
+    ),
+];
+
+/// The migration that made the search index: applied to a database that has versions already,
+/// they are indexed next (the texts are compressed, so SQL alone cannot).
+const SEARCH_MIGRATION: i64 = 2;
 
 /// A connection that waits longer than this for the server gives up with a clear error rather
 /// than leaving a command (or a node's start) hanging.
@@ -72,6 +89,8 @@ pub struct PgStore {
     url: PostgresUrl,
     /// This process's name on the work it claims (see [`claims`]).
     holder: String,
+    /// Statements prepared on this connection, by their SQL (see [`PgStore::prepared`]).
+    statements: RefCell<HashMap<String, Statement>>,
 }
 
 impl PgStore {
@@ -83,7 +102,46 @@ impl PgStore {
             client: RefCell::new(Conn(Some(client))),
             url: url.clone(),
             holder: super::claims::new_holder(),
+            statements: RefCell::default(),
         })
+    }
+
+    /// `sql` prepared on this connection the first time it is asked for, and the same statement
+    /// after: a query by its text alone costs two round trips (prepare, then execute), one
+    /// prepared costs one, and a page asks up to twenty-odd queries (the search page's hits).
+    pub(super) fn prepared(&self, sql: &str) -> Result<Statement> {
+        if let Some(s) = self.statements.borrow().get(sql) {
+            return Ok(s.clone());
+        }
+        let statement = self.client.borrow_mut().prepare(sql)?;
+        self.statements
+            .borrow_mut()
+            .insert(sql.to_string(), statement.clone());
+        Ok(statement)
+    }
+
+    /// [`Client::query`] with `sql` [`PgStore::prepared`].
+    pub(super) fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
+        let statement = self.prepared(sql)?;
+        Ok(self.client.borrow_mut().query(&statement, params)?)
+    }
+
+    /// [`Client::query_opt`] with `sql` [`PgStore::prepared`].
+    pub(super) fn query_opt(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>> {
+        let statement = self.prepared(sql)?;
+        Ok(self.client.borrow_mut().query_opt(&statement, params)?)
+    }
+
+    /// [`Client::query_one`] with `sql` [`PgStore::prepared`].
+    pub(super) fn query_one(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row> {
+        let statement = self.prepared(sql)?;
+        Ok(self.client.borrow_mut().query_one(&statement, params)?)
+    }
+
+    /// [`Client::execute`] with `sql` [`PgStore::prepared`].
+    pub(super) fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
+        let statement = self.prepared(sql)?;
+        Ok(self.client.borrow_mut().execute(&statement, params)?)
     }
 
     /// The database, as messages name it (without its password).
@@ -113,6 +171,8 @@ impl PgStore {
         if client.is_closed() {
             tracing::warn!(database = %self.url, "the PostgreSQL connection was closed; connecting again");
             *client = Conn(Some(connect(&self.url)?));
+            // Prepared statements belong to the connection they were prepared on.
+            self.statements.borrow_mut().clear();
         }
         Ok(())
     }
@@ -325,6 +385,11 @@ fn apply(client: &mut Client, url: &PostgresUrl) -> Result<()> {
             .map_err(|source| StoreError::PgMigration { name, source })?;
         tx.commit()?;
         tracing::info!(migration = name, database = %url, "applied PostgreSQL migration");
+        if version == SEARCH_MIGRATION {
+            let mut tx = client.transaction()?;
+            search::index_unindexed(&mut tx)?;
+            tx.commit()?;
+        }
     }
     Ok(())
 }
