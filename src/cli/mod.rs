@@ -356,7 +356,8 @@ fn parse_kind(s: &str) -> std::result::Result<WatchKind, String> {
     .ok_or_else(|| "one of page, index, feed, sitemap".to_string())
 }
 
+/// The store, claiming work under this node's name (`[daemon] node`).
 fn open_store(config: &Config) -> Result<Store> {
     store::refuse_postgres(config)?;
-    Ok(Store::open(&config.storage.path)?)
+    Ok(Store::open(&config.storage.path)?.with_holder(crate::store::holder_for(&config.daemon.node)))
 }

@@ -29,7 +29,7 @@ use rusqlite::{Connection, OpenFlags};
 
 use crate::model::Timestamp;
 
-pub use claims::{LEASE, RENEW_EVERY};
+pub use claims::{LEASE, NodeLeases, RENEW_EVERY, holder_for};
 pub use copy::Db;
 pub use corpus::{Candidate, CorpusImport, ImportOutcome, NewCorpusEntry, imported_share};
 pub use documents::{DocRole, DocumentRow, FailureRecord, Presence, TitledDocument};
