@@ -2,10 +2,6 @@
 //! database `test`) for each test, dropped when the test ends, so tests run in parallel and
 //! again. Without a server a test says on the terminal that it did not run, and with
 //! GOVWATCH_REQUIRE_POSTGRES=1 (as .ci/run sets) it fails instead.
-//!
-//! Included with `#[path = "common/pg.rs"] mod pg;` by the test files that use it.
-
-#![allow(dead_code)]
 
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};

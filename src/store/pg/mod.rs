@@ -17,7 +17,7 @@
 //!
 //! The schema mirrors SQLite's (migrations/postgres/0001_schema.sql says how), so that
 //! `govwatch store copy` ([`super::copy`]) moves a database whole in either direction, and a
-//! test (tests/postgres.rs) fails when a SQLite migration adds a column this schema lacks.
+//! test (tests/integration/postgres.rs) fails when a SQLite migration adds a column this schema lacks.
 //!
 //! The client is the blocking `postgres` crate (rust-postgres, over tokio-postgres): the store
 //! is synchronous and already runs on a blocking thread behind [`super::StoreHandle`], so the

@@ -2,7 +2,7 @@
 //! datagram socket of the test's own, SIGHUP reload, SIGTERM during a slow fetch, kill -9 and
 //! restart, /metrics and /healthz, and the journald log format. Loopback and temp dirs only.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;

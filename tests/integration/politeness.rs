@@ -1,7 +1,7 @@
 //! Politeness and robustness against real servers on loopback: robots.txt, per-host spacing,
 //! Retry-After, backoff, misbehaving servers; and discovery from feeds and sitemaps.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

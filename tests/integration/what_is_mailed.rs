@@ -2,7 +2,7 @@
 //! stored and listed (`changes`), left out of the feed, and mailed only to a recipient whose
 //! `kinds` names it. The real binary against a real site and a real SMTP server on loopback.
 
-mod common;
+use crate::common;
 
 use common::*;
 

@@ -5,7 +5,7 @@
 //! statements first, a subject per change, times in the recipient's zone, and the feed's word
 //! runs.
 
-mod common;
+use crate::common;
 
 use common::*;
 

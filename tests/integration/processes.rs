@@ -3,7 +3,7 @@
 //! and politeness holds over all of them. Real binaries, a real SQLite file, a real web site and
 //! a real SMTP server on loopback.
 
-mod common;
+use crate::common;
 
 use std::collections::{HashMap, HashSet};
 use std::process::{Child, Output};

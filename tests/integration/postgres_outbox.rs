@@ -3,15 +3,13 @@
 //! what SQLite's one writer never had to face: several nodes at once, on real threads, and
 //! nodes whose clocks disagree.
 
-#[path = "common/pg.rs"]
-mod pg;
-
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::common::pg::Schema;
 use futures_util::future::BoxFuture;
 use govwatch::config::Config;
 use govwatch::fetch::{Fetcher, Validators, Want};
@@ -21,7 +19,6 @@ use govwatch::store::copy::{Db, copy};
 use govwatch::store::{
     Channel, CheckRecord, Due, LEASE, Lease, Mode, NewEvent, PgStore, RetryRefusal, Store, StoreError, Target,
 };
-use pg::Schema;
 use time::OffsetDateTime;
 
 fn at(s: &str) -> Timestamp {
@@ -660,11 +657,11 @@ fn two_nodes_on_one_origin_keep_its_concurrency_and_delay_together() {
         return;
     };
     govwatch::fetch::init_tls();
-    let slow = Duration::from_millis(700);
+    let slow = Duration::from_millis(1500);
     let site = CountingSite::start(slow);
     let mut fetch = Config::parse("", std::path::Path::new("t.toml")).unwrap().fetch;
     fetch.per_host_concurrency = 2;
-    fetch.per_host_delay = Duration::from_millis(500);
+    fetch.per_host_delay = Duration::from_millis(600);
     PgStore::open(&schema.parsed()).unwrap();
     let start = Arc::new(Barrier::new(2));
     let nodes: Vec<_> = ["node-a", "node-b"]
@@ -707,26 +704,25 @@ fn two_nodes_on_one_origin_keep_its_concurrency_and_delay_together() {
                             }
                         }
                     };
-                    let mut fetched = 0;
+                    // Three slow requests at once: the gate lets two go together, no more.
+                    let burst = (0..3).map(|i| get(format!("/slow/{name}/{i}")));
+                    futures_util::future::join_all(burst).await;
+                    hosts.release_idle(Duration::ZERO).await;
+                    // Quick requests, the origin let go right after each: the other node, waiting
+                    // for it, takes it at once and must still wait out the delay.
                     for round in 0..2 {
-                        // Three slow requests at once: the gate lets two go together, no more.
-                        let burst = (0..3).map(|i| get(format!("/slow/{name}/{round}/{i}")));
-                        futures_util::future::join_all(burst).await;
-                        hosts.release_idle(Duration::ZERO).await;
-                        // One quick request, and the origin let go right after it.
                         get(format!("/quick/{name}/{round}")).await;
                         hosts.release_idle(Duration::ZERO).await;
-                        fetched += 4;
                     }
-                    fetched
                 })
             })
         })
         .collect();
-    let fetched: usize = nodes.into_iter().map(|n| n.join().unwrap()).sum();
-    assert_eq!(fetched, 16);
+    for n in nodes {
+        n.join().unwrap();
+    }
     let mut starts = site.starts.lock().unwrap().clone();
-    assert_eq!(starts.len(), 16);
+    assert_eq!(starts.len(), 10);
     starts.sort();
     assert!(
         site.max_in_flight.load(Ordering::SeqCst) <= 2,
@@ -734,8 +730,10 @@ fn two_nodes_on_one_origin_keep_its_concurrency_and_delay_together() {
         site.max_in_flight.load(Ordering::SeqCst)
     );
     // Measured where the requests arrive: a little less than the delay may show between two
-    // requests whose trips took different times, never a start that skipped the delay.
-    let tolerance = Duration::from_millis(50);
+    // requests whose trips took different times (more on a loaded machine), never a start that
+    // skipped the delay (a node that did not wait after the other's last request starts within
+    // a poll of the lease, 250 ms).
+    let tolerance = Duration::from_millis(150);
     for w in starts.windows(2) {
         let gap = w[1] - w[0];
         assert!(

@@ -2,7 +2,7 @@
 //! pass and is stored when learnt; every redirect hop passes the gate of its own origin; every
 //! failure names its cause.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};

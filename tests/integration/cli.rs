@@ -1,6 +1,6 @@
 //! The command line's contract on bad input: clear messages that name the cause, nothing lost.
 
-mod common;
+use crate::common;
 
 use common::*;
 

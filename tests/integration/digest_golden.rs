@@ -9,7 +9,7 @@ use govwatch::notify::{Digest, Templates};
 use govwatch::store::EventRow;
 
 fn digest() -> Digest {
-    let events: Vec<EventRow> = serde_json::from_str(include_str!("fixtures/digest/events.json")).unwrap();
+    let events: Vec<EventRow> = serde_json::from_str(include_str!("../fixtures/digest/events.json")).unwrap();
     let config = Config::parse(
         "[email]\nfrom = \"govwatch@example.org\"\nto = [\"analyst@example.org\"]\n",
         Path::new("golden.toml"),

@@ -2,7 +2,7 @@
 //! binary against a real local web site, with the corpus texts and real articles from the WCXB
 //! benchmark (`tests/fixtures/wcxb/`).
 
-mod common;
+use crate::common;
 
 use common::*;
 

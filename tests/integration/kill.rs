@@ -6,7 +6,7 @@
 //! same Message-ID and the same events (the documented window between the server's 250 and
 //! the commit that marks it sent).
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Child, Stdio};

@@ -3,7 +3,7 @@
 //! its CSRF token, escaping, 404s and hostile search input; then the login off loopback and its
 //! refusals. Loopback only (an address "not loopback" is 0.0.0.0, reached at 127.0.0.1).
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::process::{Child, Command, Stdio};

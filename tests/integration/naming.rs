@@ -3,7 +3,7 @@
 //! beginning, and the version labels `history` prints; `changes --since/--watch/--kind/--limit`;
 //! `corpus list/show/remove` on files imported from ../shared/corpus.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 

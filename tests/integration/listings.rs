@@ -3,7 +3,7 @@
 //! yields nothing and a listing of thousands is read in bounded time; `preview` fetches once,
 //! through robots.txt, and stores nothing.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

@@ -3,7 +3,7 @@
 //! watches nor a SIGTERM. Comparing every removed sentence with every added one took minutes
 //! for such a page (issue 12, point 3).
 
-mod common;
+use crate::common;
 
 use std::process::{Child, ExitStatus};
 use std::sync::{Arc, Mutex};

@@ -3,7 +3,7 @@
 //! `outbox retry` puts failed deliveries back in the queue; `test-mail` says what the server
 //! answered, or why nothing went.
 
-mod common;
+use crate::common;
 
 use common::*;
 

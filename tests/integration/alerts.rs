@@ -2,7 +2,7 @@
 //! self-signed certificate, AUTH, refusals, a server that is down and comes back), a real web
 //! site, and real SQLite files: recipients, digests on a schedule, webhooks, the feed, a size cap.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

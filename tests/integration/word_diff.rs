@@ -3,7 +3,7 @@
 //! `changes --json` must carry each altered statement's `before`, `after` and `[op, text]` runs
 //! that join back to both sentences, and the mail must show the same runs as `<del>`/`<ins>`.
 
-mod common;
+use crate::common;
 
 use common::*;
 

@@ -1,6 +1,6 @@
 //! Site templates: repeated fetches of one host give cleaner text than any single page allows.
 
-mod common;
+use crate::common;
 
 use common::*;
 

@@ -1,6 +1,6 @@
 //! govwatch end to end: the binary against a real local web site and a real SMTP server.
 
-mod common;
+use crate::common;
 
 use common::*;
 

@@ -5,7 +5,7 @@
 //! Without a server these tests do not pass silently: each says on the terminal that it did not
 //! run, and with GOVWATCH_REQUIRE_POSTGRES=1 (as .ci/run sets) they fail instead.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};

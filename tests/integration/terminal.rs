@@ -2,7 +2,7 @@
 //! sequences to it, and a reader that goes away (`govwatch show X | head`) ends a command
 //! quietly.
 
-mod common;
+use crate::common;
 
 use std::process::{Output, Stdio};
 

@@ -6,7 +6,7 @@
 //! its recovery once; a server that refuses one recipient for good and another for now loses
 //! nothing.
 
-mod common;
+use crate::common;
 
 use common::*;
 

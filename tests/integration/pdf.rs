@@ -6,7 +6,7 @@
 //! reason, told once; a PDF served as application/octet-stream or from a URL without an
 //! extension is read.
 
-mod common;
+use crate::common;
 
 use common::*;
 
