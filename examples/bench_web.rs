@@ -440,11 +440,11 @@ macro_rules! page_queries {
 
 /// Copies the database to PostgreSQL, then times the pages' store queries on both.
 fn beside_postgres(a: &Args, db: &std::path::Path, url: &str, big: i64, load: impl Fn() -> String) {
-    use govwatch::store::{Db, PgStore};
+    use govwatch::store::PgStore;
     let url = govwatch::config::PostgresUrl::parse(url).expect("a PostgreSQL URL");
     let t0 = Instant::now();
-    let from = Db::Sqlite(Store::open(db).unwrap());
-    let to = Db::Postgres(PgStore::open(&url).unwrap());
+    let from = Store::open(db).unwrap();
+    let to = Store::Postgres(PgStore::open(&url).unwrap());
     let copied = govwatch::store::copy::copy(&from, &to).unwrap();
     let rows: u64 = copied.iter().map(|c| c.copied).sum();
     eprintln!(

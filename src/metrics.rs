@@ -4,6 +4,10 @@
 //! They are plain atomics in a static, so the pipeline and the mailer bump them with one call and
 //! no handle to thread through; they count since the process started, which is what Prometheus
 //! counters mean (a restart shows as a reset, which `rate()` handles).
+//!
+//! Every sample carries the node's name (`[daemon] node`) as a `node` label: several nodes on one
+//! database are scraped side by side, and their lines must not be taken for one another's even
+//! where the scraper adds no `instance` label of its own (a push gateway, a federated server).
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -102,6 +106,21 @@ pub struct Gauges {
     pub last_pass_unix: Option<u64>,
     /// Whether the scheduler loop and the database answer (what `/healthz` says).
     pub healthy: bool,
+    /// `[daemon] node`, the `node` label of every sample; none when empty. The config allows
+    /// only letters, digits, `.`, `_` and `-` in it, so it needs no escaping.
+    pub node: String,
+}
+
+/// A sample's name suffix and labels with the node's label first: `{outcome="x"}` becomes
+/// `{node="n",outcome="x"}`, and a sample without labels gets `{node="n"}`.
+fn with_node(suffix: &str, node: &str) -> String {
+    if node.is_empty() {
+        return suffix.to_string();
+    }
+    match suffix.split_once('{') {
+        Some((name, labels)) => format!("{name}{{node=\"{node}\",{labels}"),
+        None => format!("{suffix}{{node=\"{node}\"}}"),
+    }
 }
 
 /// Everything, in the Prometheus text exposition format (version 0.0.4).
@@ -111,7 +130,7 @@ pub fn render(g: &Gauges) -> String {
     let mut family = |name: &str, kind: &str, help: &str, samples: Vec<(String, String)>| {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
         for (suffix, value) in samples {
-            let _ = writeln!(out, "{name}{suffix} {value}");
+            let _ = writeln!(out, "{name}{} {value}", with_node(&suffix, &g.node));
         }
     };
     let labelled = |label: &str, names: &[&str], counters: &[AtomicU64]| {
@@ -247,6 +266,28 @@ mod tests {
                 assert!(l.starts_with(&current), "{l} outside {current}");
             }
         }
+    }
+
+    /// A node's name is a label of every sample, first, with the sample's own labels after it.
+    #[test]
+    fn every_sample_names_the_node() {
+        let g = Gauges {
+            node: "alpha-1".into(),
+            ..Gauges::default()
+        };
+        let text = render(&g);
+        for l in text.lines().filter(|l| !l.starts_with('#')) {
+            assert!(l.contains("{node=\"alpha-1\"") && !l.contains(",}"), "{l}");
+        }
+        assert!(text.contains("govwatch_watches{node=\"alpha-1\"} 0\n"), "{text}");
+        assert!(
+            text.contains("govwatch_fetch_duration_seconds_bucket{node=\"alpha-1\",le=\"+Inf\"}"),
+            "{text}"
+        );
+        assert!(
+            text.contains("govwatch_fetch_duration_seconds_sum{node=\"alpha-1\"}"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -356,8 +356,9 @@ fn parse_kind(s: &str) -> std::result::Result<WatchKind, String> {
     .ok_or_else(|| "one of page, index, feed, sitemap".to_string())
 }
 
-/// The database `[storage]` names: the PostgreSQL server when `url` is set (a command not yet
-/// ported then fails on its first query, never on a SQLite file instead), else the SQLite file.
+/// The database `[storage]` names, claiming work under this node's name (`[daemon] node`): the
+/// PostgreSQL server when `url` is set (a command not yet ported then fails on its first query,
+/// never on a SQLite file instead), else the SQLite file.
 fn open_store(config: &Config) -> Result<Store> {
-    Ok(Store::open_storage(&config.storage)?)
+    Ok(Store::open_storage(&config.storage)?.with_holder(crate::store::holder_for(&config.daemon.node)))
 }

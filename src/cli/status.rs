@@ -1,12 +1,13 @@
 //! `govwatch status`: one row per watch and tracked document: last check, last change, last
-//! error, next due, and a host paused by Retry-After.
+//! error, next due, and a host paused by Retry-After; then the nodes (govwatch processes, named
+//! by `[daemon] node`) that hold leases on the database, and since when.
 
 use super::{Out, Result};
 use crate::config::Config;
 use crate::model::{Clock, SystemClock, Timestamp};
 use crate::notify;
 use crate::pipeline::PipelineError;
-use crate::store::{DocumentRow, Store};
+use crate::store::{DocumentRow, NodeLeases, Store};
 
 pub(super) fn status(store: &Store, config: &Config, names: &[String], json: bool) -> Result<()> {
     if let Some(n) = config.unknown_watch(names) {
@@ -30,7 +31,10 @@ pub(super) fn status(store: &Store, config: &Config, names: &[String], json: boo
         .collect();
     match json {
         true => status_json(&docs, &paused),
-        false => status_table(&docs, &paused, now),
+        false => {
+            status_table(&docs, &paused, now)?;
+            nodes_table(&store.lease_holders(now)?)
+        }
     }
 }
 
@@ -101,6 +105,47 @@ fn status_table(docs: &[DocumentRow], paused: &dyn Fn(&str) -> Option<String>, n
     }
     if docs.is_empty() {
         writeln!(out, "nothing checked yet")?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// The nodes at work: one line per process that holds leases, with what it holds. Nothing when
+/// none does (a daemon between passes holds nothing).
+fn nodes_table(nodes: &[NodeLeases]) -> Result<()> {
+    if nodes.is_empty() {
+        return Ok(());
+    }
+    let short = |t: Timestamp| t.to_string().get(..16).unwrap_or_default().replace('T', " ");
+    let mut out = Out::stdout();
+    writeln!(
+        out,
+        "\n{:<24} {:<8} {:<16} {:<16} HOLDS",
+        "NODE", "PROCESS", "SINCE", "UNTIL"
+    )?;
+    for n in nodes {
+        let count = |k: usize, one: &str, many: &str| match k {
+            0 => None,
+            1 => Some(format!("1 {one}")),
+            k => Some(format!("{k} {many}")),
+        };
+        let holds: Vec<String> = [
+            count(n.documents, "document", "documents"),
+            count(n.deliveries, "delivery", "deliveries"),
+            count(n.origins, "origin", "origins"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        writeln!(
+            out,
+            "{:<24} {:<8} {:<16} {:<16} {}",
+            notify::one_line(&n.node, 24),
+            n.pid.map_or_else(|| "-".to_string(), |p| p.to_string()),
+            n.since.map_or_else(|| "-".to_string(), short),
+            short(n.until),
+            holds.join(", ")
+        )?;
     }
     out.flush()?;
     Ok(())

@@ -102,6 +102,46 @@ pub struct Log {
 pub struct Daemon {
     /// After SIGTERM, checks still running this long are abandoned and govwatch exits anyway.
     pub stop_timeout: Duration,
+    /// `[daemon] node`: this machine's name among the govwatch nodes on one database (the host
+    /// name unless set). It names this machine's processes on the work they claim, in `govwatch
+    /// status`, and on every line of `/metrics`.
+    pub node: String,
+}
+
+/// The longest node name: a DNS label's length, so that a host name fits.
+const NODE_MAX: usize = 63;
+
+/// A node name is letters, digits, `.`, `_` and `-`, starting with a letter or digit: it goes
+/// into claim holders (`node:pid:start`, split at the colons), Prometheus label values and
+/// terminal tables as it is, so nothing in it needs quoting there.
+fn node_name_ok(name: &str) -> bool {
+    name.len() <= NODE_MAX
+        && name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+/// The default node name: the host name, made a valid node name (characters outside the set
+/// become `-`, and it is cut at [`NODE_MAX`]); `localhost` if the system will not say.
+pub fn default_node() -> String {
+    let host = hostname::get()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_default();
+    let name: String = host
+        .chars()
+        .map(|c| match c {
+            'a'..='z' | 'A'..='Z' | '0'..='9' | '.' | '_' | '-' => c,
+            _ => '-',
+        })
+        .take(NODE_MAX)
+        .collect();
+    if node_name_ok(&name) {
+        name
+    } else {
+        "localhost".into()
+    }
 }
 
 impl Config {
@@ -626,10 +666,25 @@ impl Validator<'_> {
 
         let http = self.http(raw.http)?;
 
+        let raw_daemon = raw.daemon.unwrap_or_default();
         let daemon = Daemon {
-            stop_timeout: match raw.daemon.and_then(|d| d.stop_timeout) {
-                Some(t) => self.duration("daemon.stop_timeout", &t, Max::HOUR)?,
+            stop_timeout: match &raw_daemon.stop_timeout {
+                Some(t) => self.duration("daemon.stop_timeout", t, Max::HOUR)?,
                 None => Duration::from_secs(30),
+            },
+            node: match &raw_daemon.node {
+                Some(n) if node_name_ok(n.get_ref().trim()) => n.get_ref().trim().to_string(),
+                Some(n) => {
+                    return self.err(
+                        "daemon.node",
+                        n.span(),
+                        format!(
+                            "`{}` is not a node name: 1 to {NODE_MAX} letters, digits, `.`, `_` or `-`, starting with a letter or digit",
+                            n.get_ref()
+                        ),
+                    );
+                }
+                None => default_node(),
             },
         };
 
@@ -853,6 +908,22 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("t.toml:2") && e.contains("daemon.stop_timeout"), "{e}");
+    }
+
+    /// The node name defaults to the host name; one set by hand must be usable as it is in a
+    /// claim holder, a metrics label and a table, and is refused with its key and line if not.
+    #[test]
+    fn a_node_name_defaults_to_the_host_and_is_checked() {
+        let c = parse("").unwrap();
+        assert!(node_name_ok(&c.daemon.node), "{}", c.daemon.node);
+        let c = parse("[daemon]\nnode = \" alpha-1.example \"\n").unwrap();
+        assert_eq!(c.daemon.node, "alpha-1.example");
+        for bad in ["", "a:b", "-a", "node name", "a\\\"b", "n".repeat(64).as_str()] {
+            let e = parse(&format!("[daemon]\nstop_timeout = \"5s\"\nnode = \"{bad}\"\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("t.toml:3") && e.contains("daemon.node"), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -145,6 +145,7 @@ pub struct RawHttpUser {
 #[serde(deny_unknown_fields)]
 pub struct RawDaemon {
     pub stop_timeout: Option<Spanned<String>>,
+    pub node: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -45,6 +45,7 @@ async fn metrics_page(AxumState(state): AxumState<Arc<State>>) -> impl IntoRespo
         mail_pending: health.as_ref().copied().unwrap_or(0),
         last_pass_unix: state.last_pass_unix(),
         healthy: health.is_ok(),
+        node: state.config().daemon.node.clone(),
     };
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],

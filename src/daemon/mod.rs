@@ -170,7 +170,7 @@ pub async fn run(mut ctx: Context) -> Result<(), DaemonError> {
     let mut ticks = ticker(&ctx.config);
     let mut beat = interval(HEARTBEAT);
     beat.set_missed_tick_behavior(MissedTickBehavior::Skip);
-    info!(watches = ctx.config.watches.len(), tick = ?ticks.period(), "govwatch running");
+    info!(node = %ctx.config.daemon.node, watches = ctx.config.watches.len(), tick = ?ticks.period(), "govwatch running");
     // The config is loaded and the database open and migrated: that is ready.
     notifier.ready(&state.status().await);
     // Only after READY: systemd ignores pings before it, and a ping first would read as
@@ -418,6 +418,14 @@ async fn reload_config(ctx: &mut Context, state: &State) -> bool {
             "http.listen changed; it takes effect on restart"
         );
         new.http = old.http.clone();
+    }
+    if new.daemon.node != old.daemon.node {
+        warn!(
+            running = %old.daemon.node,
+            configured = %new.daemon.node,
+            "daemon.node changed; this process keeps claiming under its name, restart govwatch to use the new one"
+        );
+        new.daemon.node = old.daemon.node.clone();
     }
     // The fetch settings may have changed; a fresh client costs little (no state lives in it).
     let fetcher = match Fetcher::new(&new.fetch) {

@@ -25,7 +25,7 @@ use super::pg::blocking;
 use super::{
     Batch, Candidate, CheckRecord, CorpusImport, DeliveryRow, DocRole, DocumentRow, Due, EventDelivery,
     EventFilter, EventKind, EventRow, FailureRecord, Found, HostRow, ImportOutcome, Lease, NewCorpusEntry,
-    OutboxCounts, PgStore, Phrase, Result, RetryRefusal, SearchFilter, SearchHit, SearchResults,
+    NodeLeases, OutboxCounts, PgStore, Phrase, Result, RetryRefusal, SearchFilter, SearchHit, SearchResults,
     SnapshotMeta, SqliteStore, StoreError, StoredBody, Target, TitledDocument, WatchCounts, WebDocument,
     WebEvent, WebVersion,
 };
@@ -95,6 +95,15 @@ impl Store {
         match self {
             Store::Sqlite(s) => s.holder(),
             Store::Postgres(p) => p.holder(),
+        }
+    }
+
+    /// The same store, claiming under another name: [`super::holder_for`] the config's node, or
+    /// a name of a test's choosing.
+    pub fn with_holder(self, holder: String) -> Store {
+        match self {
+            Store::Sqlite(s) => Store::Sqlite(s.with_holder(holder)),
+            Store::Postgres(p) => Store::Postgres(p.with_holder(holder)),
         }
     }
 
@@ -216,58 +225,58 @@ delegate! {
     sqlite fn probe(&mut self) -> Result<usize>;
 
     // ---- outbox (src/store/outbox.rs)
-    sqlite fn orphan_events(&self) -> Result<Vec<(i64, String, EventKind)>>;
-    sqlite fn enqueue(&mut self, items: &[(i64, EventKind, Vec<Target>)], now: Timestamp) -> Result<()>;
-    sqlite fn settle_unfollowed(&mut self, event_ids: &[i64], now: Timestamp) -> Result<()>;
-    sqlite fn due_batches(&self, due: &Due) -> Result<Vec<Batch>>;
-    sqlite fn claim_due_batches(&mut self, due: &Due, now: Timestamp) -> Result<Vec<Batch>>;
-    sqlite fn assign_batch(&mut self, delivery_ids: &[i64], message_id: &str) -> Result<()>;
-    sqlite fn mark_sent(&mut self, delivery_ids: &[i64], message_id: &str, now: Timestamp) -> Result<()>;
-    sqlite fn mark_failed(&mut self, delivery_ids: &[i64], error: &str, permanent: bool, max_attempts: u32, retry_at: Timestamp, now: Timestamp) -> Result<()>;
-    sqlite fn release_deliveries(&mut self, delivery_ids: &[i64]) -> Result<()>;
-    sqlite fn next_delivery_due(&self) -> Result<Option<Timestamp>>;
-    sqlite fn outbox_counts(&self) -> Result<OutboxCounts>;
-    sqlite fn deliveries(&self) -> Result<Vec<DeliveryRow>>;
-    sqlite fn deliveries_of_events(&self, event_ids: &[i64]) -> Result<HashMap<i64, Vec<EventDelivery>>>;
-    sqlite fn retry_refusals(&self, ids: &[i64]) -> Result<Vec<RetryRefusal>>;
-    sqlite fn retry_failed(&mut self, ids: Option<&[i64]>, now: Timestamp) -> Result<Vec<i64>>;
+    both fn orphan_events(&self) -> Result<Vec<(i64, String, EventKind)>>;
+    both fn enqueue(&mut self, items: &[(i64, EventKind, Vec<Target>)], now: Timestamp) -> Result<()>;
+    both fn settle_unfollowed(&mut self, event_ids: &[i64], now: Timestamp) -> Result<()>;
+    both fn due_batches(&self, due: &Due) -> Result<Vec<Batch>>;
+    both fn claim_due_batches(&mut self, due: &Due, now: Timestamp) -> Result<Vec<Batch>>;
+    both fn assign_batch(&mut self, delivery_ids: &[i64], message_id: &str) -> Result<()>;
+    both fn mark_sent(&mut self, delivery_ids: &[i64], message_id: &str, now: Timestamp) -> Result<()>;
+    both fn mark_failed(&mut self, delivery_ids: &[i64], error: &str, permanent: bool, max_attempts: u32, retry_at: Timestamp, now: Timestamp) -> Result<()>;
+    both fn release_deliveries(&mut self, delivery_ids: &[i64]) -> Result<()>;
+    both fn next_delivery_due(&self) -> Result<Option<Timestamp>>;
+    both fn outbox_counts(&self) -> Result<OutboxCounts>;
+    both fn deliveries(&self) -> Result<Vec<DeliveryRow>>;
+    both fn deliveries_of_events(&self, event_ids: &[i64]) -> Result<HashMap<i64, Vec<EventDelivery>>>;
+    both fn retry_refusals(&self, ids: &[i64]) -> Result<Vec<RetryRefusal>>;
+    both fn retry_failed(&mut self, ids: Option<&[i64]>, now: Timestamp) -> Result<Vec<i64>>;
 
     // ---- hosts (src/store/hosts.rs)
-    sqlite fn hosts(&self) -> Result<Vec<HostRow>>;
-    sqlite fn save_robots(&mut self, h: &HostRow) -> Result<()>;
-    sqlite fn save_not_before(&mut self, origin: &str, not_before: &str, reason: &str) -> Result<()>;
-    sqlite fn not_before(&self, origin: &str) -> Result<Option<(String, String)>>;
+    both fn hosts(&self) -> Result<Vec<HostRow>>;
+    both fn save_robots(&mut self, h: &HostRow) -> Result<()>;
+    both fn save_not_before(&mut self, origin: &str, not_before: &str, reason: &str) -> Result<()>;
+    both fn not_before(&self, origin: &str) -> Result<Option<(String, String)>>;
 
     // ---- leases: politeness slots per origin (src/store/leases.rs)
-    sqlite fn take_origin(&mut self, origin: &str, now: Timestamp) -> Result<Lease>;
-    sqlite fn release_origin(&mut self, origin: &str, last_request_at: Option<OffsetDateTime>) -> Result<()>;
-    sqlite fn origin_holder(&self, origin: &str, now: Timestamp) -> Result<Option<String>>;
+    both fn take_origin(&mut self, origin: &str, now: Timestamp) -> Result<Lease>;
+    both fn release_origin(&mut self, origin: &str, last_request_at: Option<OffsetDateTime>) -> Result<()>;
+    both fn origin_holder(&self, origin: &str, now: Timestamp) -> Result<Option<String>>;
 
     // ---- templates (src/store/templates.rs)
     sqlite fn host_template(&self, host: &str, document_id: i64, min_pages: i64) -> Result<HashSet<i64>>;
 
     // ---- web: the pages' queries and triage marks (src/store/web.rs)
-    sqlite fn watch_counts(&self) -> Result<HashMap<String, WatchCounts>>;
-    sqlite fn web_document_by_url(&self, url: &str) -> Result<Option<WebDocument>>;
-    sqlite fn web_document(&self, id: i64) -> Result<Option<WebDocument>>;
-    sqlite fn watch_document_count(&self, watch: &str) -> Result<i64>;
-    sqlite fn watch_documents(&self, watch: &str, offset: usize, limit: usize) -> Result<(Vec<WebDocument>, i64)>;
-    sqlite fn document_versions(&self, document_id: i64, offset: usize, limit: usize) -> Result<Vec<WebVersion>>;
-    sqlite fn version(&self, document_id: i64, version: i64) -> Result<Option<(SnapshotMeta, String)>>;
-    sqlite fn changed_details(&self, snapshot_id: i64) -> Result<Option<serde_json::Value>>;
-    sqlite fn version_at(&self, document_id: i64, at: &str) -> Result<Option<i64>>;
-    sqlite fn triage_events(&self, offset: usize, limit: usize) -> Result<Vec<WebEvent>>;
-    sqlite fn event_counts(&self) -> Result<(i64, i64)>;
-    sqlite fn web_event(&self, id: i64) -> Result<Option<WebEvent>>;
-    sqlite fn triage_of(&self, ids: &[i64]) -> Result<HashMap<i64, (bool, bool)>>;
-    sqlite fn set_reviewed(&mut self, id: i64, reviewed: bool, now: Timestamp) -> Result<bool>;
-    sqlite fn set_important(&mut self, id: i64, important: bool) -> Result<bool>;
+    both fn watch_counts(&self) -> Result<HashMap<String, WatchCounts>>;
+    both fn web_document_by_url(&self, url: &str) -> Result<Option<WebDocument>>;
+    both fn web_document(&self, id: i64) -> Result<Option<WebDocument>>;
+    both fn watch_document_count(&self, watch: &str) -> Result<i64>;
+    both fn watch_documents(&self, watch: &str, offset: usize, limit: usize) -> Result<(Vec<WebDocument>, i64)>;
+    both fn document_versions(&self, document_id: i64, offset: usize, limit: usize) -> Result<Vec<WebVersion>>;
+    both fn version(&self, document_id: i64, version: i64) -> Result<Option<(SnapshotMeta, String)>>;
+    both fn changed_details(&self, snapshot_id: i64) -> Result<Option<serde_json::Value>>;
+    both fn version_at(&self, document_id: i64, at: &str) -> Result<Option<i64>>;
+    both fn triage_events(&self, offset: usize, limit: usize) -> Result<Vec<WebEvent>>;
+    both fn event_counts(&self) -> Result<(i64, i64)>;
+    both fn web_event(&self, id: i64) -> Result<Option<WebEvent>>;
+    both fn triage_of(&self, ids: &[i64]) -> Result<HashMap<i64, (bool, bool)>>;
+    both fn set_reviewed(&mut self, id: i64, reviewed: bool, now: Timestamp) -> Result<bool>;
+    both fn set_important(&mut self, id: i64, important: bool) -> Result<bool>;
 
     // ---- search (src/store/search.rs)
-    sqlite fn search(&self, phrase: &Phrase, filter: &SearchFilter) -> Result<SearchResults>;
-    sqlite fn search_hits(&self, found: &[Found]) -> Result<Vec<SearchHit>>;
-    sqlite fn corpus_import_id(&self, name: &str) -> Result<Option<i64>>;
-    sqlite fn corpus_file(&self, corpus_id: i64) -> Result<Option<(String, Option<String>, String)>>;
+    both fn search(&self, phrase: &Phrase, filter: &SearchFilter) -> Result<SearchResults>;
+    both fn search_hits(&self, found: &[Found]) -> Result<Vec<SearchHit>>;
+    both fn corpus_import_id(&self, name: &str) -> Result<Option<i64>>;
+    both fn corpus_file(&self, corpus_id: i64) -> Result<Option<(String, Option<String>, String)>>;
 
     // ---- corpus (src/store/corpus.rs)
     both fn corpus_candidates(&self, sig: &Signature, exclude_document: Option<i64>) -> Result<Vec<Candidate>>;
@@ -286,6 +295,7 @@ delegate! {
     sqlite fn known(&self, hash: &str, sig: &Signature, candidates: &[Candidate], exclude: Option<i64>) -> Result<Known>;
 
     // ---- claims (src/store/claims.rs)
+    both fn lease_holders(&self, now: Timestamp) -> Result<Vec<NodeLeases>>;
     both fn clear_gone_holders(&mut self, now: Timestamp) -> Result<usize>;
     both fn claim_documents(&mut self, ids: &[i64], now: Timestamp) -> Result<Vec<i64>>;
     both fn may_write(&self, document_id: i64, now: Timestamp) -> Result<bool>;

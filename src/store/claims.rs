@@ -26,20 +26,73 @@ pub const LEASE: Duration = Duration::from_secs(120);
 /// (a database busy with another process's commit) never lets a claim run out.
 pub const RENEW_EVERY: Duration = Duration::from_secs(30);
 
-/// Who holds a claim: this process, as `host:pid:start`. The host tells nodes apart; the pid and
-/// the process's start time (from /proc on Linux, random elsewhere) tell this process from an
-/// earlier one that had the same pid.
-pub(super) fn new_holder() -> String {
-    let pid = std::process::id();
-    let start = start_time(pid).unwrap_or_else(|| format!("r{:08x}", fastrand::u32(..)));
-    format!("{}:{pid}:{start}", host_name())
+/// Who holds a claim: a process, as `node:pid:start:since`. The node (`[daemon] node`, the host
+/// name by default) tells machines apart and is what `govwatch status` shows; the pid and the
+/// process's start (in clock ticks since boot, from /proc on Linux; random elsewhere) tell
+/// processes of one node apart, since a daemon and a `govwatch check` from cron share the node's
+/// name, and tell this process from an earlier one that had the same pid; `since` is when this
+/// process first named itself (Unix seconds, its own clock), for `status`. The same for every
+/// store the process opens, so that what one store claimed another may let go of.
+pub fn holder_for(node: &str) -> String {
+    static ME: std::sync::OnceLock<(u32, String, i64)> = std::sync::OnceLock::new();
+    let (pid, start, since) = ME.get_or_init(|| {
+        let pid = std::process::id();
+        let start = start_time(pid).unwrap_or_else(|| format!("r{:08x}", fastrand::u32(..)));
+        (pid, start, time::OffsetDateTime::now_utc().unix_timestamp())
+    });
+    format!("{node}:{pid}:{start}:{since}")
 }
 
-fn host_name() -> String {
-    hostname::get()
-        .ok()
-        .and_then(|h| h.into_string().ok())
-        .unwrap_or_else(|| "localhost".into())
+/// This process's holder name with the default node name (the host's), until a command that
+/// read the config names it ([`Store::with_holder`]).
+pub(super) fn new_holder() -> String {
+    holder_for(&crate::config::default_node())
+}
+
+/// A holder name taken apart (see [`holder_for`]). Holders written before node names (as
+/// `host:pid:start`) have no `since`; a name given by hand (tests) is not a holder of this form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct HolderName<'a> {
+    pub node: &'a str,
+    pub pid: u32,
+    pub start: &'a str,
+    pub since: Option<Timestamp>,
+}
+
+impl HolderName<'_> {
+    pub fn parse(holder: &str) -> Option<HolderName<'_>> {
+        let parts: Vec<&str> = holder.split(':').collect();
+        let (node, pid, start, since) = match parts[..] {
+            [node, pid, start] => (node, pid, start, None),
+            [node, pid, start, since] => (node, pid, start, Some(since.parse::<i64>().ok()?)),
+            _ => return None,
+        };
+        Some(HolderName {
+            node,
+            pid: pid.parse().ok()?,
+            start,
+            since: since.and_then(|s| {
+                time::OffsetDateTime::from_unix_timestamp(s)
+                    .ok()
+                    .map(Timestamp::from_datetime)
+            }),
+        })
+    }
+}
+
+/// Whether `holder` is known to be gone: a process of this node (the node of `me`, the caller's
+/// own holder name) that no longer runs. A killed process's claims are then taken over at once
+/// rather than when its lease runs out. A holder of another node, or one that cannot be told,
+/// is taken to be alive: so two machines must not share a node name (the default, the host
+/// name, sees to that), or one could take over the other's live claims.
+pub(super) fn is_gone(holder: &str, me: &str) -> bool {
+    let (Some(h), Some(me)) = (HolderName::parse(holder), HolderName::parse(me)) else {
+        return false;
+    };
+    if h.node != me.node || h.start.starts_with('r') {
+        return false;
+    }
+    start_time(h.pid).as_deref() != Some(h.start)
 }
 
 /// A process's start time in clock ticks since boot (field 22 of /proc/PID/stat).
@@ -50,27 +103,76 @@ fn start_time(pid: u32) -> Option<String> {
     rest.split_whitespace().nth(19).map(str::to_string)
 }
 
-/// Whether `holder` is known to be gone: a process of this machine that no longer runs. A
-/// killed process's claims are then taken over at once rather than when its lease runs out.
-/// A holder on another machine, or one that cannot be told, is taken to be alive.
-pub(super) fn is_gone(holder: &str) -> bool {
-    let mut parts = holder.rsplitn(3, ':');
-    let (Some(start), Some(pid), Some(host)) = (parts.next(), parts.next(), parts.next()) else {
-        return false;
-    };
-    if host != host_name() || start.starts_with('r') {
-        return false;
-    }
-    let Ok(pid) = pid.parse::<u32>() else {
-        return false;
-    };
-    start_time(pid).as_deref() != Some(start)
+/// What one process holds on the database: its claims on documents and deliveries and its
+/// origin leases, for `govwatch status`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct NodeLeases {
+    /// The holder as stored.
+    pub holder: String,
+    /// Its node, or the whole holder name if it is not of the usual form.
+    pub node: String,
+    pub pid: Option<u32>,
+    /// When the process started holding work (see [`holder_for`]), if its name says.
+    pub since: Option<Timestamp>,
+    pub documents: usize,
+    pub deliveries: usize,
+    pub origins: usize,
+    /// The latest end of its leases.
+    pub until: Timestamp,
 }
+
+impl NodeLeases {
+    pub(super) fn new(holder: String, counts: [i64; 3], until: Timestamp) -> NodeLeases {
+        let name = HolderName::parse(&holder);
+        NodeLeases {
+            node: name.as_ref().map_or(holder.as_str(), |n| n.node).to_string(),
+            pid: name.as_ref().map(|n| n.pid),
+            since: name.and_then(|n| n.since),
+            documents: counts[0] as usize,
+            deliveries: counts[1] as usize,
+            origins: counts[2] as usize,
+            until,
+            holder,
+        }
+    }
+}
+
+/// The live leases by holder, both backends' SQL: `?1`/`$1` is now (text), and the columns are
+/// holder, documents, deliveries, origins and the latest lease end.
+pub(super) const LEASES_BY_HOLDER: &str =
+    "SELECT holder, sum(docs), sum(dels), sum(origins), max(until) FROM (
+         SELECT claimed_by AS holder, 1 AS docs, 0 AS dels, 0 AS origins, claimed_until AS until
+           FROM documents WHERE claimed_by IS NOT NULL AND claimed_until >= $1
+         UNION ALL SELECT claimed_by, 0, 1, 0, claimed_until
+           FROM deliveries WHERE claimed_by IS NOT NULL AND claimed_until >= $1
+         UNION ALL SELECT lease_holder, 0, 0, 1, lease_until
+           FROM hosts WHERE lease_holder IS NOT NULL AND lease_until >= $1
+     ) AS held GROUP BY holder ORDER BY holder";
 
 impl SqliteStore {
     /// This process's name on its claims.
     pub fn holder(&self) -> &str {
         &self.holder
+    }
+
+    /// The same store, claiming under another name: [`holder_for`] the config's node, or a name
+    /// of a test's choosing.
+    pub fn with_holder(mut self, holder: String) -> SqliteStore {
+        self.holder = holder;
+        self
+    }
+
+    /// Who holds leases on the database now, and what: `govwatch status`'s nodes.
+    pub fn lease_holders(&self, now: Timestamp) -> Result<Vec<NodeLeases>> {
+        let mut stmt = self.conn.prepare(LEASES_BY_HOLDER)?;
+        let rows = stmt.query_map([now], |r| {
+            Ok(NodeLeases::new(
+                r.get(0)?,
+                [r.get(1)?, r.get(2)?, r.get(3)?],
+                r.get(4)?,
+            ))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// Lets go of the claims of processes of this machine that are gone (a `kill -9`, a crash),
@@ -86,7 +188,10 @@ impl SqliteStore {
                 .collect::<rusqlite::Result<_>>()?
         };
         let mut cleared = 0;
-        for gone in holders.iter().filter(|h| **h != self.holder && is_gone(h)) {
+        for gone in holders
+            .iter()
+            .filter(|h| **h != self.holder && is_gone(h, &self.holder))
+        {
             tracing::info!(holder = %gone, "taking over the work of a govwatch process that is gone");
             cleared += self.conn.execute(
                 "UPDATE documents SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = ?1",
@@ -240,18 +345,37 @@ mod tests {
 
     #[test]
     fn this_process_is_alive_and_a_finished_one_is_gone() {
-        let me = new_holder();
-        assert!(!is_gone(&me), "{me}");
+        let me = holder_for("alpha");
+        assert!(!is_gone(&me, &me), "{me}");
         let mut child = std::process::Command::new("true").spawn().unwrap();
         let pid = child.id();
         let start = start_time(pid);
         child.wait().unwrap();
         if let Some(start) = start {
-            assert!(is_gone(&format!("{}:{pid}:{start}", host_name())));
+            assert!(is_gone(&format!("alpha:{pid}:{start}:1764000000"), &me));
+            // As named before node names (`host:pid:start`), by a process of this node.
+            assert!(is_gone(&format!("alpha:{pid}:{start}"), &me));
+            // Another node's process is presumed alive: its pids are not this machine's.
+            assert!(!is_gone(&format!("beta:{pid}:{start}:1764000000"), &me));
         }
-        // Another machine's process, or one whose start cannot be told, is presumed alive.
-        assert!(!is_gone(&format!("elsewhere.example:{pid}:1")));
-        assert!(!is_gone(&format!("{}:{pid}:r0001", host_name())));
-        assert!(!is_gone("nonsense"));
+        // One whose start cannot be told, or a name of another form, is presumed alive.
+        assert!(!is_gone(&format!("alpha:{pid}:r0001:1764000000"), &me));
+        assert!(!is_gone("nonsense", &me));
+        assert!(!is_gone(&format!("alpha:{pid}:1"), "a-test-name"));
+    }
+
+    /// One name per process, whichever store makes it; the parts `status` shows come back out.
+    #[test]
+    fn a_holder_names_its_node_process_and_start() {
+        let a = holder_for("alpha");
+        assert_eq!(holder_for("alpha"), a);
+        let n = HolderName::parse(&a).unwrap();
+        assert_eq!((n.node, n.pid), ("alpha", std::process::id()));
+        let since = n.since.unwrap();
+        assert!(since <= Timestamp::from_datetime(time::OffsetDateTime::now_utc()));
+        assert_eq!(HolderName::parse("h:12:345").unwrap().since, None);
+        assert_eq!(HolderName::parse("a:b:c:d"), None);
+        let l = NodeLeases::new("x".into(), [1, 2, 3], since);
+        assert_eq!((l.node.as_str(), l.pid, l.origins), ("x", None, 3));
     }
 }

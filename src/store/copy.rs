@@ -371,7 +371,7 @@ impl Side<'_> {
             // (SQLite's triggers do it as the rows arrive; PostgreSQL's cannot read zstd).
             Store::Postgres(p) => {
                 let mut client = p.client.borrow_mut();
-                super::pg::index_unindexed(&mut *client)?;
+                super::pg::index_unindexed(&mut **client)?;
                 // The planner's statistics, now rather than when autovacuum next passes: until
                 // then it takes a table of 100,000 rows for an empty one (a search scanned
                 // every text instead of reading its index).

@@ -55,7 +55,9 @@ impl SqliteStore {
         )?;
         let [holder, held_until, last, not_before, reason] = row;
         let live_other = match (&holder, held_until.as_deref().and_then(crate::timefmt::parse)) {
-            (Some(h), Some(u)) if *h != self.holder && u > now && !super::claims::is_gone(h) => {
+            (Some(h), Some(u))
+                if *h != self.holder && u > now && !super::claims::is_gone(h, &self.holder) =>
+            {
                 Some((h.clone(), u))
             }
             _ => None,

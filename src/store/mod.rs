@@ -33,7 +33,7 @@ use rusqlite::{Connection, OpenFlags};
 use crate::model::Timestamp;
 
 pub use backend::Store;
-pub use claims::{LEASE, RENEW_EVERY};
+pub use claims::{LEASE, NodeLeases, RENEW_EVERY, holder_for};
 pub use corpus::{Candidate, CorpusImport, ImportOutcome, NewCorpusEntry, imported_share};
 pub use documents::{DocRole, DocumentRow, FailureRecord, Presence, TitledDocument};
 pub use events::{EventFilter, EventKind, EventRow, NewEvent};

@@ -85,6 +85,17 @@ pub struct Due {
     pub digests_until: Option<Timestamp>,
 }
 
+impl Due {
+    /// (retries, digests): due at or before these. No bound is the last moment there is: every
+    /// stored time is at or before it.
+    pub(super) fn bounds(&self) -> (Timestamp, Timestamp) {
+        (
+            self.retries_until.unwrap_or_else(Timestamp::max),
+            self.digests_until.unwrap_or_else(Timestamp::max),
+        )
+    }
+}
+
 /// Writes the deliveries of an event of `kind` to those of `targets` who want it. An event that
 /// someone follows but nobody wants (a duplicate, by default) is settled at once: it is stored
 /// and listed, and nobody is waiting for it. With no targets at all it is left for the sender to
@@ -481,25 +492,46 @@ fn due_batches_in(conn: &Connection, due: &Due, unclaimed_at: Option<&str>) -> R
            AND (?3 = 0 OR d.claimed_by IS NULL OR d.claimed_until < ?4)
          ORDER BY d.recipient, d.channel, d.mode, e.significance DESC, d.event_id",
     )?;
-    // No bound is the last moment there is: every stored time is at or before it.
-    let (retries, digests) = (
-        due.retries_until.unwrap_or_else(Timestamp::max),
-        due.digests_until.unwrap_or_else(Timestamp::max),
-    );
+    let (retries, digests) = due.bounds();
     let rows = stmt.query_map(params![retries, digests, unclaimed_at.is_some(), now], |r| {
-        Ok((
-            r.get::<_, i64>(0)?,
-            r.get::<_, i64>(1)?,
-            r.get::<_, String>(2)?,
-            r.get::<_, String>(3)?,
-            r.get::<_, String>(4)?,
-            r.get::<_, Option<String>>(5)?,
-            r.get::<_, u32>(6)?,
-        ))
+        Ok(DueRow {
+            id: r.get(0)?,
+            event_id: r.get(1)?,
+            recipient: r.get(2)?,
+            channel: r.get(3)?,
+            mode: r.get(4)?,
+            message_id: r.get(5)?,
+            attempts: r.get(6)?,
+        })
     })?;
+    Ok(batches_of(rows.collect::<rusqlite::Result<Vec<_>>>()?))
+}
+
+/// A pending delivery that is due, as the due query reads it (both backends').
+pub(super) struct DueRow {
+    pub id: i64,
+    pub event_id: i64,
+    pub recipient: String,
+    pub channel: String,
+    pub mode: String,
+    pub message_id: Option<String>,
+    pub attempts: u32,
+}
+
+/// Due rows, in the due query's order, as batches: rows that carry a Message-ID stay together
+/// under it; the others are grouped by recipient, channel and mode.
+pub(super) fn batches_of(rows: impl IntoIterator<Item = DueRow>) -> Vec<Batch> {
     let mut batches: Vec<Batch> = Vec::new();
     for row in rows {
-        let (id, event_id, recipient, channel, mode, message_id, attempts) = row?;
+        let DueRow {
+            id,
+            event_id,
+            recipient,
+            channel,
+            mode,
+            message_id,
+            attempts,
+        } = row;
         let channel = if channel == "webhook" {
             Channel::Webhook
         } else {
@@ -530,7 +562,7 @@ fn due_batches_in(conn: &Connection, due: &Due, unclaimed_at: Option<&str>) -> R
             }),
         }
     }
-    Ok(batches)
+    batches
 }
 
 /// Who follows `watch` (with `tags`), how and from when, as of `now`, with the kinds each is told

@@ -276,3 +276,38 @@ fn too_new_database_is_refused_before_anything_in_it_changes() {
         }
     }
 }
+
+/// A process at work shows in `status` under its node's name (`[daemon] node`), with its pid,
+/// since when it runs and what it holds; once it is done it holds nothing and is not listed.
+#[test]
+fn status_names_the_node_at_work_and_since_when() {
+    let addr = dripping_server();
+    let gw = Govwatch::new(&format!(
+        "[daemon]\nnode = \"alpha-1\"\n\n[fetch]\ntimeout = \"5s\"\n\n[[watch]]\nname = \"slow\"\nurl = \"http://{addr}/p.html\"\nrobots = false\n"
+    ));
+    // The database first, so that `status` never races `check` to create it.
+    gw.ok(&["status"]);
+    let mut check = gw
+        .command_with(&["check"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(4);
+    let line = loop {
+        let status = gw.ok(&["status"]);
+        if let Some(l) = status.lines().find(|l| l.starts_with("alpha-1 ")) {
+            break l.to_string();
+        }
+        assert!(std::time::Instant::now() < deadline, "no node in:\n{status}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let today = time::OffsetDateTime::now_utc().date().to_string();
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(fields[1], check.id().to_string(), "{line}");
+    assert_eq!(fields[2], today, "since: the day the process started: {line}");
+    assert!(line.ends_with("1 document, 1 origin"), "{line}");
+    check.wait().unwrap();
+    let status = gw.ok(&["status"]);
+    assert!(!status.contains("alpha-1"), "{status}");
+}

@@ -26,6 +26,7 @@ mod naming;
 mod pdf;
 mod politeness;
 mod postgres;
+mod postgres_outbox;
 mod postgres_web;
 mod processes;
 mod service;

@@ -705,19 +705,32 @@ fn nodes_claiming_at_once_each_get_a_document_once_and_leases_run_out() {
     all.sort_unstable();
     assert_eq!(all, ids, "every document claimed exactly once");
 
-    // A lease runs out unless renewed; a node that holds one is not given it again.
+    // A lease runs out unless renewed; a node that holds one is not given it again. Leases run
+    // on the server's clock, whatever the callers' (tests/postgres_outbox.rs has nodes whose
+    // clocks are off): one is made to run out by moving its end back.
     let a = PgStore::open(&url).unwrap().with_holder("a".into());
     let b = PgStore::open(&url).unwrap().with_holder("b".into());
     let fresh = a.ensure_document("w", "http://127.0.0.1/fresh", t0()).unwrap();
     assert_eq!(a.claim_documents(&[fresh], t0()).unwrap(), [fresh]);
     assert!(b.claim_documents(&[fresh], t0().plus(LEASE)).unwrap().is_empty());
     assert!(!b.may_write(fresh, t0()).unwrap());
+    let run_out = || {
+        schema
+            .client()
+            .execute(
+                "UPDATE documents SET claimed_until = '2000-01-01T00:00:00Z' WHERE id = $1",
+                &[&fresh],
+            )
+            .unwrap()
+    };
+    run_out();
     assert_eq!(a.renew_claims(t0().plus(LEASE)).unwrap(), 1);
     assert!(
         b.claim_documents(&[fresh], t0().plus(LEASE * 2))
             .unwrap()
             .is_empty()
     );
+    run_out();
     let later = t0().plus(LEASE * 2 + std::time::Duration::from_secs(1));
     assert_eq!(b.claim_documents(&[fresh], later).unwrap(), [fresh]);
     assert!(!a.may_write(fresh, later).unwrap());

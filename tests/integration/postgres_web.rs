@@ -13,7 +13,7 @@ use govwatch::config::PostgresUrl;
 use govwatch::corpus_import;
 use govwatch::model::{DocRole, EventKind, Timestamp};
 use govwatch::store::{
-    CheckRecord, Db, FailureRecord, NewEvent, NewSnapshot, PgStore, SearchFilter, Store, phrase,
+    CheckRecord, FailureRecord, NewEvent, NewSnapshot, PgStore, SearchFilter, Store, phrase,
 };
 
 use crate::postgres::{Schema, admin};
@@ -202,8 +202,8 @@ fn both(test: &str) -> Option<Both> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("web.db");
     let (lite, big) = write_sqlite(&path);
-    let from = Db::Sqlite(lite);
-    let to = Db::Postgres(PgStore::open(&schema.parsed()).unwrap());
+    let from = lite;
+    let to = Store::Postgres(PgStore::open(&schema.parsed()).unwrap());
     let copied = govwatch::store::copy::copy(&from, &to).unwrap();
     assert!(copied.iter().all(|c| c.read == c.copied), "{copied:?}");
     drop((from, to));

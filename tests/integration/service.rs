@@ -419,13 +419,27 @@ fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
     Some((code, body))
 }
 
-/// The value of the sample line starting with `prefix` (name and labels).
+/// The value of the sample line starting with `prefix` (name and labels), read without the
+/// `node` label that every line carries.
 fn sample(metrics: &str, prefix: &str) -> Option<f64> {
     metrics
         .lines()
+        .map(without_node)
         .find(|l| l.starts_with(prefix) && l[prefix.len()..].starts_with(' '))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
+        .and_then(|l| l.rsplit(' ').next().and_then(|v| v.parse().ok()))
+}
+
+/// A sample line without its `node` label (the first label): `a{node="n",b="c"} 1` is read as
+/// `a{b="c"} 1`, and `a{node="n"} 1` as `a 1`.
+fn without_node(line: &str) -> String {
+    let Some(start) = line.find("{node=\"") else {
+        return line.to_string();
+    };
+    let value_end = start + 7 + line[start + 7..].find('"').unwrap();
+    match &line[value_end + 1..] {
+        rest if rest.starts_with(',') => format!("{}{{{}", &line[..start], &rest[1..]),
+        rest => format!("{}{}", &line[..start], &rest[1..]),
+    }
 }
 
 #[test]
@@ -434,7 +448,7 @@ fn metrics_and_healthz_report_checks_failures_events_and_mail() {
     site.set("/p.html", article(""));
     let addr = format!("127.0.0.1:{}", free_port());
     let gw = Govwatch::new(&format!(
-        "[email]\nfrom = \"govwatch@example.org\"\nto = [\"a@example.org\"]\n\n[http]\nlisten = \"{addr}\"\n\n{}{}",
+        "[email]\nfrom = \"govwatch@example.org\"\nto = [\"a@example.org\"]\n\n[http]\nlisten = \"{addr}\"\n\n[daemon]\nnode = \"scraped-1\"\n\n{}{}",
         page_watch("p", &site.url("/p.html")),
         page_watch("gone", &site.url("/missing.html")),
     ));
@@ -461,6 +475,10 @@ fn metrics_and_healthz_report_checks_failures_events_and_mail() {
             && sample(&m, "govwatch_mail_pending") == Some(0.0)
     });
     let m = metrics();
+    // Every sample names the node it comes from (`[daemon] node`).
+    for l in m.lines().filter(|l| !l.starts_with('#')) {
+        assert!(l.contains("{node=\"scraped-1\""), "{l}");
+    }
     assert_eq!(sample(&m, "govwatch_watches"), Some(2.0), "{m}");
     assert_eq!(sample(&m, "govwatch_up"), Some(1.0), "{m}");
     let fetches = sample(&m, "govwatch_fetch_duration_seconds_count").unwrap();

@@ -2,72 +2,42 @@
 //! with `FOR UPDATE SKIP LOCKED`, so that nodes claiming at the same moment pass over each
 //! other's rows instead of queueing behind them, and a row is claimed by one node only.
 //!
-//! As on SQLite, the lease ends are stamped with the caller's `now`; moving them to the
-//! server's clock (for nodes whose clocks disagree) is part of the remaining work (see the
-//! module above).
+//! The lease ends are stamped and judged on the server's clock (see [`super::time`] for why),
+//! not with the caller's `now`, which these methods take only to keep SQLite's signatures. A
+//! lease therefore runs out by itself after [`LEASE`] of the server's time: a test that wants
+//! one run out moves its end back by hand.
 
 use super::PgStore;
+use super::time::{PgTime, server_now, server_now_plus};
 use crate::model::Timestamp;
+use crate::store::claims::{LEASES_BY_HOLDER, NodeLeases, is_gone};
 use crate::store::{LEASE, Result};
 
-impl PgStore {
-    /// As [`crate::store::Store::clear_gone_holders`]: lets go of the claims of processes of
-    /// this machine that are gone (a `kill -9`, a crash), so their documents, mail and origins
-    /// are taken over now. Other nodes' holders are never taken for gone (see
-    /// src/store/claims.rs `is_gone`): their leases run out instead.
-    pub fn clear_gone_holders(&self, now: Timestamp) -> Result<usize> {
-        let now = now.to_string();
-        let mut client = self.client.borrow_mut();
-        let holders: Vec<String> = client
-            .query(
-                "SELECT claimed_by FROM documents WHERE claimed_by IS NOT NULL AND claimed_until >= $1
-                 UNION SELECT claimed_by FROM deliveries WHERE claimed_by IS NOT NULL AND claimed_until >= $1
-                 UNION SELECT lease_holder FROM hosts WHERE lease_holder IS NOT NULL AND lease_until >= $1",
-                &[&now],
-            )?
-            .iter()
-            .map(|r| r.try_get(0))
-            .collect::<std::result::Result<_, _>>()?;
-        let gone: Vec<&String> = holders
-            .iter()
-            .filter(|h| **h != self.holder && crate::store::claims::is_gone(h))
-            .collect();
-        if gone.is_empty() {
-            return Ok(0);
-        }
-        let mut tx = client.transaction()?;
-        let mut cleared = 0;
-        for holder in gone {
-            tracing::info!(holder = %holder, "taking over the work of a govwatch process that is gone");
-            for sql in [
-                "UPDATE documents SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = $1",
-                "UPDATE deliveries SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = $1",
-                "UPDATE hosts SET lease_holder = NULL, lease_until = NULL WHERE lease_holder = $1",
-            ] {
-                cleared += tx.execute(sql, &[holder])?;
-            }
-        }
-        tx.commit()?;
-        Ok(cleared as usize)
-    }
+/// [`LEASE`] in seconds, the parameter of [`server_now_plus`].
+fn lease_secs() -> i64 {
+    LEASE.as_secs() as i64
+}
 
+impl PgStore {
     /// As [`crate::store::Store::claim_documents`]: claims the documents among `ids` that
     /// nobody holds (never claimed, let go, or run out) and returns those now claimed, in the
     /// order given. A document this process holds is not claimed again; one another node is
     /// claiming at this moment (its row locked) is passed over, not waited for.
-    pub fn claim_documents(&self, ids: &[i64], now: Timestamp) -> Result<Vec<i64>> {
-        let until = now.plus(LEASE).to_string();
-        let now = now.to_string();
+    pub fn claim_documents(&self, ids: &[i64], _now: Timestamp) -> Result<Vec<i64>> {
         let claimed: Vec<i64> = self
             .client
             .borrow_mut()
             .query(
-                "UPDATE documents SET claimed_by = $2, claimed_until = $3
-                 WHERE id IN (SELECT id FROM documents
-                              WHERE id = ANY($1) AND (claimed_by IS NULL OR claimed_until < $4)
-                              FOR UPDATE SKIP LOCKED)
-                 RETURNING id",
-                &[&ids, &self.holder, &until, &now],
+                concat!(
+                    "UPDATE documents SET claimed_by = $2, claimed_until = ",
+                    server_now_plus!("$3"),
+                    " WHERE id IN (SELECT id FROM documents
+                                   WHERE id = ANY($1) AND (claimed_by IS NULL OR claimed_until < ",
+                    server_now!(),
+                    ") FOR UPDATE SKIP LOCKED)
+                     RETURNING id"
+                ),
+                &[&ids, &self.holder, &lease_secs()],
             )?
             .iter()
             .map(|r| r.get(0))
@@ -77,14 +47,18 @@ impl PgStore {
 
     /// As [`crate::store::Store::may_write`]: whether this process still holds its claim on
     /// the document, or nobody does.
-    pub fn may_write(&self, document_id: i64, now: Timestamp) -> Result<bool> {
+    pub fn may_write(&self, document_id: i64, _now: Timestamp) -> Result<bool> {
         Ok(self
             .client
             .borrow_mut()
             .query_opt(
-                "SELECT 1 FROM documents WHERE id = $1
-                     AND (claimed_by IS NULL OR claimed_by = $2 OR claimed_until < $3)",
-                &[&document_id, &self.holder, &now.to_string()],
+                concat!(
+                    "SELECT 1 FROM documents WHERE id = $1
+                         AND (claimed_by IS NULL OR claimed_by = $2 OR claimed_until < ",
+                    server_now!(),
+                    ")"
+                ),
+                &[&document_id, &self.holder],
             )?
             .is_some())
     }
@@ -100,18 +74,29 @@ impl PgStore {
     }
 
     /// As [`crate::store::Store::renew_claims`]: every claim this process holds, extended by
-    /// another lease; returns how many.
-    pub fn renew_claims(&self, now: Timestamp) -> Result<usize> {
-        let until = now.plus(LEASE).to_string();
+    /// another lease from the server's now; returns how many.
+    pub fn renew_claims(&self, _now: Timestamp) -> Result<usize> {
         let mut client = self.client.borrow_mut();
         let mut tx = client.transaction()?;
         let mut n = 0;
         for sql in [
-            "UPDATE documents SET claimed_until = $2 WHERE claimed_by = $1",
-            "UPDATE deliveries SET claimed_until = $2 WHERE claimed_by = $1",
-            "UPDATE hosts SET lease_until = $2 WHERE lease_holder = $1",
+            concat!(
+                "UPDATE documents SET claimed_until = ",
+                server_now_plus!("$2"),
+                " WHERE claimed_by = $1"
+            ),
+            concat!(
+                "UPDATE deliveries SET claimed_until = ",
+                server_now_plus!("$2"),
+                " WHERE claimed_by = $1"
+            ),
+            concat!(
+                "UPDATE hosts SET lease_until = ",
+                server_now_plus!("$2"),
+                " WHERE lease_holder = $1"
+            ),
         ] {
-            n += tx.execute(sql, &[&self.holder, &until])?;
+            n += tx.execute(sql, &[&self.holder, &lease_secs()])?;
         }
         tx.commit()?;
         Ok(n as usize)
@@ -130,6 +115,63 @@ impl PgStore {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// As [`crate::store::Store::clear_gone_holders`]: lets go of the live claims of this node's
+    /// processes that are gone (a `kill -9`), so their work is taken over now rather than when
+    /// their leases run out. Only this node's: another machine's pids mean nothing here.
+    pub fn clear_gone_holders(&self, _now: Timestamp) -> Result<usize> {
+        let mut client = self.client.borrow_mut();
+        let holders: Vec<String> = client
+            .query(
+                concat!(
+                    "SELECT holder FROM (",
+                    "SELECT claimed_by AS holder, claimed_until AS until FROM documents WHERE claimed_by IS NOT NULL
+                     UNION SELECT claimed_by, claimed_until FROM deliveries WHERE claimed_by IS NOT NULL
+                     UNION SELECT lease_holder, lease_until FROM hosts WHERE lease_holder IS NOT NULL
+                     ) AS held WHERE until >= ",
+                    server_now!()
+                ),
+                &[],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let mut cleared = 0;
+        for gone in holders
+            .iter()
+            .filter(|h| **h != self.holder && is_gone(h, &self.holder))
+        {
+            tracing::info!(holder = %gone, "taking over the work of a govwatch process that is gone");
+            let mut tx = client.transaction()?;
+            for sql in [
+                "UPDATE documents SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = $1",
+                "UPDATE deliveries SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = $1",
+                "UPDATE hosts SET lease_holder = NULL, lease_until = NULL WHERE lease_holder = $1",
+            ] {
+                cleared += tx.execute(sql, &[gone])? as usize;
+            }
+            tx.commit()?;
+        }
+        Ok(cleared)
+    }
+
+    /// As [`crate::store::Store::lease_holders`]: who holds live leases on the database, on the
+    /// server's clock (`now` is not used).
+    pub fn lease_holders(&self, _now: Timestamp) -> Result<Vec<NodeLeases>> {
+        let sql = LEASES_BY_HOLDER.replace("$1", server_now!());
+        self.client
+            .borrow_mut()
+            .query(&sql, &[])?
+            .iter()
+            .map(|r| {
+                Ok(NodeLeases::new(
+                    r.try_get(0)?,
+                    [r.try_get(1)?, r.try_get(2)?, r.try_get(3)?],
+                    r.try_get::<_, PgTime>(4)?.0,
+                ))
+            })
+            .collect()
     }
 
     /// A document row, for tests and `store copy` checks: adds `url` (watch `watch`, role

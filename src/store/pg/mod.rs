@@ -1,6 +1,6 @@
 //! The PostgreSQL backend: connecting (TLS as `sslmode` says), applying migrations/postgres under
-//! an advisory lock, and the table families ported so far (the corpus, claims). It is how several
-//! govwatch nodes will share one database (issue 17).
+//! an advisory lock, and the table families ported so far (the corpus, claims, the outbox, hosts
+//! and origin leases). It is how several govwatch nodes will share one database (issue 17).
 //!
 //! # Design: two backends, one method set
 //!
@@ -30,19 +30,24 @@
 //!    method a `match` (src/store/backend.rs lists them by family, and which run here yet);
 //!    `cli::open_store` opens either.
 //! 2. Port the remaining families here, one file each as in src/store: documents and snapshots
-//!    (`commit_check` as one transaction; a group commit is not needed with a server), events,
-//!    the outbox (batches claimed with `FOR UPDATE SKIP LOCKED` as documents are in
-//!    [`claims`]), templates, hosts and politeness leases (per-origin slots shared by nodes:
-//!    a row per slot, claimed with `SKIP LOCKED`; `last_request_at` read under the row lock),
-//!    history, the web pages' queries, and search (`pg_trgm` or `tsvector` in place of FTS5).
-//! 3. Leases on the server's clock (`now()`), so that a node whose clock is off cannot take a
-//!    lease early; a node name (`[daemon] node`) in place of `host:pid:start` for `status`.
+//!    (`commit_check` as one transaction; a group commit is not needed with a server; its
+//!    deliveries through [`outbox::enqueue_in`]), events, templates, history, the web pages'
+//!    queries, and search (`pg_trgm` or `tsvector` in place of FTS5). Done: the corpus, claims,
+//!    the outbox ([`outbox`]: batches claimed with `FOR UPDATE SKIP LOCKED`), hosts, and origin
+//!    leases ([`leases`]: one holder per origin, `last_request_at` read under the row lock).
+//! 3. Done: leases on the server's clock ([`time`]), so that a node whose clock is off cannot
+//!    take a lease early or keep one late; `[daemon] node` names the holders
+//!    (`node:pid:start:since`), `status` and `/metrics`.
 //! 4. The end-to-end, alert and kill tests on both backends; the cluster test and the fetch
 //!    benchmark with 1-3 nodes.
 
 mod claims;
 mod corpus;
+mod hosts;
+mod leases;
+mod outbox;
 mod search;
+mod time;
 mod web;
 
 pub(super) use search::index_unindexed;
@@ -154,8 +159,8 @@ impl PgStore {
         &self.holder
     }
 
-    /// The same store, claiming under another name: a node's name (`[daemon] node`, to come), or
-    /// several nodes in one process (tests, benchmarks).
+    /// The same store, claiming under another name: [`crate::store::holder_for`] the config's
+    /// node (`[daemon] node`), or several nodes in one process (tests, benchmarks).
     pub fn with_holder(mut self, holder: String) -> PgStore {
         self.holder = holder;
         self

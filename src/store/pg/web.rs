@@ -33,7 +33,7 @@ impl PgStore {
         let mut client = super::connect(url)?;
         client.batch_execute("SET default_transaction_read_only = on")?;
         let store = PgStore {
-            client: std::cell::RefCell::new(client),
+            client: std::cell::RefCell::new(super::Conn(Some(client))),
             url: url.clone(),
             holder: crate::store::claims::new_holder(),
             statements: Default::default(),

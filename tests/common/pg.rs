@@ -1,0 +1,81 @@
+//! A schema of its own on the test PostgreSQL server (127.0.0.1:5432, trust authentication,
+//! database `test`) for each test, dropped when the test ends, so tests run in parallel and
+//! again. Without a server a test says on the terminal that it did not run, and with
+//! GOVWATCH_REQUIRE_POSTGRES=1 (as .ci/run sets) it fails instead.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use govwatch::config::PostgresUrl;
+
+pub const SERVER: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+pub struct Schema {
+    pub name: String,
+}
+
+static SCHEMAS: AtomicUsize = AtomicUsize::new(0);
+
+impl Schema {
+    /// A fresh schema, or `None` when no server answers (said on the terminal, past the test
+    /// harness's capture; a failure if the run requires one).
+    pub fn new(test: &str) -> Option<Schema> {
+        let mut admin = match admin() {
+            Ok(c) => c,
+            Err(e) => {
+                let msg = format!(
+                    "PostgreSQL tests DID NOT RUN ({test}): no server at {SERVER} ({e}); start one (.ci/run does) to run them\n"
+                );
+                if std::env::var_os("GOVWATCH_REQUIRE_POSTGRES").is_some_and(|v| v == "1") {
+                    panic!("{msg}");
+                }
+                let _ = std::io::stderr().write_all(msg.as_bytes());
+                return None;
+            }
+        };
+        let name = format!(
+            "gw_{}_{}_{}",
+            std::process::id(),
+            SCHEMAS.fetch_add(1, Ordering::SeqCst),
+            fastrand::u32(..)
+        );
+        admin
+            .batch_execute(&format!("CREATE SCHEMA {name}"))
+            .expect("create a schema");
+        Some(Schema { name })
+    }
+
+    /// The URL govwatch is given: the test database, with this schema as its search path.
+    pub fn url(&self) -> String {
+        format!(
+            "{SERVER}?sslmode=disable&options=-c%20search_path%3D{}",
+            self.name
+        )
+    }
+
+    pub fn parsed(&self) -> PostgresUrl {
+        PostgresUrl::parse(&self.url()).unwrap()
+    }
+
+    /// A plain connection in this schema, to look at (or age) what govwatch wrote.
+    pub fn client(&self) -> postgres::Client {
+        let mut c = admin().unwrap();
+        c.batch_execute(&format!("SET search_path = {}", self.name))
+            .unwrap();
+        c
+    }
+}
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        if let Ok(mut c) = admin() {
+            let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name));
+        }
+    }
+}
+
+pub fn admin() -> Result<postgres::Client, postgres::Error> {
+    let mut config: postgres::Config = SERVER.parse().unwrap();
+    config.connect_timeout(std::time::Duration::from_secs(3));
+    config.connect(postgres::NoTls)
+}
