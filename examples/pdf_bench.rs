@@ -196,9 +196,8 @@ fn main() {
     for (label, scores) in &summary {
         let (en, zh): (Vec<&Scored>, Vec<&Scored>) = scores.iter().partition(|s| !s.chinese);
         let below = |f: &dyn Fn(&Scored) -> f64| scores.iter().filter(|s| f(s) < 0.98).count();
-        let order = |f: &dyn Fn(&Scored) -> f64| {
-            scores.iter().map(f).sum::<f64>() / scores.len().max(1) as f64
-        };
+        let order =
+            |f: &dyn Fn(&Scored) -> f64| scores.iter().map(f).sum::<f64>() / scores.len().max(1) as f64;
         println!(
             "{:<13} {:>3} {:>17} {:>17} {:>3} {:>17} {:>17} {:>11} {:>13} {:>13}",
             label,
