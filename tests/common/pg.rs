@@ -64,6 +64,14 @@ impl Schema {
             .unwrap();
         c
     }
+
+    /// The rows of `table` in this schema.
+    pub fn count(&self, table: &str) -> i64 {
+        self.client()
+            .query_one(&format!("SELECT COUNT(*) FROM {table}"), &[])
+            .unwrap()
+            .get(0)
+    }
 }
 
 impl Drop for Schema {

@@ -7,99 +7,17 @@
 
 use crate::common;
 
-use std::io::Write;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 
+use common::pg::Schema;
 use common::*;
 use govwatch::config::{Config, PostgresUrl};
 use govwatch::corpus_import;
 use govwatch::model::Timestamp;
 use govwatch::store::{ImportOutcome, LEASE, PgStore, Store};
 
-pub(crate) const SERVER: &str = "postgres://postgres@127.0.0.1:5432/test";
-
 fn t0() -> Timestamp {
     Timestamp::parse("2026-01-01T00:00:00Z").unwrap()
-}
-
-/// A schema of its own on the test server, dropped when the test ends (the other PostgreSQL
-/// suites use it too).
-pub(crate) struct Schema {
-    pub(crate) name: String,
-}
-
-static SCHEMAS: AtomicUsize = AtomicUsize::new(0);
-
-impl Schema {
-    /// A fresh schema, or `None` when no server answers (said on the terminal, past the test
-    /// harness's capture, so that `cargo test` shows it; a failure if the run requires one).
-    pub(crate) fn new(test: &str) -> Option<Schema> {
-        let mut admin = match admin() {
-            Ok(c) => c,
-            Err(e) => {
-                let msg = format!(
-                    "PostgreSQL tests DID NOT RUN ({test}): no server at {SERVER} ({e}); start one (.ci/run does) to run them\n"
-                );
-                if std::env::var_os("GOVWATCH_REQUIRE_POSTGRES").is_some_and(|v| v == "1") {
-                    panic!("{msg}");
-                }
-                let _ = std::io::stderr().write_all(msg.as_bytes());
-                return None;
-            }
-        };
-        let name = format!(
-            "gw_{}_{}_{}",
-            std::process::id(),
-            SCHEMAS.fetch_add(1, Ordering::SeqCst),
-            fastrand::u32(..)
-        );
-        admin
-            .batch_execute(&format!("CREATE SCHEMA {name}"))
-            .expect("create a schema");
-        Some(Schema { name })
-    }
-
-    /// The URL govwatch is given: the test database, with this schema as its search path.
-    pub(crate) fn url(&self) -> String {
-        format!(
-            "{SERVER}?sslmode=disable&options=-c%20search_path%3D{}",
-            self.name
-        )
-    }
-
-    pub(crate) fn parsed(&self) -> PostgresUrl {
-        PostgresUrl::parse(&self.url()).unwrap()
-    }
-
-    /// A plain connection in this schema, to look at what govwatch wrote.
-    fn client(&self) -> postgres::Client {
-        let mut c = admin().unwrap();
-        c.batch_execute(&format!("SET search_path = {}", self.name))
-            .unwrap();
-        c
-    }
-
-    fn count(&self, table: &str) -> i64 {
-        self.client()
-            .query_one(&format!("SELECT COUNT(*) FROM {table}"), &[])
-            .unwrap()
-            .get(0)
-    }
-}
-
-impl Drop for Schema {
-    fn drop(&mut self) {
-        if let Ok(mut c) = admin() {
-            let _ = c.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name));
-        }
-    }
-}
-
-pub(crate) fn admin() -> Result<postgres::Client, postgres::Error> {
-    let mut config: postgres::Config = SERVER.parse().unwrap();
-    config.connect_timeout(std::time::Duration::from_secs(3));
-    config.connect(postgres::NoTls)
 }
 
 // ------------------------------------------------------------------------------- migrations

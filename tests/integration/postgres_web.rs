@@ -16,7 +16,7 @@ use govwatch::store::{
     CheckRecord, FailureRecord, NewEvent, NewSnapshot, PgStore, SearchFilter, Store, phrase,
 };
 
-use crate::postgres::{Schema, admin};
+use crate::common::pg::{Schema, admin};
 
 fn t0() -> Timestamp {
     Timestamp::parse("2026-01-01T00:00:00Z").unwrap()
