@@ -92,6 +92,8 @@ pub struct PgStore {
     holder: String,
     /// Statements prepared on this connection, by their SQL (see [`PgStore::prepared`]).
     statements: RefCell<HashMap<String, Statement>>,
+    /// The server did not answer the last time a closed connection was opened again.
+    down: std::cell::Cell<bool>,
 }
 
 impl PgStore {
@@ -104,6 +106,7 @@ impl PgStore {
             url: url.clone(),
             holder: super::claims::new_holder(),
             statements: RefCell::default(),
+            down: Default::default(),
         })
     }
 
@@ -169,13 +172,31 @@ impl PgStore {
     /// survive it.
     pub fn reconnect_if_closed(&self) -> Result<()> {
         let mut client = self.client.borrow_mut();
-        if client.is_closed() {
-            tracing::warn!(database = %self.url, "the PostgreSQL connection was closed; connecting again");
-            *client = Conn(Some(connect(&self.url)?));
-            // Prepared statements belong to the connection they were prepared on.
-            self.statements.borrow_mut().clear();
+        if !client.is_closed() {
+            return Ok(());
         }
-        Ok(())
+        // Said once per outage, not once per call: a node keeps calling while the server is
+        // away, and each call fails with the reason anyway.
+        match connect(&self.url) {
+            Ok(c) => {
+                match self.down.replace(false) {
+                    true => tracing::info!(database = %self.url, "the PostgreSQL server answers again"),
+                    false => {
+                        tracing::warn!(database = %self.url, "the PostgreSQL connection was closed; connected again")
+                    }
+                }
+                *client = Conn(Some(c));
+                // Prepared statements belong to the connection they were prepared on.
+                self.statements.borrow_mut().clear();
+                Ok(())
+            }
+            Err(e) => {
+                if !self.down.replace(true) {
+                    tracing::warn!(database = %self.url, error = %e, "the PostgreSQL server went away; every call fails until it is back");
+                }
+                Err(e)
+            }
+        }
     }
 
     /// The migrations applied, by version: what a test checks after several nodes started.

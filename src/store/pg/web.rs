@@ -37,6 +37,7 @@ impl PgStore {
             url: url.clone(),
             holder: crate::store::claims::new_holder(),
             statements: Default::default(),
+            down: Default::default(),
         };
         let known = super::MIGRATIONS.last().map_or(0, |m| m.0);
         let found = store
