@@ -45,6 +45,7 @@ mod claims;
 mod corpus;
 mod hosts;
 mod leases;
+mod nodes;
 mod outbox;
 mod search;
 mod time;
@@ -76,6 +77,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         "0002_web",
         include_str!("../../../migrations/postgres/0002_web.sql"),
+    ),
+    (
+        3,
+        "0003_nodes",
+        include_str!("../../../migrations/postgres/0003_nodes.sql"),
     ),
 ];
 
