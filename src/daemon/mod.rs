@@ -476,9 +476,9 @@ async fn reload_config(ctx: &mut Context, state: &State) -> bool {
 /// warns of each watch another live node's config lacks, has and this one does not, or sets
 /// differently, as `config check` does: nodes may watch different things, but whoever runs them
 /// should know, since the documents of a watch set differently are fetched and judged by
-/// whichever node claims them. Not recorded is a warning, not a stop: the node still works, and
-/// other nodes then leave only its events to it for no longer than [`NODE_LIVE`] after it was
-/// last seen.
+/// whichever node claims them. A failure to record is a warning, not a stop: the node still
+/// works, but the other nodes do not know its watches, and may settle the events of a watch
+/// only it has as followed by nobody (as they do once it was not seen for [`NODE_LIVE`]).
 async fn record_node(ctx: &Context) {
     let node = ctx.config.daemon.node.clone();
     let mine = node_watches(&ctx.config);
