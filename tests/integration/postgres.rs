@@ -42,13 +42,17 @@ fn nodes_starting_together_apply_each_migration_once() {
         let applied = n.join().unwrap().expect("every node starts");
         assert_eq!(
             applied,
-            [(1, "0001_schema".to_string()), (2, "0002_web".to_string())]
+            [
+                (1, "0001_schema".to_string()),
+                (2, "0002_web".to_string()),
+                (3, "0003_nodes".to_string())
+            ]
         );
     }
-    assert_eq!(schema.count("govwatch_migrations"), 2);
+    assert_eq!(schema.count("govwatch_migrations"), 3);
     // And once more, on a database already up to date.
     drop(PgStore::open(&url).unwrap());
-    assert_eq!(schema.count("govwatch_migrations"), 2);
+    assert_eq!(schema.count("govwatch_migrations"), 3);
 }
 
 #[test]
@@ -144,7 +148,7 @@ fn sslmode_require_encrypts_and_verify_full_checks_the_certificate() {
     };
     if ssl == "on" {
         let s = with("require").expect("TLS without checking the certificate, as libpq's require");
-        assert_eq!(s.applied_migrations().unwrap().len(), 2);
+        assert_eq!(s.applied_migrations().unwrap().len(), 3);
         // A self-signed certificate for another name: refused when it must be checked.
         let err = with("verify-full").err().unwrap().to_string();
         assert!(err.contains("cannot connect"), "{err}");

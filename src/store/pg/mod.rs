@@ -39,6 +39,7 @@ mod documents;
 mod events;
 mod hosts;
 mod leases;
+mod nodes;
 mod outbox;
 mod search;
 mod snapshots;
@@ -72,6 +73,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         2,
         "0002_web",
         include_str!("../../../migrations/postgres/0002_web.sql"),
+    ),
+    (
+        3,
+        "0003_nodes",
+        include_str!("../../../migrations/postgres/0003_nodes.sql"),
     ),
 ];
 
