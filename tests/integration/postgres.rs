@@ -152,6 +152,27 @@ fn sslmode_require_encrypts_and_verify_full_checks_the_certificate() {
         // A self-signed certificate for another name: refused when it must be checked.
         let err = with("verify-full").err().unwrap().to_string();
         assert!(err.contains("cannot connect"), "{err}");
+        let err = with("verify-ca").err().unwrap().to_string();
+        assert!(err.contains("cannot connect"), "{err}");
+        // The server's own certificate as the root (`sslrootcert`): its chain now checks, so
+        // `verify-ca` connects; `verify-full` still wants the name, which is not 127.0.0.1.
+        let cert: String = schema
+            .client()
+            .query_one("SHOW ssl_cert_file", &[])
+            .unwrap()
+            .get(0);
+        let rooted = |mode: &str| with(&format!("{mode}&sslrootcert={cert}"));
+        let s = rooted("verify-ca").expect("the chain checks against sslrootcert");
+        assert_eq!(s.applied_migrations().unwrap().len(), 3);
+        let err = rooted("verify-full").err().unwrap().to_string();
+        assert!(err.contains("cannot connect"), "{err}");
+        // A root file that holds no certificate is said, not taken as trusting nothing.
+        let empty = tempfile::NamedTempFile::new().unwrap();
+        let err = with(&format!("verify-ca&sslrootcert={}", empty.path().display()))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("holds no PEM certificate"), "{err}");
     } else {
         let err = with("require").err().unwrap().to_string();
         assert!(err.contains("cannot connect"), "{err}");
