@@ -53,12 +53,34 @@ pub fn watch_settings(w: &Watch) -> WatchSettings {
     .collect()
 }
 
-/// What `config` watches, as its node records it.
+/// What `config` watches, as its node records it: each watch's settings and who is told of
+/// it. A node's check writes the deliveries of what it finds to its own config's recipients, so
+/// two nodes that tell different people of one watch are a difference to be said.
 pub fn node_watches(config: &Config) -> NodeWatches {
+    // Any time: only when a digest is due depends on it, and that is not recorded.
+    let now = crate::model::Timestamp::parse("2000-01-01T00:00:00Z").expect("a valid time");
     config
         .watches
         .iter()
-        .map(|w| (w.name.clone(), watch_settings(w)))
+        .map(|w| {
+            let mut settings = watch_settings(w);
+            let mut told: Vec<String> = super::targets_at(config, &w.name, &w.tags, now)
+                .iter()
+                .map(|t| {
+                    let kinds: Vec<&str> = t.kinds.kinds().into_iter().map(|k| k.as_str()).collect();
+                    format!(
+                        "{} {} {} ({})",
+                        t.recipient,
+                        t.channel.as_str(),
+                        t.mode.as_str(),
+                        kinds.join(",")
+                    )
+                })
+                .collect();
+            told.sort();
+            settings.insert("recipients".to_string(), json!(told));
+            (w.name.clone(), settings)
+        })
         .collect()
 }
 
@@ -236,6 +258,32 @@ mod tests {
             watches: watches.iter().map(|(w, s)| (w.to_string(), s.clone())).collect(),
             seen_at: Timestamp::parse("2026-01-01T00:00:00Z").unwrap(),
         }
+    }
+
+    /// Two configs that watch the same page but tell different people differ in `recipients`:
+    /// a node mails what it finds to its own config's recipients.
+    #[test]
+    fn who_is_told_of_a_watch_is_part_of_it() {
+        let config = |to: &str| {
+            let text = format!(
+                "[email]\nfrom = \"gw@example.org\"\nto = [\"{to}\"]\n\n\
+                 [[watch]]\nname = \"w\"\nurl = \"https://a.example/\"\n"
+            );
+            node_watches(&Config::parse(&text, std::path::Path::new("govwatch.toml")).unwrap())
+        };
+        let (a, b) = (config("a@example.org"), config("b@example.org"));
+        assert_eq!(a["w"]["url"], b["w"]["url"]);
+        let told = a["w"]["recipients"].to_string();
+        assert!(told.contains("a@example.org email immediate"), "{told}");
+        let found: Vec<String> = differences("alpha", &a, &[node("beta", &[("w", b["w"].clone())])])
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].contains("set differently on node beta: recipients"),
+            "{found:?}"
+        );
     }
 
     /// Each kind of difference is named with its node and watch; this node's own row (an
