@@ -27,20 +27,23 @@ use std::time::{Duration, Instant};
 use common::*;
 
 const NODES: [&str; 3] = ["alpha", "beta", "gamma"];
-/// Pages per origin; two origins. Enough that a pass over one origin takes a while and the
-/// pages fall due at different moments, so that nodes would fetch from one origin at once if
-/// the origin leases failed to keep them apart.
-const PAGES: usize = 4;
+/// Pages per origin; two origins.
+const PAGES: usize = 6;
 const ROUNDS: u32 = 12;
 const RECIPIENTS: [&str; 2] = ["a@example.org", "b@example.org"];
-/// How long each response takes: long enough that two requests let through at once overlap.
-const RESPONSE_TIME: Duration = Duration::from_millis(100);
+/// How long each response takes. A pass over one origin's pages (1.2 s) then outlasts their
+/// `every` (1 s), so another node's next tick finds some of them due while the first node is
+/// still fetching: with origin leases that always grant (tried by hand), every run failed on
+/// overlapping requests; with 40 ms responses over 2 pages none did, and with 100 ms over 6
+/// pages only some.
+const RESPONSE_TIME: Duration = Duration::from_millis(200);
 
 /// Page `i` of origin `o` at `round`: a stretch of a corpus text of its own (pages that copied
 /// each other would be compared as republications), plus one statement per round so far.
 fn page_at(o: usize, i: usize, round: u32) -> String {
-    let (title, paras) = corpus_doc(["000", "001", "003", "004"][i]);
-    let mut paras: Vec<String> = paras.into_iter().skip(1 + o * 12).take(12).collect();
+    let n = o * PAGES + i;
+    let (title, paras) = corpus_doc(["000", "001", "003", "004"][n % 4]);
+    let mut paras: Vec<String> = paras.into_iter().skip(1 + n / 4 * 10).take(10).collect();
     for r in 1..=round {
         paras.push(format!(
             "In statement {r} the ministry says that all States should oppose restriction {r} on cross-border data flows and protect data security in cyberspace (page {o}-{i})."
