@@ -62,6 +62,55 @@ impl Resp {
 struct SiteState {
     pages: Arc<Mutex<HashMap<String, Resp>>>,
     hits: Arc<Mutex<HashMap<String, Vec<std::time::Instant>>>>,
+    /// How long every response takes, 404s included: a request then stays in flight long
+    /// enough for another one that should have waited to overlap it.
+    delay: Arc<Mutex<std::time::Duration>>,
+    /// Requests in flight now, and the most there ever were at once.
+    in_flight: Arc<Mutex<(usize, usize)>>,
+    /// Every request: its path, when it arrived and when its response was built (or the client
+    /// went away); `None` while in flight.
+    spans: Arc<Mutex<Vec<Span>>>,
+}
+
+/// One request to a [`Site`], as the site saw it.
+#[derive(Clone, Debug)]
+pub struct Span {
+    pub path: String,
+    pub start: std::time::Instant,
+    pub end: Option<std::time::Instant>,
+}
+
+/// A request in flight, from its arrival until dropped: at the end of the handler, or when the
+/// server drops the handler because the client is gone (a killed process).
+struct InFlight {
+    state: SiteState,
+    index: usize,
+}
+
+impl InFlight {
+    fn new(state: &SiteState, path: &str) -> InFlight {
+        let mut spans = state.spans.lock().unwrap();
+        spans.push(Span {
+            path: path.to_string(),
+            start: std::time::Instant::now(),
+            end: None,
+        });
+        let mut n = state.in_flight.lock().unwrap();
+        n.0 += 1;
+        n.1 = n.1.max(n.0);
+        InFlight {
+            state: state.clone(),
+            index: spans.len() - 1,
+        }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let mut spans = self.state.spans.lock().unwrap();
+        spans[self.index].end = Some(std::time::Instant::now());
+        self.state.in_flight.lock().unwrap().0 -= 1;
+    }
 }
 
 /// A local web site whose pages the test sets and changes.
@@ -132,6 +181,36 @@ impl Site {
         v.sort_by_key(|(_, t)| *t);
         v
     }
+
+    /// Every response takes this long from now on (404s and robots.txt included).
+    pub fn set_delay(&self, delay: std::time::Duration) {
+        *self.state.delay.lock().unwrap() = delay;
+    }
+
+    /// The most requests the site ever had in flight at once.
+    pub fn max_in_flight(&self) -> usize {
+        self.state.in_flight.lock().unwrap().1
+    }
+
+    /// Every request so far, in order of arrival.
+    pub fn spans(&self) -> Vec<Span> {
+        self.state.spans.lock().unwrap().clone()
+    }
+
+    /// Pairs of requests that were in flight at once (one arrived before the other ended), in
+    /// order of arrival; a request still in flight overlaps every later one.
+    pub fn overlaps(&self) -> Vec<(Span, Span)> {
+        let spans = self.spans();
+        let mut out = Vec::new();
+        for (i, a) in spans.iter().enumerate() {
+            for b in &spans[i + 1..] {
+                if a.end.is_none_or(|end| b.start < end) {
+                    out.push((a.clone(), b.clone()));
+                }
+            }
+        }
+        out
+    }
 }
 
 async fn serve(State(state): State<SiteState>, req: Request) -> Response<Body> {
@@ -143,6 +222,11 @@ async fn serve(State(state): State<SiteState>, req: Request) -> Response<Body> {
         .entry(path.clone())
         .or_default()
         .push(std::time::Instant::now());
+    let _in_flight = InFlight::new(&state, &path);
+    let delay = *state.delay.lock().unwrap();
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     let page = state.pages.lock().unwrap().get(&path).cloned();
     let Some(page) = page else {
         return Response::builder()
@@ -696,15 +780,28 @@ impl Govwatch {
         self.dir.path().join("govwatch.toml")
     }
 
+    /// Writes another config file `name` in the installation's folder, on the same database
+    /// (`config` is the TOML after `[storage]`): another node, say. Returns its path, for
+    /// [`Govwatch::command_at`].
+    pub fn write_config(&self, name: &str, config: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, format!("{}\n{config}", self.storage())).unwrap();
+        path
+    }
+
     pub fn db_path(&self) -> PathBuf {
         self.dir.path().join("govwatch.db")
     }
 
     pub fn command(&self) -> Command {
+        self.command_at(&self.config_path())
+    }
+
+    /// A command with the config file `config` (one [`Govwatch::write_config`] wrote, say)
+    /// rather than the installation's own.
+    pub fn command_at(&self, config: &Path) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_govwatch"));
-        c.arg("--config")
-            .arg(self.config_path())
-            .env("RUST_LOG", "govwatch=debug");
+        c.arg("--config").arg(config).env("RUST_LOG", "govwatch=debug");
         // On PostgreSQL there is no database file for the outbox folder to sit beside: it is
         // in the state directory, or the working directory (src/config), so here, in the
         // installation's folder, as on SQLite.

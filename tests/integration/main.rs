@@ -15,6 +15,7 @@ mod common;
 
 mod alerts;
 mod cli;
+mod cluster;
 mod delivery_state;
 mod digest_golden;
 mod end_to_end;
