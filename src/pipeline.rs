@@ -162,11 +162,11 @@ fn claim(
     due: Vec<(DocumentRow, Watch)>,
     now: Timestamp,
 ) -> Result<Vec<(DocumentRow, Watch)>, StoreError> {
-    let ids: Vec<i64> = due.iter().map(|(d, _)| d.id).collect();
-    let got: HashSet<i64> = store.claim_documents(&ids, now)?.into_iter().collect();
-    if got.len() < ids.len() {
+    let seen: Vec<(i64, Option<Timestamp>)> = due.iter().map(|(d, _)| (d.id, d.last_checked_at)).collect();
+    let got: HashSet<i64> = store.claim_documents(&seen, now)?.into_iter().collect();
+    if got.len() < seen.len() {
         info!(
-            documents = ids.len() - got.len(),
+            documents = seen.len() - got.len(),
             "left to the process that is checking them"
         );
     }

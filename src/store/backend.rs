@@ -284,7 +284,7 @@ delegate! {
     // ---- claims (src/store/claims.rs)
     both fn lease_holders(&self, now: Timestamp) -> Result<Vec<NodeLeases>>;
     both fn clear_gone_holders(&mut self, now: Timestamp) -> Result<usize>;
-    both fn claim_documents(&mut self, ids: &[i64], now: Timestamp) -> Result<Vec<i64>>;
+    both fn claim_documents(&mut self, due: &[(i64, Option<Timestamp>)], now: Timestamp) -> Result<Vec<i64>>;
     both fn may_write(&self, document_id: i64, now: Timestamp) -> Result<bool>;
     both fn release_documents(&mut self, ids: &[i64]) -> Result<()>;
     both fn renew_claims(&mut self, now: Timestamp) -> Result<usize>;

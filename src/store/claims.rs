@@ -209,25 +209,28 @@ impl SqliteStore {
         Ok(cleared)
     }
 
-    /// Claims the documents among `ids` that nobody holds (never claimed, let go, or whose claim
-    /// ran out), and returns those now claimed, in the order given. A document this process
-    /// holds already is being checked by it (an earlier pass still running) and is not claimed
-    /// again. Committed at once: any open group of checks is committed first.
-    pub fn claim_documents(&mut self, ids: &[i64], now: Timestamp) -> Result<Vec<i64>> {
+    /// Claims the documents among `due` (each id with its `last_checked_at` as the caller read
+    /// it) that nobody holds (never claimed, let go, or whose claim ran out) and that nobody
+    /// checked since they were read, and returns those now claimed, in the order given. A
+    /// document this process holds already is being checked by it (an earlier pass still
+    /// running) and is not claimed again; one another process checked and let go of between
+    /// the read and the claim is done, and is not fetched a second time. Committed at once: any
+    /// open group of checks is committed first.
+    pub fn claim_documents(&mut self, due: &[(i64, Option<Timestamp>)], now: Timestamp) -> Result<Vec<i64>> {
         self.end_batch()?;
         self.clear_gone_holders(now)?;
         let until = now.plus(LEASE);
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let mut claimed = Vec::with_capacity(ids.len());
+        let mut claimed = Vec::with_capacity(due.len());
         {
             let mut stmt = tx.prepare_cached(
                 "UPDATE documents SET claimed_by = ?2, claimed_until = ?3
-                 WHERE id = ?1 AND (claimed_by IS NULL OR claimed_until < ?4)",
+                 WHERE id = ?1 AND (claimed_by IS NULL OR claimed_until < ?4) AND last_checked_at IS ?5",
             )?;
-            for &id in ids {
-                if stmt.execute(params![id, self.holder, until, now])? == 1 {
+            for &(id, checked) in due {
+                if stmt.execute(params![id, self.holder, until, now, checked])? == 1 {
                     claimed.push(id);
                 }
             }
@@ -317,6 +320,44 @@ mod tests {
     use super::*;
     use crate::model::{Clock, DocRole, ManualClock};
 
+    /// A document another process checked (and let go of) between this one's read of what is
+    /// due and its claim is done: it is not claimed, so it is not fetched twice in a pass.
+    #[test]
+    fn a_document_checked_since_it_was_read_is_not_claimed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.db");
+        let mut a = SqliteStore::open(&path).unwrap();
+        let mut b = SqliteStore::open(&path).unwrap();
+        let t = Timestamp::parse("2026-01-01T00:00:00Z").unwrap();
+        let read = a
+            .ensure_watch_document("w", "http://127.0.0.1/a", DocRole::Page, t)
+            .unwrap();
+        // B claims it, checks it and lets go of it while A is still reading.
+        let seen = [(read.id, read.last_checked_at)];
+        assert_eq!(b.claim_documents(&seen, t).unwrap(), [read.id]);
+        let record = crate::store::CheckRecord {
+            document_id: read.id,
+            etag: None,
+            last_modified: None,
+            next_due_at: t.plus(Duration::from_secs(3600)),
+            snapshot: None,
+            corpus: None,
+            events: Vec::new(),
+            targets: Vec::new(),
+            template_blocks: None,
+            body_hash: None,
+        };
+        b.commit_check(record, t).unwrap();
+        assert!(a.claim_documents(&seen, t).unwrap().is_empty());
+        // Read again, it is claimed as any document nobody holds.
+        let again = a.document_by_url("http://127.0.0.1/a").unwrap().unwrap();
+        assert_eq!(
+            a.claim_documents(&[(again.id, again.last_checked_at)], t)
+                .unwrap(),
+            [read.id]
+        );
+    }
+
     /// A claim holds for [`LEASE`] from when it was taken or last renewed, and runs out by
     /// itself after: checked with a clock set by hand, no sleeping.
     #[test]
@@ -328,19 +369,19 @@ mod tests {
             .ensure_watch_document("w", "http://127.0.0.1/a", DocRole::Page, clock.now())
             .unwrap()
             .id;
-        assert_eq!(s.claim_documents(&[id], clock.now()).unwrap(), [id]);
+        assert_eq!(s.claim_documents(&[(id, None)], clock.now()).unwrap(), [id]);
         // Held (by this process, checking it already): not claimed again, up to the last second.
         clock.advance(LEASE);
-        assert!(s.claim_documents(&[id], clock.now()).unwrap().is_empty());
+        assert!(s.claim_documents(&[(id, None)], clock.now()).unwrap().is_empty());
         // Renewed at the last second, it holds another lease from then.
         assert_eq!(s.renew_claims(clock.now()).unwrap(), 1);
         clock.advance(LEASE);
-        assert!(s.claim_documents(&[id], clock.now()).unwrap().is_empty());
+        assert!(s.claim_documents(&[(id, None)], clock.now()).unwrap().is_empty());
         // One second past the renewed lease, it has run out: anyone may claim it.
         clock.advance(Duration::from_secs(1));
-        assert_eq!(s.claim_documents(&[id], clock.now()).unwrap(), [id]);
+        assert_eq!(s.claim_documents(&[(id, None)], clock.now()).unwrap(), [id]);
         s.release_documents(&[id]).unwrap();
-        assert_eq!(s.claim_documents(&[id], clock.now()).unwrap(), [id]);
+        assert_eq!(s.claim_documents(&[(id, None)], clock.now()).unwrap(), [id]);
     }
 
     #[test]

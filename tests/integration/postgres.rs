@@ -633,7 +633,8 @@ fn nodes_claiming_at_once_each_get_a_document_once_and_leases_run_out() {
                 let mut mine = Vec::new();
                 // In slices, so that the nodes' claims interleave.
                 for slice in ids.chunks(10) {
-                    mine.extend(node.claim_documents(slice, t0()).unwrap());
+                    let slice: Vec<_> = slice.iter().map(|&id| (id, None)).collect();
+                    mine.extend(node.claim_documents(&slice, t0()).unwrap());
                 }
                 mine
             })
@@ -649,8 +650,12 @@ fn nodes_claiming_at_once_each_get_a_document_once_and_leases_run_out() {
     let a = PgStore::open(&url).unwrap().with_holder("a".into());
     let b = PgStore::open(&url).unwrap().with_holder("b".into());
     let fresh = a.ensure_document("w", "http://127.0.0.1/fresh", t0()).unwrap();
-    assert_eq!(a.claim_documents(&[fresh], t0()).unwrap(), [fresh]);
-    assert!(b.claim_documents(&[fresh], t0().plus(LEASE)).unwrap().is_empty());
+    assert_eq!(a.claim_documents(&[(fresh, None)], t0()).unwrap(), [fresh]);
+    assert!(
+        b.claim_documents(&[(fresh, None)], t0().plus(LEASE))
+            .unwrap()
+            .is_empty()
+    );
     assert!(!b.may_write(fresh, t0()).unwrap());
     let run_out = || {
         schema
@@ -664,13 +669,13 @@ fn nodes_claiming_at_once_each_get_a_document_once_and_leases_run_out() {
     run_out();
     assert_eq!(a.renew_claims(t0().plus(LEASE)).unwrap(), 1);
     assert!(
-        b.claim_documents(&[fresh], t0().plus(LEASE * 2))
+        b.claim_documents(&[(fresh, None)], t0().plus(LEASE * 2))
             .unwrap()
             .is_empty()
     );
     run_out();
     let later = t0().plus(LEASE * 2 + std::time::Duration::from_secs(1));
-    assert_eq!(b.claim_documents(&[fresh], later).unwrap(), [fresh]);
+    assert_eq!(b.claim_documents(&[(fresh, None)], later).unwrap(), [fresh]);
     assert!(!a.may_write(fresh, later).unwrap());
     b.release_documents(&[fresh]).unwrap();
     assert!(a.may_write(fresh, later).unwrap());

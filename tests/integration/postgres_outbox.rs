@@ -883,9 +883,19 @@ fn a_node_whose_clock_is_ten_minutes_ahead_takes_and_keeps_no_lease_early() {
     let doc = right
         .ensure_document("w", "https://example.org/skewed", wall_now())
         .unwrap();
-    assert_eq!(right.claim_documents(&[doc], wall_now()).unwrap(), [doc]);
-    assert!(ahead.claim_documents(&[doc], now_ahead()).unwrap().is_empty());
-    assert!(behind.claim_documents(&[doc], now_behind()).unwrap().is_empty());
+    assert_eq!(right.claim_documents(&[(doc, None)], wall_now()).unwrap(), [doc]);
+    assert!(
+        ahead
+            .claim_documents(&[(doc, None)], now_ahead())
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        behind
+            .claim_documents(&[(doc, None)], now_behind())
+            .unwrap()
+            .is_empty()
+    );
     assert!(!ahead.may_write(doc, now_ahead()).unwrap());
 
     // Deliveries: claimed by the node ahead, for a LEASE of the server's time; the others,

@@ -19,30 +19,35 @@ fn lease_secs() -> i64 {
 }
 
 impl PgStore {
-    /// As [`crate::store::Store::claim_documents`]: claims the documents among `ids` that
-    /// nobody holds (never claimed, let go, or run out) and returns those now claimed, in the
-    /// order given. A document this process holds is not claimed again; one another node is
-    /// claiming at this moment (its row locked) is passed over, not waited for.
-    pub fn claim_documents(&self, ids: &[i64], _now: Timestamp) -> Result<Vec<i64>> {
-        let claimed: Vec<i64> = self
+    /// As [`crate::store::Store::claim_documents`]: claims the documents among `due` that
+    /// nobody holds (never claimed, let go, or run out) and nobody checked since the caller read
+    /// them, and returns those now claimed, in the order given. A document this process holds
+    /// is not claimed again; one another node is claiming at this moment (its row locked) is
+    /// passed over, not waited for.
+    pub fn claim_documents(&self, due: &[(i64, Option<Timestamp>)], _now: Timestamp) -> Result<Vec<i64>> {
+        let ids: Vec<i64> = due.iter().map(|d| d.0).collect();
+        let checked: Vec<Option<String>> = due.iter().map(|d| d.1.map(|t| t.to_string())).collect();
+        let claimed: std::collections::HashSet<i64> = self
             .client
             .borrow_mut()
             .query(
                 concat!(
-                    "UPDATE documents SET claimed_by = $2, claimed_until = ",
-                    server_now_plus!("$3"),
-                    " WHERE id IN (SELECT id FROM documents
-                                   WHERE id = ANY($1) AND (claimed_by IS NULL OR claimed_until < ",
+                    "UPDATE documents SET claimed_by = $3, claimed_until = ",
+                    server_now_plus!("$4"),
+                    " WHERE id IN (SELECT d.id FROM documents d
+                                   JOIN unnest($1::bigint[], $2::text[]) AS v(id, checked) ON v.id = d.id
+                                   WHERE (d.claimed_by IS NULL OR d.claimed_until < ",
                     server_now!(),
-                    ") FOR UPDATE SKIP LOCKED)
+                    ") AND d.last_checked_at IS NOT DISTINCT FROM v.checked
+                                   FOR UPDATE OF d SKIP LOCKED)
                      RETURNING id"
                 ),
-                &[&ids, &self.holder, &lease_secs()],
+                &[&ids, &checked, &self.holder, &lease_secs()],
             )?
             .iter()
             .map(|r| r.get(0))
             .collect();
-        Ok(ids.iter().copied().filter(|id| claimed.contains(id)).collect())
+        Ok(ids.into_iter().filter(|id| claimed.contains(id)).collect())
     }
 
     /// As [`crate::store::Store::may_write`]: whether this process still holds its claim on
