@@ -4,10 +4,9 @@
 //!
 //! Every method is a `match` handing the call to [`SqliteStore`] or [`PgStore`], which have the
 //! same methods with the same arguments and results, each with its own SQL (src/store/pg says
-//! why). The list below is written with [`delegate!`]: a method marked `both` runs on either
-//! backend; one marked `sqlite` has no PostgreSQL version yet and says so on PostgreSQL
-//! ([`StoreError::Unsupported`]). It never falls back to a SQLite file: a node configured on a
-//! server that quietly wrote to a local file would split the desk's history in two.
+//! why). The list below is written with [`delegate!`]; every method runs on either backend. A
+//! store never falls back to a SQLite file: a node configured on a server that quietly wrote
+//! to a local file would split the desk's history in two.
 //!
 //! SQLite's signatures are kept (`&mut self` where it writes); [`PgStore`]'s methods take
 //! `&self` and are called through the same `&mut`. The SQLite path costs one `match` more than
@@ -26,10 +25,9 @@ use super::{
     Batch, Candidate, CheckRecord, CorpusImport, DeliveryRow, DocRole, DocumentRow, Due, EventDelivery,
     EventFilter, EventKind, EventRow, FailureRecord, Found, HostRow, ImportOutcome, Lease, NewCorpusEntry,
     NodeLeases, OutboxCounts, PgStore, Phrase, Result, RetryRefusal, SearchFilter, SearchHit, SearchResults,
-    SnapshotMeta, SqliteStore, StoreError, StoredBody, Target, TitledDocument, WatchCounts, WebDocument,
-    WebEvent, WebVersion,
+    SnapshotMeta, SqliteStore, StoredBody, Target, TitledDocument, WatchCounts, WebDocument, WebEvent,
+    WebVersion,
 };
-use crate::compare::Known;
 use crate::compare::corpus::Source;
 use crate::config::{PostgresUrl, Storage};
 use crate::model::{KindSet, Timestamp};
@@ -143,16 +141,9 @@ impl Store {
     }
 }
 
-/// What a method not yet ported says on PostgreSQL.
-fn unported(name: &str) -> StoreError {
-    StoreError::Unsupported(format!(
-        "`{name}` does not run on PostgreSQL yet (issue 17); no SQLite file was used in its place"
-    ))
-}
-
 /// `both fn name(&self, a: A) -> R;` becomes a method of [`Store`] calling `name` on either
-/// backend; `sqlite fn ...` calls it on SQLite and returns [`unported`] on PostgreSQL. Porting a
-/// method is turning its `sqlite` into `both` once [`PgStore`] has it.
+/// backend. (`both` is kept in the list's lines: a method one backend lacks would be marked
+/// otherwise, and the list reads as a checklist of what runs where.)
 macro_rules! delegate {
     ($( $(#[$attr:meta])* $on:ident fn $name:ident ( $($params:tt)* ) -> $ret:ty ; )*) => {
         impl Store {
@@ -187,42 +178,38 @@ macro_rules! delegate {
             $p.$name($($arg),*)
         })
     };
-    (@pg sqlite $p:ident $name:ident $($arg:ident)*) => {{
-        let _ = ($p, $($arg),*);
-        Err(unported(stringify!($name)))
-    }};
 }
 
 delegate! {
     // ---- documents (src/store/documents.rs; a check's writes in src/store/mod.rs)
-    sqlite fn ensure_watch_document(&mut self, watch: &str, url: &str, role: DocRole, now: Timestamp) -> Result<DocumentRow>;
-    sqlite fn insert_discovered(&mut self, url: &str, watch: &str, announce: bool, now: Timestamp) -> Result<Option<DocumentRow>>;
-    sqlite fn upsert_listed(&mut self, url: &str, watch: &str, role: DocRole, announce: bool, lastmod: Option<&str>, now: Timestamp) -> Result<Option<DocumentRow>>;
-    sqlite fn defer(&mut self, id: i64, until: Timestamp, reason: &str) -> Result<()>;
-    sqlite fn all_documents(&self) -> Result<Vec<DocumentRow>>;
-    sqlite fn document_by_url(&self, url: &str) -> Result<Option<DocumentRow>>;
-    sqlite fn documents_of(&self, watches: &[&str]) -> Result<Vec<DocumentRow>>;
-    sqlite fn commit_check(&mut self, rec: CheckRecord, now: Timestamp) -> Result<Option<i64>>;
-    sqlite fn commit_failure(&mut self, rec: FailureRecord, now: Timestamp) -> Result<()>;
-    sqlite fn note_listing(&mut self, listing: i64, urls: &[&str], now: Timestamp) -> Result<usize>;
-    sqlite fn document_titles(&self) -> Result<Vec<TitledDocument>>;
+    both fn ensure_watch_document(&mut self, watch: &str, url: &str, role: DocRole, now: Timestamp) -> Result<DocumentRow>;
+    both fn insert_discovered(&mut self, url: &str, watch: &str, announce: bool, now: Timestamp) -> Result<Option<DocumentRow>>;
+    both fn upsert_listed(&mut self, url: &str, watch: &str, role: DocRole, announce: bool, lastmod: Option<&str>, now: Timestamp) -> Result<Option<DocumentRow>>;
+    both fn defer(&mut self, id: i64, until: Timestamp, reason: &str) -> Result<()>;
+    both fn all_documents(&self) -> Result<Vec<DocumentRow>>;
+    both fn document_by_url(&self, url: &str) -> Result<Option<DocumentRow>>;
+    both fn documents_of(&self, watches: &[&str]) -> Result<Vec<DocumentRow>>;
+    both fn commit_check(&mut self, rec: CheckRecord, now: Timestamp) -> Result<Option<i64>>;
+    both fn commit_failure(&mut self, rec: FailureRecord, now: Timestamp) -> Result<()>;
+    both fn note_listing(&mut self, listing: i64, urls: &[&str], now: Timestamp) -> Result<usize>;
+    both fn document_titles(&self) -> Result<Vec<TitledDocument>>;
 
     // ---- snapshots (src/store/snapshots.rs)
-    sqlite fn latest_snapshot(&self, document_id: i64) -> Result<Option<(SnapshotMeta, String)>>;
-    sqlite fn latest_snapshot_id(&self, document_id: i64) -> Result<Option<i64>>;
-    sqlite fn snapshots(&self, document_id: i64) -> Result<Vec<SnapshotMeta>>;
-    sqlite fn snapshot_body(&self, snapshot_id: i64) -> Result<Option<StoredBody>>;
-    sqlite fn snapshot_text(&self, document_id: i64, version: i64) -> Result<Option<String>>;
+    both fn latest_snapshot(&self, document_id: i64) -> Result<Option<(SnapshotMeta, String)>>;
+    both fn latest_snapshot_id(&self, document_id: i64) -> Result<Option<i64>>;
+    both fn snapshots(&self, document_id: i64) -> Result<Vec<SnapshotMeta>>;
+    both fn snapshot_body(&self, snapshot_id: i64) -> Result<Option<StoredBody>>;
+    both fn snapshot_text(&self, document_id: i64, version: i64) -> Result<Option<String>>;
 
     // ---- events (src/store/events.rs)
-    sqlite fn events_by_ids(&self, ids: &[i64]) -> Result<Vec<EventRow>>;
-    sqlite fn recent_relevant_events(&self, limit: usize, kinds: KindSet) -> Result<Vec<EventRow>>;
-    sqlite fn events(&self) -> Result<Vec<EventRow>>;
-    sqlite fn events_matching(&self, filter: &EventFilter) -> Result<Vec<EventRow>>;
-    sqlite fn has_events_of(&self, watch: &str) -> Result<bool>;
-    sqlite fn pending_events(&self) -> Result<Vec<EventRow>>;
-    sqlite fn pending_count(&self) -> Result<usize>;
-    sqlite fn probe(&mut self) -> Result<usize>;
+    both fn events_by_ids(&self, ids: &[i64]) -> Result<Vec<EventRow>>;
+    both fn recent_relevant_events(&self, limit: usize, kinds: KindSet) -> Result<Vec<EventRow>>;
+    both fn events(&self) -> Result<Vec<EventRow>>;
+    both fn events_matching(&self, filter: &EventFilter) -> Result<Vec<EventRow>>;
+    both fn has_events_of(&self, watch: &str) -> Result<bool>;
+    both fn pending_events(&self) -> Result<Vec<EventRow>>;
+    both fn pending_count(&self) -> Result<usize>;
+    both fn probe(&mut self) -> Result<usize>;
 
     // ---- outbox (src/store/outbox.rs)
     both fn orphan_events(&self) -> Result<Vec<(i64, String, EventKind)>>;
@@ -253,7 +240,7 @@ delegate! {
     both fn origin_holder(&self, origin: &str, now: Timestamp) -> Result<Option<String>>;
 
     // ---- templates (src/store/templates.rs)
-    sqlite fn host_template(&self, host: &str, document_id: i64, min_pages: i64) -> Result<HashSet<i64>>;
+    both fn host_template(&self, host: &str, document_id: i64, min_pages: i64) -> Result<HashSet<i64>>;
 
     // ---- web: the pages' queries and triage marks (src/store/web.rs)
     both fn watch_counts(&self) -> Result<HashMap<String, WatchCounts>>;
@@ -285,14 +272,13 @@ delegate! {
     both fn import_corpus_file(&mut self, name: &str, entry: &NewCorpusEntry, text: &str, now: Timestamp) -> Result<ImportOutcome>;
     both fn import_corpus_batch(&mut self, entries: &[(String, NewCorpusEntry, String)], now: Timestamp) -> Result<Vec<ImportOutcome>>;
     both fn corpus_counts(&self) -> Result<(i64, i64)>;
-    sqlite fn corpus_imports(&self) -> Result<Vec<CorpusImport>>;
-    sqlite fn corpus_import(&self, name: &str) -> Result<Option<CorpusImport>>;
-    sqlite fn remove_corpus_import(&mut self, name: &str) -> Result<bool>;
-    sqlite fn unindexed_corpus(&self) -> Result<Vec<(i64, String)>>;
-    sqlite fn index_corpus(&mut self, signed: &[(i64, Signature)]) -> Result<()>;
-    sqlite fn replaced_imports(&self, names: &[(&str, &str)]) -> Result<HashMap<String, String>>;
+    both fn corpus_imports(&self) -> Result<Vec<CorpusImport>>;
+    both fn corpus_import(&self, name: &str) -> Result<Option<CorpusImport>>;
+    both fn remove_corpus_import(&mut self, name: &str) -> Result<bool>;
+    both fn unindexed_corpus(&self) -> Result<Vec<(i64, String)>>;
+    both fn index_corpus(&mut self, signed: &[(i64, Signature)]) -> Result<()>;
+    both fn replaced_imports(&self, names: &[(&str, &str)]) -> Result<HashMap<String, String>>;
     both fn corpus_source(&self, corpus_id: i64) -> Result<Option<Source>>;
-    sqlite fn known(&self, hash: &str, sig: &Signature, candidates: &[Candidate], exclude: Option<i64>) -> Result<Known>;
 
     // ---- claims (src/store/claims.rs)
     both fn lease_holders(&self, now: Timestamp) -> Result<Vec<NodeLeases>>;

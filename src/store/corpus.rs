@@ -772,7 +772,9 @@ impl SqliteStore {
             })
             .optional()?)
     }
+}
 
+impl super::Store {
     /// What a verdict on a new text reads besides the candidates (see [`Known`]): a known
     /// document with exactly the text (`hash`, its [`crate::text::text_hash`]), else the text
     /// of the candidate it may be a version of; and when the candidate it will be traced to is

@@ -615,24 +615,80 @@ pub fn index(template: &str, links: &[(&str, &str)], counter: u32) -> String {
 
 // ---------------------------------------------------------------- govwatch
 
-/// A govwatch installation in a temporary folder.
+/// `on_both!(name, ...)` after `fn name(backend: Backend)`: the test `name::sqlite` and the
+/// test `name::postgres` (which says it did not run when no PostgreSQL server answers). A
+/// module and a function may share a name, so a test keeps its name as a filter.
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn sqlite() {
+                super::$name($crate::common::Backend::Sqlite)
+            }
+            #[test]
+            fn postgres() {
+                super::$name($crate::common::Backend::Postgres)
+            }
+        }
+    )*};
+}
+
+/// Which database a test's govwatch keeps. The end-to-end, alert and kill tests run on both
+/// ([`on_both!`]); the rest on SQLite, the default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A govwatch installation in a temporary folder, its database a SQLite file there or a
+/// schema of its own on the test PostgreSQL server.
 pub struct Govwatch {
     pub dir: tempfile::TempDir,
+    /// The schema, when on PostgreSQL (dropped with the installation).
+    pub pg: Option<pg::Schema>,
 }
 
 impl Govwatch {
     /// `config` is the TOML after `[storage]`, which points into the temporary folder.
     pub fn new(config: &str) -> Govwatch {
+        Govwatch::on(Backend::Sqlite, config).expect("SQLite needs no server")
+    }
+
+    /// An installation on `backend`; `None` when that is PostgreSQL and no server answers (said
+    /// on the terminal: the test did not run).
+    pub fn on(backend: Backend, config: &str) -> Option<Govwatch> {
+        let pg = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(pg::Schema::new("govwatch")?),
+        };
         let gw = Govwatch {
             dir: tempfile::tempdir().unwrap(),
+            pg,
         };
         gw.set_config(config);
-        gw
+        Some(gw)
+    }
+
+    /// The `[storage]` table of the config.
+    pub fn storage(&self) -> String {
+        match &self.pg {
+            Some(schema) => format!("[storage]\nurl = \"{}\"\n", schema.url()),
+            None => format!("[storage]\npath = \"{}\"\n", self.db_path().display()),
+        }
+    }
+
+    /// The database, opened as the commands open it.
+    pub fn store(&self) -> govwatch::store::Store {
+        match &self.pg {
+            Some(schema) => govwatch::store::Store::open_postgres(&schema.parsed()).unwrap(),
+            None => govwatch::store::Store::open(&self.db_path()).unwrap(),
+        }
     }
 
     /// Replaces the config (after `[storage]`), as a user editing the file would.
     pub fn set_config(&self, config: &str) {
-        let toml = format!("[storage]\npath = \"{}\"\n\n{config}", self.db_path().display());
+        let toml = format!("{}\n{config}", self.storage());
         std::fs::write(self.config_path(), toml).unwrap();
     }
 
@@ -649,6 +705,12 @@ impl Govwatch {
         c.arg("--config")
             .arg(self.config_path())
             .env("RUST_LOG", "govwatch=debug");
+        // On PostgreSQL there is no database file for the outbox folder to sit beside: it is
+        // in the state directory, or the working directory (src/config), so here, in the
+        // installation's folder, as on SQLite.
+        if self.pg.is_some() {
+            c.current_dir(self.dir.path());
+        }
         c
     }
 

@@ -55,8 +55,9 @@ fn outbox_rows(gw: &Govwatch) -> Vec<serde_json::Value> {
     serde_json::from_str(&gw.ok(&["outbox", "--json"])).unwrap()
 }
 
-#[test]
-fn starttls_with_a_self_signed_certificate_and_auth_delivers_only_when_the_certificate_is_trusted() {
+fn starttls_with_a_self_signed_certificate_and_auth_delivers_only_when_the_certificate_is_trusted(
+    backend: Backend,
+) {
     let site = Site::start();
     let certs = tempfile::tempdir().unwrap();
     let (cert, key) = self_signed(certs.path());
@@ -77,7 +78,9 @@ fn starttls_with_a_self_signed_certificate_and_auth_delivers_only_when_the_certi
         )
     };
     // Without the certificate trusted, STARTTLS fails: nothing goes, the event stays pending.
-    let gw = Govwatch::new(&email(""));
+    let Some(gw) = Govwatch::on(backend, &email("")) else {
+        return;
+    };
     set_round(&site, 1, 1);
     gw.ok(&["check", "--all"]);
     set_round(&site, 1, 2);
@@ -112,8 +115,7 @@ fn starttls_with_a_self_signed_certificate_and_auth_delivers_only_when_the_certi
     assert_eq!(rows[0]["attempts"], 3);
 }
 
-#[test]
-fn a_rejected_recipient_fails_alone_with_the_servers_reason_and_the_others_get_theirs() {
+fn a_rejected_recipient_fails_alone_with_the_servers_reason_and_the_others_get_theirs(backend: Backend) {
     let site = Site::start();
     let smtp = Smtp::start_with(
         free_port(),
@@ -122,12 +124,17 @@ fn a_rejected_recipient_fails_alone_with_the_servers_reason_and_the_others_get_t
             ..Default::default()
         },
     );
-    let gw = Govwatch::new(&format!(
-        "[email]\nfrom = \"govwatch@example.org\"\nto = [\"analyst@example.org\", \"gone@example.org\"]\n\
+    let Some(gw) = Govwatch::on(
+        backend,
+        &format!(
+            "[email]\nfrom = \"govwatch@example.org\"\nto = [\"analyst@example.org\", \"gone@example.org\"]\n\
          smtp_url = \"{}\"\n\n[[recipient]]\naddress = \"even@example.org\"\ntags = [\"even\"]\n\n{}",
-        smtp.url(),
-        watches(&site, 2)
-    ));
+            smtp.url(),
+            watches(&site, 2)
+        ),
+    ) else {
+        return;
+    };
     set_round(&site, 2, 1);
     gw.ok(&["check", "--all"]);
     set_round(&site, 2, 2);
@@ -174,15 +181,19 @@ fn a_rejected_recipient_fails_alone_with_the_servers_reason_and_the_others_get_t
     assert!(gw.changes().iter().all(|e| e["notified"] == false));
 }
 
-#[test]
-fn server_down_then_up_delivers_everything_once_to_every_recipient() {
+fn server_down_then_up_delivers_everything_once_to_every_recipient(backend: Backend) {
     let site = Site::start();
     let port = free_port();
-    let gw = Govwatch::new(&format!(
-        "[email]\nfrom = \"govwatch@example.org\"\nto = [\"a@example.org\", \"b@example.org\"]\n\
+    let Some(gw) = Govwatch::on(
+        backend,
+        &format!(
+            "[email]\nfrom = \"govwatch@example.org\"\nto = [\"a@example.org\", \"b@example.org\"]\n\
          smtp_url = \"smtp://127.0.0.1:{port}\"\ntimeout = \"3s\"\n\n{}",
-        watches(&site, 2)
-    ));
+            watches(&site, 2)
+        ),
+    ) else {
+        return;
+    };
     set_round(&site, 2, 1);
     gw.ok(&["check", "--all"]);
     for round in 2..=3 {
@@ -218,19 +229,23 @@ fn server_down_then_up_delivers_everything_once_to_every_recipient() {
     assert!(outbox_rows(&gw).iter().all(|r| r["state"] == "sent"));
 }
 
-#[test]
-fn ten_thousand_pending_events_make_one_readable_capped_digest() {
+fn ten_thousand_pending_events_make_one_readable_capped_digest(backend: Backend) {
     let site = Site::start();
     let smtp = Smtp::start();
-    let gw = Govwatch::new(&format!(
-        "[email]\nfrom = \"govwatch@example.org\"\nto = [\"analyst@example.org\"]\nsmtp_url = \"{}\"\n\n{}",
-        smtp.url(),
-        watches(&site, 1)
-    ));
+    let Some(gw) = Govwatch::on(
+        backend,
+        &format!(
+            "[email]\nfrom = \"govwatch@example.org\"\nto = [\"analyst@example.org\"]\nsmtp_url = \"{}\"\n\n{}",
+            smtp.url(),
+            watches(&site, 1)
+        ),
+    ) else {
+        return;
+    };
     gw.ok(&["config", "check"]);
     // 10,000 events written the way a pass writes them: one transaction with their outbox rows.
     let config = govwatch::config::Config::load(&gw.config_path()).unwrap();
-    let mut store = govwatch::store::Store::open(&gw.db_path()).unwrap();
+    let mut store = gw.store();
     let now = govwatch::model::Clock::now(&govwatch::model::SystemClock);
     let doc = store
         .ensure_watch_document("p0", &site.url("/p0.html"), govwatch::store::DocRole::Page, now)
@@ -299,8 +314,7 @@ fn ten_thousand_pending_events_make_one_readable_capped_digest() {
     assert!(outbox_rows(&gw).iter().all(|r| r["state"] == "sent"));
 }
 
-#[test]
-fn digest_recipients_get_one_message_at_their_scheduled_time_and_the_daemon_wakes_for_it() {
+fn digest_recipients_get_one_message_at_their_scheduled_time_and_the_daemon_wakes_for_it(backend: Backend) {
     let site = Site::start();
     let smtp = Smtp::start();
     // Once a minute, at a second 15 s from now (cron with seconds): well after the two checks
@@ -312,13 +326,18 @@ fn digest_recipients_get_one_message_at_their_scheduled_time_and_the_daemon_wake
         .as_secs()
         + 15)
         % 60;
-    let gw = Govwatch::new(&format!(
-        "[email]\nfrom = \"govwatch@example.org\"\nsmtp_url = \"{}\"\n\n\
+    let Some(gw) = Govwatch::on(
+        backend,
+        &format!(
+            "[email]\nfrom = \"govwatch@example.org\"\nsmtp_url = \"{}\"\n\n\
          [[recipient]]\naddress = \"now@example.org\"\n\n\
          [[recipient]]\naddress = \"morning@example.org\"\nmode = \"digest\"\nschedule = \"{second} * * * * *\"\ntimezone = \"Europe/Berlin\"\n\n{}",
-        smtp.url(),
-        watches(&site, 2)
-    ));
+            smtp.url(),
+            watches(&site, 2)
+        ),
+    ) else {
+        return;
+    };
     set_round(&site, 2, 1);
     gw.ok(&["check", "--all"]);
     set_round(&site, 2, 2);
@@ -353,19 +372,23 @@ fn digest_recipients_get_one_message_at_their_scheduled_time_and_the_daemon_wake
     );
 }
 
-#[test]
-fn webhook_is_retried_through_the_outbox_until_accepted_once() {
+fn webhook_is_retried_through_the_outbox_until_accepted_once(backend: Backend) {
     let site = Site::start();
     let hook = Hook::start(1);
     let feed_dir = tempfile::tempdir().unwrap();
     let feed_path = feed_dir.path().join("changes.atom");
-    let gw = Govwatch::new(&format!(
-        "[email]\nfrom = \"govwatch@example.org\"\n\n[[recipient]]\naddress = \"bot@example.org\"\nwebhook = \"{}\"\n\n\
+    let Some(gw) = Govwatch::on(
+        backend,
+        &format!(
+            "[email]\nfrom = \"govwatch@example.org\"\n\n[[recipient]]\naddress = \"bot@example.org\"\nwebhook = \"{}\"\n\n\
          [feed]\npath = \"{}\"\n\n{}",
-        hook.url(),
-        feed_path.display(),
-        watches(&site, 1)
-    ));
+            hook.url(),
+            feed_path.display(),
+            watches(&site, 1)
+        ),
+    ) else {
+        return;
+    };
     set_round(&site, 1, 1);
     gw.ok(&["check", "--all"]);
     set_round(&site, 1, 2);
@@ -400,13 +423,17 @@ fn webhook_is_retried_through_the_outbox_until_accepted_once() {
     assert_eq!(run(&["feed"]), feed);
 }
 
-#[test]
-fn a_users_template_beside_the_config_replaces_the_built_in_one_and_page_markup_stays_text() {
+fn a_users_template_beside_the_config_replaces_the_built_in_one_and_page_markup_stays_text(backend: Backend) {
     let site = Site::start();
-    let gw = Govwatch::new(&format!(
-        "[email]\nfrom = \"govwatch@example.org\"\nto = [\"analyst@example.org\"]\n\n{}",
-        watches(&site, 1)
-    ));
+    let Some(gw) = Govwatch::on(
+        backend,
+        &format!(
+            "[email]\nfrom = \"govwatch@example.org\"\nto = [\"analyst@example.org\"]\n\n{}",
+            watches(&site, 1)
+        ),
+    ) else {
+        return;
+    };
     std::fs::create_dir(gw.dir.path().join("templates")).unwrap();
     std::fs::write(
         gw.dir.path().join("templates/digest.html.j2"),
@@ -491,21 +518,25 @@ impl Hook {
     }
 }
 
-#[test]
-fn implicit_tls_and_dkim_signed_messages() {
+fn implicit_tls_and_dkim_signed_messages(backend: Backend) {
     let site = Site::start();
     let smtp = Smtp::start();
     let certs = tempfile::tempdir().unwrap();
     let (port, pem) = implicit_tls_front(smtp.port, certs.path());
     let key = fixtures().join("dkim/test-rsa.pem");
-    let gw = Govwatch::new(&format!(
-        "[email]\nfrom = \"govwatch@example.org\"\nto = [\"analyst@example.org\"]\n\
+    let Some(gw) = Govwatch::on(
+        backend,
+        &format!(
+            "[email]\nfrom = \"govwatch@example.org\"\nto = [\"analyst@example.org\"]\n\
          smtp_url = \"smtps://127.0.0.1:{port}\"\ntls_ca = \"{}\"\ntimeout = \"5s\"\n\
          dkim_selector = \"gw2026\"\ndkim_key = \"{}\"\n\n{}",
-        pem.display(),
-        key.display(),
-        watches(&site, 1)
-    ));
+            pem.display(),
+            key.display(),
+            watches(&site, 1)
+        ),
+    ) else {
+        return;
+    };
     assert!(gw.ok(&["config", "check"]).contains("DKIM-signed"));
     set_round(&site, 1, 1);
     gw.ok(&["check", "--all"]);
@@ -533,16 +564,20 @@ fn implicit_tls_and_dkim_signed_messages() {
     assert_eq!(smtp.mails().len(), 1);
 }
 
-#[test]
-fn an_event_no_recipient_follows_is_not_left_pending_forever() {
+fn an_event_no_recipient_follows_is_not_left_pending_forever(backend: Backend) {
     let site = Site::start();
     let smtp = Smtp::start();
-    let gw = Govwatch::new(&format!(
-        "[email]\nfrom = \"govwatch@example.org\"\nsmtp_url = \"{}\"\n\n\
+    let Some(gw) = Govwatch::on(
+        backend,
+        &format!(
+            "[email]\nfrom = \"govwatch@example.org\"\nsmtp_url = \"{}\"\n\n\
          [[recipient]]\naddress = \"p0@example.org\"\nwatches = [\"p0\"]\n\n{}",
-        smtp.url(),
-        watches(&site, 2)
-    ));
+            smtp.url(),
+            watches(&site, 2)
+        ),
+    ) else {
+        return;
+    };
     set_round(&site, 2, 1);
     gw.ok(&["check", "--all"]);
     set_round(&site, 2, 2);
@@ -565,3 +600,15 @@ fn an_event_no_recipient_follows_is_not_left_pending_forever() {
     assert!(gw.ok(&["changes"]).contains("unmailed"));
     assert!(gw.ok(&["digest"]).contains("nothing pending"));
 }
+
+on_both!(
+    starttls_with_a_self_signed_certificate_and_auth_delivers_only_when_the_certificate_is_trusted,
+    a_rejected_recipient_fails_alone_with_the_servers_reason_and_the_others_get_theirs,
+    server_down_then_up_delivers_everything_once_to_every_recipient,
+    ten_thousand_pending_events_make_one_readable_capped_digest,
+    digest_recipients_get_one_message_at_their_scheduled_time_and_the_daemon_wakes_for_it,
+    webhook_is_retried_through_the_outbox_until_accepted_once,
+    a_users_template_beside_the_config_replaces_the_built_in_one_and_page_markup_stays_text,
+    implicit_tls_and_dkim_signed_messages,
+    an_event_no_recipient_follows_is_not_left_pending_forever,
+);

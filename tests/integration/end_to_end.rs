@@ -31,11 +31,15 @@ fn positions_page(paragraphs: &[String], counter: u32, teasers: &[&str]) -> Stri
     )
 }
 
-#[test]
-fn page_baseline_then_boilerplate_silence_then_one_changed_sentence() {
+fn page_baseline_then_boilerplate_silence_then_one_changed_sentence(backend: Backend) {
     let site = Site::start();
     let smtp = Smtp::start();
-    let gw = Govwatch::new(&page_config(&site, &format!("smtp_url = \"{}\"", smtp.url())));
+    let Some(gw) = Govwatch::on(
+        backend,
+        &page_config(&site, &format!("smtp_url = \"{}\"", smtp.url())),
+    ) else {
+        return;
+    };
     let (_, mut paras) = corpus_doc("001");
 
     // First look: a baseline, no event, no mail.
@@ -135,14 +139,18 @@ fn page_baseline_then_boilerplate_silence_then_one_changed_sentence() {
     assert!(gw.ok(&["digest"]).contains("nothing pending"));
 }
 
-#[test]
-fn index_new_documents_are_events_traced_to_their_sources() {
+fn index_new_documents_are_events_traced_to_their_sources(backend: Backend) {
     let site = Site::start();
-    let gw = Govwatch::new(&format!(
-        "[email]\nfrom = \"govwatch@example.org\"\nto = [\"analyst@example.org\"]\n\n\
+    let Some(gw) = Govwatch::on(
+        backend,
+        &format!(
+            "[email]\nfrom = \"govwatch@example.org\"\nto = [\"analyst@example.org\"]\n\n\
          [[watch]]\nname = \"mfa-docs\"\nurl = \"{}\"\nkind = \"index\"\nevery = \"1h\"\n",
-        site.url("/eng/docs/")
-    ));
+            site.url("/eng/docs/")
+        ),
+    ) else {
+        return;
+    };
     // The corpus knows one white-paper story from a file.
     let out = gw.ok(&[
         "corpus",
@@ -324,14 +332,18 @@ fn index_new_documents_are_events_traced_to_their_sources() {
     assert_eq!(gw.outbox().len(), 1);
 }
 
-#[test]
-fn gbk_page_without_charset_header_decodes() {
+fn gbk_page_without_charset_header_decodes(backend: Backend) {
     let site = Site::start();
-    let gw = Govwatch::new(&format!(
-        "[[watch]]\nname = \"zh\"\nurl = \"{}\"\n\n[[watch]]\nname = \"zh-nometa\"\nurl = \"{}\"\n",
-        site.url("/zh/a.html"),
-        site.url("/zh/b.html")
-    ));
+    let Some(gw) = Govwatch::on(
+        backend,
+        &format!(
+            "[[watch]]\nname = \"zh\"\nurl = \"{}\"\n\n[[watch]]\nname = \"zh-nometa\"\nurl = \"{}\"\n",
+            site.url("/zh/a.html"),
+            site.url("/zh/b.html")
+        ),
+    ) else {
+        return;
+    };
     let zh = std::fs::read_to_string(fixtures().join("chrome/zh-body.txt")).unwrap();
     let mut paras: Vec<String> = zh
         .lines()
@@ -375,10 +387,11 @@ fn gbk_page_without_charset_header_decodes() {
     }
 }
 
-#[test]
-fn block_page_and_errors_are_failed_checks_never_changes() {
+fn block_page_and_errors_are_failed_checks_never_changes(backend: Backend) {
     let site = Site::start();
-    let gw = Govwatch::new(&page_config(&site, ""));
+    let Some(gw) = Govwatch::on(backend, &page_config(&site, "")) else {
+        return;
+    };
     let (_, paras) = corpus_doc("001");
     let good = positions_page(&paras, 1, TEASERS_A);
     site.set("/eng/positions.html", Resp::html(good.clone()));
@@ -442,22 +455,26 @@ fn block_page_and_errors_are_failed_checks_never_changes() {
     assert!(!hist.contains("in a row") && !hist.contains("v2"), "{hist}");
 }
 
-#[test]
-fn huge_truncated_and_unreachable_responses_fail_with_reasons() {
+fn huge_truncated_and_unreachable_responses_fail_with_reasons(backend: Backend) {
     let site = Site::start();
     let truncating = truncating_server(50_000, 2_000);
     let dead = free_port();
     let drip = dripping_server();
-    let gw = Govwatch::new(&format!(
-        "[fetch]\nmax_body_bytes = 65536\ntimeout = \"3s\"\n\n\
+    let Some(gw) = Govwatch::on(
+        backend,
+        &format!(
+            "[fetch]\nmax_body_bytes = 65536\ntimeout = \"3s\"\n\n\
          [[watch]]\nname = \"huge\"\nurl = \"{}\"\n\n\
          [[watch]]\nname = \"truncated\"\nurl = \"http://{truncating}/t.html\"\n\n\
          [[watch]]\nname = \"down\"\nurl = \"http://127.0.0.1:{dead}/x.html\"\n\n\
          [[watch]]\nname = \"bomb\"\nurl = \"{}\"\n\n\
          [[watch]]\nname = \"drip\"\nurl = \"http://{drip}/slow.html\"\n",
-        site.url("/huge.html"),
-        site.url("/bomb.html")
-    ));
+            site.url("/huge.html"),
+            site.url("/bomb.html")
+        ),
+    ) else {
+        return;
+    };
     // 8 MB of markup that travels as a few kilobytes of gzip: the cap applies to what it inflates to.
     site.set(
         "/bomb.html",
@@ -491,11 +508,12 @@ fn huge_truncated_and_unreachable_responses_fail_with_reasons() {
 
 /// A page watch mailing to an SMTP port where nothing listens, with one change found and
 /// waiting to be mailed.
-fn one_change_pending_while_smtp_is_down(site: &Site, port: u16) -> Govwatch {
-    let gw = Govwatch::new(&page_config(
-        site,
-        &format!("smtp_url = \"smtp://127.0.0.1:{port}\""),
-    ));
+/// `None` when the backend has no server here.
+fn one_change_pending_while_smtp_is_down(backend: Backend, site: &Site, port: u16) -> Option<Govwatch> {
+    let gw = Govwatch::on(
+        backend,
+        &page_config(site, &format!("smtp_url = \"smtp://127.0.0.1:{port}\"")),
+    )?;
     let (_, mut paras) = corpus_doc("001");
     site.set(
         "/eng/positions.html",
@@ -516,14 +534,15 @@ fn one_change_pending_while_smtp_is_down(site: &Site, port: u16) -> Govwatch {
     let events = gw.changes();
     assert_eq!(events.len(), 1);
     assert_eq!(events[0]["notified"], false);
-    gw
+    Some(gw)
 }
 
-#[test]
-fn mail_stays_pending_while_smtp_is_down_and_goes_on_the_next_pass() {
+fn mail_stays_pending_while_smtp_is_down_and_goes_on_the_next_pass(backend: Backend) {
     let site = Site::start();
     let port = free_port();
-    let gw = one_change_pending_while_smtp_is_down(&site, port);
+    let Some(gw) = one_change_pending_while_smtp_is_down(backend, &site, port) else {
+        return;
+    };
     let preview = gw.ok(&["digest"]);
     assert!(
         preview.contains("Subject: [govwatch] Changed: ") && preview.contains("abuse of export controls"),
@@ -545,11 +564,12 @@ fn mail_stays_pending_while_smtp_is_down_and_goes_on_the_next_pass() {
     assert!(gw.ok(&["digest", "--send"]).contains("nothing pending"));
 }
 
-#[test]
-fn digest_send_delivers_what_is_pending() {
+fn digest_send_delivers_what_is_pending(backend: Backend) {
     let site = Site::start();
     let port = free_port();
-    let gw = one_change_pending_while_smtp_is_down(&site, port);
+    let Some(gw) = one_change_pending_while_smtp_is_down(backend, &site, port) else {
+        return;
+    };
     // Still down: --send is a failure of the command, and nothing is lost.
     let out = gw.run(&["digest", "--send"]);
     assert!(!out.status.success());
@@ -567,10 +587,11 @@ fn digest_send_delivers_what_is_pending() {
     assert!(gw.ok(&["digest"]).contains("nothing pending"));
 }
 
-#[test]
-fn conditional_get_uses_etag() {
+fn conditional_get_uses_etag(backend: Backend) {
     let site = Site::start();
-    let gw = Govwatch::new(&page_config(&site, ""));
+    let Some(gw) = Govwatch::on(backend, &page_config(&site, "")) else {
+        return;
+    };
     let (_, paras) = corpus_doc("001");
     site.set(
         "/eng/positions.html",
@@ -587,14 +608,18 @@ fn conditional_get_uses_etag() {
     assert!(hist.contains("v1") && !hist.contains("v2"), "{hist}");
 }
 
-#[test]
-fn gzip_and_brotli_bodies_are_decompressed() {
+fn gzip_and_brotli_bodies_are_decompressed(backend: Backend) {
     let site = Site::start();
-    let gw = Govwatch::new(&format!(
-        "[[watch]]\nname = \"gz\"\nurl = \"{}\"\n\n[[watch]]\nname = \"br\"\nurl = \"{}\"\n",
-        site.url("/gz.html"),
-        site.url("/br.html")
-    ));
+    let Some(gw) = Govwatch::on(
+        backend,
+        &format!(
+            "[[watch]]\nname = \"gz\"\nurl = \"{}\"\n\n[[watch]]\nname = \"br\"\nurl = \"{}\"\n",
+            site.url("/gz.html"),
+            site.url("/br.html")
+        ),
+    ) else {
+        return;
+    };
     let (_, paras) = corpus_doc("001");
     let html = positions_page(&paras, 1, TEASERS_A);
     site.set(
@@ -619,13 +644,17 @@ fn gzip_and_brotli_bodies_are_decompressed() {
     }
 }
 
-#[test]
-fn daemon_runs_passes_and_stops_cleanly_on_sigterm() {
+fn daemon_runs_passes_and_stops_cleanly_on_sigterm(backend: Backend) {
     let site = Site::start();
-    let gw = Govwatch::new(&format!(
-        "[[watch]]\nname = \"positions\"\nurl = \"{}\"\nevery = \"1s\"\n",
-        site.url("/eng/positions.html")
-    ));
+    let Some(gw) = Govwatch::on(
+        backend,
+        &format!(
+            "[[watch]]\nname = \"positions\"\nurl = \"{}\"\nevery = \"1s\"\n",
+            site.url("/eng/positions.html")
+        ),
+    ) else {
+        return;
+    };
     let (_, mut paras) = corpus_doc("001");
     site.set(
         "/eng/positions.html",
@@ -669,13 +698,17 @@ fn daemon_runs_passes_and_stops_cleanly_on_sigterm() {
     assert!(log.contains("govwatch stopped"), "{log}");
 }
 
-#[test]
-fn paper_and_its_republication_found_in_one_pass_trace_to_the_paper() {
+fn paper_and_its_republication_found_in_one_pass_trace_to_the_paper(backend: Backend) {
     let site = Site::start();
-    let gw = Govwatch::new(&format!(
-        "[[watch]]\nname = \"docs\"\nurl = \"{}\"\nkind = \"index\"\n",
-        site.url("/docs/")
-    ));
+    let Some(gw) = Govwatch::on(
+        backend,
+        &format!(
+            "[[watch]]\nname = \"docs\"\nurl = \"{}\"\nkind = \"index\"\n",
+            site.url("/docs/")
+        ),
+    ) else {
+        return;
+    };
     site.set("/docs/", Resp::html(index("ministry-index.html", &[], 1)));
     gw.ok(&["check", "--all"]);
 
@@ -703,3 +736,17 @@ fn paper_and_its_republication_found_in_one_pass_trace_to_the_paper() {
     assert_eq!(r["kind"], "republication", "{r:#?}");
     assert_eq!(r["source"], site.url("/docs/p.html"));
 }
+
+on_both!(
+    page_baseline_then_boilerplate_silence_then_one_changed_sentence,
+    index_new_documents_are_events_traced_to_their_sources,
+    gbk_page_without_charset_header_decodes,
+    block_page_and_errors_are_failed_checks_never_changes,
+    huge_truncated_and_unreachable_responses_fail_with_reasons,
+    mail_stays_pending_while_smtp_is_down_and_goes_on_the_next_pass,
+    digest_send_delivers_what_is_pending,
+    conditional_get_uses_etag,
+    gzip_and_brotli_bodies_are_decompressed,
+    daemon_runs_passes_and_stops_cleanly_on_sigterm,
+    paper_and_its_republication_found_in_one_pass_trace_to_the_paper,
+);

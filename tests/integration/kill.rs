@@ -70,8 +70,7 @@ fn outbox(gw: &Govwatch) -> Vec<serde_json::Value> {
     serde_json::from_str(&gw.ok(&["outbox", "--json"])).unwrap()
 }
 
-#[test]
-fn kill_9_during_passes_and_sends_loses_no_alert_and_sends_none_twice() {
+fn kill_9_during_passes_and_sends_loses_no_alert_and_sends_none_twice(backend: Backend) {
     let seed = std::env::var("GOVWATCH_KILL_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -101,13 +100,18 @@ fn kill_9_during_passes_and_sends_loses_no_alert_and_sends_none_twice() {
             )
         })
         .collect();
-    let gw = Govwatch::new(&format!(
-        "[email]\nfrom = \"govwatch@example.org\"\nto = [\"{}\", \"{}\"]\nsmtp_url = \"{}\"\n\
+    let Some(gw) = Govwatch::on(
+        backend,
+        &format!(
+            "[email]\nfrom = \"govwatch@example.org\"\nto = [\"{}\", \"{}\"]\nsmtp_url = \"{}\"\n\
          timeout = \"5s\"\nretry_after = \"1s\"\nretry_max = \"2s\"\n\n{watches}",
-        RECIPIENTS[0],
-        RECIPIENTS[1],
-        smtp.url()
-    ));
+            RECIPIENTS[0],
+            RECIPIENTS[1],
+            smtp.url()
+        ),
+    ) else {
+        return;
+    };
     let log = gw.dir.path().join("daemon.log");
 
     let mut kills = Vec::new();
@@ -216,3 +220,5 @@ fn kill_9_during_passes_and_sends_loses_no_alert_and_sends_none_twice() {
         "nothing pending: every event has been mailed"
     );
 }
+
+on_both!(kill_9_during_passes_and_sends_loses_no_alert_and_sends_none_twice,);

@@ -10,6 +10,7 @@
 //! file is missing from the list (the compiler would otherwise skip it silently).
 
 #[path = "../common/mod.rs"]
+#[macro_use]
 mod common;
 
 mod alerts;

@@ -10,7 +10,9 @@ use postgres::Transaction;
 use super::{PgStore, search};
 use crate::model::{Candidate, DocVersion, Timestamp};
 use crate::similarity::{self as index, Signature};
-use crate::store::corpus::{self as shared, ImportOutcome, MAX_POSTINGS, NewCorpusEntry, Probe};
+use crate::store::corpus::{
+    self as shared, CorpusImport, ImportOutcome, MAX_POSTINGS, NewCorpusEntry, Probe,
+};
 use crate::store::{Result, compress, decompress_text};
 
 /// The fingerprint probe yields at most one entry more than [`MAX_POSTINGS`], as on SQLite: a
@@ -413,5 +415,170 @@ impl PgStore {
             &[],
         )?;
         Ok((r.get(0), r.get(1)))
+    }
+}
+
+/// A new version of a stored document enters the corpus beside the earlier ones, in the
+/// check's transaction: as src/store/corpus.rs's `upsert_snapshot`, a text the document had
+/// before is one entry, moved to its newest snapshot (its index rows stay).
+pub(super) fn upsert_snapshot_in(
+    tx: &mut Transaction<'_>,
+    document_id: i64,
+    snapshot_id: i64,
+    e: &NewCorpusEntry,
+    now: &str,
+) -> Result<()> {
+    let minhash = index::minhash_blob(&e.signature.minhash);
+    let fp_count = e.signature.fp_set.len() as i64;
+    let existing = tx.query_opt(
+        "SELECT id, minhash IS NULL FROM corpus
+         WHERE origin = 'snapshot' AND document_id = $1 AND text_hash = $2",
+        &[&document_id, &e.text_hash],
+    )?;
+    if let Some(r) = existing {
+        let (id, unindexed): (i64, bool) = (r.get(0), r.get(1));
+        tx.execute(
+            "UPDATE corpus SET snapshot_id = $2, title = $3,
+                 minhash = COALESCE(minhash, $4), fp_count = CASE WHEN minhash IS NULL THEN $5 ELSE fp_count END
+             WHERE id = $1",
+            &[&id, &snapshot_id, &e.title, &minhash, &fp_count],
+        )?;
+        if unindexed {
+            index_entries(tx, &[(id, &e.signature)])?;
+        }
+        return Ok(());
+    }
+    let id: i64 = tx
+        .query_one(
+            "INSERT INTO corpus (origin, name, document_id, snapshot_id, title, text_hash, words, added_at,
+                 minhash, fp_count)
+             SELECT 'snapshot', url, id, $2, $3, $4, $5, $6, $7, $8 FROM documents WHERE id = $1
+             RETURNING id",
+            &[
+                &document_id,
+                &snapshot_id,
+                &e.title,
+                &e.text_hash,
+                &(e.words as i64),
+                &now,
+                &minhash,
+                &fp_count,
+            ],
+        )?
+        .get(0);
+    index_entries(tx, &[(id, &e.signature)])
+}
+
+impl PgStore {
+    /// As [`crate::store::Store::corpus_imports`]: the imported files, by name.
+    pub fn corpus_imports(&self) -> Result<Vec<CorpusImport>> {
+        Ok(self
+            .query(
+                "SELECT id, name, title, words, added_at FROM corpus WHERE origin = 'import' ORDER BY name",
+                &[],
+            )?
+            .iter()
+            .map(|r| CorpusImport {
+                id: r.get(0),
+                name: r.get(1),
+                title: r.get(2),
+                words: r.get(3),
+                added_at: r.get(4),
+            })
+            .collect())
+    }
+
+    /// As [`crate::store::Store::corpus_import`].
+    pub fn corpus_import(&self, name: &str) -> Result<Option<CorpusImport>> {
+        Ok(self
+            .query_opt(
+                "SELECT id, name, title, words, added_at FROM corpus WHERE origin = 'import' AND name = $1",
+                &[&name],
+            )?
+            .map(|r| CorpusImport {
+                id: r.get(0),
+                name: r.get(1),
+                title: r.get(2),
+                words: r.get(3),
+                added_at: r.get(4),
+            }))
+    }
+
+    /// As [`crate::store::Store::remove_corpus_import`]: out of the corpus and its index in one
+    /// transaction (the search rows go by trigger).
+    pub fn remove_corpus_import(&self, name: &str) -> Result<bool> {
+        let mut client = self.client.borrow_mut();
+        let mut tx = client.transaction()?;
+        let Some(r) = tx.query_opt(
+            "SELECT id FROM corpus WHERE origin = 'import' AND name = $1 FOR UPDATE",
+            &[&name],
+        )?
+        else {
+            return Ok(false);
+        };
+        let id: i64 = r.get(0);
+        // No signature to find the rows from (the store computes none): every row of the
+        // entry is searched, which a rare command can afford.
+        tx.execute("DELETE FROM corpus_lsh WHERE corpus_id = $1", &[&id])?;
+        tx.execute("DELETE FROM corpus_fp WHERE corpus_id = $1", &[&id])?;
+        tx.execute("DELETE FROM corpus WHERE id = $1", &[&id])?;
+        tx.commit()?;
+        Ok(true)
+    }
+
+    /// As [`crate::store::Store::unindexed_corpus`]: entries with no signature yet, with their
+    /// texts.
+    pub fn unindexed_corpus(&self) -> Result<Vec<(i64, String)>> {
+        let ids: Vec<i64> = self
+            .query("SELECT id FROM corpus WHERE minhash IS NULL ORDER BY id", &[])?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        ids.into_iter()
+            .map(|id| Ok((id, self.corpus_text(id)?.unwrap_or_default())))
+            .collect()
+    }
+
+    /// As [`crate::store::Store::index_corpus`]: the signatures and index rows of entries
+    /// that have none, in one transaction.
+    pub fn index_corpus(&self, signed: &[(i64, Signature)]) -> Result<()> {
+        let mut client = self.client.borrow_mut();
+        let mut tx = client.transaction()?;
+        let ids: Vec<i64> = signed.iter().map(|(id, _)| *id).collect();
+        let blobs: Vec<Vec<u8>> = signed
+            .iter()
+            .map(|(_, s)| index::minhash_blob(&s.minhash))
+            .collect();
+        let counts: Vec<i64> = signed.iter().map(|(_, s)| s.fp_set.len() as i64).collect();
+        tx.execute(
+            "UPDATE corpus SET minhash = v.m, fp_count = v.f
+             FROM unnest($1::bigint[], $2::bytea[], $3::bigint[]) AS v(id, m, f)
+             WHERE corpus.id = v.id",
+            &[&ids, &blobs, &counts],
+        )?;
+        index_entries(
+            &mut tx,
+            &signed.iter().map(|(id, s)| (*id, s)).collect::<Vec<_>>(),
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// As [`crate::store::Store::replaced_imports`]: the stored texts of the named imports
+    /// whose text is not the one given.
+    pub fn replaced_imports(&self, names: &[(&str, &str)]) -> Result<HashMap<String, String>> {
+        let (wanted, hashes): (Vec<&str>, Vec<&str>) = names.iter().copied().unzip();
+        let rows = self.query(
+            "SELECT c.name, c.id FROM corpus c
+             JOIN unnest($1::text[], $2::text[]) AS n(name, hash) ON n.name = c.name
+             WHERE c.origin = 'import' AND c.text_hash <> n.hash",
+            &[&wanted, &hashes],
+        )?;
+        let mut out = HashMap::new();
+        for r in rows {
+            let (name, id): (String, i64) = (r.get(0), r.get(1));
+            out.insert(name, self.corpus_text(id)?.unwrap_or_default());
+        }
+        Ok(out)
     }
 }

@@ -1,6 +1,6 @@
 //! The PostgreSQL backend: connecting (TLS as `sslmode` says), applying migrations/postgres under
-//! an advisory lock, and the table families ported so far (the corpus, claims, the outbox, hosts
-//! and origin leases). It is how several govwatch nodes will share one database (issue 17).
+//! an advisory lock, and every table family of src/store, one file each. It is how several
+//! govwatch nodes share one database (issue 17).
 //!
 //! # Design: two backends, one method set
 //!
@@ -24,29 +24,25 @@
 //! same handle will carry either backend. It must not be called from an async task (it runs
 //! its own runtime); callers use `spawn_blocking`, as they do for SQLite.
 //!
-//! # What remains (the plan for the next sessions)
+//! # Where the work between nodes is settled
 //!
-//! 1. Done: [`super::Store`] is `enum { Sqlite(SqliteStore), Postgres(PgStore) }`, each public
-//!    method a `match` (src/store/backend.rs lists them by family, and which run here yet);
-//!    `cli::open_store` opens either.
-//! 2. Port the remaining families here, one file each as in src/store: documents and snapshots
-//!    (`commit_check` as one transaction; a group commit is not needed with a server; its
-//!    deliveries through [`outbox::enqueue_in`]), events, templates, history, the web pages'
-//!    queries, and search (`pg_trgm` or `tsvector` in place of FTS5). Done: the corpus, claims,
-//!    the outbox ([`outbox`]: batches claimed with `FOR UPDATE SKIP LOCKED`), hosts, and origin
-//!    leases ([`leases`]: one holder per origin, `last_request_at` read under the row lock).
-//! 3. Done: leases on the server's clock ([`time`]), so that a node whose clock is off cannot
-//!    take a lease early or keep one late; `[daemon] node` names the holders
-//!    (`node:pid:start:since`), `status` and `/metrics`.
-//! 4. The end-to-end, alert and kill tests on both backends; the cluster test and the fetch
-//!    benchmark with 1-3 nodes.
+//! - Documents: claimed `FOR UPDATE SKIP LOCKED` ([`claims`]), and a check's write is one
+//!   transaction that locks its document's row first ([`documents`]).
+//! - Mail: batches claimed the same way ([`outbox`]), events locked before they are settled.
+//! - Politeness: one holder per origin, the last request's start on the server's clock
+//!   ([`leases`]); pauses (Retry-After, robots.txt) are rows every node reads ([`hosts`]).
+//! - Every lease is stamped and judged on the server's clock ([`time`]).
 
 mod claims;
 mod corpus;
+mod documents;
+mod events;
 mod hosts;
 mod leases;
 mod outbox;
 mod search;
+mod snapshots;
+mod templates;
 mod time;
 mod web;
 
