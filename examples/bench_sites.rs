@@ -130,9 +130,7 @@ fn main() {
         match a.as_str() {
             "--hosts" => hosts = args.next().and_then(|v| v.parse().ok()).expect("--hosts N"),
             "--port" => port = args.next().and_then(|v| v.parse().ok()).expect("--port P"),
-            "--latency-ms" => {
-                latency_ms = args.next().and_then(|v| v.parse().ok()).expect("--latency-ms MS")
-            }
+            "--latency-ms" => latency_ms = args.next().and_then(|v| v.parse().ok()).expect("--latency-ms MS"),
             other => panic!("unknown argument {other}"),
         }
     }

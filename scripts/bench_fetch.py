@@ -81,7 +81,9 @@ def main():
     ap.add_argument("--nodes", help="several nodes on one database: node counts on PostgreSQL, e.g. 1,2,3")
     ap.add_argument("--postgres", help="with --nodes: the server, e.g. postgres://postgres@127.0.0.1:5432/test")
     ap.add_argument("--politeness", default="on,off", help="with --nodes: on, off or on,off")
-    ap.add_argument("--delay", default="1s", help="with --nodes: per_host_delay when politeness is on")
+    ap.add_argument("--delay", default="1s", help="with --nodes: per_host_delay when politeness is on (1s at least)")
+    ap.add_argument("--split", action="store_true",
+                    help="with --nodes: also politeness off with the hosts split between the nodes' configs")
     ap.add_argument("--latency-ms", type=int, default=20, help="with --nodes: the sites hold each response this long")
     a = ap.parse_args()
     if a.nodes:
@@ -296,7 +298,14 @@ def audit_log(hits, pages_expected, delay_s):
 
 def snapshot_counts(sqlite_path=None, server=None, schema=None):
     """Documents whose number of versions is not 1 (after one pass over new pages, each has
-    exactly one)."""
+    exactly one); None when the database cannot say (a node that failed to start)."""
+    try:
+        return count_not_one(sqlite_path, server, schema)
+    except (sqlite3.Error, subprocess.CalledProcessError):
+        return None
+
+
+def count_not_one(sqlite_path, server, schema):
     sql = ("SELECT COUNT(*) FROM documents d WHERE (SELECT COUNT(*) FROM snapshots s "
            "WHERE s.document_id = d.id) <> 1")
     if sqlite_path:
@@ -355,9 +364,11 @@ def nodes_main(a):
     try:
         for pol in politeness:
             polite = pol == "on"
-            runs = [("sqlite", 1)] + ([("postgres", n) for n in counts] if a.postgres else [])
-            for backend, n in runs:
-                label = f"{backend}-{n}-{pol}"
+            runs = [("sqlite", 1, False)] + ([("postgres", n, False) for n in counts] if a.postgres else [])
+            if a.split and a.postgres and not polite:
+                runs += [("postgres", n, True) for n in counts if n > 1]
+            for backend, n, split in runs:
+                label = f"{backend}-{n}-{pol}" + ("-split" if split else "")
                 if backend == "sqlite":
                     db = os.path.join(a.out, f"{label}.db")
                     storage = f'path = "{db}"'
@@ -369,7 +380,10 @@ def nodes_main(a):
                 configs = []
                 for i in range(n):
                     cfg = os.path.join(a.out, f"{label}-node{i + 1}.toml")
-                    nodes_config(cfg, storage, f"bench-{i + 1}", urls, polite, a.delay)
+                    # Split: each node watches every n-th host only, as if the work were shared
+                    # out by hand (or by claims that came in shares).
+                    mine = [u for k, u in enumerate(urls) if k % a.hosts % n == i] if split else urls
+                    nodes_config(cfg, storage, f"bench-{i + 1}", mine, polite, a.delay)
                     configs.append(cfg)
                 take_log(a.port)
                 pg_cpu = PostgresCpu() if backend == "postgres" else None
@@ -379,7 +393,10 @@ def nodes_main(a):
                 busy_after, total_after = machine_busy()
                 sites_cpu = (proc_cpu(server.pid) or 0.0) - sites_before
                 server_cpu = pg_cpu.seconds() if pg_cpu else 0.0
-                audit = audit_log(take_log(a.port), len(urls), delay_s if polite else 0.0)
+                hits = take_log(a.port)
+                with open(os.path.join(a.out, f"{label}-requests.tsv"), "w") as f:
+                    f.writelines(f"{h}\t{p}\t{s:.6f}\t{e:.6f}\n" for h, p, s, e in hits)
+                audit = audit_log(hits, len(urls), delay_s if polite else 0.0)
                 if backend == "sqlite":
                     bad = snapshot_counts(sqlite_path=db)
                 else:
@@ -387,7 +404,8 @@ def nodes_main(a):
                     psql(a.postgres, f"DROP SCHEMA {schema} CASCADE")
                     schemas.remove(schema)
                 r = {
-                    "label": label, "backend": backend, "n": n, "pol": pol, "wall": wall,
+                    "label": label, "backend": backend, "n": n, "pol": pol + (", split" if split else ""),
+                    "wall": wall,
                     "nodes": nodes, "sites_cpu": sites_cpu, "server_cpu": server_cpu,
                     "busy": (busy_after - busy_before) / wall, "audit": audit, "snap_bad": bad,
                 }
@@ -403,28 +421,31 @@ def nodes_main(a):
                 pass
 
     print()
-    print(f"{'run':<22} {'pass s':>7} {'x SQLite':>8} {'node CPU s':>16} {'peak MiB':>10} "
+    print(f"{'run':<30} {'pass s':>7} {'x SQLite':>8} {'node CPU s':>16} {'peak MiB':>10} "
           f"{'PG CPU s':>8} {'sites s':>7} {'cores':>5} {'in flight':>9} {'min gap s':>9} "
-          f"{'twice':>5} {'!=1 ver':>7}")
+          f"{'short':>5} {'twice':>5} {'!=1 ver':>7}")
     base = {r["pol"]: r for r in results if r["backend"] == "sqlite"}
     for r in results:
-        b = base.get(r["pol"])
+        b = base.get(r["pol"].split(",")[0])
         ratio = f"{r['wall'] / b['wall']:.2f}" if b else "-"
         cpu = "+".join(f"{n[1]:.1f}" for n in r["nodes"])
         rss = max(n[2] for n in r["nodes"])
         au = r["audit"]
         gap = f"{au['min_gap']:.3f}" if au["min_gap"] != float("inf") else "-"
-        print(f"{r['backend'] + ', ' + str(r['n']) + ' node' + ('s' if r['n'] > 1 else '') + ', ' + r['pol']:<22} "
+        print(f"{r['backend'] + ', ' + str(r['n']) + ' node' + ('s' if r['n'] > 1 else '') + ', ' + r['pol']:<30} "
               f"{r['wall']:>7.1f} {ratio:>8} {cpu:>16} {rss:>10.1f} {r['server_cpu']:>8.1f} "
               f"{r['sites_cpu']:>7.1f} {r['busy']:>5.2f} {au['max_flight']:>9} {gap:>9} "
-              f"{au['twice']:>5} {r['snap_bad']:>7}")
+              f"{au['short_gaps']:>5} {au['twice']:>5} {'?' if r['snap_bad'] is None else r['snap_bad']:>7}")
     print()
-    print("pass s: until the last node ended; x SQLite: that over one node on SQLite at the same "
-          "politeness;\nnode CPU s: each node's (wait4); peak MiB: the largest node's; PG CPU s: the "
-          "server's processes;\nsites s: bench_sites' CPU; cores: the machine's busy cores on average "
-          "(everything on it);\nin flight: most requests at once on one origin; min gap s: shortest "
-          "time between two starts on one origin;\ntwice: pages fetched more than once; !=1 ver: "
-          "documents without exactly one version afterwards")
+    for line in (
+        "pass s: until the last node ended; x SQLite: that over one node on SQLite at the same politeness",
+        "node CPU s: each node's (wait4); peak MiB: the largest node's; PG CPU s: the server's processes",
+        "sites s: bench_sites' CPU; cores: the machine's busy cores on average (everything on it)",
+        "in flight: most requests at once on one origin; min gap s: shortest time between two starts on",
+        "one origin; short: such gaps under the delay less 10 ms; twice: pages fetched more than once;",
+        "!=1 ver: documents without exactly one version afterwards",
+    ):
+        print(line)
     for r in results:
         au = r["audit"]
         problems = []
