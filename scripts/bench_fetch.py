@@ -297,29 +297,33 @@ def audit_log(hits, pages_expected, delay_s):
 
 
 def snapshot_counts(sqlite_path=None, server=None, schema=None):
-    """Documents whose number of versions is not 1 (after one pass over new pages, each has
-    exactly one); None when the database cannot say (a node that failed to start)."""
+    """Documents with no version and with more than one (after one pass over new pages, each has
+    exactly one; none means it was not fetched, more than one that it was stored twice); None
+    when the database cannot say (a node that failed to start)."""
     try:
-        return count_not_one(sqlite_path, server, schema)
+        return count_versions(sqlite_path, server, schema)
     except (sqlite3.Error, subprocess.CalledProcessError):
         return None
 
 
-def count_not_one(sqlite_path, server, schema):
-    sql = ("SELECT COUNT(*) FROM documents d WHERE (SELECT COUNT(*) FROM snapshots s "
-           "WHERE s.document_id = d.id) <> 1")
+def count_versions(sqlite_path, server, schema):
+    sql = ("SELECT COALESCE(SUM(CASE WHEN n = 0 THEN 1 ELSE 0 END), 0), "
+           "COALESCE(SUM(CASE WHEN n > 1 THEN 1 ELSE 0 END), 0) FROM (SELECT (SELECT COUNT(*) "
+           "FROM snapshots s WHERE s.document_id = d.id) AS n FROM documents d) AS v")
     if sqlite_path:
         con = sqlite3.connect(sqlite_path)
         try:
-            return con.execute(sql).fetchone()[0]
+            return tuple(con.execute(sql).fetchone())
         finally:
             con.close()
-    return int(psql(server, f"SET search_path = {schema}; {sql}"))
+    none, more = psql(server, f"SET search_path = {schema}; {sql}").split("|")
+    return int(none), int(more)
 
 
 def run_nodes(govwatch, configs, out, label):
     """Starts one `govwatch check --all` per config at once; reaps them as they end. Returns the
-    pass's wall time (until the last ends) and, per node, (wall, cpu, peak MiB, exit, checked)."""
+    pass's wall time (until the last ends) and, per node, [wall, cpu, peak MiB, exit, checked,
+    deferred]."""
     procs = {}
     start = time.monotonic()
     for i, cfg in enumerate(configs):
@@ -338,8 +342,10 @@ def run_nodes(govwatch, configs, out, label):
     wall = time.monotonic() - start
     for i, n in enumerate(nodes):
         with open(os.path.join(out, f"{label}-node{i + 1}.log"), errors="replace") as f:
-            m = re.search(r"^checked (\d+):", f.read(), re.M)
-        n.append(int(m.group(1)) if m else -1)
+            m = re.search(r"^checked (\d+):.* (\d+) deferred$", f.read(), re.M)
+        # Deferred: counted as checked by govwatch, but not fetched (e.g. another node held the
+        # origin for longer than a check waits for it).
+        n += [int(m.group(1)), int(m.group(2))] if m else [-1, -1]
     return wall, nodes
 
 
@@ -407,7 +413,7 @@ def nodes_main(a):
                     "label": label, "backend": backend, "n": n, "pol": pol + (", split" if split else ""),
                     "wall": wall,
                     "nodes": nodes, "sites_cpu": sites_cpu, "server_cpu": server_cpu,
-                    "busy": (busy_after - busy_before) / wall, "audit": audit, "snap_bad": bad,
+                    "busy": (busy_after - busy_before) / wall, "audit": audit, "versions": bad,
                 }
                 results.append(r)
                 print_nodes_run(r, flush=True)
@@ -423,7 +429,7 @@ def nodes_main(a):
     print()
     print(f"{'run':<30} {'pass s':>7} {'x SQLite':>8} {'node CPU s':>16} {'peak MiB':>10} "
           f"{'PG CPU s':>8} {'sites s':>7} {'cores':>5} {'in flight':>9} {'min gap s':>9} "
-          f"{'short':>5} {'twice':>5} {'!=1 ver':>7}")
+          f"{'short':>5} {'twice':>5} {'0 ver':>5} {'>1 ver':>6}")
     base = {r["pol"]: r for r in results if r["backend"] == "sqlite"}
     for r in results:
         b = base.get(r["pol"].split(",")[0])
@@ -435,7 +441,7 @@ def nodes_main(a):
         print(f"{r['backend'] + ', ' + str(r['n']) + ' node' + ('s' if r['n'] > 1 else '') + ', ' + r['pol']:<30} "
               f"{r['wall']:>7.1f} {ratio:>8} {cpu:>16} {rss:>10.1f} {r['server_cpu']:>8.1f} "
               f"{r['sites_cpu']:>7.1f} {r['busy']:>5.2f} {au['max_flight']:>9} {gap:>9} "
-              f"{au['short_gaps']:>5} {au['twice']:>5} {'?' if r['snap_bad'] is None else r['snap_bad']:>7}")
+              f"{au['short_gaps']:>5} {au['twice']:>5} {versions(r, 0):>5} {versions(r, 1):>6}")
     print()
     for line in (
         "pass s: until the last node ended; x SQLite: that over one node on SQLite at the same politeness",
@@ -443,7 +449,7 @@ def nodes_main(a):
         "sites s: bench_sites' CPU; cores: the machine's busy cores on average (everything on it)",
         "in flight: most requests at once on one origin; min gap s: shortest time between two starts on",
         "one origin; short: such gaps under the delay less 10 ms; twice: pages fetched more than once;",
-        "!=1 ver: documents without exactly one version afterwards",
+        "0 ver, >1 ver: documents with no version, with more than one, afterwards",
     ):
         print(line)
     for r in results:
@@ -457,16 +463,22 @@ def nodes_main(a):
             problems.append(f"{au['short_gaps']} starts on one origin closer than {a.delay}")
         if r["pol"] == "on" and au["max_flight"] > 1:
             problems.append(f"{au['max_flight']} requests at once on one origin")
-        if au["twice"] or r["snap_bad"]:
-            problems.append("pages checked twice")
+        if au["twice"]:
+            problems.append(f"{au['twice']} pages fetched more than once")
+        if r["versions"] and r["versions"][1]:
+            problems.append(f"{r['versions'][1]} documents stored more than once")
         if problems:
             print(f"note: {r['label']}: " + "; ".join(problems) + f" (see {a.out})")
 
 
+def versions(r, k):
+    return "?" if r["versions"] is None else r["versions"][k]
+
+
 def print_nodes_run(r, flush=False):
     au = r["audit"]
-    for i, (wall, cpu, rss, code, checked) in enumerate(r["nodes"]):
-        print(f"{r['label']:<20} node {i + 1}: checked {checked:>6}, {wall:7.1f} s, CPU {cpu:6.1f} s, "
+    for i, (wall, cpu, rss, code, checked, deferred) in enumerate(r["nodes"]):
+        print(f"{r['label']:<20} node {i + 1}: checked {checked:>6} ({deferred} deferred), {wall:7.1f} s, CPU {cpu:6.1f} s, "
               f"peak {rss:6.1f} MiB, exit {code}", flush=flush)
     print(f"{r['label']:<20} pass {r['wall']:.1f} s; {au['requests']} requests ({au['robots']} robots.txt), "
           f"PostgreSQL CPU {r['server_cpu']:.1f} s, sites CPU {r['sites_cpu']:.1f} s", flush=flush)
