@@ -1,9 +1,11 @@
-//! `govwatch config check`: the config validated as `run` needs it, and what would be watched
-//! and mailed.
+//! `govwatch config check`: the config validated as `run` needs it, what would be watched and
+//! mailed, and how its watches differ from those of the other nodes running on its database.
 
-use super::{Out, Result};
+use super::{Out, Result, term};
 use crate::config::{Config, WatchKind};
+use crate::model::{Clock, SystemClock};
 use crate::notify;
+use crate::store::{Store, differences, node_watches};
 
 /// Validates what `run` needs, the watches included: a config `run` would refuse is not ok.
 pub(super) fn config_check(config: &Config) -> Result<()> {
@@ -81,6 +83,58 @@ pub(super) fn config_check(config: &Config) -> Result<()> {
             w.url
         )?;
     }
+    other_nodes(config, &mut out)?;
     out.flush()?;
+    Ok(())
+}
+
+/// The other nodes live on this config's database, and a warning on standard error for each
+/// watch this config and theirs differ on (only here, only there, set differently). The check
+/// still passes: nodes may watch different things (one node per region, say), and while a
+/// config change is rolled out node by node the configs differ for a while; a failing check
+/// would refuse the first node's install (deploy/install.sh runs it). But whoever runs them
+/// should know: a watch set differently is fetched and judged by whichever node claims its
+/// documents. A database that cannot be read is said too, and fails nothing: the config is what
+/// is checked here.
+fn other_nodes(config: &Config, out: &mut Out) -> Result<()> {
+    let me = &config.daemon.node;
+    if config.storage.postgres.is_none() && !config.storage.path.exists() {
+        writeln!(out, "other nodes: none (no database yet)")?;
+        return Ok(());
+    }
+    let nodes = match Store::open_reader(&config.storage).and_then(|s| s.live_nodes(SystemClock.now())) {
+        Ok(nodes) => nodes,
+        Err(e) => {
+            writeln!(out, "other nodes: not known ({e})")?;
+            return Ok(());
+        }
+    };
+    let others: Vec<&str> = nodes
+        .iter()
+        .map(|n| n.name.as_str())
+        .filter(|n| n != me)
+        .collect();
+    if others.is_empty() {
+        writeln!(
+            out,
+            "other nodes: none running on this database (this is node {me})"
+        )?;
+        return Ok(());
+    }
+    let found = differences(me, &node_watches(config), &nodes);
+    writeln!(
+        out,
+        "other nodes: {} (this is node {me}); {}",
+        others.join(", "),
+        match found.len() {
+            0 => "their watches are the same as this config's".to_string(),
+            n => format!("{n} differences with this config's watches"),
+        }
+    )?;
+    // What went before first, so that the warnings come after it on a terminal.
+    out.flush()?;
+    for d in &found {
+        term::warn(format_args!("warning: {d}"));
+    }
     Ok(())
 }

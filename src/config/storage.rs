@@ -20,12 +20,16 @@ pub struct PostgresUrl {
     /// libpq's `options`: settings for the session (`-c search_path=...`).
     pub options: Option<String>,
     pub application_name: Option<String>,
+    /// libpq's `sslrootcert`: the certificates (PEM) a server's chain is checked against, in
+    /// place of the Mozilla roots: a database's own certificate authority, or a self-signed
+    /// server certificate.
+    pub sslrootcert: Option<PathBuf>,
 }
 
 /// libpq's `sslmode`, with libpq's meanings: `prefer` and `require` encrypt without checking
-/// whose certificate it is (a server's self-signed certificate works, as with psql); only
-/// `verify-full` checks the chain against the Mozilla roots and the host name. `verify-ca` is
-/// taken as `verify-full` (stricter: the host name is checked too), `allow` as `prefer`.
+/// whose certificate it is (a server's self-signed certificate works, as with psql);
+/// `verify-ca` checks the chain against the roots (`sslrootcert`, else the Mozilla roots), and
+/// `verify-full` the host name too. `allow` is taken as `prefer`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SslMode {
     Disable,
@@ -33,7 +37,9 @@ pub enum SslMode {
     Prefer,
     /// TLS or no connection.
     Require,
-    /// TLS with the server's certificate checked.
+    /// TLS with the server's certificate chain checked, not its name.
+    VerifyCa,
+    /// TLS with the server's certificate chain and name checked.
     VerifyFull,
 }
 
@@ -112,6 +118,7 @@ impl PostgresUrl {
             sslmode: SslMode::Prefer,
             options: None,
             application_name: None,
+            sslrootcert: None,
         };
         for (k, v) in url.query_pairs() {
             match k.as_ref() {
@@ -120,7 +127,8 @@ impl PostgresUrl {
                         "disable" => SslMode::Disable,
                         "prefer" | "allow" => SslMode::Prefer,
                         "require" => SslMode::Require,
-                        "verify-ca" | "verify-full" => SslMode::VerifyFull,
+                        "verify-ca" => SslMode::VerifyCa,
+                        "verify-full" => SslMode::VerifyFull,
                         other => {
                             return Err(format!(
                                 "sslmode `{other}` is not one of disable, allow, prefer, require, verify-ca, verify-full"
@@ -129,10 +137,20 @@ impl PostgresUrl {
                     }
                 }
                 "options" => out.options = Some(v.into_owned()),
+                "sslrootcert" => {
+                    let path = PathBuf::from(v.as_ref());
+                    if !path.is_file() {
+                        return Err(format!(
+                            "sslrootcert `{}` is not a file (the server's CA certificates, PEM)",
+                            path.display()
+                        ));
+                    }
+                    out.sslrootcert = Some(path);
+                }
                 "application_name" => out.application_name = Some(v.into_owned()),
                 other => {
                     return Err(format!(
-                        "URL parameter `{other}` is not supported (known: sslmode, options, application_name)"
+                        "URL parameter `{other}` is not supported (known: sslmode, sslrootcert, options, application_name)"
                     ));
                 }
             }
@@ -230,6 +248,16 @@ mod tests {
         assert!(!format!("{u:?}").contains("cret"));
         let d = PostgresUrl::parse("postgres://postgres@127.0.0.1/test").unwrap();
         assert_eq!((d.port, d.sslmode), (5432, SslMode::Prefer));
+        let ca = tempfile::NamedTempFile::new().unwrap();
+        let url = format!(
+            "postgres://gw@db.example/news?sslmode=verify-ca&sslrootcert={}",
+            ca.path().display()
+        );
+        let v = PostgresUrl::parse(&url).unwrap();
+        assert_eq!(
+            (v.sslmode, v.sslrootcert.as_deref()),
+            (SslMode::VerifyCa, Some(ca.path()))
+        );
     }
 
     #[test]
@@ -245,6 +273,10 @@ mod tests {
                 "sslmode `sometimes`",
             ),
             ("postgres://a@h.example/c?pool=3", "parameter `pool`"),
+            (
+                "postgres://a@h.example/c?sslmode=verify-ca&sslrootcert=/no/such/ca.pem",
+                "sslrootcert `/no/such/ca.pem` is not a file",
+            ),
         ] {
             let e = PostgresUrl::parse(url).unwrap_err();
             assert!(e.contains(says), "{url}: {e}");

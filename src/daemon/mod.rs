@@ -21,7 +21,7 @@ use crate::fetch::Fetcher;
 use crate::model::Clock;
 use crate::notify::{self, NotifyError};
 use crate::pipeline::{Context, PassReport, Selection, StopFlag, run_pass};
-use crate::store::StoreHandle;
+use crate::store::{NODE_LIVE, RENEW_EVERY, StoreHandle, differences, node_watches};
 use crate::{logging, metrics};
 use sd_notify::Notifier;
 
@@ -171,6 +171,8 @@ pub async fn run(mut ctx: Context) -> Result<(), DaemonError> {
     let mut beat = interval(HEARTBEAT);
     beat.set_missed_tick_behavior(MissedTickBehavior::Skip);
     info!(node = %ctx.config.daemon.node, watches = ctx.config.watches.len(), tick = ?ticks.period(), "govwatch running");
+    record_node(&ctx).await;
+    spawn_node_heartbeat(state.clone());
     // The config is loaded and the database open and migrated: that is ready.
     notifier.ready(&state.status().await);
     // Only after READY: systemd ignores pings before it, and a ping first would read as
@@ -212,6 +214,7 @@ pub async fn run(mut ctx: Context) -> Result<(), DaemonError> {
                 notifier.reloading();
                 if reload_config(&mut ctx, &state).await {
                     ticks = ticker(&ctx.config);
+                    record_node(&ctx).await;
                 }
                 notifier.ready(&state.status().await);
             }
@@ -467,6 +470,66 @@ async fn reload_config(ctx: &mut Context, state: &State) -> bool {
     }
     *state.config.lock().unwrap_or_else(|p| p.into_inner()) = new;
     true
+}
+
+/// Records this node and what its config watches on the database (see `store::nodes`), and
+/// warns of each watch another live node's config lacks, has and this one does not, or sets
+/// differently, as `config check` does: nodes may watch different things, but whoever runs them
+/// should know, since the documents of a watch set differently are fetched and judged by
+/// whichever node claims them. A failure to record is a warning, not a stop: the node still
+/// works, but the other nodes do not know its watches, and may settle the events of a watch
+/// only it has as followed by nobody (as they do once it was not seen for [`NODE_LIVE`]).
+async fn record_node(ctx: &Context) {
+    let node = ctx.config.daemon.node.clone();
+    let mine = node_watches(&ctx.config);
+    let now = ctx.clock.now();
+    let (me, watches) = (node.clone(), mine.clone());
+    let recorded = ctx
+        .store
+        .run(move |s| {
+            s.record_node(&me, &watches, now)?;
+            s.live_nodes(now)
+        })
+        .await;
+    match recorded {
+        Ok(nodes) => {
+            for d in differences(&node, &mine, &nodes) {
+                warn!("{d}");
+            }
+        }
+        Err(e) => warn!(error = %e, "this node and its watches were not recorded on the database"),
+    }
+}
+
+/// Stamps this node seen every [`RENEW_EVERY`], as claims are renewed, for as long as the
+/// process runs. Not in the passes' claim renewal: that runs only while a pass does, and a
+/// daemon whose passes are short and far apart would look stopped to the other nodes between
+/// them. A row that is gone (removed by hand) is recorded again with the config in force.
+fn spawn_node_heartbeat(state: Arc<State>) {
+    tokio::spawn(async move {
+        let mut every = interval(RENEW_EVERY);
+        every.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        // The first tick is now, just after the node was recorded.
+        every.tick().await;
+        loop {
+            every.tick().await;
+            let config = state.config();
+            let now = state.clock.now();
+            let seen = state
+                .store
+                .run(move |s| {
+                    let node = &config.daemon.node;
+                    if !s.node_seen(node, now)? {
+                        s.record_node(node, &node_watches(&config), now)?;
+                    }
+                    Ok(())
+                })
+                .await;
+            if let Err(e) = seen {
+                warn!(error = %e, live_for = ?NODE_LIVE, "this node was not stamped seen; other nodes take it for stopped once it was not seen for that long");
+            }
+        }
+    });
 }
 
 /// Pings the systemd watchdog every half period, but only while [`State::health`] is good: a

@@ -261,8 +261,31 @@ pub fn due_for_check(now: Timestamp) -> Due {
 
 /// Events with no delivery rows (found before the outbox existed, or while nobody was
 /// configured to receive them) get them now, for the recipients configured now.
+///
+/// Except the events of a watch this config lacks while another live node's config has it
+/// (nodes sharing one database may watch different things): that node's config knows the
+/// watch's tags and who follows it, and routes them. Routed here they could be settled as
+/// followed by nobody, and that node's recipients would never be told. Once no live node has
+/// the watch, it is no longer watched anywhere, and this node routes (or settles) them.
 async fn adopt_orphans(store: &StoreHandle, config: &Config, now: Timestamp) -> Result<(), NotifyError> {
-    let orphans = store.run(|s| s.orphan_events()).await?;
+    let mut orphans = store.run(|s| s.orphan_events()).await?;
+    let not_mine = |watch: &str| !config.watches.iter().any(|w| w.name == watch);
+    if orphans.iter().any(|(_, watch, _)| not_mine(watch)) {
+        let nodes = store.run(move |s| s.live_nodes(now)).await?;
+        let elsewhere = |watch: &str| {
+            nodes
+                .iter()
+                .any(|n| n.name != config.daemon.node && n.watches.contains_key(watch))
+        };
+        let before = orphans.len();
+        orphans.retain(|(_, watch, _)| !(not_mine(watch) && elsewhere(watch)));
+        if orphans.len() < before {
+            tracing::debug!(
+                events = before - orphans.len(),
+                "events of watches only other nodes have are left to them"
+            );
+        }
+    }
     if orphans.is_empty() {
         return Ok(());
     }

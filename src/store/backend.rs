@@ -20,6 +20,7 @@ use std::path::Path;
 
 use time::OffsetDateTime;
 
+use super::nodes::{NodeRow, NodeWatches};
 use super::pg::blocking;
 use super::{
     Batch, Candidate, CheckRecord, CorpusImport, DeliveryRow, DocRole, DocumentRow, Due, EventDelivery,
@@ -288,4 +289,9 @@ delegate! {
     both fn release_documents(&mut self, ids: &[i64]) -> Result<()>;
     both fn renew_claims(&mut self, now: Timestamp) -> Result<usize>;
     both fn release_claims(&mut self) -> Result<()>;
+
+    // ---- nodes: which nodes share the database, and what their configs watch (src/store/nodes.rs)
+    both fn record_node(&mut self, node: &str, watches: &NodeWatches, now: Timestamp) -> Result<()>;
+    both fn node_seen(&mut self, node: &str, now: Timestamp) -> Result<bool>;
+    both fn live_nodes(&self, now: Timestamp) -> Result<Vec<NodeRow>>;
 }

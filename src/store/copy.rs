@@ -94,11 +94,14 @@ impl Kind {
     }
 }
 
-/// Tables either backend keeps from others (by triggers or the indexer), which a target rebuilds
-/// as the rows arrive: `watch_documents` (SQLite 0014, PostgreSQL 0002) is counted by triggers
-/// on `documents`, the `search_` tables index the texts; the others are SQLite's alone.
+/// Tables left out of a copy. Those either backend keeps from others (by triggers or the
+/// indexer), which a target rebuilds as the rows arrive: `watch_documents` (SQLite 0014,
+/// PostgreSQL 0002) is counted by triggers on `documents`, the `search_` tables index the texts;
+/// the others are SQLite's alone. And `nodes`, which says which nodes run on this database now:
+/// that is not true of the other one (each node records itself on the database it runs on).
 fn is_derived_table(t: &str) -> bool {
-    t.ends_with("_recent")
+    t == "nodes"
+        || t.ends_with("_recent")
         || t == "corpus_index_rows"
         || t == "watch_documents"
         || t.starts_with("search_")

@@ -99,24 +99,26 @@ pub struct EventFilter {
     pub limit: Option<usize>,
 }
 
+/// An [`EventRow`]'s columns, over `events e LEFT JOIN snapshots s`, the same SQL on both
+/// backends: the event, its version's date, whether any delivery is unsent, the title of its
+/// source as the corpus knows it, and whether it has any delivery at all.
+pub(super) const SELECT: &str = "SELECT e.id, e.kind, e.url, e.title, e.watch, e.detected_at, e.notified_at,
+        e.source, e.overlap, e.added, e.removed, s.published, e.relevant, e.significance, e.details,
+        EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.state != 'sent'),
+        COALESCE(
+            (SELECT c.title FROM corpus c WHERE c.origin = 'import' AND c.name = e.source),
+            (SELECT s2.title FROM documents d2 JOIN snapshots s2 ON s2.document_id = d2.id
+             WHERE d2.url = e.source AND s2.title IS NOT NULL ORDER BY s2.version DESC LIMIT 1)),
+        EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id)
+     FROM events e LEFT JOIN snapshots s ON s.id = e.snapshot_id";
+
 impl SqliteStore {
     fn events_where(&self, filter: &str) -> Result<Vec<EventRow>> {
         self.events_where_with(filter, &[])
     }
 
     fn events_where_with(&self, filter: &str, args: &[&dyn rusqlite::ToSql]) -> Result<Vec<EventRow>> {
-        let mut stmt = self.conn.prepare(&format!(
-            "SELECT e.id, e.kind, e.url, e.title, e.watch, e.detected_at, e.notified_at, e.source, e.overlap,
-                    e.added, e.removed, s.published, e.relevant, e.significance, e.details,
-                    EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.state != 'sent'),
-                    COALESCE(
-                        (SELECT c.title FROM corpus c WHERE c.origin = 'import' AND c.name = e.source),
-                        (SELECT s2.title FROM documents d2 JOIN snapshots s2 ON s2.document_id = d2.id
-                         WHERE d2.url = e.source AND s2.title IS NOT NULL ORDER BY s2.version DESC LIMIT 1)),
-                    EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id)
-             FROM events e LEFT JOIN snapshots s ON s.id = e.snapshot_id
-             {filter}"
-        ))?;
+        let mut stmt = self.conn.prepare(&format!("{SELECT} {filter}"))?;
         let rows = stmt.query_map(args, |r| {
             let notified_at: Option<Timestamp> = r.get(6)?;
             // `notified_at` says the event is settled (nothing left to try); it was notified only

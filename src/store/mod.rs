@@ -19,6 +19,7 @@ mod events;
 mod handle;
 mod hosts;
 mod leases;
+mod nodes;
 mod outbox;
 mod pg;
 mod search;
@@ -40,6 +41,10 @@ pub use events::{EventFilter, EventKind, EventRow, NewEvent};
 pub use handle::StoreHandle;
 pub use hosts::HostRow;
 pub use leases::Lease;
+pub use nodes::{
+    NODE_LIVE, NodeRow, NodeWatches, WatchDifference, WatchSettings, differences, node_watches,
+    watch_settings,
+};
 pub use outbox::{
     Batch, Channel, DeliveryRow, Due, EventDelivery, Mode, OutboxCounts, RetryRefusal, Target, targets_at,
 };
@@ -90,6 +95,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0015_search_words",
         include_str!("../../migrations/0015_search_words.sql"),
     ),
+    ("0016_nodes", include_str!("../../migrations/0016_nodes.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -87,3 +87,86 @@ pub fn admin() -> Result<postgres::Client, postgres::Error> {
     config.connect_timeout(std::time::Duration::from_secs(3));
     config.connect(postgres::NoTls)
 }
+
+/// A TCP relay on loopback in front of the test server, that can be cut (every connection
+/// through it closed, and no new one taken) and put back on the same port: the database
+/// going away in the middle of a pass, and coming back, as a network or a restart does it.
+pub struct Relay {
+    pub port: u16,
+    state: std::sync::Arc<RelayState>,
+}
+
+#[derive(Default)]
+struct RelayState {
+    up: std::sync::atomic::AtomicBool,
+    streams: std::sync::Mutex<Vec<std::net::TcpStream>>,
+}
+
+impl Relay {
+    pub fn start() -> Relay {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let state = std::sync::Arc::new(RelayState::default());
+        state.up.store(true, Ordering::SeqCst);
+        let relay = Relay { port, state };
+        relay.serve(listener);
+        relay
+    }
+
+    /// The URL of `schema` through the relay.
+    pub fn url(&self, schema: &Schema) -> String {
+        schema
+            .url()
+            .replace("127.0.0.1:5432", &format!("127.0.0.1:{}", self.port))
+    }
+
+    fn serve(&self, listener: std::net::TcpListener) {
+        let state = self.state.clone();
+        listener.set_nonblocking(true).unwrap();
+        std::thread::spawn(move || {
+            while state.up.load(Ordering::SeqCst) {
+                let client = match listener.accept() {
+                    Ok((c, _)) => c,
+                    Err(_) => {
+                        std::thread::sleep(std::time::Duration::from_millis(5));
+                        continue;
+                    }
+                };
+                client.set_nonblocking(false).unwrap();
+                let Ok(server) = std::net::TcpStream::connect("127.0.0.1:5432") else {
+                    continue;
+                };
+                let mut streams = state.streams.lock().unwrap();
+                streams.push(client.try_clone().unwrap());
+                streams.push(server.try_clone().unwrap());
+                for (mut from, mut to) in [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server, client),
+                ] {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+            }
+            // Dropping the listener here refuses new connections until `restore`.
+        });
+    }
+
+    /// Closes every connection through the relay and refuses new ones.
+    pub fn cut(&self) {
+        self.state.up.store(false, Ordering::SeqCst);
+        for s in self.state.streams.lock().unwrap().drain(..) {
+            let _ = s.shutdown(std::net::Shutdown::Both);
+        }
+        // Until the accept loop has let go of the port.
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+
+    /// Takes connections again, on the same port.
+    pub fn restore(&self) {
+        let listener = std::net::TcpListener::bind(("127.0.0.1", self.port)).unwrap();
+        self.state.up.store(true, Ordering::SeqCst);
+        self.serve(listener);
+    }
+}

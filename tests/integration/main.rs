@@ -24,6 +24,7 @@ mod large_pages;
 mod listings;
 mod mails;
 mod naming;
+mod nodes;
 mod pdf;
 mod politeness;
 mod postgres;

@@ -469,6 +469,17 @@ pub(super) fn upsert_snapshot_in(
     index_entries(tx, &[(id, &e.signature)])
 }
 
+/// An imported file's row (id, name, title, words, added_at).
+fn corpus_import(r: &postgres::Row) -> CorpusImport {
+    CorpusImport {
+        id: r.get(0),
+        name: r.get(1),
+        title: r.get(2),
+        words: r.get(3),
+        added_at: r.get(4),
+    }
+}
+
 impl PgStore {
     /// As [`crate::store::Store::corpus_imports`]: the imported files, by name.
     pub fn corpus_imports(&self) -> Result<Vec<CorpusImport>> {
@@ -478,13 +489,7 @@ impl PgStore {
                 &[],
             )?
             .iter()
-            .map(|r| CorpusImport {
-                id: r.get(0),
-                name: r.get(1),
-                title: r.get(2),
-                words: r.get(3),
-                added_at: r.get(4),
-            })
+            .map(corpus_import)
             .collect())
     }
 
@@ -495,13 +500,7 @@ impl PgStore {
                 "SELECT id, name, title, words, added_at FROM corpus WHERE origin = 'import' AND name = $1",
                 &[&name],
             )?
-            .map(|r| CorpusImport {
-                id: r.get(0),
-                name: r.get(1),
-                title: r.get(2),
-                words: r.get(3),
-                added_at: r.get(4),
-            }))
+            .map(|r| corpus_import(&r)))
     }
 
     /// As [`crate::store::Store::remove_corpus_import`]: out of the corpus and its index in one

@@ -7,6 +7,7 @@ use postgres::types::ToSql;
 use super::PgStore;
 use super::time::{PgTime, opt};
 use crate::model::{EventKind, KindSet};
+use crate::store::events::SELECT;
 use crate::store::{EventFilter, EventRow, NewEvent, Result, StoreError};
 
 /// Stores an event in the caller's transaction; returns its id.
@@ -43,18 +44,7 @@ pub(super) fn insert_in(
         .get(0))
 }
 
-/// The event columns [`event`] reads, over `events e LEFT JOIN snapshots s`: as SQLite's, with
-/// whether any delivery is unsent, the source's title, and whether there is any delivery.
-const SELECT: &str = "SELECT e.id, e.kind, e.url, e.title, e.watch, e.detected_at, e.notified_at, e.source,
-        e.overlap, e.added, e.removed, s.published, e.relevant, e.significance, e.details,
-        EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.state != 'sent'),
-        COALESCE(
-            (SELECT c.title FROM corpus c WHERE c.origin = 'import' AND c.name = e.source),
-            (SELECT s2.title FROM documents d2 JOIN snapshots s2 ON s2.document_id = d2.id
-             WHERE d2.url = e.source AND s2.title IS NOT NULL ORDER BY s2.version DESC LIMIT 1)),
-        EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id)
-     FROM events e LEFT JOIN snapshots s ON s.id = e.snapshot_id ";
-
+/// A row of [`SELECT`].
 fn event(r: &postgres::Row) -> Result<EventRow> {
     let notified_at = opt(r.try_get::<_, Option<PgTime>>(6)?);
     // As on SQLite: notified once settled with every delivery sent, and at least one.
@@ -86,7 +76,7 @@ fn event(r: &postgres::Row) -> Result<EventRow> {
 
 impl PgStore {
     fn events_where(&self, filter: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<EventRow>> {
-        self.query(&format!("{SELECT}{filter}"), params)?
+        self.query(&format!("{SELECT} {filter}"), params)?
             .iter()
             .map(event)
             .collect()

@@ -39,6 +39,7 @@ mod documents;
 mod events;
 mod hosts;
 mod leases;
+mod nodes;
 mod outbox;
 mod search;
 mod snapshots;
@@ -73,6 +74,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0002_web",
         include_str!("../../../migrations/postgres/0002_web.sql"),
     ),
+    (
+        3,
+        "0003_nodes",
+        include_str!("../../../migrations/postgres/0003_nodes.sql"),
+    ),
 ];
 
 /// The migration that made the search index: applied to a database that has versions already,
@@ -92,6 +98,8 @@ pub struct PgStore {
     holder: String,
     /// Statements prepared on this connection, by their SQL (see [`PgStore::prepared`]).
     statements: RefCell<HashMap<String, Statement>>,
+    /// The server did not answer the last time a closed connection was opened again.
+    down: std::cell::Cell<bool>,
 }
 
 impl PgStore {
@@ -104,6 +112,7 @@ impl PgStore {
             url: url.clone(),
             holder: super::claims::new_holder(),
             statements: RefCell::default(),
+            down: Default::default(),
         })
     }
 
@@ -169,13 +178,31 @@ impl PgStore {
     /// survive it.
     pub fn reconnect_if_closed(&self) -> Result<()> {
         let mut client = self.client.borrow_mut();
-        if client.is_closed() {
-            tracing::warn!(database = %self.url, "the PostgreSQL connection was closed; connecting again");
-            *client = Conn(Some(connect(&self.url)?));
-            // Prepared statements belong to the connection they were prepared on.
-            self.statements.borrow_mut().clear();
+        if !client.is_closed() {
+            return Ok(());
         }
-        Ok(())
+        // Said once per outage, not once per call: a node keeps calling while the server is
+        // away, and each call fails with the reason anyway.
+        match connect(&self.url) {
+            Ok(c) => {
+                match self.down.replace(false) {
+                    true => tracing::info!(database = %self.url, "the PostgreSQL server answers again"),
+                    false => {
+                        tracing::warn!(database = %self.url, "the PostgreSQL connection was closed; connected again")
+                    }
+                }
+                *client = Conn(Some(c));
+                // Prepared statements belong to the connection they were prepared on.
+                self.statements.borrow_mut().clear();
+                Ok(())
+            }
+            Err(e) => {
+                if !self.down.replace(true) {
+                    tracing::warn!(database = %self.url, error = %e, "the PostgreSQL server went away; every call fails until it is back");
+                }
+                Err(e)
+            }
+        }
     }
 
     /// The migrations applied, by version: what a test checks after several nodes started.
@@ -253,40 +280,122 @@ fn connect(url: &PostgresUrl) -> Result<Client> {
         url: url.to_string(),
         source,
     };
-    match url.sslmode {
-        SslMode::Disable => c
+    if url.sslmode == SslMode::Disable {
+        return c
             .ssl_mode(postgres::config::SslMode::Disable)
-            .connect(postgres::NoTls),
-        mode => {
-            c.ssl_mode(match mode {
-                SslMode::Prefer => postgres::config::SslMode::Prefer,
-                _ => postgres::config::SslMode::Require,
-            });
-            c.connect(tokio_postgres_rustls::MakeRustlsConnect::new(tls_config(
-                mode == SslMode::VerifyFull,
-            )))
-        }
+            .connect(postgres::NoTls)
+            .map_err(failed);
     }
-    .map_err(failed)
+    c.ssl_mode(match url.sslmode {
+        SslMode::Prefer => postgres::config::SslMode::Prefer,
+        _ => postgres::config::SslMode::Require,
+    });
+    let tls = tls_config(url.sslmode, url.sslrootcert.as_deref())
+        .map_err(|why| StoreError::Unsupported(format!("cannot connect to PostgreSQL at {url}: {why}")))?;
+    c.connect(tokio_postgres_rustls::MakeRustlsConnect::new(tls))
+        .map_err(failed)
 }
 
-/// rustls (already the HTTP and SMTP stack) with ring; certificates checked against the Mozilla
-/// roots for `verify-full`, and not at all for `prefer` and `require`, as libpq does.
-fn tls_config(verify: bool) -> rustls::ClientConfig {
+/// rustls (already the HTTP and SMTP stack) with ring, as libpq's `sslmode` says: no check of
+/// the certificate for `prefer` and `require`; its chain against the roots for `verify-ca`, and
+/// its name too for `verify-full`. The roots are `sslrootcert`'s, else the Mozilla roots.
+fn tls_config(
+    mode: SslMode,
+    rootcert: Option<&std::path::Path>,
+) -> std::result::Result<rustls::ClientConfig, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .expect("ring supports the default TLS versions");
-    if verify {
-        let roots = rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        };
-        builder.with_root_certificates(roots).with_no_client_auth()
-    } else {
-        builder
+    let config = match mode {
+        SslMode::VerifyFull => builder.with_root_certificates(roots(rootcert)?),
+        SslMode::VerifyCa => {
+            let chain = rustls::client::WebPkiServerVerifier::builder_with_provider(
+                Arc::new(roots(rootcert)?),
+                provider,
+            )
+            .build()
+            .map_err(|e| format!("the roots cannot check certificates: {e}"))?;
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(ChainOnly(chain)))
+        }
+        _ => builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
-            .with_no_client_auth()
+            .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider))),
+    };
+    Ok(config.with_no_client_auth())
+}
+
+/// The certificates a server's chain is checked against: `sslrootcert`'s (PEM), or the Mozilla
+/// roots. A file that holds none is an error, not a store that trusts nothing.
+fn roots(rootcert: Option<&std::path::Path>) -> std::result::Result<rustls::RootCertStore, String> {
+    use rustls::pki_types::{CertificateDer, pem::PemObject};
+    let Some(path) = rootcert else {
+        return Ok(rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        });
+    };
+    let unreadable = |e: &dyn std::fmt::Display| format!("sslrootcert {}: {e}", path.display());
+    let mut store = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(path).map_err(|e| unreadable(&e))? {
+        store
+            .add(cert.map_err(|e| unreadable(&e))?)
+            .map_err(|e| unreadable(&e))?;
+    }
+    match store.is_empty() {
+        true => Err(unreadable(&"holds no PEM certificate")),
+        false => Ok(store),
+    }
+}
+
+/// libpq's `sslmode=verify-ca`: the chain is checked against the roots, the host name is not
+/// (a server reached by an address its certificate does not name). webpki checks the name
+/// last, after the chain, so a name error means the chain was good.
+#[derive(Debug)]
+struct ChainOnly(Arc<rustls::client::WebPkiServerVerifier>);
+
+impl rustls::client::danger::ServerCertVerifier for ChainOnly {
+    fn verify_server_cert(
+        &self,
+        end_entity: &rustls::pki_types::CertificateDer<'_>,
+        intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        server_name: &rustls::pki_types::ServerName<'_>,
+        ocsp_response: &[u8],
+        now: rustls::pki_types::UnixTime,
+    ) -> std::result::Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        use rustls::CertificateError::{NotValidForName, NotValidForNameContext};
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
+            Err(rustls::Error::InvalidCertificate(NotValidForName | NotValidForNameContext { .. })) => {
+                Ok(rustls::client::danger::ServerCertVerified::assertion())
+            }
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.supported_verify_schemes()
     }
 }
 

@@ -3,24 +3,12 @@
 
 use postgres::GenericClient;
 
+use super::web::snapshot_meta as meta;
 use super::{PgStore, search};
 use crate::store::{NewSnapshot, Result, SnapshotMeta, StoredBody, decompress_text};
 
-/// The columns a [`SnapshotMeta`] is read from, in its order.
+/// The columns a [`SnapshotMeta`] is read from ([`meta`]), in its order.
 const META: &str = "id, version, fetched_at, text_hash, title, published, lang, words";
-
-fn meta(r: &postgres::Row) -> SnapshotMeta {
-    SnapshotMeta {
-        id: r.get(0),
-        version: r.get(1),
-        fetched_at: r.get(2),
-        text_hash: r.get(3),
-        title: r.get(4),
-        published: r.get(5),
-        lang: r.get(6),
-        words: r.get(7),
-    }
-}
 
 /// Stores a new version of a document (its text `text`, `s.text_z` uncompressed) in the
 /// caller's transaction, which holds the document's row lock; returns its id. The version

@@ -37,6 +37,7 @@ impl PgStore {
             url: url.clone(),
             holder: crate::store::claims::new_holder(),
             statements: Default::default(),
+            down: Default::default(),
         };
         let known = super::MIGRATIONS.last().map_or(0, |m| m.0);
         let found = store
@@ -333,7 +334,7 @@ fn web_event(r: &Row) -> Result<WebEvent> {
 
 /// A version's metadata from its first eight columns (id, version, fetched_at, text_hash,
 /// title, published, lang, words).
-fn snapshot_meta(r: &Row) -> SnapshotMeta {
+pub(super) fn snapshot_meta(r: &Row) -> SnapshotMeta {
     SnapshotMeta {
         id: r.get(0),
         version: r.get(1),
