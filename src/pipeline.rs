@@ -105,6 +105,23 @@ impl crate::polite::OriginLeases for StoreLeases {
 /// every due page and document.
 pub async fn run_pass(ctx: &Context, sel: &Selection) -> Result<PassReport, PipelineError> {
     let watches = select_watches(&ctx.config, sel)?;
+    let earlier = std::mem::take(&mut *ctx.unreleased.lock().unwrap_or_else(|p| p.into_inner()));
+    if !earlier.is_empty() {
+        let ids = earlier.clone();
+        match ctx.store.run(move |s| s.release_documents(&ids)).await {
+            Ok(()) => info!(
+                documents = earlier.len(),
+                "let go of the claims an earlier pass could not"
+            ),
+            Err(e) => {
+                ctx.unreleased
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .extend(earlier);
+                return Err(e.into());
+            }
+        }
+    }
     let due = {
         let watches = watches.clone();
         let (all, now) = (sel.all, ctx.clock.now());
@@ -120,8 +137,15 @@ pub async fn run_pass(ctx: &Context, sel: &Selection) -> Result<PassReport, Pipe
     let mut claimed: Vec<i64> = due.iter().map(|(d, _)| d.id).collect();
     let result = run_claimed(ctx, due, &mut claimed).await;
     ctx.hosts.release_idle(std::time::Duration::ZERO).await;
-    let ids = claimed;
+    let ids = claimed.clone();
     let released = ctx.store.run(move |s| s.release_documents(&ids)).await;
+    if released.is_err() {
+        // Tried again before the next pass claims (see `Context::unreleased`).
+        ctx.unreleased
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(claimed);
+    }
     let report = result?;
     released?;
     Ok(report)

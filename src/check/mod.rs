@@ -98,6 +98,9 @@ pub struct Context {
     /// Checks in flight at once, over every pass of the process (`fetch.concurrency`).
     pub slots: Arc<Semaphore>,
     pub clock: Arc<dyn Clock>,
+    /// Documents a pass claimed and could not let go of (the database was away at its end):
+    /// let go of before the next pass claims, rather than left until their leases run out.
+    pub unreleased: Arc<std::sync::Mutex<Vec<i64>>>,
 }
 
 /// Parsing and comparing are CPU work; more of it at once than there are cores only costs memory.

@@ -43,6 +43,7 @@ fn context_for(config: Config) -> Result<Context> {
         store,
         clock,
         stop: StopFlag::default(),
+        unreleased: Default::default(),
     })
 }
 

@@ -764,7 +764,9 @@ fn a_database_that_goes_away_mid_pass_fails_checks_and_the_node_recovers() {
     wait_for("a change recorded", &|| count("SELECT count(*) FROM events") > 0);
     relay.cut();
     let recorded_before = count("SELECT count(*) FROM events");
-    std::thread::sleep(std::time::Duration::from_secs(3));
+    // Longer than the rest of the pass: it ends while the server is away, unable to let go of
+    // its claims, which the next pass must let go of rather than wait out their lease (2 min).
+    std::thread::sleep(std::time::Duration::from_secs(8));
     assert!(
         child.try_wait().unwrap().is_none(),
         "the node stopped:\n{}",
@@ -793,6 +795,10 @@ fn a_database_that_goes_away_mid_pass_fails_checks_and_the_node_recovers() {
         "{log}"
     );
     assert!(log.contains("the PostgreSQL server answers again"), "{log}");
+    assert!(
+        log.contains("let go of the claims an earlier pass could not"),
+        "{log}"
+    );
     // Exactly once: one `changed` event per page, two versions each, and every version has
     // the document's state that goes with it (a check's writes are one transaction).
     assert_eq!(
