@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use postgres::Transaction;
 
+use super::sql::Sql;
 use super::{PgStore, search};
 use crate::model::{Candidate, DocVersion, Timestamp};
 use crate::similarity::{self as index, Signature};
@@ -85,7 +86,7 @@ fn unindex(
 }
 
 /// Writes the index rows of entries that have none, one statement per table, in key order.
-fn index_entries(tx: &mut Transaction<'_>, entries: &[(i64, &Signature)]) -> Result<()> {
+fn index_entries(tx: &mut impl Sql, entries: &[(i64, &Signature)]) -> Result<()> {
     let mut lsh: Vec<(i64, i64)> = Vec::with_capacity(entries.len() * index::BANDS);
     let mut fp: Vec<(i64, i64)> = Vec::new();
     for &(id, sig) in entries {
@@ -288,9 +289,8 @@ impl PgStore {
                 Probe::Fingerprint(_) => None,
             })
             .collect();
-        let mut client = self.client.borrow_mut();
         // Every probe in one round trip: (0, band key, entry) and (1, fingerprint, entry).
-        let rows = client.query(
+        let rows = self.query(
             "SELECT 0::bigint, band_key, corpus_id FROM corpus_lsh WHERE band_key = ANY($1)
              UNION ALL
              SELECT 1::bigint, f.h, x.corpus_id FROM unnest($2::bigint[]) AS f(h)
@@ -317,7 +317,7 @@ impl PgStore {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let rows = client.query(
+        let rows = self.query(
             &format!(
                 "SELECT c.id, c.name, c.document_id, c.title, c.text_hash, c.minhash, c.fp_count, c.origin,
                         {}
@@ -359,8 +359,6 @@ impl PgStore {
         exclude_document: Option<i64>,
     ) -> Result<Option<(String, i64)>> {
         Ok(self
-            .client
-            .borrow_mut()
             // The entries with the hash first (by `corpus_hash`), then the oldest of them: left
             // to itself, the planner walked the whole table in id order looking for one (200 ms
             // on 100,000 entries for a text that is not there).
@@ -378,8 +376,6 @@ impl PgStore {
     /// As [`crate::store::Store::corpus_text`]: an import's own text, or its snapshot's.
     pub fn corpus_text(&self, corpus_id: i64) -> Result<Option<String>> {
         let blob: Option<Option<Vec<u8>>> = self
-            .client
-            .borrow_mut()
             .query_opt(
                 "SELECT COALESCE(c.text, s.text) FROM corpus c LEFT JOIN snapshots s ON s.id = c.snapshot_id
                  WHERE c.id = $1",
@@ -392,8 +388,6 @@ impl PgStore {
     /// As [`crate::store::Store::corpus_source`]: a known document as a verdict names it.
     pub fn corpus_source(&self, corpus_id: i64) -> Result<Option<crate::compare::corpus::Source>> {
         Ok(self
-            .client
-            .borrow_mut()
             .query_opt(
                 &format!(
                     "SELECT c.name, {} FROM corpus c LEFT JOIN snapshots s ON s.id = c.snapshot_id WHERE c.id = $1",
@@ -422,7 +416,7 @@ impl PgStore {
 /// check's transaction: as src/store/corpus.rs's `upsert_snapshot`, a text the document had
 /// before is one entry, moved to its newest snapshot (its index rows stay).
 pub(super) fn upsert_snapshot_in(
-    tx: &mut Transaction<'_>,
+    tx: &mut impl Sql,
     document_id: i64,
     snapshot_id: i64,
     e: &NewCorpusEntry,

@@ -9,10 +9,11 @@
 //! newest (src/check/write.rs) or, at worst, fails on the version number the first one took,
 //! rather than storing one edit twice.
 
+use postgres::Row;
 use postgres::types::ToSql;
-use postgres::{GenericClient, Row};
 
 use super::PgStore;
+use super::sql::{Cached, Sql};
 use super::time::{PgTime, opt};
 use crate::model::{DocRole, Timestamp};
 use crate::store::documents::COLUMNS;
@@ -54,7 +55,7 @@ fn documents(rows: Vec<Row>) -> Result<Vec<DocumentRow>> {
 
 /// Lets go of this process's claim on a document, in the caller's transaction (as
 /// src/store/claims.rs's `release_document`).
-pub(super) fn release_in(tx: &mut impl GenericClient, id: i64, holder: &str) -> Result<()> {
+pub(super) fn release_in(tx: &mut impl Sql, id: i64, holder: &str) -> Result<()> {
     tx.execute(
         "UPDATE documents SET claimed_by = NULL, claimed_until = NULL WHERE id = $1 AND claimed_by = $2",
         &[&id, &holder],
@@ -63,7 +64,7 @@ pub(super) fn release_in(tx: &mut impl GenericClient, id: i64, holder: &str) -> 
 }
 
 /// Locks a document's row until the transaction ends; an error if there is no such document.
-fn lock(tx: &mut impl GenericClient, id: i64) -> Result<()> {
+fn lock(tx: &mut impl Sql, id: i64) -> Result<()> {
     match tx.query_opt("SELECT 1 FROM documents WHERE id = $1 FOR UPDATE", &[&id])? {
         Some(_) => Ok(()),
         None => Err(StoreError::NotFound(format!("document {id}"))),
@@ -199,7 +200,7 @@ impl PgStore {
             None => None,
         };
         let mut client = self.client.borrow_mut();
-        let mut tx = client.transaction()?;
+        let mut tx = Cached::new(client.transaction()?, self);
         lock(&mut tx, rec.document_id)?;
         let snapshot_id = match &rec.snapshot {
             Some(s) => Some(super::snapshots::insert_in(
@@ -253,7 +254,7 @@ impl PgStore {
     pub fn commit_failure(&self, rec: FailureRecord, now: Timestamp) -> Result<()> {
         let now = now.to_string();
         let mut client = self.client.borrow_mut();
-        let mut tx = client.transaction()?;
+        let mut tx = Cached::new(client.transaction()?, self);
         lock(&mut tx, rec.document_id)?;
         let params: [&(dyn ToSql + Sync); 8] = [
             &rec.document_id,

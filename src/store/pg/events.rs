@@ -1,7 +1,7 @@
 //! Events on PostgreSQL: the methods of src/store/events.rs, with the same names, arguments and
 //! results, and the insert a check makes in its transaction.
 
-use postgres::GenericClient;
+use super::sql::Sql;
 use postgres::types::ToSql;
 
 use super::PgStore;
@@ -12,7 +12,7 @@ use crate::store::{EventFilter, EventRow, NewEvent, Result, StoreError};
 
 /// Stores an event in the caller's transaction; returns its id.
 pub(super) fn insert_in(
-    tx: &mut impl GenericClient,
+    tx: &mut impl Sql,
     document_id: i64,
     snapshot_id: Option<i64>,
     e: &NewEvent,

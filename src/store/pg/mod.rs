@@ -43,6 +43,7 @@ mod nodes;
 mod outbox;
 mod search;
 mod snapshots;
+mod sql;
 mod templates;
 mod time;
 mod web;
@@ -97,7 +98,7 @@ pub struct PgStore {
     /// This process's name on the work it claims (see [`claims`]).
     holder: String,
     /// Statements prepared on this connection, by their SQL (see [`PgStore::prepared`]).
-    statements: RefCell<HashMap<String, Statement>>,
+    pub(super) statements: RefCell<HashMap<String, Statement>>,
     /// The server did not answer the last time a closed connection was opened again.
     down: std::cell::Cell<bool>,
 }

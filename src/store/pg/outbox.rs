@@ -22,7 +22,7 @@
 
 use std::collections::HashMap;
 
-use postgres::GenericClient;
+use super::sql::Sql;
 use postgres::types::{FromSql, Type};
 
 use super::PgStore;
@@ -46,7 +46,7 @@ const DUE_ORDER: &str = " ORDER BY d.recipient, d.channel, d.mode, e.significanc
 /// wants is settled at once and one with no targets is left for later. For `commit_check` on
 /// PostgreSQL too, which writes an event and its deliveries together.
 pub(super) fn enqueue_in(
-    tx: &mut impl GenericClient,
+    tx: &mut impl Sql,
     event_id: i64,
     kind: EventKind,
     targets: &[Target],
@@ -78,7 +78,7 @@ pub(super) fn enqueue_in(
 
 /// Locks the events of these deliveries, in id order (so that two nodes never wait for each
 /// other crosswise), until the transaction ends: see the module's doc.
-fn lock_events(tx: &mut impl GenericClient, delivery_ids: &[i64]) -> Result<()> {
+fn lock_events(tx: &mut impl Sql, delivery_ids: &[i64]) -> Result<()> {
     tx.execute(
         "SELECT id FROM events WHERE id IN (SELECT event_id FROM deliveries WHERE id = ANY($1))
          ORDER BY id FOR UPDATE",
@@ -91,12 +91,7 @@ fn lock_events(tx: &mut impl GenericClient, delivery_ids: &[i64]) -> Result<()> 
 /// left are done, with the Message-ID of the message that completed them. Their rows are locked
 /// ([`lock_events`]) before the deliveries were written, so this statement sees every other
 /// node's writes to their deliveries.
-fn settle_events(
-    tx: &mut impl GenericClient,
-    delivery_ids: &[i64],
-    now: &str,
-    message_id: Option<&str>,
-) -> Result<()> {
+fn settle_events(tx: &mut impl Sql, delivery_ids: &[i64], now: &str, message_id: Option<&str>) -> Result<()> {
     tx.execute(
         "UPDATE events SET notified_at = $2, message_id = coalesce($3, message_id)
          WHERE id IN (SELECT event_id FROM deliveries WHERE id = ANY($1))

@@ -27,7 +27,7 @@
 
 use std::collections::HashMap;
 
-use postgres::GenericClient;
+use super::sql::Sql;
 
 use super::PgStore;
 use crate::store::search::{
@@ -289,7 +289,7 @@ pub(crate) struct Indexed<'a> {
 
 /// Indexes `texts` (replacing what was indexed under their ids) on `client`: the writer calls it
 /// in the transaction that writes them, [`index_unindexed`] for what was written otherwise.
-pub(crate) fn index_texts(client: &mut impl GenericClient, texts: &[Indexed<'_>]) -> Result<()> {
+pub(crate) fn index_texts(client: &mut impl Sql, texts: &[Indexed<'_>]) -> Result<()> {
     if texts.is_empty() {
         return Ok(());
     }
@@ -325,7 +325,7 @@ const CATCH_UP_BATCH: i64 = 200;
 /// Indexes every stored version and imported corpus file that has no rows in the index yet
 /// (rows written by `store copy`, or before migration 0002), a batch of texts at a time in id
 /// order, on `client` (in the caller's transaction, if any); how many texts it indexed.
-pub(crate) fn index_unindexed(client: &mut impl GenericClient) -> Result<usize> {
+pub(crate) fn index_unindexed(client: &mut impl Sql) -> Result<usize> {
     let mut done = 0;
     for (sql, negate) in [
         (

@@ -1,7 +1,7 @@
 //! Versions on PostgreSQL: the methods of src/store/snapshots.rs, and the insert a check makes
 //! in its transaction (which also indexes the new text for search, as SQLite's triggers do).
 
-use postgres::GenericClient;
+use super::sql::Sql;
 
 use super::web::snapshot_meta as meta;
 use super::{PgStore, search};
@@ -15,7 +15,7 @@ const META: &str = "id, version, fetched_at, text_hash, title, published, lang, 
 /// number is one past the newest, and (document, version) is unique, so two writers that got
 /// past the lock's purpose could not both store version n.
 pub(super) fn insert_in(
-    tx: &mut impl GenericClient,
+    tx: &mut impl Sql,
     document_id: i64,
     s: &NewSnapshot,
     now: &str,

@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use postgres::GenericClient;
+use super::sql::Sql;
 
 use super::PgStore;
 use crate::store::Result;
@@ -26,12 +26,7 @@ impl PgStore {
 /// Replaces a document's recorded blocks with `keys`, in the caller's transaction: as
 /// src/store/templates.rs's `replace`, the first blocks recorded are born with the document,
 /// later ones are not, and a block that stays keeps what it was.
-pub(super) fn replace_in(
-    tx: &mut impl GenericClient,
-    document_id: i64,
-    host: &str,
-    keys: &[i64],
-) -> Result<()> {
+pub(super) fn replace_in(tx: &mut impl Sql, document_id: i64, host: &str, keys: &[i64]) -> Result<()> {
     let before: HashMap<i64, bool> = tx
         .query(
             "DELETE FROM template_blocks WHERE document_id = $1 RETURNING hash, born",
