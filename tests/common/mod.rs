@@ -852,6 +852,66 @@ impl Govwatch {
     }
 }
 
+/// What the kill and cluster tests ask of the mail after the drain: each of `events` has a
+/// delivery row for each recipient (in `rows`, `govwatch outbox --json`), is `sent`, and arrived
+/// at the SMTP server in exactly one Message-ID, the one its row names. A message may arrive
+/// again only with the same Message-ID and the same events (the window after the server's 250).
+/// `context` is appended to failures (a log). Returns how many messages came again.
+pub fn each_event_reached_each_recipient_once(
+    smtp: &Smtp,
+    rows: &[serde_json::Value],
+    events: &[i64],
+    recipients: &[&str],
+    context: &str,
+) -> usize {
+    use std::collections::{BTreeMap, BTreeSet};
+    // Per recipient and Message-ID: the events it carried, and how often it came.
+    let mut got: BTreeMap<(String, String), (Vec<i64>, usize)> = BTreeMap::new();
+    for m in smtp.mails() {
+        let id = mail_header(&m.data, "Message-ID").expect("a Message-ID");
+        let ids = expand(&mail_header(&m.data, "X-Govwatch-Events").expect("the events header"));
+        for to in &m.to {
+            let entry = got.entry((to.clone(), id.clone())).or_insert((ids.clone(), 0));
+            assert_eq!(entry.0, ids, "one Message-ID carried different events");
+            entry.1 += 1;
+        }
+    }
+    for who in recipients {
+        let mut seen: BTreeMap<i64, BTreeSet<&str>> = BTreeMap::new();
+        for ((to, id), (ids, _)) in &got {
+            if to == who {
+                for e in ids {
+                    seen.entry(*e).or_default().insert(id);
+                }
+            }
+        }
+        for id in events {
+            let row = rows
+                .iter()
+                .find(|r| r["event_id"] == *id && r["recipient"] == *who)
+                .unwrap_or_else(|| panic!("event {id} has no delivery row for {who}: lost\n{context}"));
+            let ids = seen.get(id).cloned().unwrap_or_default();
+            assert!(
+                ids.len() <= 1,
+                "event {id} reached {who} in {} different messages: {ids:?}",
+                ids.len()
+            );
+            match row["state"].as_str().unwrap() {
+                "sent" => {
+                    // The MIME parser gives the Message-ID without its angle brackets.
+                    let mid = row["message_id"].as_str().unwrap().trim_matches(['<', '>']);
+                    assert!(
+                        ids.contains(mid),
+                        "event {id} is marked sent to {who} as {mid} but never arrived"
+                    );
+                }
+                state => panic!("event {id} to {who} is {state} after the drain: {row}\n{context}"),
+            }
+        }
+    }
+    got.values().map(|(_, n)| n - 1).sum()
+}
+
 /// Starts `cmd` (a `govwatch run`, say) with its stderr collected line by line, as it comes,
 /// into the returned log; stdout is discarded.
 pub fn spawn_logged(mut cmd: Command) -> (std::process::Child, Arc<Mutex<String>>) {

@@ -19,7 +19,7 @@
 
 use crate::common;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
@@ -384,50 +384,7 @@ fn three_nodes_one_killed_at_random_lose_nothing_repeat_nothing_and_stay_polite(
 
     // Every relevant event reached every recipient in exactly one message.
     let rows = outbox(&gw);
-    let mut got: BTreeMap<(String, String), (Vec<i64>, usize)> = BTreeMap::new();
-    for m in smtp.mails() {
-        let id = mail_header(&m.data, "Message-ID").expect("a Message-ID");
-        let ids = expand(&mail_header(&m.data, "X-Govwatch-Events").expect("the events header"));
-        for to in &m.to {
-            let entry = got.entry((to.clone(), id.clone())).or_insert((ids.clone(), 0));
-            assert_eq!(entry.0, ids, "one Message-ID carried different events");
-            entry.1 += 1;
-        }
-    }
-    let resends: usize = got.values().map(|(_, n)| n - 1).sum();
-    for who in RECIPIENTS {
-        let mut seen: BTreeMap<i64, BTreeSet<&str>> = BTreeMap::new();
-        for ((to, id), (ids, _)) in &got {
-            if to == who {
-                for e in ids {
-                    seen.entry(*e).or_default().insert(id);
-                }
-            }
-        }
-        for id in &relevant {
-            let row = rows
-                .iter()
-                .find(|r| r["event_id"] == *id && r["recipient"] == who)
-                .unwrap_or_else(|| panic!("event {id} has no delivery row for {who}: lost\n{logs}"));
-            let ids = seen.get(id).cloned().unwrap_or_default();
-            assert!(
-                ids.len() <= 1,
-                "event {id} reached {who} in {} different messages: {ids:?}",
-                ids.len()
-            );
-            match row["state"].as_str().unwrap() {
-                "sent" => {
-                    // The MIME parser gives the Message-ID without its angle brackets.
-                    let mid = row["message_id"].as_str().unwrap().trim_matches(['<', '>']);
-                    assert!(
-                        ids.contains(mid),
-                        "event {id} is marked sent to {who} as {mid} but never arrived"
-                    );
-                }
-                state => panic!("event {id} to {who} is {state} after the drain: {row}\n{logs}"),
-            }
-        }
-    }
+    let resends = each_event_reached_each_recipient_once(&smtp, &rows, &relevant, &RECIPIENTS, &logs);
     let kinds: BTreeMap<&str, usize> = all_events.iter().fold(BTreeMap::new(), |mut m, e| {
         *m.entry(e.2.as_str()).or_default() += 1;
         m

@@ -8,7 +8,6 @@
 
 use crate::common;
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
@@ -162,53 +161,14 @@ fn kill_9_during_passes_and_sends_loses_no_alert_and_sends_none_twice(backend: B
         std::fs::read_to_string(&log).unwrap_or_default()
     );
 
-    // What arrived: per recipient, each Message-ID with its events and how often it came.
-    let mut got: BTreeMap<(String, String), (Vec<i64>, usize)> = BTreeMap::new();
-    for m in smtp.mails() {
-        let id = mail_header(&m.data, "Message-ID").expect("a Message-ID");
-        let ids = expand(&mail_header(&m.data, "X-Govwatch-Events").expect("the events header"));
-        for to in &m.to {
-            let entry = got.entry((to.clone(), id.clone())).or_insert((ids.clone(), 0));
-            assert_eq!(entry.0, ids, "one Message-ID carried different events");
-            entry.1 += 1;
-        }
-    }
-    let resends: usize = got.values().map(|(_, n)| n - 1).sum();
-
-    for who in RECIPIENTS {
-        let mut seen: BTreeMap<i64, BTreeSet<&str>> = BTreeMap::new();
-        for ((to, id), (ids, _)) in &got {
-            if to == who {
-                for e in ids {
-                    seen.entry(*e).or_default().insert(id);
-                }
-            }
-        }
-        for e in &events {
-            let id = e["id"].as_i64().unwrap();
-            let row = rows
-                .iter()
-                .find(|r| r["event_id"] == id && r["recipient"] == who)
-                .unwrap_or_else(|| panic!("event {id} has no delivery row for {who}: lost"));
-            let ids = seen.get(&id).cloned().unwrap_or_default();
-            assert!(
-                ids.len() <= 1,
-                "event {id} reached {who} in {} different messages: {ids:?}",
-                ids.len()
-            );
-            match row["state"].as_str().unwrap() {
-                "sent" => {
-                    // The MIME parser gives the Message-ID without its angle brackets.
-                    let mid = row["message_id"].as_str().unwrap().trim_matches(['<', '>']);
-                    assert!(
-                        ids.contains(mid),
-                        "event {id} is marked sent to {who} as {mid} but never arrived"
-                    );
-                }
-                state => panic!("event {id} to {who} is {state} after the drain: {row}"),
-            }
-        }
-    }
+    let ids: Vec<i64> = events.iter().map(|e| e["id"].as_i64().unwrap()).collect();
+    let resends = each_event_reached_each_recipient_once(
+        &smtp,
+        &rows,
+        &ids,
+        &RECIPIENTS,
+        &std::fs::read_to_string(&log).unwrap_or_default(),
+    );
     eprintln!(
         "{} rounds, {} relevant events, {} messages received, {resends} resent with the same Message-ID",
         ROUNDS,
