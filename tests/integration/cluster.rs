@@ -68,22 +68,6 @@ fn round_of(text: &str) -> u32 {
         .unwrap_or(0)
 }
 
-/// xorshift64*, as in kill.rs: the seed is printed to replay a failure.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn millis(&mut self, lo: u64, hi: u64) -> Duration {
-        Duration::from_millis(lo + self.next() % (hi - lo))
-    }
-}
-
 /// The three daemons, each with its config and its log (appended to across restarts). Whatever
 /// still runs when the test ends, passed or not, is killed.
 struct Nodes<'a> {
@@ -210,7 +194,8 @@ fn three_nodes_one_killed_at_random_lose_nothing_repeat_nothing_and_stay_polite(
                 | 1
         });
     eprintln!("cluster test seed: {seed} (GOVWATCH_CLUSTER_SEED={seed} replays the victims and kill times)");
-    let mut rng = Rng(seed);
+    // Seeded, so that the printed seed replays the kill times.
+    let mut rng = fastrand::Rng::with_seed(seed);
 
     let sites = [Site::start(), Site::start()];
     for site in &sites {
@@ -279,8 +264,8 @@ fn three_nodes_one_killed_at_random_lose_nothing_repeat_nothing_and_stay_polite(
     let mut kills = Vec::new();
     for round in 1..=ROUNDS {
         set_round(round);
-        let victim = (rng.next() % NODES.len() as u64) as usize;
-        let after = rng.millis(150, 2200);
+        let victim = rng.usize(..NODES.len());
+        let after = Duration::from_millis(rng.u64(150..2200));
         std::thread::sleep(after);
         nodes.kill_9(victim);
         kills.push((NODES[victim], t0.elapsed().as_millis()));

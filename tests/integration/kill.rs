@@ -35,22 +35,6 @@ fn positions(round: u32) -> String {
     )
 }
 
-/// xorshift64*: random enough for kill times, and the seed is printed to replay a failure.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn millis(&mut self, lo: u64, hi: u64) -> Duration {
-        Duration::from_millis(lo + self.next() % (hi - lo))
-    }
-}
-
 fn spawn(gw: &Govwatch, log: &std::path::Path) -> Child {
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -81,7 +65,8 @@ fn kill_9_during_passes_and_sends_loses_no_alert_and_sends_none_twice(backend: B
                 | 1
         });
     eprintln!("kill test seed: {seed} (GOVWATCH_KILL_SEED={seed} replays the kill times)");
-    let mut rng = Rng(seed);
+    // Seeded, so that the printed seed replays the kill times.
+    let mut rng = fastrand::Rng::with_seed(seed);
 
     let site = Site::start();
     let smtp = Smtp::start_with(
@@ -119,7 +104,7 @@ fn kill_9_during_passes_and_sends_loses_no_alert_and_sends_none_twice(backend: B
             site.set(&format!("/p{i}.html"), Resp::html(positions(round)));
         }
         let mut child = spawn(&gw, &log);
-        let after = rng.millis(150, 2200);
+        let after = Duration::from_millis(rng.u64(150..2200));
         std::thread::sleep(after);
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
