@@ -24,7 +24,11 @@ impl PgStore {
     /// them, and returns those now claimed, in the order given. A document this process holds
     /// is not claimed again; one another node is claiming at this moment (its row locked) is
     /// passed over, not waited for.
-    pub fn claim_documents(&self, due: &[(i64, Option<Timestamp>)], _now: Timestamp) -> Result<Vec<i64>> {
+    pub fn claim_documents(&self, due: &[(i64, Option<Timestamp>)], now: Timestamp) -> Result<Vec<i64>> {
+        // First, as on SQLite: a process of this node killed mid-pass would otherwise keep its
+        // documents from a restarted one until its leases ran out, and a node killed and
+        // restarted faster than a pass lasts would never check anything.
+        self.clear_gone_holders(now)?;
         let ids: Vec<i64> = due.iter().map(|d| d.0).collect();
         let checked: Vec<Option<String>> = due.iter().map(|d| d.1.map(|t| t.to_string())).collect();
         let claimed: std::collections::HashSet<i64> = self
