@@ -841,6 +841,11 @@ impl Govwatch {
         serde_json::from_str(&self.ok(&["changes", "--json"])).unwrap()
     }
 
+    /// `govwatch outbox --json`: every delivery row.
+    pub fn outbox_rows(&self) -> Vec<serde_json::Value> {
+        serde_json::from_str(&self.ok(&["outbox", "--json"])).unwrap()
+    }
+
     /// The `.eml` files in the outbox folder.
     pub fn outbox(&self) -> Vec<String> {
         let dir = self.dir.path().join("outbox");
@@ -850,6 +855,23 @@ impl Govwatch {
         rd.map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
             .collect()
     }
+}
+
+/// A random source for kill times, seeded from the variable `var` when set (to replay a
+/// failure) or from the clock; the seed is printed, with how to replay it.
+pub fn replayable_rng(test: &str, var: &str) -> fastrand::Rng {
+    let seed = std::env::var(var)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+                | 1
+        });
+    eprintln!("{test} seed: {seed} ({var}={seed} replays the kill times)");
+    fastrand::Rng::with_seed(seed)
 }
 
 /// What the kill and cluster tests ask of the mail after the drain: each of `events` has a

@@ -51,10 +51,6 @@ fn set_round(site: &Site, count: usize, round: u32) {
     }
 }
 
-fn outbox_rows(gw: &Govwatch) -> Vec<serde_json::Value> {
-    serde_json::from_str(&gw.ok(&["outbox", "--json"])).unwrap()
-}
-
 fn starttls_with_a_self_signed_certificate_and_auth_delivers_only_when_the_certificate_is_trusted(
     backend: Backend,
 ) {
@@ -109,7 +105,7 @@ fn starttls_with_a_self_signed_certificate_and_auth_delivers_only_when_the_certi
     assert!(text.contains("oppose measure 2 restricting"), "{text}");
     gw.ok(&["check", "--all"]);
     assert_eq!(smtp.mails().len(), 1, "sent twice");
-    let rows = outbox_rows(&gw);
+    let rows = gw.outbox_rows();
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["state"], "sent");
     assert_eq!(rows[0]["attempts"], 3);
@@ -162,7 +158,7 @@ fn a_rejected_recipient_fails_alone_with_the_servers_reason_and_the_others_get_t
         got,
         [("analyst@example.org".into(), 2), ("even@example.org".into(), 1)]
     );
-    let rows = outbox_rows(&gw);
+    let rows = gw.outbox_rows();
     let gone: Vec<_> = rows
         .iter()
         .filter(|r| r["recipient"] == "gone@example.org")
@@ -204,7 +200,7 @@ fn server_down_then_up_delivers_everything_once_to_every_recipient(backend: Back
             "{out}"
         );
     }
-    let rows = outbox_rows(&gw);
+    let rows = gw.outbox_rows();
     assert_eq!(rows.len(), 8);
     assert!(
         rows.iter()
@@ -226,7 +222,7 @@ fn server_down_then_up_delivers_everything_once_to_every_recipient(backend: Back
         ids.sort_unstable();
         assert_eq!(ids, [1, 2, 3, 4], "{who}");
     }
-    assert!(outbox_rows(&gw).iter().all(|r| r["state"] == "sent"));
+    assert!(gw.outbox_rows().iter().all(|r| r["state"] == "sent"));
 }
 
 fn ten_thousand_pending_events_make_one_readable_capped_digest(backend: Backend) {
@@ -311,7 +307,7 @@ fn ten_thousand_pending_events_make_one_readable_capped_digest(backend: Backend)
         expand(&mail_header(raw, "X-Govwatch-Events").unwrap()).len(),
         10_000
     );
-    assert!(outbox_rows(&gw).iter().all(|r| r["state"] == "sent"));
+    assert!(gw.outbox_rows().iter().all(|r| r["state"] == "sent"));
 }
 
 fn digest_recipients_get_one_message_at_their_scheduled_time_and_the_daemon_wakes_for_it(backend: Backend) {
@@ -345,7 +341,7 @@ fn digest_recipients_get_one_message_at_their_scheduled_time_and_the_daemon_wake
     // `check` sends immediate mail only; the digest waits for its time.
     let tos: Vec<String> = smtp.mails().iter().map(|m| m.to.join(",")).collect();
     assert_eq!(tos, ["now@example.org"]);
-    let rows = outbox_rows(&gw);
+    let rows = gw.outbox_rows();
     let digest: Vec<_> = rows.iter().filter(|r| r["mode"] == "digest").collect();
     assert_eq!(digest.len(), 2);
     assert!(digest.iter().all(|r| r["state"] == "pending"));
@@ -589,7 +585,7 @@ fn an_event_no_recipient_follows_is_not_left_pending_forever(backend: Backend) {
     let mails = smtp.mails();
     assert_eq!(mails.len(), 1);
     assert_eq!(mails[0].to, ["p0@example.org"]);
-    let rows = outbox_rows(&gw);
+    let rows = gw.outbox_rows();
     assert_eq!(rows.len(), 1, "{rows:?}");
     // p1's change was written without deliveries; the sender settles it instead of queueing it.
     // Nobody was told of it, so it does not read as mailed (issue 14: an event settled with no

@@ -177,25 +177,9 @@ fn events(schema: &pg::Schema) -> Vec<(i64, String, String, bool, Option<u32>)> 
         .collect()
 }
 
-fn outbox(gw: &Govwatch) -> Vec<serde_json::Value> {
-    serde_json::from_str(&gw.ok(&["outbox", "--json"])).unwrap()
-}
-
 #[test]
 fn three_nodes_one_killed_at_random_lose_nothing_repeat_nothing_and_stay_polite() {
-    let seed = std::env::var("GOVWATCH_CLUSTER_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-                | 1
-        });
-    eprintln!("cluster test seed: {seed} (GOVWATCH_CLUSTER_SEED={seed} replays the victims and kill times)");
-    // Seeded, so that the printed seed replays the kill times.
-    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut rng = replayable_rng("cluster test", "GOVWATCH_CLUSTER_SEED");
 
     let sites = [Site::start(), Site::start()];
     for site in &sites {
@@ -284,7 +268,7 @@ fn three_nodes_one_killed_at_random_lose_nothing_repeat_nothing_and_stay_polite(
             .filter(|v| v.last().is_some_and(|(_, r)| *r == ROUNDS))
             .count()
             == sites.len() * PAGES;
-        let rows = outbox(&gw);
+        let rows = gw.outbox_rows();
         let all_queued = events(schema)
             .iter()
             .filter(|e| e.3)
@@ -368,7 +352,7 @@ fn three_nodes_one_killed_at_random_lose_nothing_repeat_nothing_and_stay_polite(
     );
 
     // Every relevant event reached every recipient in exactly one message.
-    let rows = outbox(&gw);
+    let rows = gw.outbox_rows();
     let resends = each_event_reached_each_recipient_once(&smtp, &rows, &relevant, &RECIPIENTS, &logs);
     let kinds: BTreeMap<&str, usize> = all_events.iter().fold(BTreeMap::new(), |mut m, e| {
         *m.entry(e.2.as_str()).or_default() += 1;

@@ -49,24 +49,8 @@ fn spawn(gw: &Govwatch, log: &std::path::Path) -> Child {
         .unwrap()
 }
 
-fn outbox(gw: &Govwatch) -> Vec<serde_json::Value> {
-    serde_json::from_str(&gw.ok(&["outbox", "--json"])).unwrap()
-}
-
 fn kill_9_during_passes_and_sends_loses_no_alert_and_sends_none_twice(backend: Backend) {
-    let seed = std::env::var("GOVWATCH_KILL_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-                | 1
-        });
-    eprintln!("kill test seed: {seed} (GOVWATCH_KILL_SEED={seed} replays the kill times)");
-    // Seeded, so that the printed seed replays the kill times.
-    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut rng = replayable_rng("kill test", "GOVWATCH_KILL_SEED");
 
     let site = Site::start();
     let smtp = Smtp::start_with(
@@ -117,7 +101,7 @@ fn kill_9_during_passes_and_sends_loses_no_alert_and_sends_none_twice(backend: B
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         std::thread::sleep(Duration::from_millis(500));
-        let rows = outbox(&gw);
+        let rows = gw.outbox_rows();
         let events = gw.changes();
         let all_queued = events
             .iter()
@@ -138,7 +122,7 @@ fn kill_9_during_passes_and_sends_loses_no_alert_and_sends_none_twice(backend: B
         .into_iter()
         .filter(|e| e["relevant"] == true)
         .collect();
-    let rows = outbox(&gw);
+    let rows = gw.outbox_rows();
     assert!(
         events.len() >= PAGES,
         "the kills left too little work to judge: {} events\n{}",
