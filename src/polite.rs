@@ -58,6 +58,28 @@ pub const LEASE_IDLE: Duration = Duration::from_secs(2);
 /// How often a waiting check asks whether the origin's lease is free.
 const LEASE_POLL: Duration = Duration::from_millis(250);
 
+/// What taking an origin for a pass found ([`Hosts::hold`]).
+pub enum Hold {
+    /// The pass has it until the [`OriginHold`] is dropped.
+    Taken(OriginHold),
+    /// Another pass of this process has it: that pass checks what it claimed of the origin,
+    /// and what comes due meanwhile is left to a later pass rather than queued beside it (a
+    /// pass that takes its turns at the origin's gate between another's would slow both).
+    Sibling,
+    /// Another process holds the origin's lease.
+    Elsewhere,
+}
+
+/// An origin taken by a pass; let go of when dropped (the database's lease stays with the
+/// process until [`Hosts::release_idle`]).
+pub struct OriginHold(Arc<Origin>);
+
+impl Drop for OriginHold {
+    fn drop(&mut self) {
+        self.0.state.lock().unwrap_or_else(|p| p.into_inner()).pass_held = false;
+    }
+}
+
 /// Whether a request may go ahead.
 pub enum Admission {
     /// Go: the permit holds one of the origin's request slots until dropped.
@@ -202,6 +224,8 @@ struct OriginState {
     users: usize,
     /// Whether this process holds the origin's lease.
     leased: bool,
+    /// Whether a pass of this process has taken the origin ([`Hosts::hold`]).
+    pass_held: bool,
     /// Since when no check of this process has used the origin.
     idle_since: Option<Instant>,
     /// No request before this (a Retry-After); checks meanwhile are deferred, never kept waiting.
@@ -358,6 +382,46 @@ impl Hosts {
                 }
             }
         }
+    }
+
+    /// Takes `origin` for one pass of this process (see [`Hold`]), without waiting: a pass
+    /// takes an origin before it claims the origin's documents, so that it claims only the
+    /// work of origins it may talk to (src/pipeline/feed.rs). The database's lease is taken
+    /// for it unless this process holds it already; when the database cannot be asked, the
+    /// pass goes on without it (as in [`Hosts::admit`]). The origin counts as used from now, so
+    /// that its lease is not let go before its first check begins.
+    pub async fn hold(&self, key: &str) -> Hold {
+        let origin = self.origin(key);
+        let mine = || {
+            let st = origin.state.lock().unwrap_or_else(|p| p.into_inner());
+            (st.pass_held, st.leased)
+        };
+        if mine().0 {
+            return Hold::Sibling;
+        }
+        if let Some(leases) = self.leases.as_ref() {
+            let _turn = origin.lease.lock().await;
+            if !mine().1 {
+                match leases.take(key).await {
+                    Ok(Lease::Granted {
+                        last_request_at,
+                        not_before,
+                    }) => self.granted(&origin, last_request_at, not_before),
+                    Ok(Lease::Held { .. }) => return Hold::Elsewhere,
+                    Err(e) => warn!(origin = %key, error = %e, "origin lease not taken; going on without it"),
+                }
+            }
+        }
+        let mut st = origin.state.lock().unwrap_or_else(|p| p.into_inner());
+        if st.pass_held {
+            return Hold::Sibling;
+        }
+        st.pass_held = true;
+        if st.users == 0 {
+            st.idle_since = Some(Instant::now());
+        }
+        drop(st);
+        Hold::Taken(OriginHold(origin))
     }
 
     /// This process now holds `origin`: it keeps the delay after the last holder's last request

@@ -26,8 +26,8 @@ use super::{
     Batch, Candidate, CheckRecord, CorpusImport, DeliveryRow, DocRole, DocumentRow, Due, EventDelivery,
     EventFilter, EventKind, EventRow, FailureRecord, Found, HostRow, ImportOutcome, Lease, NewCorpusEntry,
     NodeLeases, OutboxCounts, PgStore, Phrase, Result, RetryRefusal, SearchFilter, SearchHit, SearchResults,
-    SnapshotMeta, SqliteStore, StoredBody, Target, TitledDocument, WatchCounts, WebDocument, WebEvent,
-    WebVersion,
+    Sharing, SnapshotMeta, SqliteStore, StoredBody, Target, TitledDocument, WatchCounts, WebDocument,
+    WebEvent, WebVersion,
 };
 use crate::compare::corpus::Source;
 use crate::config::{PostgresUrl, Storage};
@@ -285,6 +285,10 @@ delegate! {
     both fn lease_holders(&self, now: Timestamp) -> Result<Vec<NodeLeases>>;
     both fn clear_gone_holders(&mut self, now: Timestamp) -> Result<usize>;
     both fn claim_documents(&mut self, due: &[(i64, Option<Timestamp>)], now: Timestamp) -> Result<Vec<i64>>;
+    both fn claim_some(&mut self, due: &[(i64, Option<Timestamp>)], limit: usize, now: Timestamp) -> Result<Vec<i64>>;
+    both fn begin_pass(&mut self, origins: usize, now: Timestamp) -> Result<()>;
+    both fn end_pass(&mut self) -> Result<()>;
+    both fn sharing(&self, now: Timestamp) -> Result<Sharing>;
     both fn may_write(&self, document_id: i64, now: Timestamp) -> Result<bool>;
     both fn release_documents(&mut self, ids: &[i64]) -> Result<()>;
     both fn renew_claims(&mut self, now: Timestamp) -> Result<usize>;

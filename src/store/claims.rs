@@ -137,6 +137,57 @@ impl NodeLeases {
     }
 }
 
+/// How the work of a pass is shared out now (see src/pipeline/feed.rs): how many origins each
+/// other process in a pass had due work on, and which origins other live processes hold the
+/// lease of (they are fetching from them, or have just been). Gone processes of this node (see
+/// [`is_gone`]) count for neither.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sharing {
+    pub others: Vec<usize>,
+    pub held_elsewhere: std::collections::HashSet<String>,
+}
+
+impl Sharing {
+    /// From the live rows read: (holder, origins) in a pass, and (origin, holder) of leases.
+    pub(super) fn new(me: &str, passes: Vec<(String, i64)>, held: Vec<(String, String)>) -> Sharing {
+        let live = |h: &String| h != me && !is_gone(h, me);
+        Sharing {
+            others: passes
+                .into_iter()
+                .filter(|(h, _)| live(h))
+                .map(|(_, n)| usize::try_from(n).unwrap_or(0))
+                .collect(),
+            held_elsewhere: held
+                .into_iter()
+                .filter(|(_, h)| live(h))
+                .map(|(o, _)| o)
+                .collect(),
+        }
+    }
+
+    /// How many origins a process with due work on `mine` of them may hold at once. The
+    /// processes' configs mostly overlap, so the work is taken to be the largest of their
+    /// numbers, shared out evenly, except that a process with less work than an even part
+    /// leaves the rest of its part to the others: a `check` of one watch beside a node's pass
+    /// takes one origin from it, not half of them.
+    pub fn share(&self, mine: usize) -> usize {
+        let mut all: Vec<usize> = self.others.clone();
+        all.push(mine);
+        all.sort_unstable();
+        let mut left = all.last().copied().unwrap_or(0);
+        let mut level = left;
+        for (k, &n) in all.iter().enumerate() {
+            let rest = all.len() - k;
+            if n * rest >= left {
+                level = left.div_ceil(rest);
+                break;
+            }
+            left -= n;
+        }
+        mine.min(level).max(1)
+    }
+}
+
 /// The live leases by holder, both backends' SQL: `?1`/`$1` is now (text), and the columns are
 /// holder, documents, deliveries, origins and the latest lease end.
 pub(super) const LEASES_BY_HOLDER: &str =
@@ -182,7 +233,8 @@ impl SqliteStore {
             let mut stmt = self.conn.prepare_cached(
                 "SELECT claimed_by FROM documents WHERE claimed_by IS NOT NULL AND claimed_until >= ?1
                  UNION SELECT claimed_by FROM deliveries WHERE claimed_by IS NOT NULL AND claimed_until >= ?1
-                 UNION SELECT lease_holder FROM hosts WHERE lease_holder IS NOT NULL AND lease_until >= ?1",
+                 UNION SELECT lease_holder FROM hosts WHERE lease_holder IS NOT NULL AND lease_until >= ?1
+                 UNION SELECT holder FROM passes WHERE until >= ?1",
             )?;
             stmt.query_map([&now], |r| r.get(0))?
                 .collect::<rusqlite::Result<_>>()?
@@ -205,6 +257,8 @@ impl SqliteStore {
                 "UPDATE hosts SET lease_holder = NULL, lease_until = NULL WHERE lease_holder = ?1",
                 [gone],
             )?;
+            self.conn
+                .execute("DELETE FROM passes WHERE holder = ?1", [gone])?;
         }
         Ok(cleared)
     }
@@ -219,17 +273,34 @@ impl SqliteStore {
     pub fn claim_documents(&mut self, due: &[(i64, Option<Timestamp>)], now: Timestamp) -> Result<Vec<i64>> {
         self.end_batch()?;
         self.clear_gone_holders(now)?;
+        self.claim_some(due, usize::MAX, now)
+    }
+
+    /// As [`SqliteStore::claim_documents`], but at most `limit` of them (the first that can be
+    /// had, in the order given), and without looking for gone processes first: a pass claims an
+    /// origin's documents a share at a time (src/pipeline.rs), and has let go of the gone ones'
+    /// claims at its start.
+    pub fn claim_some(
+        &mut self,
+        due: &[(i64, Option<Timestamp>)],
+        limit: usize,
+        now: Timestamp,
+    ) -> Result<Vec<i64>> {
+        self.end_batch()?;
         let until = now.plus(LEASE);
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let mut claimed = Vec::with_capacity(due.len());
+        let mut claimed = Vec::with_capacity(due.len().min(limit));
         {
             let mut stmt = tx.prepare_cached(
                 "UPDATE documents SET claimed_by = ?2, claimed_until = ?3
                  WHERE id = ?1 AND (claimed_by IS NULL OR claimed_until < ?4) AND last_checked_at IS ?5",
             )?;
             for &(id, checked) in due {
+                if claimed.len() == limit {
+                    break;
+                }
                 if stmt.execute(params![id, self.holder, until, now, checked])? == 1 {
                     claimed.push(id);
                 }
@@ -237,6 +308,45 @@ impl SqliteStore {
         }
         tx.commit()?;
         Ok(claimed)
+    }
+
+    /// Counts this process as in a pass with due work on `origins` origins, until its claims'
+    /// lease runs out (renewed with them), for [`Sharing`]. Committed at once, for other processes to see.
+    pub fn begin_pass(&mut self, origins: usize, now: Timestamp) -> Result<()> {
+        self.end_batch()?;
+        self.conn.execute(
+            "INSERT INTO passes (holder, origins, until) VALUES (?1, ?2, ?3)
+             ON CONFLICT (holder) DO UPDATE SET origins = excluded.origins, until = excluded.until",
+            params![self.holder, origins as i64, now.plus(LEASE)],
+        )?;
+        Ok(())
+    }
+
+    /// This process's pass has ended.
+    pub fn end_pass(&mut self) -> Result<()> {
+        self.end_batch()?;
+        self.conn
+            .execute("DELETE FROM passes WHERE holder = ?1", [&self.holder])?;
+        Ok(())
+    }
+
+    /// How the work of a pass is shared now: the processes in a pass and the origins other
+    /// processes hold (see [`Sharing`]).
+    pub fn sharing(&self, now: Timestamp) -> Result<Sharing> {
+        let mut passes = self
+            .conn
+            .prepare_cached("SELECT holder, origins FROM passes WHERE until >= ?1")?;
+        let passes: Vec<(String, i64)> = passes
+            .query_map([&now], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut held = self.conn.prepare_cached(
+            "SELECT origin, lease_holder FROM hosts
+             WHERE lease_holder IS NOT NULL AND lease_holder <> ?1 AND lease_until >= ?2",
+        )?;
+        let held: Vec<(String, String)> = held
+            .query_map(params![self.holder, now], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(Sharing::new(&self.holder, passes, held))
     }
 
     /// Whether this process still holds its claim on `document_id`, or nobody does: a result
@@ -280,6 +390,10 @@ impl SqliteStore {
             "UPDATE hosts SET lease_until = ?2 WHERE lease_holder = ?1",
             params![self.holder, until],
         )?;
+        tx.execute(
+            "UPDATE passes SET until = ?2 WHERE holder = ?1",
+            params![self.holder, until],
+        )?;
         tx.commit()?;
         Ok(n)
     }
@@ -301,6 +415,7 @@ impl SqliteStore {
             "UPDATE hosts SET lease_holder = NULL, lease_until = NULL WHERE lease_holder = ?1",
             [&self.holder],
         )?;
+        tx.execute("DELETE FROM passes WHERE holder = ?1", [&self.holder])?;
         tx.commit()?;
         Ok(())
     }
@@ -356,6 +471,78 @@ mod tests {
                 .unwrap(),
             [read.id]
         );
+    }
+
+    /// A pass claims an origin's documents a share at a time: at most the limit, the first
+    /// that can be had in the order given, passing over those another process holds.
+    #[test]
+    fn claim_some_takes_at_most_the_limit_in_order_passing_over_others_claims() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.db");
+        let mut a = SqliteStore::open(&path).unwrap().with_holder("a:1:1:1".into());
+        let mut b = SqliteStore::open(&path).unwrap().with_holder("b:2:2:2".into());
+        let t = Timestamp::parse("2026-01-01T00:00:00Z").unwrap();
+        let ids: Vec<(i64, Option<Timestamp>)> = (0..6)
+            .map(|i| {
+                let d = a
+                    .ensure_watch_document(
+                        &format!("w{i}"),
+                        &format!("http://127.0.0.1/{i}"),
+                        DocRole::Page,
+                        t,
+                    )
+                    .unwrap();
+                (d.id, None)
+            })
+            .collect();
+        assert_eq!(b.claim_some(&ids[1..2], 5, t).unwrap(), [ids[1].0]);
+        assert_eq!(a.claim_some(&ids, 3, t).unwrap(), [ids[0].0, ids[2].0, ids[3].0]);
+        assert_eq!(a.claim_some(&ids, 3, t).unwrap(), [ids[4].0, ids[5].0]);
+        assert!(b.claim_some(&ids, 3, t).unwrap().is_empty());
+    }
+
+    /// Each process in a pass is counted with its number of due origins until its pass ends or
+    /// its lease runs out; another process's origin lease is seen, this process's own is not.
+    #[test]
+    fn sharing_counts_the_passes_and_the_origins_others_hold() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.db");
+        let mut a = SqliteStore::open(&path).unwrap().with_holder("a:1:1:1".into());
+        let mut b = SqliteStore::open(&path).unwrap().with_holder("b:2:2:2".into());
+        let clock = ManualClock::at(Timestamp::parse("2026-01-01T00:00:00Z").unwrap());
+        assert_eq!(a.sharing(clock.now()).unwrap(), Sharing::default());
+        a.begin_pass(100, clock.now()).unwrap();
+        b.begin_pass(40, clock.now()).unwrap();
+        b.take_origin("http://one.test", clock.now()).unwrap();
+        a.take_origin("http://two.test", clock.now()).unwrap();
+        let seen = a.sharing(clock.now()).unwrap();
+        assert_eq!(seen.others, [40]);
+        assert_eq!(seen.held_elsewhere, ["http://one.test".to_string()].into());
+        assert_eq!(b.sharing(clock.now()).unwrap().others, [100]);
+        b.end_pass().unwrap();
+        assert!(a.sharing(clock.now()).unwrap().others.is_empty());
+        // A pass whose process stopped renewing it stops counting when its lease runs out.
+        b.begin_pass(40, clock.now()).unwrap();
+        clock.advance(LEASE + Duration::from_secs(1));
+        assert_eq!(a.sharing(clock.now()).unwrap(), Sharing::default());
+    }
+
+    /// The origins are shared out evenly between passes with the same work, and a pass with
+    /// less work than an even part leaves the rest of its part to the others.
+    #[test]
+    fn a_share_is_an_even_part_unless_another_pass_needs_less() {
+        let with = |others: &[usize]| Sharing {
+            others: others.to_vec(),
+            ..Sharing::default()
+        };
+        assert_eq!(with(&[]).share(100), 100);
+        assert_eq!(with(&[100]).share(100), 50);
+        assert_eq!(with(&[100, 100]).share(100), 34);
+        assert_eq!(with(&[1]).share(100), 99);
+        assert_eq!(with(&[0]).share(100), 100);
+        assert_eq!(with(&[100]).share(1), 1);
+        assert_eq!(with(&[5, 100]).share(100), 48);
+        assert_eq!(with(&[100, 100, 100]).share(0), 1);
     }
 
     /// A claim holds for [`LEASE`] from when it was taken or last renewed, and runs out by

@@ -97,10 +97,11 @@ impl Kind {
 /// Tables left out of a copy. Those either backend keeps from others (by triggers or the
 /// indexer), which a target rebuilds as the rows arrive: `watch_documents` (SQLite 0014,
 /// PostgreSQL 0002) is counted by triggers on `documents`, the `search_` tables index the texts;
-/// the others are SQLite's alone. And `nodes`, which says which nodes run on this database now:
-/// that is not true of the other one (each node records itself on the database it runs on).
+/// the others are SQLite's alone. And `nodes` and `passes`, which say which nodes run (and
+/// which processes are in a pass) on this database now: that is not true of the other one.
 fn is_derived_table(t: &str) -> bool {
     t == "nodes"
+        || t == "passes"
         || t.ends_with("_recent")
         || t == "corpus_index_rows"
         || t == "watch_documents"

@@ -34,7 +34,7 @@ use rusqlite::{Connection, OpenFlags};
 use crate::model::Timestamp;
 
 pub use backend::Store;
-pub use claims::{LEASE, NodeLeases, RENEW_EVERY, holder_for};
+pub use claims::{LEASE, NodeLeases, RENEW_EVERY, Sharing, holder_for};
 pub use corpus::{Candidate, CorpusImport, ImportOutcome, NewCorpusEntry, imported_share};
 pub use documents::{DocRole, DocumentRow, FailureRecord, Presence, TitledDocument};
 pub use events::{EventFilter, EventKind, EventRow, NewEvent};
@@ -96,6 +96,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("../../migrations/0015_search_words.sql"),
     ),
     ("0016_nodes", include_str!("../../migrations/0016_nodes.sql")),
+    ("0017_passes", include_str!("../../migrations/0017_passes.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -369,3 +369,103 @@ fn three_nodes_one_killed_at_random_lose_nothing_repeat_nothing_and_stay_polite(
         "nothing pending: every event has been mailed"
     );
 }
+
+/// Two nodes started together on one pass (`check --all`, as from cron on two machines) share
+/// it by origin (src/pipeline/feed.rs): each checks a part, every page is fetched and stored
+/// once in all, and each origin is talked to by one node at a time, its requests at least
+/// `per_host_delay` apart, robots.txt included. Three origins for two nodes: whichever node
+/// takes more at first lets go of one as its shares run out, so neither can end up with all.
+#[test]
+fn two_nodes_started_together_share_a_pass_by_origin() {
+    const ORIGINS: usize = 3;
+    const PER_ORIGIN: usize = 15;
+    const DELAY: Duration = Duration::from_secs(1);
+    let sites: Vec<Site> = (0..ORIGINS).map(|_| Site::start()).collect();
+    let mut watches = String::new();
+    for (o, site) in sites.iter().enumerate() {
+        for i in 0..PER_ORIGIN {
+            let text = format!(
+                "Statement {o}-{i}: the ministry says that all States should oppose restriction {i} on \
+                 cross-border data flows of kind {o} and protect data security in cyberspace."
+            );
+            site.set(
+                &format!("/p{i}.html"),
+                Resp::html(page(
+                    "ministry-article.html",
+                    &format!("Paper {o}-{i}"),
+                    "2023-05-25",
+                    &[text],
+                    1,
+                    &[],
+                )),
+            );
+            watches.push_str(&format!(
+                "[[watch]]\nname = \"p{o}-{i}\"\nurl = \"{}\"\nevery = \"1h\"\n\n",
+                site.url(&format!("/p{i}.html"))
+            ));
+        }
+    }
+    let shared = format!(
+        "[fetch]\nper_host_concurrency = 1\nper_host_delay = \"{}ms\"\n\n{watches}",
+        DELAY.as_millis()
+    );
+    let Some(gw) = Govwatch::on(Backend::Postgres, &shared) else {
+        return;
+    };
+    let nodes: Vec<_> = ["a", "b"]
+        .iter()
+        .map(|n| {
+            let config = gw.write_config(
+                &format!("{n}.toml"),
+                &format!("[daemon]\nnode = \"{n}\"\n\n{shared}"),
+            );
+            gw.command_at(&config)
+                .args(["check", "--all"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let checked: Vec<usize> = nodes
+        .into_iter()
+        .map(|child| {
+            let out = child.wait_with_output().unwrap();
+            let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+            assert!(
+                out.status.success(),
+                "{stdout}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            stdout
+                .split_once("checked ")
+                .and_then(|(_, rest)| rest.split(':').next()?.parse().ok())
+                .unwrap_or_else(|| panic!("no count in {stdout}"))
+        })
+        .collect();
+    eprintln!("checked by a and b: {checked:?}");
+    assert_eq!(checked.iter().sum::<usize>(), ORIGINS * PER_ORIGIN);
+    assert!(
+        checked.iter().all(|&n| n >= PER_ORIGIN / 4),
+        "each node checks a part: {checked:?}"
+    );
+    for (o, site) in sites.iter().enumerate() {
+        for i in 0..PER_ORIGIN {
+            assert_eq!(site.hits(&format!("/p{i}.html")), 1, "page {o}-{i} fetched once");
+        }
+        assert_eq!(site.max_in_flight(), 1, "origin {o}: one request at a time");
+        let starts: Vec<Instant> = site.spans().iter().map(|s| s.start).collect();
+        let shortest = starts.windows(2).map(|w| w[1] - w[0]).min().unwrap();
+        assert!(
+            shortest >= DELAY - Duration::from_millis(10),
+            "origin {o}: starts {shortest:?} apart"
+        );
+    }
+    let schema = gw.pg.as_ref().unwrap();
+    let stored = schema
+        .client()
+        .query_one("SELECT count(*), count(DISTINCT document_id) FROM snapshots", &[])
+        .unwrap();
+    assert_eq!(stored.get::<_, i64>(0), (ORIGINS * PER_ORIGIN) as i64);
+    assert_eq!(stored.get::<_, i64>(1), (ORIGINS * PER_ORIGIN) as i64);
+}

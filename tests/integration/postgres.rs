@@ -45,14 +45,15 @@ fn nodes_starting_together_apply_each_migration_once() {
             [
                 (1, "0001_schema".to_string()),
                 (2, "0002_web".to_string()),
-                (3, "0003_nodes".to_string())
+                (3, "0003_nodes".to_string()),
+                (4, "0004_passes".to_string())
             ]
         );
     }
-    assert_eq!(schema.count("govwatch_migrations"), 3);
+    assert_eq!(schema.count("govwatch_migrations"), 4);
     // And once more, on a database already up to date.
     drop(PgStore::open(&url).unwrap());
-    assert_eq!(schema.count("govwatch_migrations"), 3);
+    assert_eq!(schema.count("govwatch_migrations"), 4);
 }
 
 #[test]
@@ -148,7 +149,7 @@ fn sslmode_require_encrypts_and_verify_full_checks_the_certificate() {
     };
     if ssl == "on" {
         let s = with("require").expect("TLS without checking the certificate, as libpq's require");
-        assert_eq!(s.applied_migrations().unwrap().len(), 3);
+        assert_eq!(s.applied_migrations().unwrap().len(), 4);
         // A self-signed certificate for another name: refused when it must be checked.
         let err = with("verify-full").err().unwrap().to_string();
         assert!(err.contains("cannot connect"), "{err}");
@@ -163,7 +164,7 @@ fn sslmode_require_encrypts_and_verify_full_checks_the_certificate() {
             .get(0);
         let rooted = |mode: &str| with(&format!("{mode}&sslrootcert={cert}"));
         let s = rooted("verify-ca").expect("the chain checks against sslrootcert");
-        assert_eq!(s.applied_migrations().unwrap().len(), 3);
+        assert_eq!(s.applied_migrations().unwrap().len(), 4);
         let err = rooted("verify-full").err().unwrap().to_string();
         assert!(err.contains("cannot connect"), "{err}");
         // A root file that holds no certificate is said, not taken as trusting nothing.
@@ -680,6 +681,55 @@ fn nodes_claiming_at_once_each_get_a_document_once_and_leases_run_out() {
     b.release_documents(&[fresh]).unwrap();
     assert!(a.may_write(fresh, later).unwrap());
     b.release_claims().unwrap();
+}
+
+/// A pass's share claims on PostgreSQL: at most the limit, the first in the order given, past
+/// another node's claims; and who is in a pass with how many origins, and which origins other
+/// nodes hold, as SQLite says it (src/store/claims.rs's tests).
+#[test]
+fn shares_are_claimed_in_order_and_passes_and_held_origins_are_seen() {
+    let Some(schema) = Schema::new("shares") else {
+        return;
+    };
+    let url = schema.parsed();
+    let a = PgStore::open(&url).unwrap().with_holder("a:1:1:1".into());
+    let b = PgStore::open(&url).unwrap().with_holder("b:2:2:2".into());
+    let ids: Vec<(i64, Option<Timestamp>)> = (0..6)
+        .map(|i| {
+            (
+                a.ensure_document("w", &format!("http://127.0.0.1/{i}"), t0())
+                    .unwrap(),
+                None,
+            )
+        })
+        .collect();
+    assert_eq!(b.claim_some(&ids[1..2], 5, t0()).unwrap(), [ids[1].0]);
+    assert_eq!(
+        a.claim_some(&ids, 3, t0()).unwrap(),
+        [ids[0].0, ids[2].0, ids[3].0]
+    );
+    assert_eq!(a.claim_some(&ids, 3, t0()).unwrap(), [ids[4].0, ids[5].0]);
+    assert!(b.claim_some(&ids, 3, t0()).unwrap().is_empty());
+
+    assert!(a.sharing(t0()).unwrap().others.is_empty());
+    a.begin_pass(100, t0()).unwrap();
+    b.begin_pass(40, t0()).unwrap();
+    b.take_origin("http://one.test", t0()).unwrap();
+    a.take_origin("http://two.test", t0()).unwrap();
+    let seen = a.sharing(t0()).unwrap();
+    assert_eq!(seen.others, [40]);
+    assert_eq!(seen.held_elsewhere, ["http://one.test".to_string()].into());
+    assert_eq!(b.sharing(t0()).unwrap().others, [100]);
+    b.end_pass().unwrap();
+    assert!(a.sharing(t0()).unwrap().others.is_empty());
+    // A pass whose node stopped renewing it stops counting when its lease runs out (on the
+    // server's clock: moved back by hand).
+    b.begin_pass(40, t0()).unwrap();
+    schema
+        .client()
+        .execute("UPDATE passes SET until = '2000-01-01T00:00:00Z'", &[])
+        .unwrap();
+    assert!(a.sharing(t0()).unwrap().others.is_empty());
 }
 
 // ------------------------------------------------------------------ the database goes away

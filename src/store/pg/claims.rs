@@ -10,7 +10,7 @@
 use super::PgStore;
 use super::time::{PgTime, server_now, server_now_plus};
 use crate::model::Timestamp;
-use crate::store::claims::{LEASES_BY_HOLDER, NodeLeases, is_gone};
+use crate::store::claims::{LEASES_BY_HOLDER, NodeLeases, Sharing, is_gone};
 use crate::store::{LEASE, Result};
 
 /// [`LEASE`] in seconds, the parameter of [`server_now_plus`].
@@ -29,29 +29,85 @@ impl PgStore {
         // documents from a restarted one until its leases ran out, and a node killed and
         // restarted faster than a pass lasts would never check anything.
         self.clear_gone_holders(now)?;
+        self.claim_some(due, usize::MAX, now)
+    }
+
+    /// As [`crate::store::Store::claim_some`]: at most `limit` of them, the first in the order
+    /// given that can be had, without looking for gone processes first.
+    pub fn claim_some(
+        &self,
+        due: &[(i64, Option<Timestamp>)],
+        limit: usize,
+        _now: Timestamp,
+    ) -> Result<Vec<i64>> {
         let ids: Vec<i64> = due.iter().map(|d| d.0).collect();
         let checked: Vec<Option<String>> = due.iter().map(|d| d.1.map(|t| t.to_string())).collect();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let claimed: std::collections::HashSet<i64> = self
-            .client
-            .borrow_mut()
             .query(
                 concat!(
                     "UPDATE documents SET claimed_by = $3, claimed_until = ",
                     server_now_plus!("$4"),
                     " WHERE id IN (SELECT d.id FROM documents d
-                                   JOIN unnest($1::bigint[], $2::text[]) AS v(id, checked) ON v.id = d.id
+                                   JOIN unnest($1::bigint[], $2::text[]) WITH ORDINALITY AS v(id, checked, ord)
+                                     ON v.id = d.id
                                    WHERE (d.claimed_by IS NULL OR d.claimed_until < ",
                     server_now!(),
                     ") AND d.last_checked_at IS NOT DISTINCT FROM v.checked
+                                   ORDER BY v.ord LIMIT $5
                                    FOR UPDATE OF d SKIP LOCKED)
                      RETURNING id"
                 ),
-                &[&ids, &checked, &self.holder, &lease_secs()],
+                &[&ids, &checked, &self.holder, &lease_secs(), &limit],
             )?
             .iter()
             .map(|r| r.get(0))
             .collect();
         Ok(ids.into_iter().filter(|id| claimed.contains(id)).collect())
+    }
+
+    /// As [`crate::store::Store::begin_pass`], until a lease from the server's now.
+    pub fn begin_pass(&self, origins: usize, _now: Timestamp) -> Result<()> {
+        self.execute(
+            concat!(
+                "INSERT INTO passes (holder, origins, until) VALUES ($1, $3, ",
+                server_now_plus!("$2"),
+                ") ON CONFLICT (holder) DO UPDATE SET origins = excluded.origins, until = excluded.until"
+            ),
+            &[&self.holder, &lease_secs(), &(origins as i64)],
+        )?;
+        Ok(())
+    }
+
+    /// As [`crate::store::Store::end_pass`].
+    pub fn end_pass(&self) -> Result<()> {
+        self.execute("DELETE FROM passes WHERE holder = $1", &[&self.holder])?;
+        Ok(())
+    }
+
+    /// As [`crate::store::Store::sharing`], on the server's clock: one round trip.
+    pub fn sharing(&self, _now: Timestamp) -> Result<Sharing> {
+        let rows = self.query(
+            concat!(
+                "SELECT 'p', holder, '', origins FROM passes WHERE until >= ",
+                server_now!(),
+                " UNION ALL SELECT 'o', lease_holder, origin, 0 FROM hosts
+                   WHERE lease_holder IS NOT NULL AND lease_holder <> $1 AND lease_until >= ",
+                server_now!()
+            ),
+            &[&self.holder],
+        )?;
+        let (mut passes, mut held) = (Vec::new(), Vec::new());
+        for r in &rows {
+            let (kind, holder, origin): (&str, String, String) =
+                (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+            if kind == "p" {
+                passes.push((holder, r.try_get::<_, i64>(3)?));
+            } else {
+                held.push((origin, holder));
+            }
+        }
+        Ok(Sharing::new(&self.holder, passes, held))
     }
 
     /// As [`crate::store::Store::may_write`]: whether this process still holds its claim on
@@ -107,6 +163,14 @@ impl PgStore {
         ] {
             n += tx.execute(sql, &[&self.holder, &lease_secs()])?;
         }
+        tx.execute(
+            concat!(
+                "UPDATE passes SET until = ",
+                server_now_plus!("$2"),
+                " WHERE holder = $1"
+            ),
+            &[&self.holder, &lease_secs()],
+        )?;
         tx.commit()?;
         Ok(n as usize)
     }
@@ -119,6 +183,7 @@ impl PgStore {
             "UPDATE documents SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = $1",
             "UPDATE deliveries SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = $1",
             "UPDATE hosts SET lease_holder = NULL, lease_until = NULL WHERE lease_holder = $1",
+            "DELETE FROM passes WHERE holder = $1",
         ] {
             tx.execute(sql, &[&self.holder])?;
         }
@@ -138,6 +203,7 @@ impl PgStore {
                     "SELECT claimed_by AS holder, claimed_until AS until FROM documents WHERE claimed_by IS NOT NULL
                      UNION SELECT claimed_by, claimed_until FROM deliveries WHERE claimed_by IS NOT NULL
                      UNION SELECT lease_holder, lease_until FROM hosts WHERE lease_holder IS NOT NULL
+                     UNION SELECT holder, until FROM passes
                      ) AS held WHERE until >= ",
                     server_now!()
                 ),
@@ -160,6 +226,7 @@ impl PgStore {
             ] {
                 cleared += tx.execute(sql, &[gone])? as usize;
             }
+            tx.execute("DELETE FROM passes WHERE holder = $1", &[gone])?;
             tx.commit()?;
         }
         Ok(cleared)

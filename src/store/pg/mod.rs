@@ -80,6 +80,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0003_nodes",
         include_str!("../../../migrations/postgres/0003_nodes.sql"),
     ),
+    (
+        4,
+        "0004_passes",
+        include_str!("../../../migrations/postgres/0004_passes.sql"),
+    ),
 ];
 
 /// The migration that made the search index: applied to a database that has versions already,

@@ -1,14 +1,16 @@
 //! A pass over everything due: which documents, claimed for this process, listings first (so
 //! that documents they newly list are checked in the same pass), then every due page and
-//! document, side by side within the politeness gate's limits. One check of one document is
+//! document, side by side within the politeness gate's limits, an origin at a time and shared
+//! with the other processes in a pass ([`feed`]). One check of one document is
 //! [`crate::check`]'s.
+
+mod feed;
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
 use tokio::task::JoinSet;
 use tracing::{Instrument, info, info_span, warn};
-use url::Url;
 
 use crate::check::{self, Step, parse::Parsed};
 pub use crate::check::{Context, Outcome, StopFlag};
@@ -122,23 +124,39 @@ pub async fn run_pass(ctx: &Context, sel: &Selection) -> Result<PassReport, Pipe
             }
         }
     }
-    let due = {
+    let (listings, pages) = {
         let watches = watches.clone();
         let (all, now) = (sel.all, ctx.clock.now());
         ctx.store
             .run(move |s| {
-                let due = due_documents(s, &watches, all, now)?;
-                claim(s, due, now)
+                let (listings, pages): (Vec<_>, Vec<_>) = due_documents(s, &watches, all, now)?
+                    .into_iter()
+                    .partition(|(d, _)| d.role == DocRole::Index);
+                // Listings are few and list the rest: claimed now. Pages are claimed an origin
+                // at a time as the pass goes, shared with the other processes in a pass.
+                let listings = claim(s, listings, now)?;
+                let origins = pages
+                    .iter()
+                    .map(|(d, _)| feed::origin_of(d))
+                    .collect::<HashSet<_>>();
+                s.begin_pass(origins.len(), now)?;
+                Ok((listings, pages))
             })
             .await?
     };
     let _renewer = Renewer::start(&ctx.store, ctx.clock.clone());
     // Every document this pass claimed; those no result let go of are let go at the end.
-    let mut claimed: Vec<i64> = due.iter().map(|(d, _)| d.id).collect();
-    let result = run_claimed(ctx, due, &mut claimed).await;
+    let mut claimed: Vec<i64> = listings.iter().map(|(d, _)| d.id).collect();
+    let result = run_claimed(ctx, listings, pages, &mut claimed).await;
     ctx.hosts.release_idle(std::time::Duration::ZERO).await;
     let ids = claimed.clone();
-    let released = ctx.store.run(move |s| s.release_documents(&ids)).await;
+    let released = ctx
+        .store
+        .run(move |s| {
+            s.release_documents(&ids)?;
+            s.end_pass()
+        })
+        .await;
     if released.is_err() {
         // Tried again before the next pass claims (see `Context::unreleased`).
         ctx.unreleased
@@ -197,38 +215,38 @@ fn claim(
     Ok(due.into_iter().filter(|(d, _)| got.contains(&d.id)).collect())
 }
 
-/// A pass over documents claimed for it; `claimed` grows with the documents listings add.
+/// A pass over its listings (claimed) and pages (claimed as it goes); `claimed` grows with
+/// every document claimed.
 async fn run_claimed(
     ctx: &Context,
-    due: Vec<(DocumentRow, Watch)>,
+    mut listings: Vec<(DocumentRow, Watch)>,
+    pages: Vec<(DocumentRow, Watch)>,
     claimed: &mut Vec<i64>,
 ) -> Result<PassReport, PipelineError> {
-    let (mut listings, mut queue): (Vec<_>, Vec<_>) =
-        due.into_iter().partition(|(d, _)| d.role == DocRole::Index);
-
     let mut report = PassReport::default();
-    let mut queued: HashSet<i64> = queue.iter().map(|(d, _)| d.id).collect();
+    let mut pages = feed::Feed::unclaimed(pages, ctx);
+    let mut seen: HashSet<i64> = HashSet::new();
     // Listings first, so the documents they newly list (or list with a later date) are checked
     // in the same pass. A sitemap index names sitemaps, which are listings in turn; each URL
     // comes back at most once, so this ends.
     while !listings.is_empty() {
         let mut found = Vec::new();
-        for (doc, watch, outcome, new_docs) in run_checks(ctx, std::mem::take(&mut listings)).await? {
+        let mut batch = feed::Feed::claimed(std::mem::take(&mut listings), ctx);
+        let result = run_checks(ctx, &mut batch).await;
+        claimed.append(&mut batch.claimed);
+        for (doc, watch, outcome, new_docs) in result? {
             report.add(&doc.url, &outcome);
             found.extend(new_docs.into_iter().map(|d| (d, watch.clone())));
         }
         let now = ctx.clock.now();
         let found = ctx.store.run(move |s| claim(s, found, now)).await?;
-        claimed.extend(found.iter().map(|(d, _)| d.id));
-        for (d, watch) in found {
-            if d.role == DocRole::Index {
-                listings.push((d, watch));
-            } else if queued.insert(d.id) {
-                queue.push((d, watch));
-            }
-        }
+        let (more, found): (Vec<_>, Vec<_>) = found.into_iter().partition(|(d, _)| d.role == DocRole::Index);
+        claimed.extend(more.iter().map(|(d, _)| d.id));
+        listings = more;
+        pages.add_claimed(found.into_iter().filter(|(d, _)| seen.insert(d.id)).collect());
     }
-    let result = run_checks(ctx, queue).await;
+    let result = run_checks(ctx, &mut pages).await;
+    claimed.append(&mut pages.claimed);
     check::save_host_updates(ctx).await?;
     // The pass's last group of checks is committed before anything reads them (the digest).
     ctx.store.run(|_| Ok(())).await?;
@@ -296,42 +314,74 @@ fn due_documents(
 
 type Checked = (DocumentRow, Watch, Outcome, Vec<DocumentRow>);
 
-/// Checks documents concurrently: at most `fetch.concurrency` at once, and per origin as
+/// Checks what `feed` gives concurrently: at most `fetch.concurrency` at once, and per origin as
 /// [`Hosts`] allows (by default one at a time, a second apart).
-async fn run_checks(ctx: &Context, docs: Vec<(DocumentRow, Watch)>) -> Result<Vec<Checked>, PipelineError> {
+async fn run_checks(ctx: &Context, feed: &mut feed::Feed) -> Result<Vec<Checked>, PipelineError> {
     let global = ctx.slots.clone();
-    let (docs, origins) = interleave_by_origin(docs);
     // Tasks are started as others finish, not all at once: a pass over 10,000 pages must not
-    // hold 10,000 of them in memory. The window is wide enough that every origin can have one
-    // waiting its turn, so a host that asks for slow requests does not hold up the others.
-    let window = (ctx.config.fetch.concurrency * 4).max(origins.min(2048));
-    let mut queue = docs.into_iter();
+    // hold 10,000 of them in memory. The window is wide enough that every origin can have its
+    // checks in flight and one waiting its turn, so a host that asks for slow requests does not
+    // hold up the others.
+    let window = (ctx.config.fetch.concurrency * 4).max((feed.origins() * feed.per_origin()).min(2048));
     let mut set = JoinSet::new();
-    let spawn = |set: &mut JoinSet<_>, (doc, watch): (DocumentRow, Watch)| {
+    let spawn = |set: &mut JoinSet<_>, (key, (doc, watch)): (String, (DocumentRow, Watch))| {
         let global = global.clone();
         let ctx = ctx.clone();
         let span = info_span!("check", watch = %watch.name, url = %doc.url);
         set.spawn(
             async move {
                 let done = check_one(&ctx, &doc, &watch, global).await;
-                done.map(|d| (doc, watch, d))
+                (key, done.map(|d| (doc, watch, d)))
             }
             .instrument(span),
         );
     };
-    for item in queue.by_ref().take(window) {
-        spawn(&mut set, item);
-    }
     let mut out = Vec::new();
     let mut waiting = Vec::new();
     let mut first_err = None;
-    while let Some(joined) = set.join_next().await {
-        if let Some(item) = queue.next() {
-            spawn(&mut set, item);
+    // Since when the pass has had nothing to do but wait for origins other processes hold.
+    let mut idle: Option<tokio::time::Instant> = None;
+    loop {
+        // A failing database stops the feed; the checks running are finished, then reported.
+        while first_err.is_none() && set.len() < window {
+            match feed.next(ctx).await {
+                Ok(Some(item)) => {
+                    idle = None;
+                    spawn(&mut set, item);
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    first_err = Some(e.into());
+                }
+            }
         }
+        if set.is_empty() {
+            let waited = idle.get_or_insert_with(tokio::time::Instant::now).elapsed();
+            // Nothing left but origins other processes hold: they are taken when let go (the
+            // rest of what they have due, which a process that works on an origin's documents
+            // a share at a time may leave to this one). After as long as a check would wait
+            // for an origin, they are left to those processes.
+            if first_err.is_none()
+                && feed.waiting_elsewhere()
+                && waited < crate::polite::LEASE_WAIT
+                && !ctx.stop.is_stopped()
+            {
+                // The origins this pass is done with are let go meanwhile: the other process
+                // may be waiting for them in turn.
+                ctx.hosts.release_idle(crate::polite::LEASE_IDLE).await;
+                tokio::time::sleep(feed::WAIT_ELSEWHERE).await;
+                continue;
+            }
+            break;
+        }
+        let Some(joined) = set.join_next().await else {
+            break;
+        };
+        let (key, result) = joined.expect("check task panicked");
+        feed.finished(&key);
         // An origin this pass has not used for a while is let go, for other processes to use.
         ctx.hosts.release_idle(crate::polite::LEASE_IDLE).await;
-        match joined.expect("check task panicked") {
+        match result {
             Ok((doc, watch, Done::Checked(outcome, new_docs))) => out.push((doc, watch, outcome, new_docs)),
             Ok((doc, watch, Done::Waiting(mut parsed))) => {
                 // Waiting pages must not hold slots that the checks still running need.
@@ -397,29 +447,4 @@ enum Done {
     Checked(Outcome, Vec<DocumentRow>),
     /// A newly listed document, parsed, waiting to be judged in order.
     Waiting(Box<Parsed>),
-}
-
-/// Orders checks round-robin over their origins (one of each host, then the next of each...),
-/// so that the start of a pass is spread over every site; returns them and how many origins.
-fn interleave_by_origin(docs: Vec<(DocumentRow, Watch)>) -> (Vec<(DocumentRow, Watch)>, usize) {
-    let mut by_origin: Vec<std::collections::VecDeque<(DocumentRow, Watch)>> = Vec::new();
-    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
-    let total = docs.len();
-    for item in docs {
-        let origin =
-            Url::parse(&item.0.url).map_or_else(|_| String::new(), |u| u.origin().ascii_serialization());
-        let i = *index.entry(origin).or_insert_with(|| {
-            by_origin.push(std::collections::VecDeque::new());
-            by_origin.len() - 1
-        });
-        by_origin[i].push_back(item);
-    }
-    let origins = by_origin.len();
-    let mut out = Vec::with_capacity(total);
-    while out.len() < total {
-        for q in &mut by_origin {
-            out.extend(q.pop_front());
-        }
-    }
-    (out, origins)
 }
