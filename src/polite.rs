@@ -76,7 +76,9 @@ pub struct OriginHold(Arc<Origin>);
 
 impl Drop for OriginHold {
     fn drop(&mut self) {
-        self.0.state.lock().unwrap_or_else(|p| p.into_inner()).pass_held = false;
+        let mut st = self.0.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.pass_held = false;
+        st.let_go = true;
     }
 }
 
@@ -226,6 +228,9 @@ struct OriginState {
     leased: bool,
     /// Whether a pass of this process has taken the origin ([`Hosts::hold`]).
     pass_held: bool,
+    /// The pass that took it is done with it: its lease is let go as soon as no check uses
+    /// it, not after [`LEASE_IDLE`], for another process to take.
+    let_go: bool,
     /// Since when no check of this process has used the origin.
     idle_since: Option<Instant>,
     /// No request before this (a Retry-After); checks meanwhile are deferred, never kept waiting.
@@ -417,6 +422,7 @@ impl Hosts {
             return Hold::Sibling;
         }
         st.pass_held = true;
+        st.let_go = false;
         if st.users == 0 {
             st.idle_since = Some(Instant::now());
         }
@@ -460,7 +466,9 @@ impl Hosts {
             map.iter()
                 .filter(|(_, o)| {
                     let st = o.state.lock().unwrap_or_else(|p| p.into_inner());
-                    st.leased && st.users == 0 && st.idle_since.is_none_or(|t| t.elapsed() >= idle)
+                    st.leased
+                        && st.users == 0
+                        && (st.let_go || st.idle_since.is_none_or(|t| t.elapsed() >= idle))
                 })
                 .map(|(k, o)| (k.clone(), o.clone()))
                 .collect()
@@ -469,10 +477,14 @@ impl Hosts {
             let _turn = origin.lease.lock().await;
             let last = {
                 let mut st = origin.state.lock().unwrap_or_else(|p| p.into_inner());
-                if !st.leased || st.users > 0 || st.idle_since.is_some_and(|t| t.elapsed() < idle) {
+                if !st.leased
+                    || st.users > 0
+                    || (!st.let_go && st.idle_since.is_some_and(|t| t.elapsed() < idle))
+                {
                     continue;
                 }
                 st.leased = false;
+                st.let_go = false;
                 st.last_start_wall
             };
             match leases.release(&key, last).await {

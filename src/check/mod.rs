@@ -101,6 +101,9 @@ pub struct Context {
     /// Documents a pass claimed and could not let go of (the database was away at its end):
     /// let go of before the next pass claims, rather than left until their leases run out.
     pub unreleased: Arc<std::sync::Mutex<Vec<i64>>>,
+    /// Passes of this process running now (the daemon starts one every tick): the process is
+    /// in a pass, for the others sharing the work, until the last of them ends.
+    pub passes: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// Parsing and comparing are CPU work; more of it at once than there are cores only costs memory.

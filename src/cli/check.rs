@@ -44,6 +44,7 @@ fn context_for(config: Config) -> Result<Context> {
         clock,
         stop: StopFlag::default(),
         unreleased: Default::default(),
+        passes: Default::default(),
     })
 }
 

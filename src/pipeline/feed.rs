@@ -39,7 +39,7 @@ pub(super) type Item = (DocumentRow, Watch);
 
 /// How the work is shared (processes in a pass, origins held elsewhere) is read again at most
 /// this often: it changes when a node starts or ends a pass, and reading it is a query.
-const SHARING_EVERY: Duration = Duration::from_secs(1);
+const SHARING_EVERY: Duration = Duration::from_millis(500);
 /// A pass with nothing left but origins another process holds asks again after this long.
 pub(super) const WAIT_ELSEWHERE: Duration = Duration::from_millis(500);
 /// A share of an origin lasts about this long at its `per_host_delay`: long enough that claims

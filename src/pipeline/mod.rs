@@ -8,6 +8,7 @@ mod feed;
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::task::JoinSet;
 use tracing::{Instrument, info, info_span, warn};
@@ -124,6 +125,7 @@ pub async fn run_pass(ctx: &Context, sel: &Selection) -> Result<PassReport, Pipe
             }
         }
     }
+    let in_pass = InPass::enter(&ctx.passes);
     let (listings, pages) = {
         let watches = watches.clone();
         let (all, now) = (sel.all, ctx.clock.now());
@@ -150,11 +152,12 @@ pub async fn run_pass(ctx: &Context, sel: &Selection) -> Result<PassReport, Pipe
     let result = run_claimed(ctx, listings, pages, &mut claimed).await;
     ctx.hosts.release_idle(std::time::Duration::ZERO).await;
     let ids = claimed.clone();
+    let last = in_pass.leave();
     let released = ctx
         .store
         .run(move |s| {
             s.release_documents(&ids)?;
-            s.end_pass()
+            if last { s.end_pass() } else { Ok(()) }
         })
         .await;
     if released.is_err() {
@@ -167,6 +170,32 @@ pub async fn run_pass(ctx: &Context, sel: &Selection) -> Result<PassReport, Pipe
     let report = result?;
     released?;
     Ok(report)
+}
+
+/// A pass of this process running, counted in [`Context::passes`] until it ends, however it
+/// ends (a pass the daemon gives up on is dropped mid-way).
+struct InPass<'a>(Option<&'a AtomicUsize>);
+
+impl<'a> InPass<'a> {
+    fn enter(passes: &'a AtomicUsize) -> InPass<'a> {
+        passes.fetch_add(1, Ordering::SeqCst);
+        InPass(Some(passes))
+    }
+
+    /// Ends the pass; true if it was the process's last one running.
+    fn leave(mut self) -> bool {
+        self.0
+            .take()
+            .is_some_and(|p| p.fetch_sub(1, Ordering::SeqCst) == 1)
+    }
+}
+
+impl Drop for InPass<'_> {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            p.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
 }
 
 /// Renews this process's claims every [`crate::store::RENEW_EVERY`] while a pass runs, so a

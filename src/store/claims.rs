@@ -311,12 +311,13 @@ impl SqliteStore {
     }
 
     /// Counts this process as in a pass with due work on `origins` origins, until its claims'
-    /// lease runs out (renewed with them), for [`Sharing`]. Committed at once, for other processes to see.
+    /// lease runs out (renewed with them), for [`Sharing`]. A process with passes side by side
+    /// (the daemon) is counted with the most work of any of them until the last one ends. Committed at once, for other processes to see.
     pub fn begin_pass(&mut self, origins: usize, now: Timestamp) -> Result<()> {
         self.end_batch()?;
         self.conn.execute(
             "INSERT INTO passes (holder, origins, until) VALUES (?1, ?2, ?3)
-             ON CONFLICT (holder) DO UPDATE SET origins = excluded.origins, until = excluded.until",
+             ON CONFLICT (holder) DO UPDATE SET origins = max(origins, excluded.origins), until = excluded.until",
             params![self.holder, origins as i64, now.plus(LEASE)],
         )?;
         Ok(())

@@ -72,7 +72,8 @@ impl PgStore {
             concat!(
                 "INSERT INTO passes (holder, origins, until) VALUES ($1, $3, ",
                 server_now_plus!("$2"),
-                ") ON CONFLICT (holder) DO UPDATE SET origins = excluded.origins, until = excluded.until"
+                ") ON CONFLICT (holder) DO UPDATE
+                   SET origins = GREATEST(passes.origins, excluded.origins), until = excluded.until"
             ),
             &[&self.holder, &lease_secs(), &(origins as i64)],
         )?;

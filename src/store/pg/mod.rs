@@ -91,6 +91,9 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
 /// they are indexed next (the texts are compressed, so SQL alone cannot).
 const SEARCH_MIGRATION: i64 = 2;
 
+/// What makes a connection's transactions read-only (see [`PgStore::open_read_only`]).
+pub(super) const READ_ONLY: &str = "SET default_transaction_read_only = on";
+
 /// A connection that waits longer than this for the server gives up with a clear error rather
 /// than leaving a command (or a node's start) hanging.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -106,6 +109,9 @@ pub struct PgStore {
     pub(super) statements: RefCell<HashMap<String, Statement>>,
     /// The server did not answer the last time a closed connection was opened again.
     down: std::cell::Cell<bool>,
+    /// A reader for the pages ([`PgStore::open_read_only`]): a connection opened again is made
+    /// read-only again.
+    pub(super) read_only: bool,
 }
 
 impl PgStore {
@@ -119,6 +125,7 @@ impl PgStore {
             holder: super::claims::new_holder(),
             statements: RefCell::default(),
             down: Default::default(),
+            read_only: false,
         })
     }
 
@@ -189,7 +196,13 @@ impl PgStore {
         }
         // Said once per outage, not once per call: a node keeps calling while the server is
         // away, and each call fails with the reason anyway.
-        match connect(&self.url) {
+        let reopened = connect(&self.url).and_then(|mut c| {
+            if self.read_only {
+                c.batch_execute(READ_ONLY)?;
+            }
+            Ok(c)
+        });
+        match reopened {
             Ok(c) => {
                 match self.down.replace(false) {
                     true => tracing::info!(database = %self.url, "the PostgreSQL server answers again"),

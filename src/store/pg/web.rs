@@ -31,13 +31,14 @@ impl PgStore {
     /// the user's (a search path, say), and a connection pooler may refuse startup options.
     pub fn open_read_only(url: &PostgresUrl) -> Result<PgStore> {
         let mut client = super::connect(url)?;
-        client.batch_execute("SET default_transaction_read_only = on")?;
+        client.batch_execute(super::READ_ONLY)?;
         let store = PgStore {
             client: std::cell::RefCell::new(super::Conn(Some(client))),
             url: url.clone(),
             holder: crate::store::claims::new_holder(),
             statements: Default::default(),
             down: Default::default(),
+            read_only: true,
         };
         let known = super::MIGRATIONS.last().map_or(0, |m| m.0);
         let found = store
