@@ -311,26 +311,39 @@ fn select_watches(config: &Config, sel: &Selection) -> Result<Vec<Watch>, Pipeli
 
 /// The documents of `watches` that are due now (or all of them). A watch's own page row is
 /// created on first sight; rows left over from a watch whose URL or kind changed are ignored.
+/// Two statements for every watch at once, not a few per watch: on a server each is a round
+/// trip, and a node may watch thousands of pages.
 fn due_documents(
     store: &mut Store,
     watches: &[Watch],
     all: bool,
     now: Timestamp,
 ) -> Result<Vec<(DocumentRow, Watch)>, StoreError> {
-    let mut out = Vec::new();
-    for w in watches {
-        let role = if w.kind.is_listing() {
+    let role = |w: &Watch| {
+        if w.kind.is_listing() {
             DocRole::Index
         } else {
             DocRole::Page
-        };
-        store.ensure_watch_document(&w.name, w.url.as_str(), role, now)?;
-        for d in store.documents_of(&[&w.name])? {
+        }
+    };
+    let own: Vec<(&str, &str, DocRole)> = watches
+        .iter()
+        .map(|w| (w.name.as_str(), w.url.as_str(), role(w)))
+        .collect();
+    store.ensure_watch_documents(&own, now)?;
+    let names: Vec<&str> = watches.iter().map(|w| w.name.as_str()).collect();
+    let mut by_watch: std::collections::HashMap<String, Vec<DocumentRow>> = std::collections::HashMap::new();
+    for d in store.documents_of(&names)? {
+        by_watch.entry(d.watch.clone()).or_default().push(d);
+    }
+    let mut out = Vec::new();
+    for w in watches {
+        for d in by_watch.remove(&w.name).unwrap_or_default() {
             let current = match d.role {
                 DocRole::Document => w.kind.is_listing(),
                 // The sitemaps a sitemap index names are the watch's listings too.
                 DocRole::Index if w.kind == WatchKind::Sitemap => true,
-                r => r == role && d.url == w.url.as_str(),
+                r => r == role(w) && d.url == w.url.as_str(),
             };
             let due = all || d.next_due_at.is_none_or(|t| t <= now);
             if current && due {

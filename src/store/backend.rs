@@ -184,6 +184,7 @@ macro_rules! delegate {
 delegate! {
     // ---- documents (src/store/documents.rs; a check's writes in src/store/mod.rs)
     both fn ensure_watch_document(&mut self, watch: &str, url: &str, role: DocRole, now: Timestamp) -> Result<DocumentRow>;
+    both fn ensure_watch_documents(&mut self, watches: &[(&str, &str, DocRole)], now: Timestamp) -> Result<()>;
     both fn insert_discovered(&mut self, url: &str, watch: &str, announce: bool, now: Timestamp) -> Result<Option<DocumentRow>>;
     both fn upsert_listed(&mut self, url: &str, watch: &str, role: DocRole, announce: bool, lastmod: Option<&str>, now: Timestamp) -> Result<Option<DocumentRow>>;
     both fn defer(&mut self, id: i64, until: Timestamp, reason: &str) -> Result<()>;

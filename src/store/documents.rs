@@ -96,6 +96,24 @@ impl SqliteStore {
             .ok_or_else(|| StoreError::NotFound(format!("document {url}")))
     }
 
+    /// [`SqliteStore::ensure_watch_document`] for many watches at once: (watch, url, role)
+    /// each, rows made for those not seen before; a pass's start, read back with
+    /// [`SqliteStore::documents_of`].
+    pub fn ensure_watch_documents(
+        &mut self,
+        watches: &[(&str, &str, DocRole)],
+        now: Timestamp,
+    ) -> Result<()> {
+        let mut stmt = self.conn.prepare_cached(
+            "INSERT INTO documents (url, watch, role, discovered_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (url) DO NOTHING",
+        )?;
+        for (watch, url, role) in watches {
+            stmt.execute(params![url, watch, role.as_str(), now])?;
+        }
+        Ok(())
+    }
+
     /// Records a link found on an index. Returns the new row, or `None` if the URL was known.
     pub fn insert_discovered(
         &mut self,
