@@ -5,23 +5,23 @@
 //!
 //! # Why one statement
 //!
-//! The client is blocking and the store is used by one thread, so a check's write costs a round
+//! The client is blocking and the store is used by one thread, so a check's write cost a round
 //! trip per statement, one after the other: about a dozen for a new version (the version, the
 //! search words twice, the corpus entry three or four times, the template blocks twice, two per
-//! event, the state), which bound a pass on PostgreSQL by the server's latency rather than by
-//! its work. Here it is four: `BEGIN`, the lock, the write, `COMMIT`. The rows are the ones the
-//! per-table helpers wrote (src/store/snapshots.rs and its neighbours say what each is), in the
-//! same transaction, after the same lock.
+//! event, the state, the claim), which bound a pass on PostgreSQL by the server's latency
+//! rather than by its work. Here it is three: `BEGIN` with the lock (one simple query), the
+//! write, `COMMIT`. The rows are the ones SQLite's store writes (src/store/snapshots.rs and its
+//! neighbours say what each is; a test compares the two), in one transaction, after the lock.
 //!
 //! # What one statement changes, and why it does not matter
 //!
 //! The parts of a `WITH` run on one snapshot and cannot see one another's rows but through
 //! `RETURNING`, so each part takes what it needs from the one before that way (the version's id,
 //! the corpus entry's, the events'), and reads of the tables it writes see them as they were
-//! before the statement, which is what the helpers read first. The lock is a statement of its
-//! own before it: the version number (one past the newest) must be read after the lock is
-//! granted, on a snapshot taken then, or a writer that waited for another would number its
-//! version from before the other's.
+//! before the statement, which is what the statements one by one read first. The lock stays a
+//! statement of its own before the write: the version number (one past the newest) must be
+//! read after the lock is granted, on a snapshot taken then, or a writer that waited for
+//! another would number its version from before the other's.
 //!
 //! - The search words of a new version are inserted, not replaced: its id is new from the
 //!   sequence, so nothing is indexed under it yet.
@@ -249,17 +249,23 @@ impl<'a> Events<'a> {
     }
 }
 
-/// Locks a document's row until the transaction ends; an error if there is no such document.
-fn lock(tx: &mut impl Sql, id: i64) -> Result<()> {
-    match tx.query_opt("SELECT 1 FROM documents WHERE id = $1 FOR UPDATE", &[&id])? {
-        Some(_) => Ok(()),
-        None => Err(StoreError::NotFound(format!("document {id}"))),
+/// Begins a check's transaction with its first statement, the lock on the document's row
+/// (held until the transaction ends), in one round trip; an error if there is no such document.
+fn begin_locked<'a>(client: &'a mut postgres::Client, store: &'a PgStore, id: i64) -> Result<Cached<'a>> {
+    // The id is a number: nothing from outside is spelt into the SQL.
+    match Cached::begin_with(
+        client,
+        store,
+        &format!("SELECT 1 FROM documents WHERE id = {id} FOR UPDATE"),
+    )? {
+        (tx, 1) => Ok(tx),
+        _ => Err(StoreError::NotFound(format!("document {id}"))),
     }
 }
 
 impl PgStore {
-    /// As [`crate::store::Store::commit_check`]: one transaction (see src/store/pg/documents.rs)
-    /// of two statements, the lock and the write (see the module's doc).
+    /// As [`crate::store::Store::commit_check`]: one transaction (see src/store/pg/documents.rs),
+    /// the lock and the write (see the module's doc).
     pub fn commit_check(&self, rec: CheckRecord, now: crate::model::Timestamp) -> Result<Option<i64>> {
         let now = now.to_string();
         // The new version's text, for search (the record carries it compressed).
@@ -339,15 +345,13 @@ impl PgStore {
             &rec.body_hash,
         ]);
         let mut client = self.client.borrow_mut();
-        let mut tx = Cached::new(client.transaction()?, self);
-        lock(&mut tx, rec.document_id)?;
+        let mut tx = begin_locked(&mut client, self, rec.document_id)?;
         let snapshot_id: Option<i64> = tx.query_one(&CHECK, &params)?.get(0);
         tx.commit()?;
         Ok(snapshot_id)
     }
 
-    /// As [`crate::store::Store::commit_failure`]: one transaction of two statements, the lock
-    /// and the write.
+    /// As [`crate::store::Store::commit_failure`]: one transaction, the lock and the write.
     pub fn commit_failure(&self, rec: FailureRecord, now: crate::model::Timestamp) -> Result<()> {
         let now = now.to_string();
         let events = Events::new(rec.events.iter().map(|(e, s)| (e, *s)), &rec.targets);
@@ -365,8 +369,7 @@ impl PgStore {
             &noticed,
         ]);
         let mut client = self.client.borrow_mut();
-        let mut tx = Cached::new(client.transaction()?, self);
-        lock(&mut tx, rec.document_id)?;
+        let mut tx = begin_locked(&mut client, self, rec.document_id)?;
         tx.query_one(&FAILURE, &params)?;
         tx.commit()?;
         Ok(())
