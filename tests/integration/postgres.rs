@@ -498,6 +498,170 @@ fn store_copy_moves_a_real_database_to_postgres_and_back_and_copies_nothing_twic
     assert!(out.contains("0 failed"), "{out}");
 }
 
+// ------------------------------------------------------------------------------ check writes
+
+/// A check's write on PostgreSQL is one statement (src/store/pg/check.rs): the same checks and
+/// failures written through either store leave the same rows, as `store copy` brings them back
+/// to SQLite. Versions, search words and the corpus with its index (a text the document had
+/// before moves its entry), template blocks (born with the document, then not; kept, gone,
+/// new), events with their deliveries, an event nobody wants settled at once, one with no
+/// followers left pending, a failure's event about an earlier version, and the documents' state.
+#[test]
+fn a_checks_write_leaves_the_same_rows_on_sqlite_and_postgres() {
+    use govwatch::model::{DocRole, EventKind, KindSet};
+    use govwatch::store::{Channel, CheckRecord, FailureRecord, Mode, NewEvent, NewSnapshot, Target};
+    use std::time::Duration;
+
+    let Some(schema) = Schema::new("check writes") else {
+        return;
+    };
+    let at = |m: u64| t0().plus(Duration::from_secs(60 * m));
+    let text = |i: u64| format!("{} data flows.", made_up_text(i, 25));
+    let targets = vec![
+        Target {
+            recipient: "desk@example.org".into(),
+            channel: Channel::Email,
+            mode: Mode::Immediate,
+            due_at: at(0),
+            kinds: KindSet::default().with(EventKind::Changed),
+        },
+        Target {
+            recipient: "https://hooks.example.org/in".into(),
+            channel: Channel::Webhook,
+            mode: Mode::Digest,
+            due_at: at(60),
+            kinds: KindSet::default().with(EventKind::Changed).with(EventKind::New),
+        },
+    ];
+    let event = |kind: EventKind, relevant: bool| NewEvent {
+        kind,
+        watch: "w".into(),
+        url: "http://127.0.0.1/a".into(),
+        title: Some(format!("{kind:?}")),
+        source: None,
+        overlap: (kind == EventKind::Quotes).then_some(0.25),
+        added: Some("An added sentence.".into()),
+        removed: None,
+        relevant,
+        significance: 0.75,
+        details: Some(serde_json::json!({ "kind": kind.as_str() })),
+    };
+    let check =
+        |doc: i64, t: Option<String>, blocks: &[i64], events: Vec<NewEvent>, targets: &[Target], m: u64| {
+            let snapshot = t.as_ref().map(|t| {
+                let mut s = NewSnapshot::new(t, govwatch::compare::text_hash(t), b"<p>x</p>");
+                s.title = Some("A title".into());
+                s
+            });
+            CheckRecord {
+                document_id: doc,
+                etag: Some(format!("\"e{m}\"")),
+                last_modified: None,
+                next_due_at: at(m + 60),
+                corpus: t
+                    .as_ref()
+                    .map(|t| corpus_import::entry(Some("A title".into()), t)),
+                snapshot,
+                events,
+                targets: targets.to_vec(),
+                template_blocks: Some(("127.0.0.1".into(), blocks.to_vec())),
+                body_hash: Some(format!("b{m}")),
+            }
+        };
+    let write = |s: &mut Store| {
+        let a = s
+            .ensure_watch_document("w", "http://127.0.0.1/a", DocRole::Page, at(0))
+            .unwrap()
+            .id;
+        let b = s
+            .ensure_watch_document("w", "http://127.0.0.1/b", DocRole::Page, at(0))
+            .unwrap()
+            .id;
+        let c = s
+            .insert_discovered("http://127.0.0.1/c", "w", true, at(0))
+            .unwrap()
+            .unwrap()
+            .id;
+        let mut ids = Vec::new();
+        ids.push(
+            s.commit_check(check(a, Some(text(1)), &[1, 2, 3], vec![], &targets, 1), at(1))
+                .unwrap(),
+        );
+        ids.push(
+            s.commit_check(check(b, Some(text(2)), &[7], vec![], &targets, 1), at(1))
+                .unwrap(),
+        );
+        let changed = vec![
+            event(EventKind::Changed, true),
+            event(EventKind::Quotes, true),
+            event(EventKind::Revision, false),
+        ];
+        ids.push(
+            s.commit_check(check(a, Some(text(3)), &[2, 3, 4], changed, &targets, 2), at(2))
+                .unwrap(),
+        );
+        // Back to the first text: its corpus entry moves to the new version.
+        let back = vec![event(EventKind::Changed, true)];
+        ids.push(
+            s.commit_check(check(a, Some(text(1)), &[3, 4, 5, 5], back, &targets, 3), at(3))
+                .unwrap(),
+        );
+        // Unchanged: no version, the state moves on.
+        ids.push(
+            s.commit_check(check(a, None, &[3, 4, 5], vec![], &targets, 4), at(4))
+                .unwrap(),
+        );
+        // A new document, no followers: its event is left for the outbox.
+        ids.push(
+            s.commit_check(
+                check(c, Some(text(4)), &[], vec![event(EventKind::New, true)], &[], 5),
+                at(5),
+            )
+            .unwrap(),
+        );
+        s.commit_failure(
+            FailureRecord {
+                document_id: b,
+                why: "HTTP 404".into(),
+                next_due_at: at(70),
+                gone: true,
+                removed: true,
+                failing_since: at(6),
+                failing_noticed: true,
+                events: vec![
+                    (event(EventKind::Removed, true), ids[1]),
+                    (event(EventKind::Failing, true), None),
+                ],
+                targets: targets.clone(),
+            },
+            at(6),
+        )
+        .unwrap();
+        ids
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut lite = Store::open(&dir.path().join("lite.db")).unwrap();
+    let mut pg = Store::open_postgres(&schema.parsed()).unwrap();
+    assert_eq!(write(&mut lite), write(&mut pg));
+    // The row lock comes first: no document, nothing written.
+    assert!(matches!(
+        pg.commit_check(check(9999, Some(text(9)), &[1], vec![], &targets, 7), at(7)),
+        Err(govwatch::store::StoreError::NotFound(_))
+    ));
+    drop(lite);
+    let back = Store::open(&dir.path().join("back.db")).unwrap();
+    govwatch::store::copy::copy(&pg, &back).unwrap();
+    drop(back);
+    let (a, b) = (
+        sqlite_rows(&dir.path().join("lite.db")),
+        sqlite_rows(&dir.path().join("back.db")),
+    );
+    for ((table, x), (_, y)) in a.iter().zip(&b) {
+        assert!(!x.is_empty() || table == "hosts", "no {table} written");
+        assert_eq!(x, y, "{table}");
+    }
+}
+
 // ----------------------------------------------------------------------------------- corpus
 
 fn made_up_text(salt: u64, sentences: usize) -> String {

@@ -412,57 +412,6 @@ impl PgStore {
     }
 }
 
-/// A new version of a stored document enters the corpus beside the earlier ones, in the
-/// check's transaction: as src/store/corpus.rs's `upsert_snapshot`, a text the document had
-/// before is one entry, moved to its newest snapshot (its index rows stay).
-pub(super) fn upsert_snapshot_in(
-    tx: &mut impl Sql,
-    document_id: i64,
-    snapshot_id: i64,
-    e: &NewCorpusEntry,
-    now: &str,
-) -> Result<()> {
-    let minhash = index::minhash_blob(&e.signature.minhash);
-    let fp_count = e.signature.fp_set.len() as i64;
-    let existing = tx.query_opt(
-        "SELECT id, minhash IS NULL FROM corpus
-         WHERE origin = 'snapshot' AND document_id = $1 AND text_hash = $2",
-        &[&document_id, &e.text_hash],
-    )?;
-    if let Some(r) = existing {
-        let (id, unindexed): (i64, bool) = (r.get(0), r.get(1));
-        tx.execute(
-            "UPDATE corpus SET snapshot_id = $2, title = $3,
-                 minhash = COALESCE(minhash, $4), fp_count = CASE WHEN minhash IS NULL THEN $5 ELSE fp_count END
-             WHERE id = $1",
-            &[&id, &snapshot_id, &e.title, &minhash, &fp_count],
-        )?;
-        if unindexed {
-            index_entries(tx, &[(id, &e.signature)])?;
-        }
-        return Ok(());
-    }
-    let id: i64 = tx
-        .query_one(
-            "INSERT INTO corpus (origin, name, document_id, snapshot_id, title, text_hash, words, added_at,
-                 minhash, fp_count)
-             SELECT 'snapshot', url, id, $2, $3, $4, $5, $6, $7, $8 FROM documents WHERE id = $1
-             RETURNING id",
-            &[
-                &document_id,
-                &snapshot_id,
-                &e.title,
-                &e.text_hash,
-                &(e.words as i64),
-                &now,
-                &minhash,
-                &fp_count,
-            ],
-        )?
-        .get(0);
-    index_entries(tx, &[(id, &e.signature)])
-}
-
 /// An imported file's row (id, name, title, words, added_at).
 fn corpus_import(r: &postgres::Row) -> CorpusImport {
     CorpusImport {

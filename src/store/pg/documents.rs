@@ -1,6 +1,6 @@
-//! Documents on PostgreSQL: the methods of src/store/documents.rs and a check's one write
-//! ([`PgStore::commit_check`], [`PgStore::commit_failure`]), with the same names, arguments and
-//! results, for several nodes checking from one database.
+//! Documents on PostgreSQL: the methods of src/store/documents.rs, with the same names, arguments
+//! and results, for several nodes checking from one database. A check's one write
+//! ([`PgStore::commit_check`], [`PgStore::commit_failure`]) is in src/store/pg/check.rs.
 //!
 //! A check is one transaction of its own (there is no group commit here: see
 //! src/store/backend.rs), which first locks its document's row. Two nodes can only both hold a
@@ -10,14 +10,12 @@
 //! rather than storing one edit twice.
 
 use postgres::Row;
-use postgres::types::ToSql;
 
 use super::PgStore;
-use super::sql::{Cached, Sql};
 use super::time::{PgTime, opt};
 use crate::model::{DocRole, Timestamp};
 use crate::store::documents::COLUMNS;
-use crate::store::{CheckRecord, DocumentRow, FailureRecord, Presence, Result, StoreError, TitledDocument};
+use crate::store::{DocumentRow, Presence, Result, StoreError, TitledDocument};
 
 /// A row of [`COLUMNS`]. Flags are bigint, as SQLite's integers.
 fn document(r: &Row) -> Result<DocumentRow> {
@@ -51,24 +49,6 @@ fn document(r: &Row) -> Result<DocumentRow> {
 
 fn documents(rows: Vec<Row>) -> Result<Vec<DocumentRow>> {
     rows.iter().map(document).collect()
-}
-
-/// Lets go of this process's claim on a document, in the caller's transaction (as
-/// src/store/claims.rs's `release_document`).
-pub(super) fn release_in(tx: &mut impl Sql, id: i64, holder: &str) -> Result<()> {
-    tx.execute(
-        "UPDATE documents SET claimed_by = NULL, claimed_until = NULL WHERE id = $1 AND claimed_by = $2",
-        &[&id, &holder],
-    )?;
-    Ok(())
-}
-
-/// Locks a document's row until the transaction ends; an error if there is no such document.
-fn lock(tx: &mut impl Sql, id: i64) -> Result<()> {
-    match tx.query_opt("SELECT 1 FROM documents WHERE id = $1 FOR UPDATE", &[&id])? {
-        Some(_) => Ok(()),
-        None => Err(StoreError::NotFound(format!("document {id}"))),
-    }
 }
 
 impl PgStore {
@@ -204,101 +184,6 @@ impl PgStore {
             ),
             &[&watches],
         )?)
-    }
-
-    /// As [`crate::store::Store::commit_check`]: one transaction (see the module's doc).
-    pub fn commit_check(&self, rec: CheckRecord, now: Timestamp) -> Result<Option<i64>> {
-        let now = now.to_string();
-        // The new version's text, for search (the record carries it compressed).
-        let text = match &rec.snapshot {
-            Some(s) => Some(crate::store::decompress_text(&s.text_z)?),
-            None => None,
-        };
-        let mut client = self.client.borrow_mut();
-        let mut tx = Cached::new(client.transaction()?, self);
-        lock(&mut tx, rec.document_id)?;
-        let snapshot_id = match &rec.snapshot {
-            Some(s) => Some(super::snapshots::insert_in(
-                &mut tx,
-                rec.document_id,
-                s,
-                &now,
-                text.as_deref().unwrap_or_default(),
-            )?),
-            None => None,
-        };
-        if let (Some(c), Some(sid)) = (&rec.corpus, snapshot_id) {
-            super::corpus::upsert_snapshot_in(&mut tx, rec.document_id, sid, c, &now)?;
-        }
-        if let Some((host, keys)) = &rec.template_blocks {
-            super::templates::replace_in(&mut tx, rec.document_id, host, keys)?;
-        }
-        for e in &rec.events {
-            let event_id = super::events::insert_in(&mut tx, rec.document_id, snapshot_id, e, &now)?;
-            if e.relevant {
-                super::outbox::enqueue_in(&mut tx, event_id, e.kind, &rec.targets, &now)?;
-            }
-        }
-        // As SQLite's `record_success`: a 304 keeps the validators it was sent with.
-        tx.execute(
-            "UPDATE documents SET failures = 0, last_error = NULL, announce = 0,
-                 gone_checks = 0, removed_at = NULL, failing_since = NULL, failing_noticed = 0,
-                 etag = COALESCE($2, etag), last_modified = COALESCE($3, last_modified),
-                 last_checked_at = $4, next_due_at = $5,
-                 last_changed_at = CASE WHEN $6 THEN $4 ELSE last_changed_at END,
-                 body_hash = COALESCE($7, body_hash),
-                 claimed_by = CASE WHEN claimed_by = $8 THEN NULL ELSE claimed_by END,
-                 claimed_until = CASE WHEN claimed_by = $8 THEN NULL ELSE claimed_until END
-             WHERE id = $1",
-            &[
-                &rec.document_id,
-                &rec.etag,
-                &rec.last_modified,
-                &now,
-                &rec.next_due_at.to_string(),
-                &snapshot_id.is_some(),
-                &rec.body_hash,
-                &self.holder(),
-            ],
-        )?;
-        tx.commit()?;
-        Ok(snapshot_id)
-    }
-
-    /// As [`crate::store::Store::commit_failure`]: one transaction.
-    pub fn commit_failure(&self, rec: FailureRecord, now: Timestamp) -> Result<()> {
-        let now = now.to_string();
-        let mut client = self.client.borrow_mut();
-        let mut tx = Cached::new(client.transaction()?, self);
-        lock(&mut tx, rec.document_id)?;
-        let params: [&(dyn ToSql + Sync); 8] = [
-            &rec.document_id,
-            &rec.why,
-            &now,
-            &rec.next_due_at.to_string(),
-            &rec.gone,
-            &rec.removed,
-            &rec.failing_since.to_string(),
-            &(rec.failing_noticed as i64),
-        ];
-        tx.execute(
-            "UPDATE documents SET failures = failures + 1, total_failures = total_failures + 1,
-                 last_error = $2, last_checked_at = $3, next_due_at = $4,
-                 gone_checks = CASE WHEN $5 THEN gone_checks + 1 ELSE 0 END,
-                 removed_at = CASE WHEN $6 THEN $3 ELSE removed_at END,
-                 failing_since = $7, failing_noticed = $8
-             WHERE id = $1",
-            &params,
-        )?;
-        for (e, snapshot_id) in &rec.events {
-            let event_id = super::events::insert_in(&mut tx, rec.document_id, *snapshot_id, e, &now)?;
-            if e.relevant {
-                super::outbox::enqueue_in(&mut tx, event_id, e.kind, &rec.targets, &now)?;
-            }
-        }
-        release_in(&mut tx, rec.document_id, self.holder())?;
-        tx.commit()?;
-        Ok(())
     }
 
     /// As [`crate::store::Store::note_listing`].

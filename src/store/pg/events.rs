@@ -1,48 +1,13 @@
 //! Events on PostgreSQL: the methods of src/store/events.rs, with the same names, arguments and
-//! results, and the insert a check makes in its transaction.
+//! results. A check inserts its events in its one write (src/store/pg/check.rs).
 
-use super::sql::Sql;
 use postgres::types::ToSql;
 
 use super::PgStore;
 use super::time::{PgTime, opt};
 use crate::model::{EventKind, KindSet};
 use crate::store::events::SELECT;
-use crate::store::{EventFilter, EventRow, NewEvent, Result, StoreError};
-
-/// Stores an event in the caller's transaction; returns its id.
-pub(super) fn insert_in(
-    tx: &mut impl Sql,
-    document_id: i64,
-    snapshot_id: Option<i64>,
-    e: &NewEvent,
-    now: &str,
-) -> Result<i64> {
-    Ok(tx
-        .query_one(
-            "INSERT INTO events (kind, document_id, snapshot_id, watch, url, title, detected_at, source, overlap,
-                 added, removed, relevant, significance, details)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-             RETURNING id",
-            &[
-                &e.kind.as_str(),
-                &document_id,
-                &snapshot_id,
-                &e.watch,
-                &e.url,
-                &e.title,
-                &now,
-                &e.source,
-                &e.overlap,
-                &e.added,
-                &e.removed,
-                &(e.relevant as i64),
-                &e.significance,
-                &e.details.as_ref().map(|d| d.to_string()),
-            ],
-        )?
-        .get(0))
-}
+use crate::store::{EventFilter, EventRow, Result, StoreError};
 
 /// A row of [`SELECT`].
 fn event(r: &postgres::Row) -> Result<EventRow> {

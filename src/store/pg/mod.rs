@@ -33,6 +33,7 @@
 //!   ([`leases`]); pauses (Retry-After, robots.txt) are rows every node reads ([`hosts`]).
 //! - Every lease is stamped and judged on the server's clock ([`time`]).
 
+mod check;
 mod claims;
 mod corpus;
 mod documents;
