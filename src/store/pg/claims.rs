@@ -114,9 +114,8 @@ impl PgStore {
     /// As [`crate::store::Store::may_write`]: whether this process still holds its claim on
     /// the document, or nobody does.
     pub fn may_write(&self, document_id: i64, _now: Timestamp) -> Result<bool> {
+        // Prepared: every check asks it before it writes.
         Ok(self
-            .client
-            .borrow_mut()
             .query_opt(
                 concat!(
                     "SELECT 1 FROM documents WHERE id = $1
