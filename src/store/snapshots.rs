@@ -5,6 +5,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Result, SqliteStore, compress, decompress_text};
 
+#[derive(Default)]
 pub struct NewSnapshot {
     pub text_hash: String,
     pub title: Option<String>,

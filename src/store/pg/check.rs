@@ -274,18 +274,7 @@ impl PgStore {
             None => Vec::new(),
         };
         // An absent version's (or entry's, or blocks') columns are sent empty, and not read.
-        let none = NewSnapshot {
-            text_hash: String::new(),
-            title: None,
-            published: None,
-            lang: None,
-            canonical: None,
-            encoding: None,
-            content_type: None,
-            words: 0,
-            text_z: Vec::new(),
-            body_z: Vec::new(),
-        };
+        let none = NewSnapshot::default();
         let s = rec.snapshot.as_ref();
         let v = s.unwrap_or(&none);
         // The corpus entry, with its index rows in key order (as the import's are).
