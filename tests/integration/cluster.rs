@@ -370,13 +370,27 @@ fn three_nodes_one_killed_at_random_lose_nothing_repeat_nothing_and_stay_polite(
     );
 }
 
-/// Two nodes started together on one pass (`check --all`, as from cron on two machines) share
+/// Two nodes started together on one pass (`check`, as from cron on two machines) share
 /// it by origin (src/pipeline/feed.rs): each checks a part, every page is fetched and stored
 /// once in all, and each origin is talked to by one node at a time, its requests at least
 /// `per_host_delay` apart, robots.txt included. Three origins for two nodes: whichever node
 /// takes more at first lets go of one as its shares run out, so neither can end up with all.
 #[test]
 fn two_nodes_started_together_share_a_pass_by_origin() {
+    two_nodes_share_a_pass(Duration::ZERO);
+}
+
+/// The second node starts when the first has taken every origin and claimed a share of each:
+/// the first lets go of an origin when that share runs out, and the second takes it over.
+#[test]
+fn a_node_started_later_is_handed_origins_as_shares_run_out() {
+    two_nodes_share_a_pass(Duration::from_secs(2));
+}
+
+/// Nodes a and b run `check` over the same watches, b `stagger` after a (see the tests). Not
+/// `--all`, which checks again what is not due: what a checked before b read what is due would
+/// be fetched a second time.
+fn two_nodes_share_a_pass(stagger: Duration) {
     const ORIGINS: usize = 3;
     const PER_ORIGIN: usize = 15;
     const DELAY: Duration = Duration::from_secs(1);
@@ -415,12 +429,15 @@ fn two_nodes_started_together_share_a_pass_by_origin() {
     let nodes: Vec<_> = ["a", "b"]
         .iter()
         .map(|n| {
+            if *n == "b" {
+                std::thread::sleep(stagger);
+            }
             let config = gw.write_config(
                 &format!("{n}.toml"),
                 &format!("[daemon]\nnode = \"{n}\"\n\n{shared}"),
             );
             gw.command_at(&config)
-                .args(["check", "--all"])
+                .arg("check")
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()
