@@ -110,16 +110,15 @@ impl Feed {
     /// Due work not claimed yet: claimed an origin's share at a time as the pass goes.
     pub fn unclaimed(items: Vec<Item>, ctx: &Context) -> Feed {
         let mut feed = Feed::empty(ctx, true);
+        // By origin through an index: a node may watch pages on thousands of hosts.
+        let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
         for item in items {
             let key = origin_of(&item.0);
-            match feed.untaken.iter_mut().find(|s| s.key == key) {
-                Some(s) => s.rest.push_back(item),
-                None => {
-                    let mut s = Share::new(key);
-                    s.rest.push_back(item);
-                    feed.untaken.push_back(s);
-                }
-            }
+            let i = *index.entry(key.clone()).or_insert_with(|| {
+                feed.untaken.push_back(Share::new(key));
+                feed.untaken.len() - 1
+            });
+            feed.untaken[i].rest.push_back(item);
         }
         feed.origins = feed.untaken.len();
         // Nodes that start together start at different origins rather than all racing for the
