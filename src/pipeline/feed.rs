@@ -30,7 +30,7 @@ use tracing::debug;
 use url::Url;
 
 use crate::check::Context;
-use crate::config::Watch;
+use crate::config::{self, Watch};
 use crate::polite::{Hold, OriginHold};
 use crate::store::{DocumentRow, Sharing, StoreError};
 
@@ -98,8 +98,8 @@ pub(super) struct Feed {
 
 impl Feed {
     /// Work claimed already: started as it is, round-robin over its origins.
-    pub fn claimed(items: Vec<Item>, ctx: &Context) -> Feed {
-        let mut feed = Feed::empty(ctx, false);
+    pub fn claimed(items: Vec<Item>, fetch: &config::Fetch) -> Feed {
+        let mut feed = Feed::empty(fetch, false);
         feed.add_claimed(items);
         feed.origins = feed.held.len();
         // The caller counted these claims already.
@@ -108,8 +108,8 @@ impl Feed {
     }
 
     /// Due work not claimed yet: claimed an origin's share at a time as the pass goes.
-    pub fn unclaimed(items: Vec<Item>, ctx: &Context) -> Feed {
-        let mut feed = Feed::empty(ctx, true);
+    pub fn unclaimed(items: Vec<Item>, fetch: &config::Fetch) -> Feed {
+        let mut feed = Feed::empty(fetch, true);
         // By origin through an index: a node may watch pages on thousands of hosts.
         let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
         for item in items {
@@ -130,8 +130,7 @@ impl Feed {
         feed
     }
 
-    fn empty(ctx: &Context, claiming: bool) -> Feed {
-        let fetch = &ctx.config.fetch;
+    fn empty(fetch: &config::Fetch, claiming: bool) -> Feed {
         let per_origin = fetch.per_host_concurrency.max(1) + 1;
         let by_time = match fetch.per_host_delay.as_millis() {
             0 => usize::MAX,

@@ -128,6 +128,7 @@ pub async fn run_pass(ctx: &Context, sel: &Selection) -> Result<PassReport, Pipe
     let in_pass = InPass::enter(&ctx.passes);
     let (listings, pages) = {
         let watches = watches.clone();
+        let fetch = ctx.config.fetch.clone();
         let (all, now) = (sel.all, ctx.clock.now());
         ctx.store
             .run(move |s| {
@@ -137,11 +138,8 @@ pub async fn run_pass(ctx: &Context, sel: &Selection) -> Result<PassReport, Pipe
                 // Listings are few and list the rest: claimed now. Pages are claimed an origin
                 // at a time as the pass goes, shared with the other processes in a pass.
                 let listings = claim(s, listings, now)?;
-                let origins = pages
-                    .iter()
-                    .map(|(d, _)| feed::origin_of(d))
-                    .collect::<HashSet<_>>();
-                s.begin_pass(origins.len(), now)?;
+                let pages = feed::Feed::unclaimed(pages, &fetch);
+                s.begin_pass(pages.origins(), now)?;
                 Ok((listings, pages))
             })
             .await?
@@ -249,18 +247,17 @@ fn claim(
 async fn run_claimed(
     ctx: &Context,
     mut listings: Vec<(DocumentRow, Watch)>,
-    pages: Vec<(DocumentRow, Watch)>,
+    mut pages: feed::Feed,
     claimed: &mut Vec<i64>,
 ) -> Result<PassReport, PipelineError> {
     let mut report = PassReport::default();
-    let mut pages = feed::Feed::unclaimed(pages, ctx);
     let mut seen: HashSet<i64> = HashSet::new();
     // Listings first, so the documents they newly list (or list with a later date) are checked
     // in the same pass. A sitemap index names sitemaps, which are listings in turn; each URL
     // comes back at most once, so this ends.
     while !listings.is_empty() {
         let mut found = Vec::new();
-        let mut batch = feed::Feed::claimed(std::mem::take(&mut listings), ctx);
+        let mut batch = feed::Feed::claimed(std::mem::take(&mut listings), &ctx.config.fetch);
         let result = run_checks(ctx, &mut batch).await;
         claimed.append(&mut batch.claimed);
         for (doc, watch, outcome, new_docs) in result? {

@@ -474,14 +474,20 @@ mod tests {
         );
     }
 
+    /// Two processes ("a" and "b", holders of another node each) on one database in `dir`.
+    fn two_processes(dir: &tempfile::TempDir) -> (SqliteStore, SqliteStore) {
+        let path = dir.path().join("g.db");
+        let a = SqliteStore::open(&path).unwrap().with_holder("a:1:1:1".into());
+        let b = SqliteStore::open(&path).unwrap().with_holder("b:2:2:2".into());
+        (a, b)
+    }
+
     /// A pass claims an origin's documents a share at a time: at most the limit, the first
     /// that can be had in the order given, passing over those another process holds.
     #[test]
     fn claim_some_takes_at_most_the_limit_in_order_passing_over_others_claims() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("g.db");
-        let mut a = SqliteStore::open(&path).unwrap().with_holder("a:1:1:1".into());
-        let mut b = SqliteStore::open(&path).unwrap().with_holder("b:2:2:2".into());
+        let (mut a, mut b) = two_processes(&dir);
         let t = Timestamp::parse("2026-01-01T00:00:00Z").unwrap();
         let ids: Vec<(i64, Option<Timestamp>)> = (0..6)
             .map(|i| {
@@ -507,9 +513,7 @@ mod tests {
     #[test]
     fn sharing_counts_the_passes_and_the_origins_others_hold() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("g.db");
-        let mut a = SqliteStore::open(&path).unwrap().with_holder("a:1:1:1".into());
-        let mut b = SqliteStore::open(&path).unwrap().with_holder("b:2:2:2".into());
+        let (mut a, mut b) = two_processes(&dir);
         let clock = ManualClock::at(Timestamp::parse("2026-01-01T00:00:00Z").unwrap());
         assert_eq!(a.sharing(clock.now()).unwrap(), Sharing::default());
         a.begin_pass(100, clock.now()).unwrap();
